@@ -1,0 +1,74 @@
+"""Users of the instance. Local mode has one implicit owner; club mode has logins and an admin role."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.accounts.passwords import hash_password, verify_password
+from services.errors import Conflict, InvalidInput, NotFound
+from services.store.models import User
+
+LOCAL_USERNAME = "local"
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+def create_user(
+    session: Session, username: str, password: str | None, *, admin: bool = False, currency: str = "EUR"
+) -> User:
+    if not _USERNAME.match(username):
+        raise InvalidInput("A username is 1-80 letters, digits, '.', '_' or '-'.", code="INVALID_USERNAME")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", code="WEAK_PASSWORD"
+        )
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise Conflict(f"User {username!r} already exists.", code="USER_EXISTS")
+    user = User(
+        username=username,
+        display_name=username,
+        password_hash=hash_password(password) if password else None,
+        is_admin=admin,
+        currency=currency,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def ensure_local_user(session: Session, currency: str = "EUR") -> User:
+    """The implicit owner of a local (single-user) instance, created on first use."""
+    user = get_user(session, LOCAL_USERNAME)
+    if user is None:
+        user = create_user(session, LOCAL_USERNAME, None, admin=True, currency=currency)
+    return user
+
+
+def resolve_user(session: Session, username: str | None, *, club_mode: bool, currency: str = "EUR") -> User:
+    """The acting user for a command: the named one, or the local owner outside club mode."""
+    if not username or (username == LOCAL_USERNAME and not club_mode):
+        if club_mode:
+            raise InvalidInput("In club mode every command needs --user NAME.", code="USER_REQUIRED")
+        return ensure_local_user(session, currency)
+    user = get_user(session, username)
+    if user is None or not user.active:
+        raise NotFound(f"No active user named {username!r}.", code="UNKNOWN_USER")
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The user if the password matches, else None (same work either way)."""
+    user = get_user(session, username)
+    ok = verify_password(password, user.password_hash if user else None)
+    return user if ok and user is not None and user.active else None

@@ -1,0 +1,284 @@
+"""A user's items: list, add, edit, delete. Every function takes the acting owner's id and filters by it,
+so no caller can read or change another owner's rows by accident."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.exc import StaleDataError
+
+from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
+from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
+
+CARD_CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
+CARD_PRINTINGS = (
+    "normal",
+    "holofoil",
+    "reverseHolofoil",
+    "1stEditionHolofoil",
+    "1stEditionNormal",
+    "unlimitedHolofoil",
+)
+DUPLICATE_STRATEGIES = ("increment", "separate")
+NOT_HELD_STATUSES = ("wish", "sold", "pass", "demo", "bidding")
+SYNC_SERVICE_FOR_KIND = {"coin": "numista", "record": "discogs"}
+EDITABLE_FIELDS = {
+    "title", "quantity", "grade", "grade_code", "printing", "language", "status", "notes", "tags",
+    "acquired_date", "acquired_price", "acquired_currency", "acquired_place", "storage_location",
+    "country", "year", "series", "numista_type_id", "numista_issue_id", "discogs_release_id",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    kind: str | None = None
+    sync_status: str | None = None
+    text: str | None = None
+    set_id: str | None = None
+    held_only: bool = False
+
+
+def _owned(owner_id: int) -> Select[tuple[Item]]:
+    return select(Item).where(Item.owner_id == owner_id)
+
+
+def get_item(session: Session, owner_id: int, item_id: int) -> Item:
+    item = session.scalar(_owned(owner_id).where(Item.id == item_id))
+    if item is None:
+        raise NotFound(f"No item {item_id} in your collection.", code="ITEM_NOT_FOUND")
+    return item
+
+
+def _sync_status_clause(status: str) -> Any:
+    if status not in SYNC_STATUSES:
+        raise InvalidInput(f"Sync status must be one of {', '.join(SYNC_STATUSES)}.", code="INVALID_STATUS")
+    ledger = aliased(SyncLedger)
+    current = (
+        select(func.coalesce(func.max(ledger.status), "NOT_SYNCED"))
+        .where(ledger.item_id == Item.id)
+        .where(
+            or_(
+                and_(Item.kind == "coin", ledger.service == "numista"),
+                and_(Item.kind == "record", ledger.service == "discogs"),
+            )
+        )
+        .scalar_subquery()
+    )
+    return and_(Item.kind.in_(tuple(SYNC_SERVICE_FOR_KIND)), current == literal(status))
+
+
+def _filtered(owner_id: int, filters: ItemFilter) -> Select[tuple[Item]]:
+    query = _owned(owner_id)
+    if filters.kind:
+        if filters.kind not in ITEM_KINDS:
+            raise InvalidInput(f"Kind must be one of {', '.join(ITEM_KINDS)}.", code="INVALID_KIND")
+        query = query.where(Item.kind == filters.kind)
+    if filters.sync_status:
+        query = query.where(_sync_status_clause(filters.sync_status))
+    if filters.text:
+        query = query.where(Item.title.ilike(f"%{filters.text}%"))
+    if filters.set_id:
+        query = query.join(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id).where(
+            PokemonCard.set_id == filters.set_id
+        )
+    if filters.held_only:
+        query = query.where(Item.status.not_in(NOT_HELD_STATUSES))
+    return query
+
+
+def count_items(session: Session, owner_id: int, filters: ItemFilter = ItemFilter()) -> int:
+    subquery = _filtered(owner_id, filters).with_only_columns(Item.id).subquery()
+    return session.scalar(select(func.count()).select_from(subquery)) or 0
+
+
+def list_items(
+    session: Session,
+    owner_id: int,
+    filters: ItemFilter = ItemFilter(),
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Item]:
+    query = _filtered(owner_id, filters).order_by(Item.kind, Item.title, Item.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def sync_statuses(session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Remote status per item and service, for items the caller already fetched owner-scoped."""
+    result: dict[int, dict[str, str]] = {}
+    for chunk_start in range(0, len(item_ids), 900):
+        chunk = item_ids[chunk_start : chunk_start + 900]
+        rows = session.execute(
+            select(SyncLedger.item_id, SyncLedger.service, SyncLedger.status).where(
+                SyncLedger.item_id.in_(chunk)
+            )
+        )
+        for item_id, service, status in rows:
+            result.setdefault(item_id, {})[service] = status
+    return result
+
+
+def item_document(item: Item, statuses: dict[str, str] | None = None) -> dict[str, Any]:
+    """The stable JSON shape of one item (DESIGN.md, `items list --json`)."""
+    statuses = statuses or {}
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "title": item.title,
+        "quantity": item.quantity,
+        "grade": item.grade,
+        "status": item.status,
+        "notes": item.notes,
+        "refs": {
+            "pokemontcg": item.pokemontcg_card_id,
+            "numistaType": item.numista_type_id,
+            "numistaIssue": item.numista_issue_id,
+            "discogsRelease": item.discogs_release_id,
+        },
+        "sync": {
+            service: (
+                statuses.get(service, "NOT_SYNCED")
+                if SYNC_SERVICE_FOR_KIND.get(item.kind) == service
+                else None
+            )
+            for service in ("numista", "discogs")
+        },
+    }
+
+
+def _check_quantity(quantity: int) -> None:
+    if not isinstance(quantity, int) or quantity <= 0:
+        raise InvalidInput("Quantity must be a whole number greater than 0.", code="INVALID_QUANTITY")
+
+
+def add_item(
+    session: Session, owner_id: int, *, kind: str, title: str, quantity: int = 1, **fields: Any
+) -> Item:
+    """Add a coin, record or card entry as given (no catalogue lookup)."""
+    if kind not in ITEM_KINDS:
+        raise InvalidInput(f"Kind must be one of {', '.join(ITEM_KINDS)}.", code="INVALID_KIND")
+    if not title or not title.strip():
+        raise InvalidInput("An item needs a title.", code="INVALID_TITLE")
+    _check_quantity(quantity)
+    unknown = (
+        set(fields) - EDITABLE_FIELDS - {"pokemontcg_card_id", "details", "origin_source", "origin_row_id"}
+    )
+    if unknown:
+        raise InvalidInput(f"Unknown item fields: {', '.join(sorted(unknown))}.", code="INVALID_FIELD")
+    item = Item(owner_id=owner_id, kind=kind, title=title.strip(), quantity=quantity, **fields)
+    session.add(item)
+    session.flush()
+    return item
+
+
+def add_card(
+    session: Session,
+    owner_id: int,
+    card_id: str,
+    *,
+    quantity: int = 1,
+    condition: str = "NM",
+    printing: str = "normal",
+    strategy: str = "increment",
+    language: str = "en",
+    price: Decimal | None = None,
+    currency: str | None = None,
+    acquired: date | None = None,
+    notes: str | None = None,
+) -> tuple[Item, bool]:
+    """Record copies of a catalogue card. Returns (entry, created).
+
+    `increment` adds to the entry with the same card, condition, printing and language; `separate`
+    refuses when such an entry exists, so a user never gets an accidental twin row.
+    """
+    _check_quantity(quantity)
+    condition = condition.upper()
+    if condition not in CARD_CONDITIONS:
+        raise InvalidInput(
+            f"Condition must be one of {', '.join(CARD_CONDITIONS)}.", code="INVALID_CONDITION"
+        )
+    if printing not in CARD_PRINTINGS:
+        raise InvalidInput(f"Printing must be one of {', '.join(CARD_PRINTINGS)}.", code="INVALID_PRINTING")
+    if strategy not in DUPLICATE_STRATEGIES:
+        raise InvalidInput("Strategy must be 'increment' or 'separate'.", code="INVALID_STRATEGY")
+    card = session.get(PokemonCard, card_id)
+    if card is None:
+        raise NotFound(
+            f"Card {card_id!r} is not in the catalogue; search for it or sync its set first.",
+            code="CARD_NOT_FOUND",
+        )
+    existing = session.scalar(
+        _owned(owner_id).where(
+            Item.kind == "card",
+            Item.pokemontcg_card_id == card_id,
+            Item.grade == condition,
+            Item.printing == printing,
+            Item.language == language,
+        )
+    )
+    if existing is not None:
+        if strategy == "separate":
+            raise Conflict(
+                f"You already have an entry for {card.name} ({condition}, {printing}); "
+                "use --strategy increment to add to it.",
+                code="DUPLICATE_ENTRY",
+            )
+        existing.quantity += quantity
+        session.flush()
+        return existing, False
+    item = add_item(
+        session,
+        owner_id,
+        kind="card",
+        title=f"{card.name} ({card.set.name} {card.number})",
+        quantity=quantity,
+        grade=condition,
+        grade_code=condition,
+        printing=printing,
+        language=language,
+        pokemontcg_card_id=card_id,
+        acquired_price=price,
+        acquired_currency=currency if price is not None else None,
+        acquired_date=acquired,
+        notes=notes,
+    )
+    return item, True
+
+
+def update_item(session: Session, owner_id: int, item_id: int, expected_version: int, **changes: Any) -> Item:
+    """Apply an edit made on version `expected_version`; refuse it if someone saved in between."""
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(
+            f"These fields cannot be edited: {', '.join(sorted(unknown))}.", code="INVALID_FIELD"
+        )
+    if "quantity" in changes:
+        _check_quantity(changes["quantity"])
+    item = get_item(session, owner_id, item_id)
+    if item.version != expected_version:
+        raise _stale(item)
+    for name, value in changes.items():
+        setattr(item, name, value)
+    try:
+        session.flush()
+    except StaleDataError:
+        raise _stale(item) from None
+    return item
+
+
+def _stale(item: Item) -> StaleEdit:
+    return StaleEdit(
+        f"'{item.title}' was changed elsewhere since you opened it; reload it and apply your edit again.",
+    )
+
+
+def delete_item(session: Session, owner_id: int, item_id: int) -> None:
+    session.delete(get_item(session, owner_id, item_id))
+    session.flush()
