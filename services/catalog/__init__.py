@@ -1,0 +1,1 @@
+"""Catalogue adapters, one per source: shared facts cached per source id."""

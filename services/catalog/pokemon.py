@@ -1,0 +1,101 @@
+"""Pokémon sets and cards in the shared catalogue: upserts from pokemontcg.io-shaped JSON and the offline
+snapshot that ships with the app (so search works with no network)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.store.models import PokemonCard, PokemonSet, utcnow
+
+SNAPSHOT_PATH = Path(__file__).resolve().parents[1] / "data" / "pokemon_snapshot.json.gz"
+SNAPSHOT_TTL = timedelta(days=3650)  # the snapshot is a fallback; a live sync replaces it
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_sort_key(number: str) -> str:
+    """A string that sorts card numbers the way collectors read them: 4 < 10 < 102 < TG01 < TG10."""
+    return _DIGITS.sub(lambda match: match.group(1).zfill(6), number.upper())
+
+
+def numeric_value(number: str) -> int | None:
+    return int(number) if number.isdigit() else None
+
+
+def _release_date(value: str | None) -> date | None:
+    return datetime.strptime(value, "%Y/%m/%d").date() if value else None
+
+
+def upsert_sets(session: Session, sets: Iterable[dict[str, Any]], *, expires_at: datetime | None) -> int:
+    count = 0
+    for data in sets:
+        row = session.get(PokemonSet, data["id"]) or PokemonSet(id=data["id"])
+        row.name = data["name"]
+        row.series = data.get("series")
+        row.printed_total = data.get("printedTotal")
+        row.total = data.get("total")
+        row.ptcgo_code = data.get("ptcgoCode")
+        row.release_date = _release_date(data.get("releaseDate"))
+        row.symbol_url = (data.get("images") or {}).get("symbol")
+        row.logo_url = (data.get("images") or {}).get("logo")
+        row.fetched_at = utcnow()
+        row.expires_at = expires_at
+        session.add(row)
+        count += 1
+    session.flush()
+    return count
+
+
+def upsert_cards(
+    session: Session, set_id: str, cards: Iterable[dict[str, Any]], *, expires_at: datetime | None
+) -> int:
+    count = 0
+    for data in cards:
+        row = session.get(PokemonCard, data["id"]) or PokemonCard(id=data["id"])
+        row.set_id = (data.get("set") or {}).get("id", set_id)
+        row.name = data["name"]
+        row.number = str(data["number"])
+        row.number_sort = natural_sort_key(row.number)
+        row.number_value = numeric_value(row.number)
+        row.supertype = data.get("supertype")
+        row.subtypes = data.get("subtypes")
+        row.types = data.get("types")
+        row.rarity = data.get("rarity")
+        row.artist = data.get("artist")
+        row.image_small = (data.get("images") or {}).get("small")
+        row.image_large = (data.get("images") or {}).get("large")
+        row.fetched_at = utcnow()
+        row.expires_at = expires_at
+        session.add(row)
+        count += 1
+    session.flush()
+    return count
+
+
+def load_offline_snapshot(session: Session, path: Path = SNAPSHOT_PATH) -> tuple[int, int]:
+    """Add the shipped snapshot's sets and cards that the catalogue lacks (never overwrites a live sync).
+
+    Returns (sets, cards) added.
+    """
+    snapshot = json.loads(gzip.decompress(path.read_bytes()))
+    known_sets = set(session.scalars(select(PokemonSet.id)))
+    known_cards = set(session.scalars(select(PokemonCard.id)))
+    expires = utcnow() + SNAPSHOT_TTL
+    sets = upsert_sets(
+        session, (s for s in snapshot["sets"] if s["id"] not in known_sets), expires_at=expires
+    )
+    cards = sum(
+        upsert_cards(
+            session, set_id, (c for c in set_cards if c["id"] not in known_cards), expires_at=expires
+        )
+        for set_id, set_cards in snapshot["cards"].items()
+    )
+    return sets, cards

@@ -1,0 +1,214 @@
+"""The command line (`python -m services ...`): a stable contract for users and scripts (DESIGN.md).
+
+Every command prints a human summary, or one JSON document with --json. Exit status: 0 success,
+1 when some items failed, 2 on bad arguments or bad input (one-line reason on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services import __version__
+from services.accounts import create_user, resolve_user
+from services.collection import (
+    CARD_CONDITIONS,
+    CARD_PRINTINGS,
+    DUPLICATE_STRATEGIES,
+    ItemFilter,
+    add_card,
+    item_document,
+    list_items,
+    sync_statuses,
+)
+from services.context import AppContext, open_context
+from services.demo import load_demo
+from services.errors import InvalidInput, VitrineError
+from services.pricing import valuation
+from services.store.models import ITEM_KINDS, SYNC_STATUSES, User
+
+EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """argparse's complaints, raised instead of exiting so --json can still answer with a document."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--user", help="act for this user (local mode: the implicit owner)")
+    common.add_argument("--json", action="store_true", help="print one JSON document instead of a summary")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(prog="python -m services", description="Vitrine: your coins, records and cards.")
+    parser.add_argument("--version", action="version", version=f"vitrine {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    users = commands.add_parser("users", help="manage users (club mode)").add_subparsers(
+        dest="action", required=True
+    )
+    users_add = users.add_parser("add", parents=[common], help="add a user; password read from stdin")
+    users_add.add_argument("name")
+    users_add.add_argument("--admin", action="store_true")
+    users_add.set_defaults(handler=cmd_users_add)
+
+    items = commands.add_parser("items", help="list and add items").add_subparsers(
+        dest="action", required=True
+    )
+    items_list = items.add_parser("list", parents=[common], help="list your items")
+    items_list.add_argument("--kind", choices=ITEM_KINDS)
+    items_list.add_argument("--sync-status", choices=SYNC_STATUSES)
+    items_list.set_defaults(handler=cmd_items_list)
+    items_add = items.add_parser("add", help="add an item").add_subparsers(dest="kind", required=True)
+    add_card_parser = items_add.add_parser("card", parents=[common], help="add copies of a catalogue card")
+    add_card_parser.add_argument("card_id", metavar="CARD_ID")
+    add_card_parser.add_argument("--quantity", type=int, default=1)
+    add_card_parser.add_argument("--condition", default="NM", type=str.upper, choices=CARD_CONDITIONS)
+    add_card_parser.add_argument("--printing", default="normal", choices=CARD_PRINTINGS)
+    add_card_parser.add_argument("--strategy", default="increment", choices=DUPLICATE_STRATEGIES)
+    add_card_parser.add_argument("--price", help="what you paid, e.g. 12.50")
+    add_card_parser.add_argument("--currency", help="currency of --price (default: yours)")
+    add_card_parser.add_argument("--acquired", help="acquisition date, YYYY-MM-DD")
+    add_card_parser.set_defaults(handler=cmd_items_add_card)
+
+    value = commands.add_parser("value", parents=[common], help="estimated value: totals, by kind, by set")
+    value.set_defaults(handler=cmd_value)
+
+    demo = commands.add_parser("demo", help="the demo collection").add_subparsers(
+        dest="action", required=True
+    )
+    demo_load = demo.add_parser("load", parents=[common], help="load the demo collection (idempotent)")
+    demo_load.set_defaults(handler=cmd_demo_load)
+    return parser
+
+
+Handler = Callable[[AppContext, Session, User, argparse.Namespace], tuple[Any, str, int]]
+
+
+def cmd_users_add(context: AppContext, session: Session, _actor: User, args: argparse.Namespace) -> tuple:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InvalidInput("Give the password on the first line of standard input.", code="PASSWORD_REQUIRED")
+    user = create_user(session, args.name, password, admin=args.admin, currency=context.settings.currency)
+    document = {"id": user.id, "username": user.username, "admin": user.is_admin}
+    return document, f"Created user {user.username}{' (admin)' if user.is_admin else ''}.", EXIT_OK
+
+
+def cmd_items_list(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    items = list_items(session, actor.id, ItemFilter(kind=args.kind, sync_status=args.sync_status))
+    statuses = sync_statuses(session, [item.id for item in items])
+    documents = [item_document(item, statuses.get(item.id)) for item in items]
+    lines = [
+        f"{d['id']:>6}  {d['kind']:<6} {d['quantity']:>3} × {d['title']}  [{d['grade'] or '-'}]"
+        for d in documents
+    ]
+    lines.append(f"{len(documents)} item(s)")
+    return documents, "\n".join(lines), EXIT_OK
+
+
+def cmd_items_add_card(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    price = _decimal(args.price) if args.price else None
+    acquired = _date(args.acquired) if args.acquired else None
+    item, created = add_card(
+        session, actor.id, args.card_id, quantity=args.quantity, condition=args.condition,
+        printing=args.printing, strategy=args.strategy, price=price,
+        currency=(args.currency or actor.currency or context.settings.currency).upper(), acquired=acquired,
+    )  # fmt: skip
+    document = item_document(item) | {"created": created}
+    verb = "Added" if created else "Incremented"
+    return (
+        document,
+        f"{verb} {item.title}: now {item.quantity} cop{'y' if item.quantity == 1 else 'ies'}.",
+        EXIT_OK,
+    )
+
+
+def cmd_value(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:
+    document = valuation(session, actor.id, actor.currency or context.settings.currency)
+    lines = [
+        f"Estimated value: {document['totalEstimatedValue']:.2f} {document['currency']} "
+        f"for {document['totalItems']} copies ({document['itemsWithoutPrice']} entries without a price)"
+    ]
+    lines += [
+        f"  {kind:<7} {v['items']:>5} copies  {v['estimatedValue']:>10.2f}"
+        for kind, v in document["byKind"].items()
+    ]
+    lines += [
+        f"  {s['set']['name']:<30} {s['uniqueCards']:>3}/{s['setTotal']:<3} cards"
+        f"  {s['estimatedValue']:>10.2f}"
+        for s in document["bySet"]
+    ]
+    return document, "\n".join(lines), EXIT_OK
+
+
+def cmd_demo_load(_context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:
+    result = load_demo(session, actor.id)
+    return (
+        result.to_json(),
+        f"Demo collection: {result.created} added, {result.unchanged} already there.",
+        EXIT_OK,
+    )
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidInput(
+            f"{text!r} is not an amount (use digits and a dot, e.g. 12.50).", code="INVALID_PRICE"
+        ) from None
+    if value < 0 or not value.is_finite():
+        raise InvalidInput("An amount cannot be negative.", code="INVALID_PRICE")
+    return value
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not a date (use YYYY-MM-DD).", code="INVALID_DATE") from None
+
+
+def _emit_error(error_code: str, message: str, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"error": {"code": error_code, "message": message}}))
+    print(message, file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as error:
+        return _emit_error("BAD_ARGUMENTS", str(error), as_json)
+    try:
+        context = open_context()
+        with context.session() as session:
+            actor = resolve_user(
+                session,
+                None if args.handler is cmd_users_add else args.user,
+                club_mode=context.settings.club_mode,
+                currency=context.settings.currency,
+            )
+            document, summary, status = args.handler(context, session, actor, args)
+    except VitrineError as error:
+        return _emit_error(error.code, error.message, as_json)
+    print(json.dumps(document, ensure_ascii=False, default=str) if args.json else summary)
+    return status

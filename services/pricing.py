@@ -1,0 +1,252 @@
+"""Price observations (a time series per catalogue reference) and valuation of a user's collection.
+
+Every source only says what a thing is worth *now*; keeping each observation is what makes value history
+possible. `latest_prices` holds the newest observation per key so valuing 100,000 items is index lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Select, String, and_, case, cast, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from services.collection import NOT_HELD_STATUSES
+from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
+
+# Static conversion to the user's currency. The sources price in USD (TCGplayer) and EUR (Cardmarket,
+# Numista in the requested currency); rates are configurable with VITRINE_FX_RATES in a later issue.
+FX_TO_EUR = {"EUR": Decimal("1"), "USD": Decimal("0.86"), "GBP": Decimal("1.14"), "CHF": Decimal("1.07")}
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Observation:
+    ref_kind: str
+    ref_id: str
+    source: str
+    variant: str
+    metric: str
+    currency: str
+    value: Decimal
+    observed_at: datetime | None = None
+
+
+def record_observations(session: Session, observations: Iterable[Observation]) -> int:
+    """Append observations to the history and move the latest-price pointer forward."""
+    rows = [
+        {
+            "ref_kind": o.ref_kind,
+            "ref_id": o.ref_id,
+            "source": o.source,
+            "variant": o.variant,
+            "metric": o.metric,
+            "currency": o.currency,
+            "value": o.value,
+            "observed_at": o.observed_at or utcnow(),
+        }
+        for o in observations
+    ]
+    if not rows:
+        return 0
+    session.execute(PriceObservation.__table__.insert(), rows)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for start in range(0, len(rows), 500):
+        statement = insert(LatestPrice).values(rows[start : start + 500])
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["ref_kind", "ref_id", "source", "variant", "metric"],
+            set_={
+                "currency": excluded.currency,
+                "value": excluded.value,
+                "observed_at": excluded.observed_at,
+            },
+            where=excluded.observed_at >= LatestPrice.observed_at,
+        )
+        session.execute(statement)
+    return len(rows)
+
+
+# Preferred price per kind, first match wins: (ref_kind, reference column, source, variant column, metric).
+# A user's own estimate (ref_kind "item") beats every catalogue source.
+def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
+    item_ref = cast(Item.id, String)
+    grade = func.coalesce(Item.grade_code, "")
+    printing = func.coalesce(Item.printing, "normal")
+    return {
+        "card": [
+            ("item", item_ref, "manual", literal(""), "estimate"),
+            ("pokemontcg", Item.pokemontcg_card_id, "tcgplayer", printing, "market"),
+            ("pokemontcg", Item.pokemontcg_card_id, "tcgplayer", printing, "mid"),
+            ("pokemontcg", Item.pokemontcg_card_id, "cardmarket", printing, "trend"),
+            ("pokemontcg", Item.pokemontcg_card_id, "demo", printing, "market"),
+        ],
+        "coin": [
+            ("item", item_ref, "manual", literal(""), "estimate"),
+            ("numista_issue", cast(Item.numista_issue_id, String), "numista", grade,
+             "estimate"),
+            ("item", item_ref, "opennumismat", grade, "catalogue"),
+            ("item", item_ref, "demo", grade, "estimate"),
+        ],
+        "record": [
+            ("item", item_ref, "manual", literal(""), "estimate"),
+            ("discogs_release", cast(Item.discogs_release_id, String), "discogs",
+             grade, "suggested"),
+            ("item", item_ref, "demo", grade, "estimate"),
+        ],
+    }  # fmt: skip
+
+
+def priced_items_query(owner_id: int) -> Select[Any]:
+    """One row per held item of the owner: id, kind, quantity, pokemon set, unit price and its currency."""
+    joins = []
+    value_cases, currency_cases = [], []
+    query = select(Item.id, Item.kind, Item.title, Item.quantity, PokemonCard.set_id)
+    for kind, candidates in _candidates().items():
+        for ref_kind, ref_expr, source, variant_expr, metric in candidates:
+            price = aliased(LatestPrice)
+            joins.append(
+                (
+                    price,
+                    and_(
+                        Item.kind == kind,
+                        price.ref_kind == ref_kind,
+                        price.ref_id == ref_expr,
+                        price.source == source,
+                        price.variant == variant_expr,
+                        price.metric == metric,
+                    ),
+                )
+            )
+            value_cases.append((price.value.is_not(None), price.value))
+            currency_cases.append((price.value.is_not(None), price.currency))
+    query = query.add_columns(
+        case(*value_cases, else_=None).label("unit_price"),
+        case(*currency_cases, else_=None).label("currency"),
+    )
+    query = query.select_from(Item).outerjoin(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id)
+    for alias, condition in joins:
+        query = query.outerjoin(alias, condition)
+    return query.where(Item.owner_id == owner_id, Item.status.not_in(NOT_HELD_STATUSES))
+
+
+def convert(amount: Decimal, from_currency: str, to_currency: str) -> Decimal:
+    if from_currency == to_currency:
+        return amount
+    return amount * FX_TO_EUR.get(from_currency, Decimal(1)) / FX_TO_EUR.get(to_currency, Decimal(1))
+
+
+def valuation(session: Session, owner_id: int, currency: str = "EUR") -> dict[str, Any]:
+    """The `value --json` document: totals, by kind and by Pokémon set (aggregated in SQL)."""
+    priced = priced_items_query(owner_id).subquery()
+    line_value = priced.c.quantity * priced.c.unit_price
+    by_kind_currency = session.execute(
+        select(
+            priced.c.kind,
+            priced.c.currency,
+            func.count(),
+            func.sum(priced.c.quantity),
+            func.sum(line_value),
+            func.sum(case((priced.c.unit_price.is_(None), 1), else_=0)),
+        ).group_by(priced.c.kind, priced.c.currency)
+    ).all()
+    by_kind: dict[str, dict[str, Any]] = {}
+    total_value = Decimal(0)
+    total_copies = 0
+    unpriced = 0
+    for kind, row_currency, _entries, copies, value, without_price in by_kind_currency:
+        bucket = by_kind.setdefault(kind, {"items": 0, "estimatedValue": Decimal(0)})
+        bucket["items"] += int(copies or 0)
+        total_copies += int(copies or 0)
+        unpriced += int(without_price or 0)
+        if value is not None:
+            converted = convert(Decimal(value), row_currency, currency)
+            bucket["estimatedValue"] += converted
+            total_value += converted
+    return {
+        "totalEstimatedValue": _money(total_value),
+        "currency": currency,
+        "totalItems": total_copies,
+        "itemsWithoutPrice": unpriced,
+        "byKind": {
+            k: {"items": v["items"], "estimatedValue": _money(v["estimatedValue"])}
+            for k, v in by_kind.items()
+        },
+        "bySet": _by_set(session, owner_id, priced, currency),
+    }
+
+
+def _by_set(session: Session, owner_id: int, priced: Any, currency: str) -> list[dict[str, Any]]:
+    owned = (
+        select(
+            priced.c.set_id,
+            priced.c.currency,
+            func.count(func.distinct(priced.c.id)).label("entries"),
+            func.sum(priced.c.quantity).label("copies"),
+            func.sum(priced.c.quantity * priced.c.unit_price).label("value"),
+        )
+        .where(priced.c.set_id.is_not(None))
+        .group_by(priced.c.set_id, priced.c.currency)
+    )
+    per_set: dict[str, dict[str, Any]] = {}
+    for set_id, row_currency, _entries, copies, value in session.execute(owned):
+        bucket = per_set.setdefault(set_id, {"copies": 0, "value": Decimal(0)})
+        bucket["copies"] += int(copies or 0)
+        if value is not None:
+            bucket["value"] += convert(Decimal(value), row_currency, currency)
+    if not per_set:
+        return []
+    owned_cards = select(Item.pokemontcg_card_id).where(
+        Item.owner_id == owner_id, Item.kind == "card", Item.status.not_in(NOT_HELD_STATUSES)
+    )
+    distinct_cards = (
+        select(
+            PokemonCard.set_id,
+            func.count(PokemonCard.id),
+            func.sum(case((PokemonCard.number_value <= PokemonSet.printed_total, 1), else_=0)),
+        )
+        .join(PokemonSet, PokemonSet.id == PokemonCard.set_id)
+        .where(PokemonCard.id.in_(owned_cards))
+        .group_by(PokemonCard.set_id)
+    )
+    card_counts = dict(
+        session.execute(
+            select(PokemonCard.set_id, func.count())
+            .where(PokemonCard.set_id.in_(per_set))
+            .group_by(PokemonCard.set_id)
+        ).all()
+    )
+    result = []
+    sets = {s.id: s for s in session.scalars(select(PokemonSet).where(PokemonSet.id.in_(per_set)))}
+    for set_id, unique_cards, base_cards in session.execute(distinct_cards):
+        base_cards = int(base_cards or 0)
+        card_set = sets[set_id]
+        set_total = card_counts.get(set_id) or card_set.total or 0
+        printed_total = card_set.printed_total or set_total
+        result.append(
+            {
+                "set": {"id": set_id, "name": card_set.name},
+                "uniqueCards": unique_cards,
+                "totalQuantity": per_set[set_id]["copies"],
+                "estimatedValue": _money(per_set[set_id]["value"]),
+                "printedTotal": printed_total,
+                "setTotal": set_total,
+                "baseCompletion": _ratio(base_cards, printed_total),
+                "completion": _ratio(unique_cards, set_total),
+            }
+        )
+    return sorted(result, key=lambda entry: entry["set"]["name"])
+
+
+def _money(amount: Decimal) -> float:
+    return float(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
