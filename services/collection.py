@@ -282,3 +282,32 @@ def _stale(item: Item) -> StaleEdit:
 def delete_item(session: Session, owner_id: int, item_id: int) -> None:
     session.delete(get_item(session, owner_id, item_id))
     session.flush()
+
+
+def sync_summary(session: Session, owner_id: int) -> dict[str, dict[str, int]]:
+    """Counts per service and sync status of the owner's items that service can hold (coins → Numista,
+    records → Discogs); items never pushed count as NOT_SYNCED."""
+    summary: dict[str, dict[str, int]] = {}
+    for kind, service in SYNC_SERVICE_FOR_KIND.items():
+        status = func.coalesce(SyncLedger.status, "NOT_SYNCED")
+        rows = session.execute(
+            select(status, func.count())
+            .select_from(Item)
+            .outerjoin(SyncLedger, and_(SyncLedger.item_id == Item.id, SyncLedger.service == service))
+            .where(Item.owner_id == owner_id, Item.kind == kind)
+            .group_by(status)
+        )
+        summary[service] = {name: 0 for name in SYNC_STATUSES} | dict(rows.tuples().all())
+    return summary
+
+
+def origin_summary(session: Session, owner_id: int) -> list[dict[str, Any]]:
+    """How the owner's items arrived: counts per import source and kind (manual entries have no source)."""
+    source = func.coalesce(Item.origin_source, "manual")
+    rows = session.execute(
+        select(source, Item.kind, func.count(), func.max(Item.created_at))
+        .where(Item.owner_id == owner_id)
+        .group_by(source, Item.kind)
+        .order_by(source, Item.kind)
+    )
+    return [{"source": s, "kind": k, "items": n, "last added": last} for s, k, n, last in rows]

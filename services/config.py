@@ -82,7 +82,8 @@ def _redact_url(url: str) -> str:
 def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
     """Build settings from defaults < environment < overrides (e.g. root keys of st.secrets)."""
     values: dict[str, str] = dict(DEFAULTS)
-    for key in list(DEFAULTS) + [
+    for key in [
+        *DEFAULTS,
         "VITRINE_SECRET_KEY",
         "DISCOGS_CONSUMER_KEY",
         "DISCOGS_CONSUMER_SECRET",

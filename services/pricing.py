@@ -103,11 +103,14 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
     }  # fmt: skip
 
 
+PRICE_KEY = ("ref_kind", "ref_id", "source", "variant", "metric")
+
+
 def priced_items_query(owner_id: int) -> Select[Any]:
-    """One row per held item of the owner: id, kind, quantity, pokemon set, unit price and its currency."""
+    """One row per held item of the owner: id, kind, title, quantity, Pokémon set, the unit price, its
+    currency, and the key of the price chosen (so value history can follow the same series)."""
     joins = []
-    value_cases, currency_cases = [], []
-    query = select(Item.id, Item.kind, Item.title, Item.quantity, PokemonCard.set_id)
+    chosen: dict[str, list[tuple[Any, Any]]] = {name: [] for name in ("value", "currency", *PRICE_KEY)}
     for kind, candidates in _candidates().items():
         for ref_kind, ref_expr, source, variant_expr, metric in candidates:
             price = aliased(LatestPrice)
@@ -124,16 +127,66 @@ def priced_items_query(owner_id: int) -> Select[Any]:
                     ),
                 )
             )
-            value_cases.append((price.value.is_not(None), price.value))
-            currency_cases.append((price.value.is_not(None), price.currency))
-    query = query.add_columns(
-        case(*value_cases, else_=None).label("unit_price"),
-        case(*currency_cases, else_=None).label("currency"),
+            found = price.value.is_not(None)
+            for name in chosen:
+                chosen[name].append((found, getattr(price, name)))
+    query = select(Item.id, Item.kind, Item.title, Item.quantity, PokemonCard.set_id).add_columns(
+        case(*chosen.pop("value"), else_=None).label("unit_price"),
+        *(case(*whens, else_=None).label(name) for name, whens in chosen.items()),
     )
     query = query.select_from(Item).outerjoin(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id)
     for alias, condition in joins:
         query = query.outerjoin(alias, condition)
     return query.where(Item.owner_id == owner_id, Item.status.not_in(NOT_HELD_STATUSES))
+
+
+def _month(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def value_history(session: Session, owner_id: int, currency: str = "EUR") -> list[dict[str, Any]]:
+    """Estimated value per month, following each item's chosen price series back in time.
+
+    A month counts each item at the average of its observations in that month; an item with no
+    observation in a month is absent from it (so early months of a new collection read low).
+    """
+    priced = priced_items_query(owner_id).subquery()
+    month = _month(PriceObservation.observed_at, session.get_bind().dialect.name).label("month")
+    per_item_month = (
+        select(
+            priced.c.id,
+            priced.c.quantity,
+            month,
+            PriceObservation.currency,
+            func.avg(PriceObservation.value).label("unit"),
+        )
+        .join(
+            PriceObservation,
+            and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY)),
+        )
+        .group_by(priced.c.id, priced.c.quantity, month, PriceObservation.currency)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            per_item_month.c.month,
+            per_item_month.c.currency,
+            func.sum(per_item_month.c.quantity * per_item_month.c.unit),
+            func.count(),
+        )
+        .group_by(per_item_month.c.month, per_item_month.c.currency)
+        .order_by(per_item_month.c.month)
+    ).all()
+    months: dict[str, dict[str, Any]] = {}
+    for month_label, row_currency, total, entries in rows:
+        bucket = months.setdefault(
+            month_label, {"month": month_label, "estimatedValue": Decimal(0), "entries": 0}
+        )
+        bucket["estimatedValue"] += convert(Decimal(total), row_currency, currency)
+        bucket["entries"] += entries
+    return [{**m, "estimatedValue": _money(m["estimatedValue"])} for m in months.values()]
 
 
 def convert(amount: Decimal, from_currency: str, to_currency: str) -> Decimal:
@@ -250,3 +303,38 @@ def _money(amount: Decimal) -> float:
 
 def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
+
+
+def unit_prices(session: Session, owner_id: int, item_ids: list[int], currency: str) -> dict[int, Decimal]:
+    """Estimated unit price, in `currency`, of each of the given items that has one."""
+    if not item_ids:
+        return {}
+    priced = priced_items_query(owner_id).where(Item.id.in_(item_ids)).subquery()
+    rows = session.execute(select(priced.c.id, priced.c.unit_price, priced.c.currency))
+    return {
+        item_id: convert(Decimal(price), row_currency, currency)
+        for item_id, price, row_currency in rows
+        if price is not None
+    }
+
+
+def value_by(session: Session, owner_id: int, kind: str, group: str, currency: str) -> list[dict[str, Any]]:
+    """Copies and estimated value of one kind of item grouped by an item column (e.g. coins by country)."""
+    column = {"country": Item.country, "series": Item.series, "year": Item.year}[group]
+    priced = priced_items_query(owner_id).add_columns(column.label("grp")).where(Item.kind == kind).subquery()
+    rows = session.execute(
+        select(
+            priced.c.grp,
+            priced.c.currency,
+            func.sum(priced.c.quantity),
+            func.sum(priced.c.quantity * priced.c.unit_price),
+        ).group_by(priced.c.grp, priced.c.currency)
+    )
+    groups: dict[Any, dict[str, Any]] = {}
+    for name, row_currency, copies, value in rows:
+        bucket = groups.setdefault(name, {group: name, "copies": 0, "estimatedValue": Decimal(0)})
+        bucket["copies"] += int(copies or 0)
+        if value is not None:
+            bucket["estimatedValue"] += convert(Decimal(value), row_currency, currency)
+    ordered = sorted(groups.values(), key=lambda g: g["estimatedValue"], reverse=True)
+    return [{**g, "estimatedValue": _money(g["estimatedValue"])} for g in ordered]

@@ -72,3 +72,14 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     user = get_user(session, username)
     ok = verify_password(password, user.password_hash if user else None)
     return user if ok and user is not None and user.active else None
+
+
+def set_currency(session: Session, user_id: int, currency: str) -> None:
+    """The currency values are shown in (converted from each source's own)."""
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise InvalidInput("A currency is a three-letter ISO code such as EUR.", code="INVALID_CURRENCY")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="UNKNOWN_USER")
+    user.currency = currency
+    session.flush()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.store.models import PokemonCard, PokemonSet, utcnow
+from services.store.models import Item, PokemonCard, PokemonSet, utcnow
 
 SNAPSHOT_PATH = Path(__file__).resolve().parents[1] / "data" / "pokemon_snapshot.json.gz"
 SNAPSHOT_TTL = timedelta(days=3650)  # the snapshot is a fallback; a live sync replaces it
@@ -99,3 +99,32 @@ def load_offline_snapshot(session: Session, path: Path = SNAPSHOT_PATH) -> tuple
         for set_id, set_cards in snapshot["cards"].items()
     )
     return sets, cards
+
+
+def list_sets(session: Session) -> list[PokemonSet]:
+    return list(session.scalars(select(PokemonSet).order_by(PokemonSet.release_date.desc(), PokemonSet.id)))
+
+
+def search_cards(
+    session: Session, text: str = "", *, set_id: str | None = None, limit: int = 24, offset: int = 0
+) -> list[PokemonCard]:
+    """Cards whose name contains `text`, sorted by set then natural card number."""
+    query = select(PokemonCard).join(PokemonSet)
+    if text.strip():
+        query = query.where(PokemonCard.name.ilike(f"%{text.strip()}%"))
+    if set_id:
+        query = query.where(PokemonCard.set_id == set_id)
+    query = query.order_by(PokemonSet.release_date, PokemonCard.set_id, PokemonCard.number_sort)
+    return list(session.scalars(query.limit(min(limit, 100)).offset(offset)))
+
+
+def missing_cards(session: Session, owner_id: int, set_id: str) -> list[PokemonCard]:
+    """The cards of a set the owner holds no copy of, in card-number order."""
+    owned = select(Item.pokemontcg_card_id).where(Item.owner_id == owner_id, Item.kind == "card")
+    return list(
+        session.scalars(
+            select(PokemonCard)
+            .where(PokemonCard.set_id == set_id, PokemonCard.id.not_in(owned))
+            .order_by(PokemonCard.number_sort)
+        )
+    )

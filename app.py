@@ -1,0 +1,54 @@
+"""Vitrine: the entry point. Navigation, the login gate (club mode) and the per-role page list."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services.accounts import authenticate
+from ui.session import Actor, app_context, local_actor
+
+st.set_page_config(page_title="Vitrine", page_icon="🏛️", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon="📊", url_path="overview", default=True),
+    st.Page("pages/collection.py", title="Collection", icon="🗂️", url_path="collection"),
+    st.Page("pages/sets.py", title="Sets", icon="🧩", url_path="sets"),
+    st.Page("pages/catalog.py", title="Catalog", icon="🔎", url_path="catalog"),
+    st.Page("pages/import_data.py", title="Import", icon="📥", url_path="import"),
+    st.Page("pages/export.py", title="Export", icon="📤", url_path="export"),
+    st.Page("pages/connections.py", title="Connections", icon="🔌", url_path="connections"),
+    st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings"),
+]
+
+
+def login_form() -> None:
+    """Club mode: members sign in with the username and password an admin created for them."""
+    st.title("Vitrine")
+    with st.form("login", clear_on_submit=False):
+        username = st.text_input("Username", key="login_username")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Sign in")
+    if submitted:
+        with app_context().session() as session:
+            user = authenticate(session, username, password)
+            if user is None:
+                st.error("Wrong username or password.")
+                return
+            st.session_state["actor"] = Actor(user.id, user.username, user.is_admin, user.currency)
+        st.rerun()
+
+
+context = app_context()
+if context.settings.club_mode and "actor" not in st.session_state:
+    st.navigation([st.Page(login_form, title="Sign in", url_path="login")]).run()
+else:
+    if "actor" not in st.session_state:
+        st.session_state["actor"] = local_actor()
+    actor: Actor = st.session_state["actor"]
+    if context.settings.club_mode:
+        with st.sidebar:
+            st.caption(f"Signed in as **{actor.username}**")
+            if st.button("Sign out", key="logout"):
+                del st.session_state["actor"]
+                st.rerun()
+    st.navigation(PAGES).run()

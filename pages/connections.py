@@ -1,0 +1,46 @@
+"""Connections: your own accounts on Numista, Discogs and pokemontcg.io. Keys are stored encrypted and
+never shown back in full."""
+
+import streamlit as st
+
+from services.accounts import connections
+from services.errors import VitrineError
+from ui.session import app_context, current_actor
+
+actor = current_actor()
+context = app_context()
+settings = context.settings
+st.title("Connections")
+
+ENDPOINTS = {
+    "numista": settings.numista_api_url,
+    "discogs": settings.discogs_api_url,
+    "pokemontcg": settings.pokemontcg_api_url,
+}
+with context.session() as session:
+    statuses = {s: connections.status(session, context.vault, actor.id, s) for s in connections.SERVICES}
+
+for service, status in statuses.items():
+    with st.container(border=True):
+        st.markdown(f"**{service}** · `{ENDPOINTS[service]}`")
+        if status.connected:
+            who = f" as {status.remote_user}" if status.remote_user else ""
+            st.success(f"Connected{who} · key {status.secret_hint}")
+            if st.button("Disconnect", key=f"disconnect_{service}"):
+                with context.session() as session:
+                    connections.disconnect(session, actor.id, service)
+                st.rerun()
+        else:
+            st.caption("Not connected.")
+        if service in ("numista", "pokemontcg"):
+            with st.form(f"key_form_{service}", clear_on_submit=True):
+                key = st.text_input("API key", type="password", key=f"key_{service}")
+                if st.form_submit_button("Save key"):
+                    try:
+                        with context.session() as session:
+                            connections.save_secret(session, context.vault, actor.id, service, key)
+                        st.rerun()
+                    except VitrineError as error:
+                        st.error(error.message)
+        else:
+            st.caption("Discogs uses OAuth: the authorize flow arrives with the records integration.")

@@ -1,0 +1,88 @@
+"""Sets: completion and value per Pokémon set (with the cards still missing), and coins by country."""
+
+import pandas as pd
+import streamlit as st
+
+from services.catalog.pokemon import missing_cards
+from services.pricing import value_by
+from ui import cache
+from ui.session import app_context, current_actor
+
+actor = current_actor()
+context = app_context()
+st.title("Sets")
+
+report = cache.valuation(actor.id, actor.currency)
+st.subheader("Pokémon sets")
+if not report["bySet"]:
+    st.info("No cards yet. Add some from the Catalog page.")
+else:
+    sets = pd.DataFrame(
+        [
+            {
+                "id": s["set"]["id"],
+                "set": s["set"]["name"],
+                "unique cards": s["uniqueCards"],
+                "copies": s["totalQuantity"],
+                "value": s["estimatedValue"],
+                "base set": s["baseCompletion"],
+                "master set": s["completion"],
+                "printed total": s["printedTotal"],
+                "all cards": s["setTotal"],
+            }
+            for s in report["bySet"]
+        ]
+    )
+    st.dataframe(
+        sets,
+        hide_index=True,
+        key="sets_table",
+        column_config={
+            "value": st.column_config.NumberColumn(format=f"%.2f {actor.currency}"),
+            "base set": st.column_config.ProgressColumn(
+                help="Owned cards numbered within the printed total",
+                format="percent",
+                min_value=0,
+                max_value=1,
+            ),
+            "master set": st.column_config.ProgressColumn(
+                help="Owned cards of the full card list, secret rares included",
+                format="percent",
+                min_value=0,
+                max_value=1,
+            ),
+        },
+    )
+    chosen = st.selectbox(
+        "Missing cards of",
+        sets["id"],
+        format_func=dict(zip(sets["id"], sets["set"], strict=True)).get,
+        key="sets_missing",
+    )
+    with context.session() as session:
+        missing = [
+            {"number": c.number, "name": c.name, "rarity": c.rarity, "id": c.id, "image": c.image_small}
+            for c in missing_cards(session, actor.id, chosen)
+        ]
+    st.caption(f"{len(missing)} card(s) missing.")
+    st.dataframe(
+        pd.DataFrame(missing),
+        hide_index=True,
+        key="missing_table",
+        column_config={"image": st.column_config.ImageColumn(width="small")},
+    )
+
+st.subheader("Coins by country")
+with context.session() as session:
+    countries = pd.DataFrame(value_by(session, actor.id, "coin", "country", actor.currency))
+if countries.empty:
+    st.info("No coins yet. Import an OpenNumismat file from the Import page.")
+else:
+    st.dataframe(
+        countries,
+        hide_index=True,
+        key="countries_table",
+        column_config={
+            "estimatedValue": st.column_config.NumberColumn("value", format=f"%.2f {actor.currency}")
+        },
+    )

@@ -1,0 +1,55 @@
+"""The process-wide app context and the acting user of this browser session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from services.accounts import ensure_local_user
+from services.context import AppContext, open_context
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is using this session; pages pass `actor.id` to every service call."""
+
+    id: int
+    username: str
+    is_admin: bool
+    currency: str
+
+
+def _root_secrets() -> dict[str, object]:
+    try:
+        return {key: value for key, value in st.secrets.items() if not isinstance(value, dict)}
+    except (FileNotFoundError, KeyError, AttributeError):
+        return {}
+    except Exception:  # a malformed secrets.toml must not take the whole app down
+        return {}
+
+
+@st.cache_resource(show_spinner=False)
+def app_context() -> AppContext:
+    context = open_context(_root_secrets())
+    _ = context.engine  # migrate once per process, before the first page renders
+    return context
+
+
+def local_actor() -> Actor:
+    context = app_context()
+    with context.session() as session:
+        user = ensure_local_user(session, context.settings.currency)
+        return Actor(user.id, user.username, user.is_admin, user.currency)
+
+
+def current_actor() -> Actor:
+    actor = st.session_state.get("actor")
+    if actor is None:
+        st.error("Please sign in first.")
+        st.stop()
+    return actor
+
+
+def money(amount: float, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
