@@ -297,7 +297,8 @@ def sync_summary(session: Session, owner_id: int) -> dict[str, dict[str, int]]:
             .where(Item.owner_id == owner_id, Item.kind == kind)
             .group_by(status)
         )
-        summary[service] = {name: 0 for name in SYNC_STATUSES} | dict(rows.tuples().all())
+        counts = {status_name: count for status_name, count in rows}
+        summary[service] = {name: counts.get(name, 0) for name in SYNC_STATUSES}
     return summary
 
 

@@ -23,6 +23,7 @@ from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, Pr
 # Numista in the requested currency); rates are configurable with VITRINE_FX_RATES in a later issue.
 FX_TO_EUR = {"EUR": Decimal("1"), "USD": Decimal("0.86"), "GBP": Decimal("1.14"), "CHF": Decimal("1.07")}
 CENT = Decimal("0.01")
+PRICE_KEY = ("ref_kind", "ref_id", "source", "variant", "metric")
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,16 @@ def record_observations(session: Session, observations: Iterable[Observation]) -
     if not rows:
         return 0
     session.execute(PriceObservation.__table__.insert(), rows)
+    newest: dict[tuple[str, ...], dict[str, Any]] = {}
+    for row in rows:  # one row per key: an upsert may not touch the same row twice
+        key = tuple(row[name] for name in PRICE_KEY)
+        if key not in newest or row["observed_at"] >= newest[key]["observed_at"]:
+            newest[key] = row
+    latest = list(newest.values())
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for start in range(0, len(rows), 500):
-        statement = insert(LatestPrice).values(rows[start : start + 500])
+    for start in range(0, len(latest), 500):
+        statement = insert(LatestPrice).values(latest[start : start + 500])
         excluded = statement.excluded
         statement = statement.on_conflict_do_update(
             index_elements=["ref_kind", "ref_id", "source", "variant", "metric"],
@@ -101,9 +108,6 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
             ("item", item_ref, "demo", grade, "estimate"),
         ],
     }  # fmt: skip
-
-
-PRICE_KEY = ("ref_kind", "ref_id", "source", "variant", "metric")
 
 
 def priced_items_query(owner_id: int) -> Select[Any]:

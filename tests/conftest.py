@@ -1,0 +1,90 @@
+"""Shared fixtures: a migrated database on SQLite (always) and PostgreSQL (when TEST_DATABASE_URL is set),
+owners, and a clean Streamlit cache per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from services.accounts import create_user
+from services.store.db import create_configured_engine, init_db, session_scope
+from services.store.models import Base, User
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def _reset_postgres(url: str) -> Engine:
+    engine = create_configured_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    init_db(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    if not POSTGRES_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+    engine = _reset_postgres(POSTGRES_URL)
+    yield engine
+    engine.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    """A freshly migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        engine = create_configured_engine(f"sqlite:///{tmp_path / 'vitrine.db'}")
+        init_db(engine)
+        yield engine
+        engine.dispose()
+    else:
+        postgres = request.getfixturevalue("postgres_engine")
+        _truncate(postgres)
+        yield postgres
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with session_scope(engine) as session:
+        yield session
+
+
+@pytest.fixture
+def owner(session: Session) -> User:
+    return create_user(session, "ann", "correct horse battery")
+
+
+@pytest.fixture
+def other_owner(session: Session) -> User:
+    return create_user(session, "bob", "another good password")
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[no-untyped-def]
+    """Environment for the app and the CLI: a private SQLite database and secret key."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("VITRINE_SECRET_KEY", "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A=")
+    monkeypatch.setenv("VITRINE_MODE", "local")
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _clear_streamlit_caches() -> Iterator[None]:
+    yield
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()

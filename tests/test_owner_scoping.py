@@ -1,0 +1,48 @@
+"""A second user sees none of the first user's items through any service function."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from services import collection, pricing
+from services.accounts import connections
+from services.accounts.vault import Vault
+from services.catalog.pokemon import missing_cards
+from services.demo import load_demo
+from services.errors import NotFound
+from services.store.models import User
+
+VAULT = Vault(b"p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A=")
+
+
+def test_second_user_sees_nothing_of_the_first(session: Session, owner: User, other_owner: User) -> None:
+    load_demo(session, owner.id)
+    connections.save_secret(session, VAULT, owner.id, "numista", "ann-secret-numista-key")
+    ann_items = collection.list_items(session, owner.id)
+    assert ann_items, "the first user needs items for this test to mean anything"
+    bob = other_owner.id
+
+    assert collection.list_items(session, bob) == []
+    assert collection.count_items(session, bob) == 0
+    assert collection.origin_summary(session, bob) == []
+    assert all(sum(counts.values()) == 0 for counts in collection.sync_summary(session, bob).values())
+    for item in ann_items[:5]:
+        with pytest.raises(NotFound):
+            collection.get_item(session, bob, item.id)
+        with pytest.raises(NotFound):
+            collection.update_item(session, bob, item.id, item.version, notes="mine now")
+        with pytest.raises(NotFound):
+            collection.delete_item(session, bob, item.id)
+    assert pricing.unit_prices(session, bob, [i.id for i in ann_items], "EUR") == {}
+    report = pricing.valuation(session, bob)
+    assert (report["totalItems"], report["totalEstimatedValue"], report["byKind"], report["bySet"]) == (0, 0, {}, [])
+    assert pricing.value_history(session, bob) == []
+    assert pricing.value_by(session, bob, "coin", "country", "EUR") == []
+    assert len(missing_cards(session, bob, "base1")) == 102
+    assert not connections.status(session, VAULT, bob, "numista").connected
+    assert connections.read_secret(session, VAULT, bob, "numista") is None
+
+    # and the first user's data is untouched by all of the above
+    assert len(collection.list_items(session, owner.id)) == len(ann_items)
+    assert connections.read_secret(session, VAULT, owner.id, "numista") == "ann-secret-numista-key"
