@@ -44,7 +44,7 @@ with left:
             y=alt.Y("kind:N", title=None, sort="-x"),
             tooltip=["kind", "copies", "value"],
         ),
-        use_container_width=True,
+        width="stretch",
     )
     st.dataframe(by_kind, hide_index=True, key="by_kind_table")
 with right:
@@ -61,5 +61,5 @@ with right:
                 y=alt.Y("estimatedValue:Q", title=f"Estimated value ({report['currency']})"),
                 tooltip=["month", "estimatedValue", "entries"],
             ),
-            use_container_width=True,
+            width="stretch",
         )

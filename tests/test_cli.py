@@ -1,0 +1,91 @@
+"""The command line as users and scripts see it: a subprocess, its stdout JSON and its exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args],
+        input=stdin, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(), timeout=120,
+    )  # fmt: skip
+
+
+def run_json(*args: str, stdin: str = "") -> Any:
+    result = run(*args, "--json", stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_help_lists_the_commands(app_env: str) -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("users", "items", "value", "demo"):
+        assert command in result.stdout
+
+
+def test_demo_then_items_list_and_value(app_env: str) -> None:
+    assert run_json("demo", "load") == {"created": 47, "unchanged": 0}
+    assert run_json("demo", "load") == {"created": 0, "unchanged": 47}
+    items = run_json("items", "list")
+    assert len(items) == 47
+    keys = {"id", "kind", "title", "quantity", "grade", "status", "notes", "refs", "sync"}
+    assert all(keys <= set(item) for item in items)
+    card = next(i for i in items if i["refs"]["pokemontcg"] == "base1-4")
+    assert card["kind"] == "card" and card["sync"] == {"numista": None, "discogs": None}
+    coin = next(i for i in items if i["kind"] == "coin")
+    assert coin["sync"] == {"numista": "NOT_SYNCED", "discogs": None}
+    assert set(coin["refs"]) == {"pokemontcg", "numistaType", "numistaIssue", "discogsRelease"}
+    assert {i["kind"] for i in run_json("items", "list", "--kind", "record")} == {"record"}
+    assert len(run_json("items", "list", "--sync-status", "NOT_SYNCED")) == 26  # 21 coins + 5 records
+
+    value = run_json("value")
+    assert value["totalItems"] == sum(i["quantity"] for i in items)
+    assert value["itemsWithoutPrice"] == 1  # the demo's one unpriced card
+    by_kind_total = sum(v["estimatedValue"] for v in value["byKind"].values())
+    assert value["totalEstimatedValue"] == round(by_kind_total, 2)
+    assert {s["set"]["id"] for s in value["bySet"]} == {"base1", "base5", "sv1", "svp"}
+
+
+def test_items_add_card_strategies(app_env: str) -> None:
+    run_json("demo", "load")  # brings the offline catalogue
+    first = run_json("items", "add", "card", "base2-1", "--quantity", "2", "--condition", "lp")
+    assert (first["created"], first["quantity"], first["grade"]) == (True, 2, "LP")
+    again = run_json("items", "add", "card", "base2-1", "--condition", "LP")
+    assert (again["created"], again["quantity"], again["id"]) == (False, 3, first["id"])
+    refused = run("items", "add", "card", "base2-1", "--condition", "LP", "--strategy", "separate", "--json")
+    assert refused.returncode == 2
+    assert json.loads(refused.stdout)["error"]["code"] == "DUPLICATE_ENTRY"
+
+
+def test_bad_input_exits_2_with_a_one_line_reason(app_env: str) -> None:
+    result = run("items", "add", "card", "base1-4", "--quantity", "0", "--json")
+    assert result.returncode == 2
+    assert json.loads(result.stdout) == {
+        "error": {"code": "INVALID_QUANTITY", "message": "Quantity must be a whole number greater than 0."}
+    }
+    assert len(result.stderr.strip().splitlines()) == 1
+    unknown = run("items", "list", "--kind", "stamp", "--json")
+    assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"]["code"] == "BAD_ARGUMENTS"
+    missing = run("items", "add", "card", "nope-1")
+    assert missing.returncode == 2 and "not in the catalogue" in missing.stderr
+
+
+def test_users_add_reads_the_password_from_stdin(app_env: str) -> None:
+    created = run_json("users", "add", "ann", "--admin", stdin="long enough password\n")
+    assert created["username"] == "ann" and created["admin"] is True
+    duplicate = run("users", "add", "ann", "--json", stdin="long enough password\n")
+    assert duplicate.returncode == 2 and json.loads(duplicate.stdout)["error"]["code"] == "USER_EXISTS"
+    weak = run("users", "add", "bob", stdin="short\n")
+    assert weak.returncode == 2 and "at least 8" in weak.stderr
+    assert run_json("items", "list", "--user", "ann") == []
+    unknown = run("items", "list", "--user", "nobody")
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr

@@ -1,0 +1,112 @@
+"""Every page through app.py with Streamlit's AppTest: renders real data, no exception, actions work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services.accounts import create_user
+from services.collection import list_items
+from services.context import open_context
+from services.demo import load_demo
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["collection", "sets", "catalog", "import_data", "export", "connections", "settings"]
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def demo_app(app_env: str) -> AppTest:
+    at = start()
+    at.button(key="load_demo").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_empty_collection_offers_the_demo_and_loads_it(app_env: str) -> None:
+    at = start()
+    assert "empty" in at.info[0].value
+    at.button(key="load_demo").click().run()
+    assert not at.exception
+    labels = {metric.label: metric.value for metric in at.metric}
+    assert labels["Items (copies)"] != "0"
+    assert labels["Entries without a price"] == "1"
+    assert "EUR" in labels["Estimated value"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_demo_data(demo_app: AppTest, page: str) -> None:
+    demo_app.switch_page(f"pages/{page}.py").run()
+    assert not demo_app.exception, demo_app.exception
+    assert demo_app.title[0].value
+
+
+def test_collection_page_filters_and_shows_values(demo_app: AppTest) -> None:
+    at = demo_app.switch_page("pages/collection.py").run()
+    at.selectbox(key="collection_kind").select("record").run()
+    table = at.dataframe[0].value
+    assert set(table["kind"]) == {"record"} and len(table) == 5
+    assert table["value"].notna().all()
+
+
+def test_catalog_search_and_add_a_card(demo_app: AppTest) -> None:
+    at = demo_app.switch_page("pages/catalog.py").run()
+    at.text_input(key="catalog_query").input("Pikachu")
+    at.selectbox(key="catalog_set").select("base2").run()  # Jungle: not in the demo collection
+    results = at.dataframe[0].value
+    assert len(results) > 0 and results["name"].str.contains("Pikachu").all()
+    card_id = results["id"].iloc[0]
+    at.selectbox(key="add_card_id").select(card_id)
+    at.number_input(key="add_card_quantity").set_value(3)
+    at.button[-1].click().run()  # the form's submit button
+    assert not at.exception, at.exception
+    assert at.success and "3 in your collection" in at.success[0].value
+    context = open_context()
+    with context.session() as session:
+        owner_items = list_items(session, 1)
+        assert any(i.pokemontcg_card_id == card_id and i.quantity == 3 for i in owner_items)
+
+
+def test_sets_page_shows_completion_and_missing_cards(demo_app: AppTest) -> None:
+    at = demo_app.switch_page("pages/sets.py").run()
+    sets = at.dataframe[0].value
+    team_rocket = sets.set_index("id").loc["base5"]
+    assert team_rocket["all cards"] == 83 and team_rocket["printed total"] == 82
+    at.selectbox(key="sets_missing").select("base5").run()
+    missing = at.dataframe[1].value
+    assert len(missing) == 83 - team_rocket["unique cards"]
+
+
+def test_connections_page_stores_a_key_encrypted_and_masks_it(demo_app: AppTest) -> None:
+    at = demo_app.switch_page("pages/connections.py").run()
+    at.text_input(key="key_numista").input("numista-secret-key-1234")
+    at.button[0].click().run()  # the numista form's submit
+    assert not at.exception, at.exception
+    shown = " ".join(element.value for element in at.success)
+    assert "1234" in shown and "numista-secret-key" not in shown
+
+
+def test_club_mode_requires_login_and_scopes_data(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VITRINE_MODE", "club")
+    context = open_context()
+    with context.session() as session:
+        ann = create_user(session, "ann", "ann's long password")
+        create_user(session, "bob", "bob's long password")
+        load_demo(session, ann.id)
+    at = start()
+    assert not at.metric, "nothing is shown before signing in"
+    at.text_input(key="login_username").input("bob")
+    at.text_input(key="login_password").input("wrong password")
+    at.button[0].click().run()
+    assert at.error and "Wrong username or password" in at.error[0].value
+    at.text_input(key="login_password").input("bob's long password")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert "empty" in at.info[0].value, "bob sees none of ann's demo items"
