@@ -7,17 +7,17 @@ import streamlit as st
 from services.accounts import authenticate
 from ui.session import Actor, app_context, local_actor
 
-st.set_page_config(page_title="Vitrine", page_icon="🏛️", layout="wide")
+st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="📊", url_path="overview", default=True),
-    st.Page("pages/collection.py", title="Collection", icon="🗂️", url_path="collection"),
-    st.Page("pages/sets.py", title="Sets", icon="🧩", url_path="sets"),
-    st.Page("pages/catalog.py", title="Catalog", icon="🔎", url_path="catalog"),
-    st.Page("pages/import_data.py", title="Import", icon="📥", url_path="import"),
-    st.Page("pages/export.py", title="Export", icon="📤", url_path="export"),
-    st.Page("pages/connections.py", title="Connections", icon="🔌", url_path="connections"),
-    st.Page("pages/settings.py", title="Settings", icon="⚙️", url_path="settings"),
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+    st.Page("pages/collection.py", title="Collection", icon=":material/inventory_2:", url_path="collection"),
+    st.Page("pages/sets.py", title="Sets", icon=":material/grid_view:", url_path="sets"),
+    st.Page("pages/catalog.py", title="Catalog", icon=":material/search:", url_path="catalog"),
+    st.Page("pages/import_data.py", title="Import", icon=":material/upload_file:", url_path="import"),
+    st.Page("pages/export.py", title="Export", icon=":material/cloud_upload:", url_path="export"),
+    st.Page("pages/connections.py", title="Connections", icon=":material/link:", url_path="connections"),
+    st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
 ]
 
 
