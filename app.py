@@ -39,6 +39,8 @@ def login_form() -> None:
 
 
 context = app_context()
+if context.settings.club_mode:
+    st.set_option("client.showErrorDetails", "none")  # tracebacks never reach members
 if context.settings.club_mode and "actor" not in st.session_state:
     st.navigation([st.Page(login_form, title="Sign in", url_path="login")]).run()
 else:

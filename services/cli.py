@@ -24,6 +24,7 @@ from services.collection import (
     DUPLICATE_STRATEGIES,
     ItemFilter,
     add_card,
+    add_item,
     item_document,
     list_items,
     sync_statuses,
@@ -85,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_card_parser.add_argument("--currency", help="currency of --price (default: yours)")
     add_card_parser.add_argument("--acquired", help="acquisition date, YYYY-MM-DD")
     add_card_parser.set_defaults(handler=cmd_items_add_card)
+    for kind in ("coin", "record"):
+        add_other = items_add.add_parser(kind, parents=[common], help=f"add a {kind} by hand")
+        add_other.add_argument("title", metavar="TITLE")
+        add_other.add_argument("--quantity", type=int, default=1)
+        add_other.add_argument("--grade", help="on the native scale (coins: e.g. XF; records: Discogs media)")
+        add_other.add_argument("--country")
+        add_other.add_argument("--year", type=int)
+        add_other.add_argument("--price", help="what you paid, e.g. 12.50")
+        add_other.add_argument("--currency", help="currency of --price (default: yours)")
+        add_other.add_argument("--acquired", help="acquisition date, YYYY-MM-DD")
+        add_other.set_defaults(handler=cmd_items_add_other)
 
     value = commands.add_parser("value", parents=[common], help="estimated value: totals, by kind, by set")
     value.set_defaults(handler=cmd_value)
@@ -136,6 +148,17 @@ def cmd_items_add_card(context: AppContext, session: Session, actor: User, args:
         f"{verb} {item.title}: now {item.quantity} cop{'y' if item.quantity == 1 else 'ies'}.",
         EXIT_OK,
     )
+
+
+def cmd_items_add_other(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    price = _decimal(args.price) if args.price else None
+    item = add_item(
+        session, actor.id, kind=args.kind, title=args.title, quantity=args.quantity, grade=args.grade,
+        country=args.country, year=args.year, acquired_price=price,
+        acquired_currency=(args.currency or actor.currency or context.settings.currency).upper() if price else None,
+        acquired_date=_date(args.acquired) if args.acquired else None,
+    )  # fmt: skip
+    return item_document(item) | {"created": True}, f"Added {item.title}.", EXIT_OK
 
 
 def cmd_value(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:

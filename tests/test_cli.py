@@ -89,3 +89,9 @@ def test_users_add_reads_the_password_from_stdin(app_env: str) -> None:
     assert run_json("items", "list", "--user", "ann") == []
     unknown = run("items", "list", "--user", "nobody")
     assert unknown.returncode == 2 and "nobody" in unknown.stderr
+
+
+def test_items_add_coin_by_hand(app_env: str) -> None:
+    coin = run_json("items", "add", "coin", "1 franc 1960", "--grade", "VF", "--country", "France", "--price", "2.5")
+    assert (coin["kind"], coin["grade"], coin["sync"]["numista"]) == ("coin", "VF", "NOT_SYNCED")
+    assert run_json("value")["itemsWithoutPrice"] == 1
