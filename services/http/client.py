@@ -166,12 +166,10 @@ class ServiceClient:
         while True:
             request = self._build(method, url, params, json, data, content, headers, timeout)
             shown_url = redact_text(redact_url(request.url), secrets)
-            self._acquire(method, shown_url)
             started = time.monotonic()
             try:
-                response = self._http.send(request, auth=call_auth)
+                response = self._send_once(request, call_auth, method, shown_url)
             except httpx.TransportError as exc:
-                self._release(None)
                 if attempt < self.retry.max_retries and retryable_exception(exc, safe_to_repeat):
                     delay = backoff_delay(attempt, self.retry, self._rng)
                     self._log_retry(method, shown_url, type(exc).__name__, attempt, delay)
@@ -182,7 +180,6 @@ class ServiceClient:
                 raise error_for_transport(
                     self.service, exc, method=method, url=shown_url, attempts=attempt + 1
                 ) from exc
-            self._release(response)
             elapsed_ms = (time.monotonic() - started) * 1000
             status = response.status_code
             log.debug("%s %s %s -> %s (%.0f ms)", self.service, method, shown_url, status, elapsed_ms)
@@ -249,6 +246,18 @@ class ServiceClient:
             raise ValueError(f"refusing to send {self.service} credentials to {redact_url(request.url)}")
         request.headers["User-Agent"] = self.user_agent  # callers cannot drop or blank it
         return request
+
+    def _send_once(
+        self, request: httpx.Request, auth: AuthArg, method: str, shown_url: str
+    ) -> httpx.Response:
+        """One attempt inside one limiter slot; the slot is released whatever happens (even Ctrl-C)."""
+        self._acquire(method, shown_url)
+        response: httpx.Response | None = None
+        try:
+            response = self._http.send(request, auth=auth)
+            return response
+        finally:
+            self._release(response)
 
     def _acquire(self, method: str, shown_url: str) -> None:
         if self.limiter is None:

@@ -18,7 +18,7 @@ import httpx
 from services.http.redact import redact_text, redact_url
 
 SERVICE_NAMES = {"numista": "Numista", "discogs": "Discogs", "pokemontcg": "pokemontcg.io"}
-MAX_SERVER_MESSAGE = 300
+MAX_SERVER_MESSAGE = 300  # characters of the server's text kept in a user-facing message
 
 
 class ServiceError(Exception):
@@ -136,10 +136,13 @@ def parse_server_message(response: httpx.Response) -> str | None:
         message = text
     if message is None:
         return None
+    # Not truncated here: a cut could leave half a secret that redaction would then miss.
     message = _SPACES.sub(" ", message).strip()
-    if len(message) > MAX_SERVER_MESSAGE:
-        message = message[: MAX_SERVER_MESSAGE - 1] + "…"
     return message or None
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_SERVER_MESSAGE else text[: MAX_SERVER_MESSAGE - 1] + "…"
 
 
 def is_quota_message(message: str | None) -> bool:
@@ -161,11 +164,15 @@ def error_for_status(
     """Build the typed error for an HTTP status; every string is redacted before it is stored."""
     secrets = tuple(secrets)
     name = service_name(service)
-    said = redact_text(server_message, secrets) if server_message else None
+    said = _shorten(redact_text(server_message, secrets)) if server_message else None
     suffix = f" {name} said: {said}" if said else ""
     cls: type[ServiceError]
     if status in (400, 422):
         cls, text = BadRequestError, f"{name} rejected the request (HTTP {status})."
+    elif status == 403 and (not server_message or server_message.startswith("HTML page")):
+        # Discogs answers a bad User-Agent with an empty 403 and Cloudflare with an HTML page: not a
+        # credentials problem, so do not send the user off to reconnect their account.
+        cls, text = ServiceError, f"{name} blocked the request (HTTP 403); try again later."
     elif status in (401, 403):
         cls = AuthError
         text = f"{name} refused the credentials (HTTP {status}); check the API key or reconnect the account."

@@ -132,7 +132,8 @@ def redact_headers(headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]
     return {k: (MASK if is_sensitive_name(k) else v) for k, v in items}
 
 
-_OAUTH_PARAM = re.compile(r'(?P<name>[A-Za-z0-9_]+)\s*=\s*"(?P<value>[^"]*)"')
+# name="value" (OAuth) or name=value (Discogs' "Discogs key=..., secret=...") inside an Authorization value.
+_OAUTH_PARAM = re.compile(r'(?P<name>[A-Za-z0-9_]+)\s*=\s*(?:"(?P<quoted>[^"]*)"|(?P<value>[^",\s]+))')
 
 
 def secrets_from_headers(headers: Mapping[str, str] | httpx.Headers | None) -> set[str]:
@@ -146,12 +147,14 @@ def secrets_from_headers(headers: Mapping[str, str] | httpx.Headers | None) -> s
             continue
         found.add(value)
         scheme, _, rest = value.partition(" ")
-        if rest and scheme.lower() in {"bearer", "basic", "token", "oauth", "digest"}:
+        if rest and scheme.lower() in {"bearer", "basic", "token", "oauth", "digest", "discogs"}:
             found.add(rest.strip())
             for match in _OAUTH_PARAM.finditer(rest):
                 if is_sensitive_name(match.group("name")):
-                    found.add(match.group("value"))
-                    found.add(unquote(match.group("value")))
+                    value = (
+                        match.group("quoted") if match.group("quoted") is not None else match.group("value")
+                    )
+                    found |= {value, unquote(value)}
     return {s for s in found if len(s) >= MIN_SECRET_LENGTH}
 
 
