@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from services.accounts import create_user
 from services.store.db import create_configured_engine, init_db, session_scope
-from services.store.models import Base, User
+from services.store.models import User
+from services.store.registry import metadata
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -36,7 +37,7 @@ def postgres_engine() -> Iterator[Engine]:
 
 
 def _truncate(engine: Engine) -> None:
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

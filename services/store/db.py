@@ -54,7 +54,7 @@ def init_db(engine: Engine) -> None:
     with engine.begin() as connection:
         config = alembic_config(engine.url.render_as_string(hide_password=False))
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")  # parallel branches until a merge revision joins them
 
 
 def get_engine(url: str, *, migrate: bool = True) -> Engine:

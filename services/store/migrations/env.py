@@ -3,10 +3,10 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from services.store.models import Base
+from services.store.registry import metadata as target_metadata_all
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = target_metadata_all
 
 
 def run_migrations() -> None:
