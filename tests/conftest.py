@@ -14,6 +14,7 @@ from services.accounts import create_user
 from services.store.db import create_configured_engine, init_db, session_scope
 from services.store.models import User
 from services.store.registry import metadata
+from tests.emulators.fixtures import *  # noqa: F403  (emulator fixtures for every test)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
