@@ -40,9 +40,11 @@ NUMISTA_GRADES: tuple[str, ...] = ("g", "vg", "f", "vf", "xf", "au", "unc")
 UNMAPPED = "unmapped"
 _RANK = {code: index for index, code in enumerate(NUMISTA_GRADES)}
 _MAX_INPUT = 120  # longer text is a remark, not a grade
+_MAX_RAW = 1000  # not even worth normalizing
 
-# Marker for "this token is a proof designation" in the tables below.
+# Internal markers: "this token is a proof designation" / "this token means different grades by language".
 _PROOF = "proof"
+_AMBIG = "ambiguous"
 
 # Exact tokens (already normalized: NFKC, casefolded, single spaces, ASCII dashes).
 _EXACT: dict[str, str | None] = {
@@ -71,7 +73,8 @@ _EXACT: dict[str, str | None] = {
     "sg": "vg", "sge": "vg", "sehr gut": "vg", "sehr gut erhalten": "vg",
     "ge": "g", "gut": "g", "gut erhalten": "g", "gering erhalten": None, "schlecht": None,
     "pp": _PROOF, "polierte platte": _PROOF, "spiegelglanz": _PROOF,
-    # French (CGB / Numista French labels; OpenNumismat fr default: N'a pas circulé|SPL|Superbe|Très très belle).
+    # French (CGB dealer table / Numista French labels;
+    # OpenNumismat fr default: N'a pas circulé|SPL|Superbe|Très très belle|F|VG).
     "ab": "g", "assez beau": "g",
     "b": "vg", "beau": "vg", "belle": "vg",
     "tb": "f", "très beau": "f", "tres beau": "f", "très belle": "f", "tres belle": "f",
@@ -86,7 +89,8 @@ _EXACT: dict[str, str | None] = {
     "fior di conio": "unc", "qfdc": "au", "q.fdc": "au", "splendida": "xf", "splendido": "xf",
     "bb": "vf", "bellissima": "vf", "bellissimo": "vf", "mb": "f", "molto bella": "f", "molto bello": "f",
     "bella": "vg", "bello": "vg",
-    # Spanish / Catalan / Portuguese (es: Unc|SC-|XF|VF|F|VG; ca: SC|QSC|EBC|MBC|BC+|VG; pt: S/FDC|QNC|Bela|MBC|F|BC).
+    # Spanish / Catalan / Portuguese (OpenNumismat defaults es: Unc|SC-|XF|VF|F|VG;
+    # ca: SC|QSC|EBC|MBC|BC+|VG; pt: S/FDC|QNC|Bela|MBC|F|BC).
     "sc": "unc", "sin circular": "unc", "sc-": "au", "qsc": "au", "ebc": "xf", "mbc": "vf",
     "bc+": "f", "bc": "vg", "s/fdc": "unc", "sfdc": "unc", "qnc": "au", "bela": "xf",
     "muy bien conservada": "vf", "bien conservada": "vg", "extraordinariamente bien conservada": "xf",
@@ -147,7 +151,7 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 @dataclass(frozen=True, slots=True)
 class ParsedGrade:
-    """What a grade text means: the Numista code (or None), whether it names a proof, and any Sheldon number."""
+    """What a grade text means: Numista code (or None), whether it names a proof, any Sheldon number."""
 
     text: str
     normalized: str
@@ -161,11 +165,14 @@ def normalize_grade_text(raw: object) -> str:
     """Canonical form used for lookups and override keys: NFKC, casefolded, one space, ASCII dashes."""
     if not isinstance(raw, str):
         return ""
-    text = unicodedata.normalize("NFKC", raw).translate(_ZERO_WIDTH).translate(_PUNCT).casefold()
-    text = " ".join(text.split())
-    text = text.strip(" \"'`«»“”„‘’[]{}")
-    if text.startswith("(") and text.endswith(")"):
-        text = text[1:-1].strip()
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).casefold())
+    text = " ".join(text.translate(_ZERO_WIDTH).translate(_PUNCT).split())
+    previous = None
+    while text != previous:  # '("VF")' → 'vf'; repeated so that normalizing twice changes nothing
+        previous = text
+        text = text.strip(" \"'`«»“”„‘’[]{}").rstrip(".")
+        if text.startswith("(") and text.endswith(")"):
+            text = text[1:-1].strip()
     if _LATIN.search(text) and _CYRILLIC.search(text):
         # "ХF" typed with a Cyrillic Х: fold look-alike letters when the text mixes both scripts.
         text = text.translate(_CYR_TO_LAT)
@@ -176,6 +183,8 @@ def _lower(code: str | None) -> str | None:
     """One Numista grade below `code` (None below g)."""
     if code is None or code == _PROOF:
         return None
+    if code == _AMBIG:
+        return _AMBIG
     rank = _RANK[code]
     return NUMISTA_GRADES[rank - 1] if rank > 0 else None
 
@@ -199,18 +208,28 @@ def _sheldon_band(number: int) -> str | None:
 
 
 def _token(text: str, lang: str | None) -> tuple[bool, str | None]:
-    """Exact table lookup → (known, code-or-proof-marker)."""
+    """Exact table lookup → (known, code or a marker)."""
     if text in _EXACT:
         return True, _EXACT[text]
     if text in _AMBIGUOUS:
         if lang and lang in _AMBIGUOUS[text]:
             return True, _AMBIGUOUS[text][lang]
-        return True, None
+        return True, _AMBIG
     return False, None
 
 
 def _word(text: str, lang: str | None) -> tuple[bool, str | None]:
-    """A single grade word with optional +/- suffix and good/near prefixes."""
+    """A single grade word with optional +/- suffix, good/near prefixes and abbreviation dots."""
+    known, code = _word_once(text, lang)
+    if not known and "." in text:
+        undotted = " ".join(text.replace(".", " ").split())  # "V.F." / "Unc." / "F.D.C." / "s.g."
+        known, code = _word_once(undotted, lang)
+        if not known:
+            known, code = _word_once(undotted.replace(" ", ""), lang)
+    return known, code
+
+
+def _word_once(text: str, lang: str | None) -> tuple[bool, str | None]:
     known, code = _token(text, lang)
     if known:
         return known, code
@@ -263,8 +282,9 @@ def _parse_normalized(text: str, lang: str | None) -> tuple[str | None, bool, in
         return None, False, None, False
     known, code = _word(text, lang)
     if known:
-        ambiguous = text in _AMBIGUOUS and not (lang and lang in _AMBIGUOUS[text])
-        return code, code == _PROOF, None, ambiguous
+        if code == _AMBIG:
+            return None, False, None, True
+        return code, code == _PROOF, None, False
     without_grader = _GRADER_PREFIX.sub("", text).strip()
     sheldon = _sheldon(without_grader)
     if sheldon is not None:
@@ -272,6 +292,8 @@ def _parse_normalized(text: str, lang: str | None) -> tuple[str | None, bool, in
     if without_grader != text:
         known, code = _word(without_grader, lang)
         if known:
+            if code == _AMBIG:
+                return None, False, None, True
             return code, code == _PROOF, None, False
     parts = [part for part in _SPLIT.split(without_grader) if part]
     if 2 <= len(parts) <= 3:
@@ -285,6 +307,8 @@ def _parse_normalized(text: str, lang: str | None) -> tuple[str | None, bool, in
                 code = sub[0]
             codes.append(code)
         else:
+            if _AMBIG in codes:
+                return None, False, None, True
             if any(code is None for code in codes):
                 return None, False, None, False
             if any(code == _PROOF for code in codes):
@@ -301,11 +325,18 @@ def _parse_cached(text: str, lang: str | None) -> tuple[str | None, bool, int | 
     return _parse_normalized(text, lang)
 
 
+def _parse(text: str, lang: str | None) -> tuple[str | None, bool, int | None, bool]:
+    """Cached parse of normalized text; long text (a remark, not a grade) never reaches the cache."""
+    if not text or len(text) > _MAX_INPUT:
+        return None, False, None, False
+    return _parse_cached(text, lang)
+
+
 def parse_grade(raw: object, *, lang: str | None = None) -> ParsedGrade:
     """Explain a grade text (no overrides): Numista code, proof flag, Sheldon number, ambiguity."""
     text = raw if isinstance(raw, str) else ""
-    normalized = normalize_grade_text(text)
-    code, proof, sheldon, ambiguous = _parse_cached(normalized, _lang(lang))
+    normalized = normalize_grade_text(text) if len(text) <= _MAX_RAW else ""
+    code, proof, sheldon, ambiguous = _parse(normalized, _lang(lang))
     numista = None if code == _PROOF else code
     return ParsedGrade(text, normalized, numista, proof, sheldon, ambiguous)
 
@@ -346,14 +377,14 @@ class GradeMapper:
 
     def __call__(self, raw: object) -> str | None:
         """Numista grade of `raw`, or None when it cannot be mapped without guessing."""
-        if not isinstance(raw, str):
+        if not isinstance(raw, str) or len(raw) > _MAX_RAW:
             return None
         normalized = normalize_grade_text(raw)
         if not normalized:
             return None
         if normalized in self._overrides:
             return self._overrides[normalized]
-        code, proof, sheldon, _ = _parse_cached(normalized, self._lang)
+        code, proof, sheldon, _ = _parse(normalized, self._lang)
         if code == _PROOF or (code is None and proof and sheldon is None):
             return self._proof_grade
         return code

@@ -36,9 +36,9 @@ _URL = re.compile(
     r"^\s*(?:https?://)?(?:[a-z]{2,3}(?:-[a-z]{2,4})?\.|www\.)?numista\.com/"
     r"(?:catalogue/(?:pieces|note|exonumia)(?P<long>\d{1,10})\.html|(?P<short>\d{1,10}))"
     r"/?(?:[?#]\S*)?\s*$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
-_BARE_ID = re.compile(r"^\s*(\d{1,10})\s*$")
+_BARE_ID = re.compile(r"^\s*(\d{1,10})\s*$", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,9 @@ def _positive_id(value: object) -> int | None:
         return None
     if isinstance(value, int):
         number = value
-    elif isinstance(value, float) and value.is_integer():
+    elif isinstance(value, float):
+        if not value.is_integer():
+            return None
         number = int(value)
     elif isinstance(value, str) and _BARE_ID.match(value):
         number = int(value)
@@ -117,7 +119,8 @@ def split_numisync_note(note: object) -> tuple[str | None, Mapping[str, Any] | N
             body = text[start + len(start_tag) : stop]
             if metadata is None:
                 metadata = _parse_metadata(html.unescape(body) if escaped else body)
-            text = _join(text[:start], text[stop + len(end_tag) :])
+            before, after = text[:start], text[stop + len(end_tag) :]
+            text = before + after if escaped else _join(before, after)  # HTML: whitespace is not layout
     return (text if text.strip() else None), metadata
 
 
@@ -134,35 +137,47 @@ def _section(metadata: Mapping[str, Any] | None, name: str) -> Mapping[str, Any]
     return value if isinstance(value, Mapping) else {}
 
 
-def extract_numista_link(
-    *, url: object = None, catalognum4: object = None, note: object = None
-) -> NumistaLink:
-    """Numista type/issue ids of one OpenNumismat record plus its note with the NumiSync block stripped."""
+def find_numista_ids(
+    url: object = None, catalognum4: object = None, note: object = None, *, use_catalognum4: bool = True
+) -> tuple[int | None, int | None, str | None, str | None, bool, Mapping[str, Any] | None]:
+    """Tuple form of :func:`extract_numista_link` for hot loops:
+    (type_id, issue_id, source, note_without_block, conflict, numisync_metadata)."""
     clean_note, metadata = split_numisync_note(note)
-    candidates: list[tuple[str, int]] = []
+    first: tuple[str, int] | None = None
+    conflict = False
     issue_id: int | None = None
     if metadata is not None:
         type_id = _positive_id(_section(metadata, "basicData").get("numistaId"))
         if type_id is not None:
-            candidates.append(("numisync", type_id))
+            first = ("numisync", type_id)
             issue_id = _positive_id(_section(metadata, "issueData").get("issueId")) or _positive_id(
                 _section(metadata, "pricingData").get("issueId")
             )
-    url_id = numista_type_id_from_url(url)
-    if url_id is not None:
-        candidates.append(("url", url_id))
-    catalog_id = numista_type_id_from_catalognum(catalognum4)
-    if catalog_id is not None:
-        candidates.append(("catalognum4", catalog_id))
-    if not candidates:
-        return NumistaLink(note=clean_note, numisync=metadata)
-    source, type_id = candidates[0]
-    conflict = any(other != type_id for _, other in candidates[1:])
-    return NumistaLink(
-        type_id=type_id,
-        issue_id=issue_id if source == "numisync" else None,
-        source=source,
-        note=clean_note,
-        conflict=conflict,
-        numisync=metadata,
+    for source, found in (
+        ("url", numista_type_id_from_url(url)),
+        ("catalognum4", numista_type_id_from_catalognum(catalognum4) if use_catalognum4 else None),
+    ):
+        if found is None:
+            continue
+        if first is None:
+            first = (source, found)
+        elif found != first[1]:
+            conflict = True
+    if first is None:
+        return None, None, None, clean_note, False, metadata
+    source, type_id = first
+    return type_id, issue_id if source == "numisync" else None, source, clean_note, conflict, metadata
+
+
+def extract_numista_link(
+    *, url: object = None, catalognum4: object = None, note: object = None, use_catalognum4: bool = True
+) -> NumistaLink:
+    """Numista type/issue ids of one OpenNumismat record plus its note with the NumiSync block stripped.
+
+    `use_catalognum4=False` ignores bare numbers in catalognum4 (for collections whose 4th catalogue
+    column holds another catalogue's plain numbers).
+    """
+    type_id, issue_id, source, clean_note, conflict, metadata = find_numista_ids(
+        url, catalognum4, note, use_catalognum4=use_catalognum4
     )
+    return NumistaLink(type_id, issue_id, source, clean_note, conflict, metadata)

@@ -1,0 +1,226 @@
+"""OpenNumismat file → the user's coins: a preview of what would change, then one transaction.
+
+Re-importing the same or an updated file updates the items it created (matched by the file's row id)
+instead of duplicating them. A field is only overwritten when the *file* changed it since the last
+import, so a user's own edits to other fields survive: each item keeps the values it was last imported
+with (`details["_imported"]`) and the merge compares against those.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from services.importers.opennumismat import read_opennumismat
+from services.importers.opennumismat_models import OpenNumismatCoin, OpenNumismatCollection
+from services.mapping.grades import GradeMapper, grade_report
+from services.pricing import Observation, record_observations
+from services.store.models import Item, ItemImage
+
+SOURCE_PREFIX = "opennumismat:"
+SNAPSHOT_KEY = "_imported"
+DETAIL_FIELDS = (
+    "category", "region", "period", "ruler", "type", "subject", "value", "unit", "issue_date", "mint", "mintmark",
+    "mintage", "grader", "quality", "material", "weight", "diameter", "thickness", "axis", "real_weight",
+    "real_diameter", "catalognum1", "catalognum2", "catalognum3", "catalognum4", "url", "features", "seller",
+    "saleprice", "totalsaleprice", "saledate", "saleplace", "buyer", "price1", "price2", "price3", "price4", "seat",
+    "barcode", "numista_source", "totalpayprice",
+)  # fmt: skip
+ITEM_FIELDS = (
+    "title", "quantity", "grade", "grade_code", "status", "country", "year", "series", "acquired_price",
+    "acquired_date", "acquired_place", "storage_location", "notes", "tags", "numista_type_id", "numista_issue_id",
+)  # fmt: skip
+
+
+@dataclass
+class ImportReport:
+    """The import JSON document (DESIGN.md): what was (or, in a dry run, would be) done."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_numista_grade: dict[str, int] = field(default_factory=dict)
+    schema_version: int | None = None
+    source: str = ""
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "created": self.created, "updated": self.updated, "unchanged": self.unchanged, "skipped": self.skipped,
+            "errors": self.errors, "byStatus": self.by_status, "byNumistaGrade": self.by_numista_grade,
+        }  # fmt: skip
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def source_name(path: str | Path) -> str:
+    """The origin of items from this file: stable across re-imports of the file under the same name."""
+    return f"{SOURCE_PREFIX}{Path(path).stem}"[:40]
+
+
+def _mapped(coin: OpenNumismatCoin, grades: GradeMapper, currency: str) -> dict[str, Any]:
+    """Our item's fields for one coin row (typed), plus every other column of the row in `details`."""
+    title = coin.title or " ".join(str(p) for p in (coin.value, coin.unit, coin.country, coin.year) if p) or "Coin"
+    details = {name: _jsonable(getattr(coin, name)) for name in DETAIL_FIELDS}
+    mapped_raw = {"id", *ITEM_FIELDS, *DETAIL_FIELDS}
+    details["raw"] = {
+        key: _jsonable(value)
+        for key, value in coin.raw.items()
+        if key not in mapped_raw and value not in (None, "") and not isinstance(value, bytes | memoryview)
+    }
+    return {
+        "title": title[:400],
+        "quantity": coin.quantity if coin.quantity and coin.quantity > 0 else 1,
+        "grade": coin.grade_raw,
+        "grade_code": grades(coin.grade_raw),
+        "status": coin.status if coin.status != "unknown" else "owned",
+        "country": coin.country,
+        "year": coin.year,
+        "series": coin.series,
+        "acquired_price": coin.payprice,
+        "acquired_currency": currency if coin.payprice is not None else None,
+        "acquired_date": coin.paydate,
+        "acquired_place": coin.payplace,
+        "storage_location": coin.storage,
+        "notes": coin.note,
+        "tags": list(coin.tags) or None,
+        "numista_type_id": coin.numista_type_id,
+        "numista_issue_id": coin.numista_issue_id,
+        "details": {key: value for key, value in details.items() if value not in (None, "", {}, [])},
+    }
+
+
+def _snapshot(mapped: dict[str, Any]) -> dict[str, Any]:
+    flat = {name: _jsonable(mapped[name]) for name in ITEM_FIELDS}
+    flat.update({f"details.{key}": value for key, value in mapped["details"].items()})
+    return flat
+
+
+def import_opennumismat(
+    session: Session,
+    owner_id: int,
+    path: str | Path,
+    *,
+    currency: str = "EUR",
+    source: str | None = None,
+    dry_run: bool = False,
+    grade_overrides: dict[str, str | None] | None = None,
+    with_images: bool = True,
+) -> ImportReport:
+    """Preview (dry_run) or apply the import of one file into the owner's collection.
+
+    The caller owns the transaction: commit it to keep the import, roll back to drop every row of it.
+    Raises OpenNumismatError (one-line reason) for a file that is not an importable collection.
+    """
+    collection = read_opennumismat(path)
+    origin = source or source_name(path)
+    grades = GradeMapper(grade_overrides)
+    report = ImportReport(
+        schema_version=collection.schema_version,
+        source=origin,
+        by_status=dict(Counter(c.status for c in collection.coins)),
+        by_numista_grade=grade_report((c.grade_raw for c in collection.coins), grade_overrides),
+    )
+    existing = {
+        item.origin_row_id: item
+        for item in session.scalars(select(Item).where(Item.owner_id == owner_id, Item.origin_source == origin))
+    }
+    new_rows: list[dict[str, Any]] = []
+    new_coins: list[OpenNumismatCoin] = []
+    repriced: list[tuple[int, OpenNumismatCoin, str | None]] = []
+    for coin in collection.coins:
+        try:
+            mapped = _mapped(coin, grades, currency)
+        except (ValueError, TypeError, ArithmeticError) as error:
+            report.errors.append({"row": coin.source_row_id, "reason": str(error).splitlines()[0][:200]})
+            report.skipped += 1
+            continue
+        snapshot = _snapshot(mapped)
+        item = existing.get(str(coin.source_row_id))
+        if item is None:
+            report.created += 1
+            details = mapped.pop("details") | {SNAPSHOT_KEY: snapshot}
+            new_rows.append(mapped | {"details": details, "owner_id": owner_id, "kind": "coin", "version": 1,
+                                      "origin_source": origin, "origin_row_id": str(coin.source_row_id)})  # fmt: skip
+            new_coins.append(coin)
+            continue
+        changed = _merge(item, mapped, snapshot, dry_run=dry_run)
+        if changed:
+            report.updated += 1
+            report.changes.append({"row": coin.source_row_id, "item": item.id, "fields": changed})
+            if any(name.startswith("details.price") or name == "grade_code" for name in changed):
+                repriced.append((item.id, coin, mapped["grade_code"]))
+        else:
+            report.unchanged += 1
+    if dry_run:
+        return report
+    if new_rows:
+        ids = session.execute(insert(Item).returning(Item.id, sort_by_parameter_order=True), new_rows).scalars().all()
+        repriced.extend((item_id, coin, row["grade_code"]) for item_id, coin, row in zip(ids, new_coins, new_rows,
+                                                                                       strict=True))  # fmt: skip
+        if with_images:
+            _store_images(session, collection, list(zip(ids, new_coins, strict=True)))
+    record_observations(
+        session,
+        [
+            Observation("item", str(item_id), "opennumismat", grade, "catalogue", currency, value)
+            for item_id, coin, _grade_code in repriced
+            for grade, value in coin.catalogue_values.items()
+        ],
+    )
+    session.flush()
+    return report
+
+
+def _merge(item: Item, mapped: dict[str, Any], snapshot: dict[str, Any], *, dry_run: bool) -> list[str]:
+    """Apply the fields the file changed since the last import; return their names."""
+    details = dict(item.details or {})
+    previous = details.get(SNAPSHOT_KEY, {})
+    changed = [name for name, value in snapshot.items() if previous.get(name, None) != value]
+    changed += [name for name in previous if name not in snapshot]  # a value the file cleared
+    if not changed or dry_run:
+        return sorted(set(changed))
+    for name in set(changed):
+        if name.startswith("details."):
+            key = name.removeprefix("details.")
+            if key in mapped["details"]:
+                details[key] = mapped["details"][key]
+            else:
+                details.pop(key, None)
+        else:
+            setattr(item, name, mapped[name])
+    details[SNAPSHOT_KEY] = snapshot
+    item.details = details
+    return sorted(set(changed))
+
+
+def _store_images(session: Session, collection: OpenNumismatCollection, created: list[tuple[int, Any]]) -> None:
+    rows = []
+    with collection.images() as loader:
+        for item_id, coin in created:
+            refs = ([("thumbnail", coin.thumbnail)] if coin.thumbnail else []) + [("photo", r) for r in coin.photos]
+            for position, (role, ref) in enumerate(refs):
+                image = loader.load(ref)
+                if image is not None:
+                    rows.append({"item_id": item_id, "position": position, "role": role, "mime": image.mime,
+                                 "data": image.data})  # fmt: skip
+    if rows:
+        session.execute(insert(ItemImage), rows)
