@@ -286,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = target.stat().st_size / 1e6
         print(f"generated {target.name}: {args.coins} coins, {size_mb:.1f} MB in {generated:.1f}s")
         results = run(target, repeat=args.repeat)
+        results |= time_import(target, folder)
     print(
         f"reader: {results['coins']:.0f} coins in {results['read_seconds']:.3f}s "
         f"= {results['read_coins_per_second']:,.0f} coins/s (best of {args.repeat})"
@@ -303,7 +304,35 @@ def main(argv: list[str] | None = None) -> int:
         f"= {results['images_per_second']:,.0f} images/s, {results['image_mb_per_second']:.0f} MB/s"
     )
     print(f"peak RSS: {results['peak_rss_mb']:.0f} MB")
+    print(
+        f"whole import into SQLite (read + map + insert + prices, no images, one transaction): "
+        f"{results['import_seconds']:.2f}s = {args.coins / results['import_seconds']:,.0f} coins/s"
+    )
+    print(
+        f"re-import of the same file (all unchanged): {results['reimport_seconds']:.2f}s "
+        f"= {args.coins / results['reimport_seconds']:,.0f} coins/s"
+    )
     return 0
+
+
+def time_import(path: Path, folder: Path) -> dict[str, float]:
+    """The whole import as the app runs it: reader, mapping, bulk insert and price observations."""
+    from services.accounts import ensure_local_user
+    from services.importers.opennumismat_import import import_opennumismat
+    from services.store.db import create_configured_engine, init_db, session_scope
+
+    engine = create_configured_engine(f"sqlite:///{folder / 'bench_vitrine.db'}")
+    init_db(engine)
+    timings = {}
+    for label in ("import_seconds", "reimport_seconds"):
+        with session_scope(engine) as session:
+            owner = ensure_local_user(session)
+            started = time.perf_counter()
+            import_opennumismat(session, owner.id, path, with_images=False)
+            session.commit()
+            timings[label] = time.perf_counter() - started
+    engine.dispose()
+    return timings
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ with (`details["_imported"]`) and the merge compares against those.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,6 +41,10 @@ ITEM_FIELDS = (
 )  # fmt: skip
 
 
+_MAPPED_COLUMNS = frozenset({"id", *ITEM_FIELDS, *DETAIL_FIELDS, "title", "grade", "status", "note", "storage",
+                              "payprice", "paydate", "payplace", "tags"})  # fmt: skip
+
+
 @dataclass
 class ImportReport:
     """The import JSON document (DESIGN.md): what was (or, in a dry run, would be) done."""
@@ -62,6 +68,8 @@ class ImportReport:
 
 
 def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date | datetime):
@@ -80,11 +88,10 @@ def _mapped(coin: OpenNumismatCoin, grades: GradeMapper, currency: str) -> dict[
     """Our item's fields for one coin row (typed), plus every other column of the row in `details`."""
     title = coin.title or " ".join(str(p) for p in (coin.value, coin.unit, coin.country, coin.year) if p) or "Coin"
     details = {name: _jsonable(getattr(coin, name)) for name in DETAIL_FIELDS}
-    mapped_raw = {"id", *ITEM_FIELDS, *DETAIL_FIELDS}
     details["raw"] = {
         key: _jsonable(value)
         for key, value in coin.raw.items()
-        if key not in mapped_raw and value not in (None, "") and not isinstance(value, bytes | memoryview)
+        if key not in _MAPPED_COLUMNS and value is not None and value != "" and not isinstance(value, bytes)
     }
     return {
         "title": title[:400],
@@ -109,8 +116,12 @@ def _mapped(coin: OpenNumismatCoin, grades: GradeMapper, currency: str) -> dict[
 
 
 def _snapshot(mapped: dict[str, Any]) -> dict[str, Any]:
+    """What this import said, per field; the unmapped columns (`raw`) as one digest to keep rows small."""
     flat = {name: _jsonable(mapped[name]) for name in ITEM_FIELDS}
-    flat.update({f"details.{key}": value for key, value in mapped["details"].items()})
+    for key, value in mapped["details"].items():
+        if key == "raw":
+            value = hashlib.blake2b(json.dumps(value, sort_keys=True).encode(), digest_size=8).hexdigest()
+        flat[f"details.{key}"] = value
     return flat
 
 
@@ -173,7 +184,16 @@ def import_opennumismat(
     if dry_run:
         return report
     if new_rows:
-        ids = session.execute(insert(Item).returning(Item.id, sort_by_parameter_order=True), new_rows).scalars().all()
+        session.execute(insert(Item.__table__), new_rows)  # Core executemany: batched, not one ORM round per row
+        known = [item.id for item in existing.values()]
+        new_ids = dict(
+            session.execute(
+                select(Item.origin_row_id, Item.id).where(
+                    Item.owner_id == owner_id, Item.origin_source == origin, Item.id.not_in(known)
+                )
+            ).all()
+        )
+        ids = [new_ids[row["origin_row_id"]] for row in new_rows]
         repriced.extend((item_id, coin, row["grade_code"]) for item_id, coin, row in zip(ids, new_coins, new_rows,
                                                                                        strict=True))  # fmt: skip
         if with_images:
@@ -223,4 +243,4 @@ def _store_images(session: Session, collection: OpenNumismatCollection, created:
                     rows.append({"item_id": item_id, "position": position, "role": role, "mime": image.mime,
                                  "data": image.data})  # fmt: skip
     if rows:
-        session.execute(insert(ItemImage), rows)
+        session.execute(insert(ItemImage.__table__), rows)

@@ -76,6 +76,11 @@ class RawRow(Mapping[str, object]):
     def __len__(self) -> int:
         return len(self._index)
 
+    def items(self) -> list[tuple[str, object]]:  # type: ignore[override]
+        """All (column, value) pairs at once: the importer walks every column of every row."""
+        row = self._row()
+        return [(name, row[position]) for name, position in self._index.items()]
+
     def __repr__(self) -> str:
         return f"RawRow({dict(self)!r})"
 
