@@ -1,72 +1,190 @@
-"""Catalog: find a Pokémon card and add copies of it to the collection."""
+"""Catalog: find a Pokémon card (works offline, tolerates typos), keep the catalogue current, add copies."""
+
+from datetime import date
+from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from services.catalog.pokemon import list_sets, search_cards
+from services.catalog.card_search import DEFAULT_LIMIT, CardFilter, card_index, normalize
+from services.catalog.pokemon import ensure_offline_catalogue, list_sets
+from services.catalog.pokemon_sync import SyncProgress, catalogue_status, stored_api_key, sync_pokemon
+from services.catalog.pokemon_values import card_prices, card_printings
 from services.collection import CARD_CONDITIONS, CARD_PRINTINGS, DUPLICATE_STRATEGIES, add_card
 from services.errors import VitrineError
+from services.http import pokemontcg_client
 from ui import cache
 from ui.session import app_context, current_actor
+
+LANGUAGES = {"en": "English", "ja": "Japanese", "fr": "French", "de": "German", "it": "Italian", "es": "Spanish",
+             "pt": "Portuguese", "ko": "Korean", "zh": "Chinese"}  # fmt: skip
+SORT_LABELS = {"relevance": "Best match", "number": "Set, then card number"}
 
 actor = current_actor()
 context = app_context()
 st.title("Catalog")
 
 with context.session() as session:
+    ensure_offline_catalogue(session)
+    status = catalogue_status(session)
+    index = card_index(session)
     sets = {s.id: s.name for s in list_sets(session)}
+
+banner = status.banner()
+if banner is not None:
+    level, message = banner
+    (st.warning if level == "warning" else st.info)(message, icon=":material/history:")
+
+with st.expander("Update the catalogue from pokemontcg.io"):
+    last = status.last_synced_at.strftime("%Y-%m-%d %H:%M UTC") if status.last_synced_at else "never"
+    st.caption(
+        f"{status.cards:,} cards in {status.sets} sets; {status.synced_sets} set(s) synced (last: {last}). "
+        "Sets still fresh (synced within a day) are not fetched again. A sync that stops continues where it "
+        "stopped next time."
+    )
+    to_sync = st.multiselect(
+        "Sets to sync (none chosen: every set)", list(sets), format_func=lambda s: sets.get(s, s), key="sync_sets"
+    )
+    force = st.checkbox("Also fetch sets that are still fresh", key="sync_force")
+    if st.button("Sync now", key="sync_now", icon=":material/sync:"):
+        bar = st.progress(0.0, text="Starting…")
+
+        def show(progress: SyncProgress) -> None:
+            bar.progress(progress.fraction, text=progress.message or "Syncing…")
+
+        try:
+            with context.session() as session:
+                key = stored_api_key(session, context.vault, actor.id) or context.settings.pokemontcg_api_key
+                with pokemontcg_client(context.settings, api_key=key) as client:
+                    report = sync_pokemon(session, client, set_ids=to_sync or None, force=force, progress=show)
+        except VitrineError as error:
+            st.error(error.message)
+        else:
+            cache.invalidate()
+            summary = (
+                f"{len(report.synced_sets)} set(s) synced: {report.cards:,} cards, {report.prices:,} new prices "
+                f"({report.requests} requests); {len(report.fresh_sets)} set(s) were still fresh."
+            )
+            if report.complete:
+                st.success(summary)
+            else:
+                reasons = " ".join(error["reason"] for error in report.errors[:3])
+                st.warning(f"The sync stopped: {reasons} {summary} Sync again to continue where it stopped.")
+            with context.session() as session:
+                index = card_index(session)
+
+
+def _use_suggestion() -> None:
+    chosen = st.session_state.get("catalog_suggestion")
+    if chosen:
+        st.session_state["catalog_query"] = chosen
+    st.session_state["catalog_suggestion"] = None
+
+
 query_col, set_col = st.columns([2, 1])
-text = query_col.text_input("Card name", key="catalog_query", placeholder="e.g. Charizard")
+text = query_col.text_input(
+    "Card name", key="catalog_query", placeholder="e.g. Charizard, charzard, pikachu 58/102, base1-4"
+)
 set_id = set_col.selectbox(
     "Set", ["", *sets], format_func=lambda s: sets.get(s, "All sets"), key="catalog_set"
 )
-with context.session() as session:
-    cards = search_cards(session, text, set_id=set_id or None, limit=24)
-    results = pd.DataFrame(
-        [
-            {
-                "image": c.image_small,
-                "name": c.name,
-                "set": c.set.name,
-                "number": c.number,
-                "rarity": c.rarity,
-                "id": c.id,
-            }
-            for c in cards
-        ]
+suggestions = index.suggest(text)
+if suggestions and normalize(text) not in {normalize(name) for name in suggestions[:1]}:
+    st.pills(
+        "Suggestions", suggestions, key="catalog_suggestion", on_change=_use_suggestion, label_visibility="collapsed"
     )
-if results.empty:
-    st.info("No card matches. Check the spelling or pick another set.")
-    st.stop()
-st.dataframe(
-    results, hide_index=True, key="catalog_results", column_config={"image": st.column_config.ImageColumn()}
+number_col, rarity_col, type_col, sort_col = st.columns(4)
+number = number_col.text_input("Number", key="catalog_number", placeholder="e.g. 4, TG01")
+rarity = rarity_col.selectbox(
+    "Rarity", ["", *index.rarities_list()], format_func=lambda r: r or "Any rarity", key="catalog_rarity"
 )
+energy = type_col.selectbox(
+    "Type", ["", *index.types_list()], format_func=lambda t: t or "Any type", key="catalog_type"
+)
+sort = sort_col.selectbox("Order", list(SORT_LABELS), format_func=SORT_LABELS.get, key="catalog_sort")
+
+filters = CardFilter(set_id=set_id or None, number=number or None, rarity=rarity or None, type=energy or None)
+signature = (text, filters, sort)
+if st.session_state.get("catalog_signature") != signature:  # a new search starts on its first page
+    st.session_state["catalog_signature"] = signature
+    st.session_state["catalog_page"] = 1
+page_number = int(st.session_state.get("catalog_page") or 1)
+results = index.search(text, filters, sort=sort, limit=DEFAULT_LIMIT, offset=(page_number - 1) * DEFAULT_LIMIT)
+if results.total and not results.hits:  # the filters changed under a later page: back to the first
+    st.session_state["catalog_page"] = page_number = 1
+    results = index.search(text, filters, sort=sort, limit=DEFAULT_LIMIT)
+if not results.hits:
+    st.info("No card matches. Check the spelling, clear a filter or pick another set.")
+    st.stop()
+table = pd.DataFrame(
+    {
+        "image": [h.image for h in results.hits],
+        "name": [h.name for h in results.hits],
+        "set": [h.set_name for h in results.hits],
+        "number": [h.number for h in results.hits],
+        "rarity": [h.rarity for h in results.hits],
+        "types": [", ".join(h.types) for h in results.hits],
+        "id": [h.id for h in results.hits],
+    }
+)
+st.caption(f"{results.total:,} card(s) · page {page_number} of {results.pages}")
+st.dataframe(
+    table, hide_index=True, key="catalog_results", column_config={"image": st.column_config.ImageColumn()}
+)
+if results.pages > 1:
+    st.pagination(results.pages, key="catalog_page")
 
 st.subheader("Add to my collection")
+titles = {h.id: f"{h.name} · {h.set_name} {h.number}" for h in results.hits}
+card_id = st.selectbox("Card", list(titles), format_func=titles.get, key="add_card_id")
+with context.session() as session:
+    known_printings = card_printings(session, card_id)
+    prices = card_prices(session, card_id)
+chosen = next(h for h in results.hits if h.id == card_id)
+picture, details = st.columns([1, 3])
+if chosen.image:
+    picture.image(chosen.image, width=160)
+if prices:
+    details.caption("Latest prices (TCGplayer in USD per printing; Cardmarket in EUR)")
+    details.dataframe(pd.DataFrame(prices), hide_index=True, key="catalog_prices")
+else:
+    details.caption("No price stored for this card yet: sync its set, or give your own estimate later.")
+
+printing_options = [*known_printings, *(p for p in CARD_PRINTINGS if p not in known_printings)]
+if st.session_state.get("add_card_for") != card_id:  # another card: preselect its first priced printing
+    st.session_state["add_card_for"] = card_id
+    st.session_state["add_card_printing"] = printing_options[0]
+currencies = list(dict.fromkeys([actor.currency, "USD", "EUR", "GBP", "CHF"]))
 with st.form("add_card_form"):
-    card_id = st.selectbox(
-        "Card",
-        results["id"],
-        format_func=lambda i: f"{i} · {results.set_index('id').at[i, 'name']}",
-        key="add_card_id",
-    )
-    quantity_col, condition_col, printing_col, strategy_col = st.columns(4)
+    quantity_col, condition_col, printing_col, language_col = st.columns(4)
     quantity = quantity_col.number_input("Quantity", min_value=1, value=1, key="add_card_quantity")
     condition = condition_col.selectbox("Condition", CARD_CONDITIONS, key="add_card_condition")
-    printing = printing_col.selectbox("Printing", CARD_PRINTINGS, key="add_card_printing")
+    printing = printing_col.selectbox(
+        "Printing", printing_options, key="add_card_printing",
+        help="Printings with a TCGplayer price are listed first.",
+    )  # fmt: skip
+    language = language_col.selectbox("Language", list(LANGUAGES), format_func=LANGUAGES.get, key="add_card_language")
+    acquired_col, price_col, currency_col, strategy_col = st.columns(4)
+    acquired = acquired_col.date_input("Acquired on", value=None, max_value=date.today(), key="add_card_acquired")
+    price = price_col.number_input("Price paid", min_value=0.0, value=None, step=0.5, key="add_card_price")
+    currency = currency_col.selectbox("Currency", currencies, key="add_card_currency")
     strategy = strategy_col.selectbox(
         "If I already have it",
         DUPLICATE_STRATEGIES,
         key="add_card_strategy",
-        help="increment: add to that entry",
+        help="increment: add to the entry with the same condition, printing and language; "
+        "separate: refuse, so you never get an accidental twin entry.",
     )
+    notes = st.text_input("Notes", key="add_card_notes")
     submitted = st.form_submit_button("Add", type="primary")
 if submitted:
     try:
         with context.session() as session:
             item, created = add_card(
                 session, actor.id, card_id, quantity=int(quantity), condition=condition, printing=printing,
-                strategy=strategy,
+                strategy=strategy, language=language, acquired=acquired, notes=notes.strip() or None,
+                price=Decimal(str(price)).quantize(Decimal("0.01")) if price is not None else None,
+                currency=currency if price is not None else None,
             )  # fmt: skip
             message = f"{'Added' if created else 'Updated'} {item.title}: {item.quantity} in your collection."
         cache.invalidate()

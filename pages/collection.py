@@ -18,6 +18,7 @@ from services.errors import VitrineError
 from services.pricing import unit_prices
 from services.store.models import ITEM_KINDS, SYNC_STATUSES
 from ui import cache
+from ui.numista_link import numista_link_section
 from ui.session import app_context, current_actor
 
 PAGE_SIZE = 50
@@ -107,3 +108,5 @@ with st.expander("Delete this item"):
             delete_item(session, actor.id, int(choice))
         cache.invalidate()
         st.rerun()
+
+numista_link_section(context, actor, int(choice))

@@ -5,6 +5,7 @@ import streamlit as st
 
 from services.accounts import connections
 from services.errors import VitrineError
+from ui.numista_connection import numista_connection_panel
 from ui.session import app_context, current_actor
 
 actor = current_actor()
@@ -44,3 +45,5 @@ for service, status in statuses.items():
                         st.error(error.message)
         else:
             st.caption("Discogs uses OAuth: the authorize flow arrives with the records integration.")
+        if service == "numista":
+            numista_connection_panel(context, actor)

@@ -1,9 +1,12 @@
-"""Sets: completion and value per Pokémon set (with the cards still missing), and coins by country."""
+"""Sets: completion and value per Pokémon set (with the cards still missing), the entries no price source
+covers, and coins by country."""
 
 import pandas as pd
 import streamlit as st
 
 from services.catalog.pokemon import missing_cards
+from services.catalog.pokemon_sync import catalogue_status
+from services.catalog.pokemon_values import unpriced_entries
 from services.pricing import value_by
 from ui import cache
 from ui.session import app_context, current_actor
@@ -14,6 +17,10 @@ st.title("Sets")
 
 report = cache.valuation(actor.id, actor.currency)
 st.subheader("Pokémon sets")
+with context.session() as session:
+    banner = catalogue_status(session).banner()
+if banner is not None and report["bySet"]:
+    (st.warning if banner[0] == "warning" else st.info)(banner[1], icon=":material/history:")
 if not report["bySet"]:
     st.info("No cards yet. Add some from the Catalog page.")
 else:
@@ -70,6 +77,32 @@ else:
         hide_index=True,
         key="missing_table",
         column_config={"image": st.column_config.ImageColumn(width="small")},
+    )
+
+st.subheader("Entries without a price")
+with context.session() as session:
+    unpriced = unpriced_entries(session, actor.id)
+if not unpriced:
+    st.caption("Every entry you hold has a price.")
+else:
+    st.caption(
+        f"{len(unpriced)} entr{'y' if len(unpriced) == 1 else 'ies'} no price source covers: counted apart, never "
+        "as 0. Sync the card's set, pick the printing that has a price, or give your own estimate."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "kind": [e["kind"] for e in unpriced],
+                "title": [e["title"] for e in unpriced],
+                "copies": [e["quantity"] for e in unpriced],
+                "condition": [e["grade"] for e in unpriced],
+                "printing": [e["printing"] for e in unpriced],
+                "set": [e["set"]["name"] if e["set"] else None for e in unpriced],
+                "id": [e["id"] for e in unpriced],
+            }
+        ),
+        hide_index=True,
+        key="unpriced_table",
     )
 
 st.subheader("Coins by country")

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,8 +33,12 @@ from services.collection import (
 from services.context import AppContext, open_context
 from services.demo import load_demo
 from services.errors import InvalidInput, VitrineError
+from services.importers.opennumismat_import import import_opennumismat
+from services.numista.commands import cmd_catalog_search_numista, cmd_connect_numista, cmd_prices_refresh
+from services.numista.grade_overrides import grade_overrides
 from services.pricing import valuation
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, User
+from services.sync.commands import add_parsers as add_sync_parsers
 
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -98,14 +103,67 @@ def build_parser() -> argparse.ArgumentParser:
         add_other.add_argument("--acquired", help="acquisition date, YYYY-MM-DD")
         add_other.set_defaults(handler=cmd_items_add_other)
 
+    imports = commands.add_parser("import", help="import a collection file")
+    imports = imports.add_subparsers(dest="source", required=True)
+    opennumismat = imports.add_parser("opennumismat", parents=[common], help="an OpenNumismat .db collection")
+    opennumismat.add_argument("file", metavar="FILE")
+    opennumismat.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    opennumismat.set_defaults(handler=cmd_import_opennumismat)
+    cards_csv = imports.add_parser("cards-csv", parents=[common], help="a TCGplayer app or Collectr CSV export")
+    cards_csv.add_argument("file", metavar="FILE")
+    cards_csv.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    cards_csv.add_argument("--currency", type=str.upper, default="USD", help="currency of prices without a sign")
+    cards_csv.set_defaults(handler=cmd_import_cards_csv)
+
+    catalog = commands.add_parser("catalog", help="the card catalogue").add_subparsers(dest="action", required=True)
+    catalog_sync = catalog.add_parser("sync", help="fetch sets, cards and prices").add_subparsers(
+        dest="source", required=True
+    )
+    sync_pokemon = catalog_sync.add_parser("pokemon", parents=[common], help="from pokemontcg.io (resumable)")
+    sync_pokemon.add_argument("--set", action="append", metavar="ID", help="only this set (repeatable)")
+    sync_pokemon.add_argument("--force", action="store_true", help="fetch sets whose data is still fresh too")
+    sync_pokemon.set_defaults(handler=cmd_catalog_sync_pokemon)
+    catalog_search = catalog.add_parser("search", help="search the stored catalogue").add_subparsers(
+        dest="source", required=True
+    )
+    search_pokemon = catalog_search.add_parser("pokemon", parents=[common], help="Pokémon cards (works offline)")
+    search_pokemon.add_argument("query", metavar="QUERY")
+    search_pokemon.add_argument("--set", metavar="ID")
+    search_pokemon.add_argument("--number")
+    search_pokemon.add_argument("--rarity")
+    search_pokemon.add_argument("--type", help="energy type, e.g. Fire")
+    search_pokemon.add_argument("--sort", choices=("relevance", "number"), default="relevance")
+    search_pokemon.add_argument("--limit", type=int, default=24, help="1 to 100 (default 24)")
+    search_pokemon.add_argument("--offset", type=int, default=0)
+    search_pokemon.set_defaults(handler=cmd_catalog_search_pokemon)
+    search_numista = catalog_search.add_parser("numista", parents=[common], help="Numista coin types (your key)")
+    search_numista.add_argument("query", metavar="QUERY")
+    search_numista.add_argument("--issuer", help="country name or Numista issuer code")
+    search_numista.add_argument("--year", type=int)
+    search_numista.add_argument("--number", help="catalogue number, e.g. 'KM# 2'")
+    search_numista.add_argument("--page", type=int, default=1)
+    search_numista.set_defaults(handler=cmd_catalog_search_numista)
+
     value = commands.add_parser("value", parents=[common], help="estimated value: totals, by kind, by set")
     value.set_defaults(handler=cmd_value)
+
+    prices = commands.add_parser("prices", help="catalogue prices").add_subparsers(dest="action", required=True)
+    prices_refresh = prices.add_parser("refresh", parents=[common], help="refresh stale prices (Numista for coins)")
+    prices_refresh.add_argument("--kind", choices=ITEM_KINDS)
+    prices_refresh.add_argument("--force", action="store_true", help="refresh prices that are still fresh too")
+    prices_refresh.add_argument("--limit", type=int, help="spend at most this many Numista calls")
+    prices_refresh.set_defaults(handler=cmd_prices_refresh)
+
+    connect = commands.add_parser("connect", help="connect an account").add_subparsers(dest="service", required=True)
+    connect_numista = connect.add_parser("numista", parents=[common], help="API key read from stdin; tested")
+    connect_numista.set_defaults(handler=cmd_connect_numista)
 
     demo = commands.add_parser("demo", help="the demo collection").add_subparsers(
         dest="action", required=True
     )
     demo_load = demo.add_parser("load", parents=[common], help="load the demo collection (idempotent)")
     demo_load.set_defaults(handler=cmd_demo_load)
+    add_sync_parsers(commands, common)  # export numista, jobs list|resume|cancel, worker (services/sync/commands.py)
     return parser
 
 
@@ -159,6 +217,91 @@ def cmd_items_add_other(context: AppContext, session: Session, actor: User, args
         acquired_date=_date(args.acquired) if args.acquired else None,
     )  # fmt: skip
     return item_document(item) | {"created": True}, f"Added {item.title}.", EXIT_OK
+
+
+def cmd_import_opennumismat(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"{args.file}: no such file.", code="FILE_NOT_FOUND")
+    report = import_opennumismat(
+        session, actor.id, path, currency=actor.currency or context.settings.currency, dry_run=args.dry_run,
+        grade_overrides=grade_overrides(session, actor.id),
+    )
+    verb = "Would import" if args.dry_run else "Imported"
+    summary = (
+        f"{verb} {path.name} (OpenNumismat schema {report.schema_version}): {report.created} new, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.skipped} skipped."
+    )
+    for error in report.errors:
+        summary += f"\n  row {error['row']}: {error['reason']}"
+    return report.to_json(), summary, EXIT_PARTIAL if report.errors else EXIT_OK
+
+
+def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    from services.catalog.pokemon import ensure_offline_catalogue
+    from services.importers.cards_csv import import_cards_csv
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"{args.file}: no such file.", code="FILE_NOT_FOUND")
+    ensure_offline_catalogue(session)
+    report = import_cards_csv(session, actor.id, path, dry_run=args.dry_run, currency=args.currency)
+    document = report.to_json()
+    matching = document["matching"]
+    verb = "Would import" if args.dry_run else "Imported"
+    summary = (
+        f"{verb} {path.name} ({report.format} export): {report.created} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.skipped} skipped; rows matched {matching['matched']}, "
+        f"ambiguous {matching['ambiguous']}, unmatched {matching['unmatched']}, invalid {matching['invalid']}."
+    )
+    for error in report.errors:
+        summary += f"\n  row {error['row']}: {error['reason']}"
+    return document, summary, EXIT_PARTIAL if report.errors else EXIT_OK
+
+
+def cmd_catalog_sync_pokemon(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    from services.catalog.pokemon_sync import SyncProgress, stored_api_key, sync_pokemon
+    from services.http import pokemontcg_client
+
+    def show(progress: SyncProgress) -> None:
+        print(f"\r{progress.fraction:6.1%}  {progress.message[:70]:<70}", end="", file=sys.stderr, flush=True)
+
+    key = stored_api_key(session, context.vault, actor.id) or context.settings.pokemontcg_api_key
+    with pokemontcg_client(context.settings, api_key=key) as client:
+        report = sync_pokemon(
+            session, client, set_ids=args.set, force=args.force,
+            progress=show if sys.stderr.isatty() and not args.json else None,
+        )  # fmt: skip
+    if sys.stderr.isatty() and not args.json:
+        print(file=sys.stderr)
+    done = (
+        f"{len(report.synced_sets)} set(s) synced: {report.cards} cards, {report.prices} new prices, "
+        f"{report.requests} requests in {report.seconds:.1f} s; {len(report.fresh_sets)} set(s) still fresh."
+    )
+    if report.complete:
+        return report.to_json(), done, EXIT_OK
+    reasons = "\n".join(f"  {e['set']}: {e['reason']}" for e in report.errors)
+    summary = (
+        f"Sync {'stopped' if report.stopped else 'finished with errors'}.\n{reasons}\n{done}\n"
+        "The catalogue stored so far is kept; run the command again to continue where it stopped."
+    )
+    return report.to_json(), summary, EXIT_PARTIAL
+
+
+def cmd_catalog_search_pokemon(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    from services.catalog.card_search import CardFilter, search_catalogue
+    from services.catalog.pokemon import ensure_offline_catalogue
+    from services.errors import NotFound
+    from services.store.models import PokemonSet
+
+    ensure_offline_catalogue(session)
+    if args.set and session.get(PokemonSet, args.set) is None:
+        raise NotFound(f"No set {args.set!r} in the catalogue.", code="SET_NOT_FOUND")
+    filters = CardFilter(set_id=args.set, number=args.number, rarity=args.rarity, type=args.type)
+    page = search_catalogue(session, args.query, filters, sort=args.sort, limit=args.limit, offset=args.offset)
+    lines = [f"{h.id:<14} {h.name[:36]:<36} {h.set_name[:28]:<28} #{h.number:<6} {h.rarity or ''}" for h in page.hits]
+    lines.append(f"{len(page.hits)} of {page.total} card(s)")
+    return page.to_json(), "\n".join(lines), EXIT_OK
 
 
 def cmd_value(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:

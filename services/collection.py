@@ -262,21 +262,20 @@ def update_item(session: Session, owner_id: int, item_id: int, expected_version:
     if "quantity" in changes:
         _check_quantity(changes["quantity"])
     item = get_item(session, owner_id, item_id)
+    title = item.title  # read now: after a failed flush the session can no longer load it
     if item.version != expected_version:
-        raise _stale(item)
+        raise _stale(title)
     for name, value in changes.items():
         setattr(item, name, value)
     try:
         session.flush()
     except StaleDataError:
-        raise _stale(item) from None
+        raise _stale(title) from None
     return item
 
 
-def _stale(item: Item) -> StaleEdit:
-    return StaleEdit(
-        f"'{item.title}' was changed elsewhere since you opened it; reload it and apply your edit again.",
-    )
+def _stale(title: str) -> StaleEdit:
+    return StaleEdit(f"'{title}' was changed elsewhere since you opened it; reload it and apply your edit again.")
 
 
 def delete_item(session: Session, owner_id: int, item_id: int) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import Select, String, and_, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
+from services.catalog.pokemon_prices import CARDMARKET_CARD_PRINTINGS, card_price_order
 from services.collection import NOT_HELD_STATUSES
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
 
@@ -55,28 +56,20 @@ def record_observations(session: Session, observations: Iterable[Observation]) -
     ]
     if not rows:
         return 0
-    session.execute(PriceObservation.__table__.insert(), rows)
+    session.execute(PriceObservation.__table__.insert(), rows)  # Core executemany (batched)
     newest: dict[tuple[str, ...], dict[str, Any]] = {}
     for row in rows:  # one row per key: an upsert may not touch the same row twice
         key = tuple(row[name] for name in PRICE_KEY)
         if key not in newest or row["observed_at"] >= newest[key]["observed_at"]:
             newest[key] = row
-    latest = list(newest.values())
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for start in range(0, len(latest), 500):
-        statement = insert(LatestPrice).values(latest[start : start + 500])
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["ref_kind", "ref_id", "source", "variant", "metric"],
-            set_={
-                "currency": excluded.currency,
-                "value": excluded.value,
-                "observed_at": excluded.observed_at,
-            },
-            where=excluded.observed_at >= LatestPrice.observed_at,
-        )
-        session.execute(statement)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LatestPrice.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(PRICE_KEY),
+        set_={name: statement.excluded[name] for name in ("currency", "value", "observed_at")},
+        where=statement.excluded.observed_at >= LatestPrice.__table__.c.observed_at,
+    )
+    session.execute(statement, list(newest.values()))
     return len(rows)
 
 
@@ -86,12 +79,22 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
     item_ref = cast(Item.id, String)
     grade = func.coalesce(Item.grade_code, "")
     printing = func.coalesce(Item.printing, "normal")
+    cardmarket_variant = case(
+        (printing == "reverseHolofoil", literal("reverseHolofoil")),
+        (printing.in_(CARDMARKET_CARD_PRINTINGS), literal("")),
+        else_=literal("-"),  # matches no Cardmarket row
+    )
     return {
         "card": [
             ("item", item_ref, "manual", literal(""), "estimate"),
-            ("pokemontcg", Item.pokemontcg_card_id, "tcgplayer", printing, "market"),
-            ("pokemontcg", Item.pokemontcg_card_id, "tcgplayer", printing, "mid"),
-            ("pokemontcg", Item.pokemontcg_card_id, "cardmarket", printing, "trend"),
+            # VITRINE_CARD_PRICE_ORDER (default tcgplayer:market, tcgplayer:mid, cardmarket:trend). TCGplayer
+            # prices each printing; Cardmarket's card-level series stands for normal/holofoil copies and its
+            # reverse-holo series for reverseHolofoil ones (never for 1st editions: see pokemon_prices).
+            *(
+                ("pokemontcg", Item.pokemontcg_card_id, source,
+                 printing if source == "tcgplayer" else cardmarket_variant, metric)
+                for source, metric in card_price_order()
+            ),
             ("pokemontcg", Item.pokemontcg_card_id, "demo", printing, "market"),
         ],
         "coin": [

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -41,7 +42,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("e2e")
+    with _serve(tmp_path_factory.mktemp("e2e")) as url:
+        yield url
+
+
+@contextmanager
+def _serve(data: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free port over a demo collection in `data`."""
     env = os.environ | {"DATABASE_URL": f"sqlite:///{data / 'vitrine.db'}", "VITRINE_MODE": "local",
                         "VITRINE_SECRET_KEY": "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A="}  # fmt: skip
     subprocess.run([sys.executable, "-m", "services", "demo", "load"], cwd=ROOT, env=env, check=True, timeout=120)
@@ -111,3 +118,31 @@ def test_every_page_opens_in_the_browser(page, served_app: str, tmp_path: Path, 
     _wait_rendered(page)
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(_screenshot_dir(tmp_path) / f"{url_path}.png"), full_page=True)
+
+
+def test_import_an_opennumismat_file_in_the_browser(page, served_app: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    reference = Path(os.environ.get("VITRINE_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
+    collection = reference / "opennumismat" / "SYNTHETIC_edgecases_v10.db"
+    page.goto(f"{served_app}/import")
+    page.get_by_role("heading", name="Import").first.wait_for(timeout=30_000)
+    uploader = page.locator(".st-key-opennumismat_file [data-testid='stFileUploaderDropzoneInput']")
+    uploader.set_input_files(str(collection))
+    page.get_by_text("New coins").wait_for(timeout=30_000)
+    _wait_rendered(page)
+    values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    assert values[:4] == ["21", "0", "0", "0"]
+    page.screenshot(path=str(_screenshot_dir(tmp_path) / "import-preview.png"), full_page=True)
+    page.get_by_role("button", name="Import now").click()
+    page.get_by_text("Imported: 21 new").wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_a_fresh_server_opened_straight_on_a_page_shows_that_page(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Streamlit runs a pages/ file directly when a new server's first request is a page URL; the app
+    must still route it through app.py (owner, navigation) and land on the page asked for."""
+    with _serve(tmp_path) as url:
+        page.goto(f"{url}/sets")
+        page.get_by_role("heading", name="Pokémon sets").first.wait_for(timeout=30_000)
+        _wait_rendered(page)
+        assert page.get_by_role("link", name="Overview").count() == 1
+        assert page.locator("[data-testid='stException']").count() == 0

@@ -13,7 +13,7 @@ from services.context import open_context
 from services.demo import load_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["collection", "sets", "catalog", "import_data", "export", "connections", "settings"]
+PAGES = ["collection", "sets", "catalog", "import", "export", "connections", "settings"]
 
 
 def start() -> AppTest:
@@ -110,3 +110,13 @@ def test_club_mode_requires_login_and_scopes_data(app_env: str, monkeypatch: pyt
     at.button[0].click().run()
     assert not at.exception, at.exception
     assert "empty" in at.info[0].value, "bob sees none of ann's demo items"
+
+
+def test_every_url_path_is_its_file_name() -> None:
+    """A fresh server routes its first request by file name (legacy pages/ mode) before app.py runs."""
+    import re
+
+    source = Path(APP).read_text()
+    pages = re.findall(r'st\.Page\("pages/(\w+)\.py".*?url_path="([\w-]+)"', source)
+    assert len(pages) == 8
+    assert all(stem == url_path for stem, url_path in pages), pages

@@ -44,10 +44,13 @@ def local_actor() -> Actor:
 
 
 def current_actor() -> Actor:
+    """The signed-in user. A page opened without going through app.py (the very first request of a fresh
+    server straight to a page URL runs it in Streamlit's legacy pages/ mode) is sent to the entry point,
+    which signs in (club mode) or sets the local owner and routes from there."""
     actor = st.session_state.get("actor")
     if actor is None:
-        st.error("Please sign in first.")
-        st.stop()
+        requested = (st.context.url or "").rstrip("/").rsplit("/", 1)[-1]
+        st.switch_page("app.py", query_params={"goto": requested})
     return actor
 
 

@@ -12,13 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.store.models import Item, PokemonCard, PokemonSet, utcnow
+from services.store.models_cards import CatalogSyncState
 
 SNAPSHOT_PATH = Path(__file__).resolve().parents[1] / "data" / "pokemon_snapshot.json.gz"
 SNAPSHOT_TTL = timedelta(days=3650)  # the snapshot is a fallback; a live sync replaces it
 _DIGITS = re.compile(r"(\d+)")
+SOURCE = "pokemontcg"
+CATALOG_KEY = "catalog"
+_PREFETCH = 500
 
 
 def natural_sort_key(number: str) -> str:
@@ -30,14 +35,52 @@ def numeric_value(number: str) -> int | None:
     return int(number) if number.isdigit() else None
 
 
+def bump_revision(session: Session) -> None:
+    """Record that the catalogue changed, so every process's search index rebuilds on its next query.
+
+    One atomic upsert (`revision + 1`), safe when a CLI sync and the app write at the same time.
+    """
+    now = utcnow()
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(CatalogSyncState).values(
+        source=SOURCE, key=CATALOG_KEY, status="complete", next_page=1, revision=1, fetched_at=now, updated_at=now
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["source", "key"],
+        set_={"revision": CatalogSyncState.revision + 1, "fetched_at": now, "updated_at": now},
+    )
+    session.execute(statement)
+
+
+def catalogue_revision(session: Session) -> tuple[int, Any]:
+    """(revision, changed at) of the catalogue: a cheap primary-key read that search indexes compare."""
+    row = session.execute(
+        select(CatalogSyncState.revision, CatalogSyncState.fetched_at).where(
+            CatalogSyncState.source == SOURCE, CatalogSyncState.key == CATALOG_KEY
+        )
+    ).first()
+    return (row[0], row[1]) if row else (0, None)
+
+
+def _existing(session: Session, model: type[Any], ids: list[str]) -> dict[str, Any]:
+    """Rows already stored, fetched in chunks (one query per 500 ids instead of one per row)."""
+    found: dict[str, Any] = {}
+    for start in range(0, len(ids), _PREFETCH):
+        chunk = ids[start : start + _PREFETCH]
+        found.update((row.id, row) for row in session.scalars(select(model).where(model.id.in_(chunk))))
+    return found
+
+
 def _release_date(value: str | None) -> date | None:
     return datetime.strptime(value, "%Y/%m/%d").date() if value else None
 
 
 def upsert_sets(session: Session, sets: Iterable[dict[str, Any]], *, expires_at: datetime | None) -> int:
+    sets = list(sets)
+    known = _existing(session, PokemonSet, [data["id"] for data in sets])
     count = 0
     for data in sets:
-        row = session.get(PokemonSet, data["id"]) or PokemonSet(id=data["id"])
+        row = known.get(data["id"]) or PokemonSet(id=data["id"])
         row.name = data["name"]
         row.series = data.get("series")
         row.printed_total = data.get("printedTotal")
@@ -51,15 +94,19 @@ def upsert_sets(session: Session, sets: Iterable[dict[str, Any]], *, expires_at:
         session.add(row)
         count += 1
     session.flush()
+    if count:
+        bump_revision(session)
     return count
 
 
 def upsert_cards(
     session: Session, set_id: str, cards: Iterable[dict[str, Any]], *, expires_at: datetime | None
 ) -> int:
+    cards = list(cards)
+    known = _existing(session, PokemonCard, [data["id"] for data in cards])
     count = 0
     for data in cards:
-        row = session.get(PokemonCard, data["id"]) or PokemonCard(id=data["id"])
+        row = known.get(data["id"]) or PokemonCard(id=data["id"])
         row.set_id = (data.get("set") or {}).get("id", set_id)
         row.name = data["name"]
         row.number = str(data["number"])
@@ -77,6 +124,8 @@ def upsert_cards(
         session.add(row)
         count += 1
     session.flush()
+    if count:
+        bump_revision(session)
     return count
 
 
@@ -99,6 +148,17 @@ def load_offline_snapshot(session: Session, path: Path = SNAPSHOT_PATH) -> tuple
         for set_id, set_cards in snapshot["cards"].items()
     )
     return sets, cards
+
+
+def ensure_offline_catalogue(session: Session) -> bool:
+    """Load the shipped snapshot when the catalogue has no card at all (first start, no network).
+
+    Returns whether it loaded anything. Cheap when cards exist: one indexed `LIMIT 1` read.
+    """
+    if session.scalar(select(PokemonCard.id).limit(1)) is not None:
+        return False
+    sets, cards = load_offline_snapshot(session)
+    return bool(sets or cards)
 
 
 def list_sets(session: Session) -> list[PokemonSet]:

@@ -1,0 +1,153 @@
+"""Benchmark: push N coins to the Numista emulator through the real worker, database and HTTP client.
+
+Prints items per second, the time spent inside HTTP (the emulator's work plus loopback), our own overhead
+per item (everything else: claim, mapping, schema validation, quota counting, checkpoint), and the Numista
+calls per pushed item (targets: overhead < 5 ms, calls <= 1.02: one POST each, the collection read once per
+job when needed, a token only on expiry). No artificial delay, no client-side throttle. Numbers only; no
+asserts (the machine is shared).
+
+    python bench/push_numista.py [--items 500] [--workers 1] [--fail-after 0.0]
+    python bench/push_numista.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench --reset-database
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from cryptography.fernet import Fernet  # noqa: E402
+
+from services.accounts import create_user  # noqa: E402
+from services.accounts.connections import save_secret  # noqa: E402
+from services.accounts.vault import Vault  # noqa: E402
+from services.numista.api import NumistaApi  # noqa: E402
+from services.numista.quota import set_monthly_limit  # noqa: E402
+from services.store.db import create_configured_engine, init_db, session_scope  # noqa: E402
+from services.sync import engine as jobs  # noqa: E402
+from services.sync.numista import NumistaPusher  # noqa: E402
+from services.sync.worker import Worker, WorkerConfig  # noqa: E402
+from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID  # noqa: E402
+from tests.test_numista_export import FlakyNumista  # noqa: E402
+from tests.test_sync_support import Env, add_coins, numista_settings, queue_export  # noqa: E402
+
+
+class TimedTransport(httpx.BaseTransport):
+    """Adds up the wall time spent inside HTTP round trips (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.seconds = 0.0
+        self.lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        response = self.inner.handle_request(request)
+        response.read()
+        with self.lock:
+            self.seconds += time.perf_counter() - started
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class QuotaBookkeepingTimer:
+    """Times NumistaApi's per-call quota check and counter (services/numista/api.py), to show how much of
+    the overhead is that module's bookkeeping rather than the push engine's."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.lock = threading.Lock()
+
+    def wrap(self, name: str) -> None:
+        original = getattr(NumistaApi, name)
+
+        def timed(api: NumistaApi, *args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return original(api, *args, **kwargs)
+            finally:
+                with self.lock:
+                    self.seconds += time.perf_counter() - started
+
+        setattr(NumistaApi, name, timed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--fail-after", type=float, default=0.0, help="share of POSTs answered 500 after acting")
+    parser.add_argument("--reset-database", action="store_true", help="PostgreSQL: drop and recreate its schema")
+    args = parser.parse_args()
+    if args.database_url and not args.database_url.startswith("sqlite") and not args.reset_database:
+        parser.error("the benchmark empties the database it runs on: add --reset-database to confirm")
+
+    with tempfile.TemporaryDirectory() as tmp, FlakyNumista(fail_after=args.fail_after, monthly_quota=10**9) as emu:
+        url = args.database_url or f"sqlite:///{tmp}/bench.db"
+        engine = create_configured_engine(url)
+        if engine.dialect.name == "postgresql":
+            from sqlalchemy import text
+
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        init_db(engine)
+        vault = Vault(Fernet.generate_key())
+        with session_scope(engine) as session:
+            owner = create_user(session, "bench", "a long bench password")
+            save_secret(session, vault, owner.id, "numista", DEMO_API_KEY)
+            set_monthly_limit(session, owner.id, 10_000_000)
+            owner_id = owner.id
+        env = Env(engine, emu, numista_settings(emu, url), vault, owner_id)
+        ids = add_coins(env, args.items)
+        job_id = queue_export(env, ids)
+        transport = TimedTransport()
+        bookkeeping = QuotaBookkeepingTimer()
+        for name in ("_check_quota", "_count_call"):
+            bookkeeping.wrap(name)
+        config = WorkerConfig(poll_seconds=0.01, heartbeat_seconds=1.0, stale_after=30, settle_seconds=0.2)
+        pusher = NumistaPusher(engine, env.settings, vault, settle_seconds=0.2, api_options={"transport": transport})
+        workers = [Worker(engine, {"numista": pusher}, config) for _ in range(args.workers)]
+        threads = [threading.Thread(target=w.run, kwargs={"job_id": job_id}) for w in workers]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+
+        with session_scope(engine) as session:
+            document = jobs.job_document(session, owner_id, job_id)
+        synced = document["counts"]["synced"]
+        posts = emu.count("POST", "/v3/users/*/collected_items")
+        reads = emu.count("GET", "/v3/users/*/collected_items")
+        tokens = emu.count("GET", "/v3/oauth_token")
+        calls = len(emu.requests)
+        remote = sum(1 for i in emu.collected_items_for(DEMO_USER_ID) if "vitrine:" in str(i.get("internal_id")))
+        overhead = (wall * args.workers - transport.seconds) / max(synced, 1)
+        print(f"database            {engine.dialect.name} ({args.workers} worker(s))")
+        print(f"pushed              {synced} of {args.items} coins, job {document['status']}, {remote} on the server")
+        print(f"wall time           {wall:.2f} s  ->  {synced / wall:.1f} items/s")
+        print(f"inside HTTP         {transport.seconds * 1000 / max(synced, 1):.2f} ms per item (emulator + loopback)")
+        quota_ms = bookkeeping.seconds * 1000 / max(synced, 1)
+        print(f"our overhead        {overhead * 1000:.2f} ms per item (target < 5 ms)")
+        print(f"  of which          {quota_ms:.2f} ms NumistaApi quota check + call counter (DB, per call)")
+        print(f"  push engine       {overhead * 1000 - quota_ms:.2f} ms (claim, map, validate, checkpoint)")
+        print(f"API calls           {calls}: {posts} POST, {reads} collection read(s), {tokens} token(s)")
+        print(f"calls per pushed    {calls / max(synced, 1):.4f} (target <= 1.02)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Card-side reads around valuation: entries without a price, a card's known printings and latest prices.
+
+Why: an entry with no price is never valued at 0 (README "How values are estimated"); the user must be
+able to see *which* entries those are to give them an estimate or pick the printing that has a price.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.catalog.pokemon_prices import TCGPLAYER_METRICS
+from services.pricing import priced_items_query
+from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet
+
+PRINTING_ORDER = ("normal", "holofoil", "reverseHolofoil", "1stEditionNormal", "1stEditionHolofoil",
+                  "unlimitedHolofoil")  # fmt: skip
+
+
+def unpriced_entries(session: Session, owner_id: int, kind: str | None = None) -> list[dict[str, Any]]:
+    """The owner's held entries that no price source covers, by kind, set and title."""
+    priced = priced_items_query(owner_id).subquery()
+    query = (
+        select(
+            Item.id, Item.kind, Item.title, Item.quantity, Item.grade, Item.printing, Item.pokemontcg_card_id,
+            PokemonSet.id, PokemonSet.name,
+        )
+        .join(priced, priced.c.id == Item.id)
+        .outerjoin(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id)
+        .outerjoin(PokemonSet, PokemonSet.id == PokemonCard.set_id)
+        .where(priced.c.unit_price.is_(None))
+        .order_by(Item.kind, PokemonSet.name, PokemonCard.number_sort, Item.title, Item.id)
+    )  # fmt: skip
+    if kind:
+        query = query.where(Item.kind == kind)
+    entries = []
+    for item_id, item_kind, title, quantity, grade, printing, card_id, set_id, set_name in session.execute(query):
+        entry = {
+            "id": item_id, "kind": item_kind, "title": title, "quantity": quantity, "grade": grade,
+            "printing": printing, "cardId": card_id, "set": {"id": set_id, "name": set_name} if set_id else None,
+        }  # fmt: skip
+        entries.append(entry)
+    return entries
+
+
+def card_printings(session: Session, card_id: str) -> list[str]:
+    """Printings priced per printing for this card (TCGplayer, the demo's illustrative prices), in the usual
+    order: the choices that get a value."""
+    found = set(
+        session.scalars(
+            select(LatestPrice.variant).where(
+                LatestPrice.ref_kind == "pokemontcg",
+                LatestPrice.ref_id == card_id,
+                LatestPrice.source.in_(("tcgplayer", "demo")),
+            )
+        )
+    )
+    known = [p for p in PRINTING_ORDER if p in found]
+    return known + sorted(found - set(known))
+
+
+def card_prices(session: Session, card_id: str) -> list[dict[str, Any]]:
+    """The latest price of every (source, variant, metric) stored for a card."""
+    metric_rank = {metric: i for i, metric in enumerate(TCGPLAYER_METRICS)}
+    rows = session.scalars(
+        select(LatestPrice).where(LatestPrice.ref_kind == "pokemontcg", LatestPrice.ref_id == card_id)
+    )
+    prices = [
+        {
+            "source": row.source,
+            "printing": row.variant or "(card)",
+            "metric": row.metric,
+            "value": float(row.value),
+            "currency": row.currency,
+            "date": row.observed_at.date().isoformat(),
+        }
+        for row in rows
+    ]
+    return sorted(prices, key=lambda p: (p["source"], p["printing"], metric_rank.get(p["metric"], 99), p["metric"]))
