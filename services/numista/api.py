@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,6 +67,8 @@ from services.numista import quota as quota_store
 from services.numista.quota import QuotaStatus
 from services.store.db import session_scope
 from services.store.models import Connection, utcnow
+
+QUOTA_RECHECK_SECONDS = 5.0
 
 log = logging.getLogger("services.numista")
 
@@ -157,6 +160,7 @@ class NumistaApi:
         self._client_options = client_options
         self.calls_made = 0  # requests this object sent (for "N calls used" summaries)
         self._bypass_quota = False  # test_connection: the user asked for one real check
+        self._quota_seen: tuple[float, QuotaStatus] | None = None  # (monotonic time read, status) for _check_quota
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -218,6 +222,9 @@ class NumistaApi:
         self.calls_made += 1
         with self.transaction() as session:
             quota_store.record_calls(session, self.owner_id)
+        seen = self._quota_seen
+        if seen is not None:  # keep the cached status in step with our own calls
+            self._quota_seen = (seen[0], replace(seen[1], used=seen[1].used + 1))
 
     # -- quota -----------------------------------------------------------------------------------
     def quota(self) -> QuotaStatus:
@@ -226,7 +233,14 @@ class NumistaApi:
             return quota_store.quota_status(session, self.owner_id, limit=self._monthly_quota)
 
     def _check_quota(self) -> None:
-        status = self.quota()
+        """Refuse before sending when the month's calls are used up. The stored status is re-read every
+        QUOTA_RECHECK_SECONDS (another process may spend calls too); in between our own calls are counted
+        on the cached copy, which saves a database round trip per call in long pushes."""
+        seen = self._quota_seen
+        if seen is None or time.monotonic() - seen[0] > QUOTA_RECHECK_SECONDS:
+            seen = (time.monotonic(), self.quota())
+            self._quota_seen = seen
+        status = seen[1]
         if status.exhausted:
             raise QuotaExceededError(self._quota_message(status, server=True), service=SERVICE, status=429)
         if status.used >= status.limit:
@@ -330,6 +344,7 @@ class NumistaApi:
         except ServiceError as error:
             raise self._user_facing(error, token_request=token_request, bearer=bearer is not None) from None
         if self._bypass_quota:
+            self._quota_seen = None
             with self.transaction() as session:  # a call went through: Numista's "exceeded" no longer holds
                 quota_store.clear_exhausted(session, self.owner_id)
         return response
@@ -342,6 +357,7 @@ class NumistaApi:
             # The status of a real "Quota exceeded" answer was never recorded (notes §5): trust the words.
             error = QuotaExceededError("", service=SERVICE, status=error.status, server_message=error.server_message)
         if isinstance(error, QuotaExceededError):
+            self._quota_seen = None
             with self.transaction() as session:
                 quota_store.mark_exhausted(session, self.owner_id)
             message = self._quota_message(self.quota(), server=True)
