@@ -1,5 +1,5 @@
 """Sets: completion and value per Pokémon set (with the cards still missing), the entries no price source
-covers, and coins by country."""
+covers, and coins by country and by series."""
 
 import pandas as pd
 import streamlit as st
@@ -105,17 +105,16 @@ else:
         key="unpriced_table",
     )
 
-st.subheader("Coins by country")
+st.subheader("Coins by country and by series")
 with context.session() as session:
-    countries = pd.DataFrame(value_by(session, actor.id, "coin", "country", actor.currency))
-if countries.empty:
+    groups = {
+        group: pd.DataFrame(value_by(session, actor.id, "coin", group, actor.currency))
+        for group in ("country", "series")
+    }
+if groups["country"].empty:
     st.info("No coins yet. Import an OpenNumismat file from the Import page.")
 else:
-    st.dataframe(
-        countries,
-        hide_index=True,
-        key="countries_table",
-        column_config={
-            "estimatedValue": st.column_config.NumberColumn("value", format=f"%.2f {actor.currency}")
-        },
-    )
+    money_column = {"estimatedValue": st.column_config.NumberColumn("value", format=f"%.2f {actor.currency}")}
+    by_country, by_series = st.columns(2)
+    by_country.dataframe(groups["country"], hide_index=True, key="countries_table", column_config=money_column)
+    by_series.dataframe(groups["series"], hide_index=True, key="series_table", column_config=money_column)

@@ -82,6 +82,9 @@ def test_sets_page_shows_completion_and_missing_cards(demo_app: AppTest) -> None
     at.selectbox(key="sets_missing").select("base5").run()
     missing = at.dataframe[1].value
     assert len(missing) == 83 - team_rocket["unique cards"]
+    by_country, by_series = at.dataframe[-2].value, at.dataframe[-1].value
+    assert by_country["copies"].sum() == by_series["copies"].sum() == 21  # the demo's coins
+    assert "2 Euro" in set(by_series["series"])
 
 
 def test_connections_page_stores_a_key_encrypted_and_masks_it(demo_app: AppTest) -> None:
