@@ -4,6 +4,7 @@ Playwright. With UPDATE_SCREENSHOTS=1 the screenshots land in docs/screenshots f
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -46,11 +47,25 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def _serve(data: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port over a demo collection in `data`."""
+def _app_env(data: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the server and of the CLI run beside it: a database in `data`, local mode."""
     env = os.environ | {"DATABASE_URL": f"sqlite:///{data / 'vitrine.db'}", "VITRINE_MODE": "local",
                         "VITRINE_SECRET_KEY": "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A="}  # fmt: skip
+    return env | (extra_env or {})
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """`python -m services ARGS` as a user runs it; its output."""
+    done = subprocess.run([sys.executable, "-m", "services", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+@contextmanager
+def _serve(data: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free port over a demo collection in `data` (`extra_env`: e.g. NUMISTA_API_URL)."""
+    env = _app_env(data, extra_env)
     subprocess.run([sys.executable, "-m", "services", "demo", "load"], cwd=ROOT, env=env, check=True, timeout=120)
     port = _free_port()
     server = subprocess.Popen(
@@ -77,14 +92,20 @@ def _serve(data: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(served_app: str):  # type: ignore[no-untyped-def]
+def browser():  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, served_app: str):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield page
+    page.close()
 
 
 def _screenshot_dir(tmp_path: Path) -> Path:
@@ -146,3 +167,66 @@ def test_a_fresh_server_opened_straight_on_a_page_shows_that_page(page, tmp_path
         _wait_rendered(page)
         assert page.get_by_role("link", name="Overview").count() == 1
         assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_push_coins_to_numista_in_the_browser(browser, numista_emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A user connects Numista and imports an OpenNumismat file on the command line, links three coins they hold,
+    then pushes them from the Export page; the server's own worker thread does the pushing."""
+    from tests.e2e_support import grid_rows, grid_table, link_imported_coins, tick_rows
+    from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID
+
+    env = _app_env(tmp_path, {"NUMISTA_API_URL": numista_emulator.base_url})
+    reference = Path(os.environ.get("VITRINE_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
+    _cli(env, "connect", "numista", stdin=f"{DEMO_API_KEY}\n")
+    _cli(env, "import", "opennumismat", str(reference / "opennumismat" / "SYNTHETIC_edgecases_v10.db"))
+    # OpenNumismat rows 6 (50 cent DE, for sale), 20 and 21 (2 euro 2004 Vatican City, San Marino; owned)
+    types = {"6": 70003, "20": 70105, "21": 70104}
+    items = link_imported_coins(env, "opennumismat:SYNTHETIC_edgecases_v10", types)
+    wanted = {item_id: types[row] for row, item_id in items.items()}
+    seeded = numista_emulator.collected_items_for(DEMO_USER_ID)
+
+    with _serve(tmp_path, {"NUMISTA_API_URL": numista_emulator.base_url}) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/export")
+            page.get_by_role("heading", name="Push coins to Numista").wait_for(timeout=30_000)
+            _wait_rendered(page)
+            tick_rows(page, "export_pick_0", {str(item_id) for item_id in wanted})
+            review = page.locator(".st-key-export_review button")
+            review.filter(has_text=f"Review {len(wanted)} coin(s)").wait_for(timeout=30_000)
+            page.locator(".st-key-export_collection").get_by_role("combobox").focus()
+            page.keyboard.press("ArrowDown")  # opens the list (a click on this combobox does not, in headless Chromium)
+            page.get_by_role("option", name="World coins (#1002)").click()
+            _wait_rendered(page)
+            review.click()
+
+            page.get_by_role("heading", name="Preview").wait_for(timeout=30_000)
+            _wait_rendered(page)
+            labels = page.locator("[data-testid='stMetricLabel']").all_inner_texts()
+            metrics = dict(zip(labels, page.locator("[data-testid='stMetricValue']").all_inner_texts(), strict=True))
+            assert (metrics["To add"], metrics["Skipped"]) == (str(len(wanted)), "0"), metrics
+            page.locator(".st-key-export_confirm button").filter(has_text=f"Push {len(wanted)} coin(s)").click()
+
+            page.get_by_role("heading", name=re.compile(r"^Job \d+: done$")).wait_for(timeout=60_000)
+            _wait_rendered(page)
+            results = {int(row["item"]): row for row in grid_rows(page, "attempts")}
+            recent = grid_table(page, "started").locator("td", has_text=re.compile(r"^done$"))
+            recent.first.wait_for(state="attached", timeout=30_000)  # "Recent exports" refreshes itself (5 s)
+            _wait_rendered(page)
+            assert page.locator("[data-testid='stException']").count() == 0
+            assert DEMO_API_KEY not in page.content()
+            page.screenshot(path=str(_screenshot_dir(tmp_path) / "export-wizard.png"), full_page=True)
+        finally:
+            page.close()
+
+    assert set(results) == set(wanted), results
+    assert all(row["status"] == "SYNCED" and not row["error"] for row in results.values()), results
+    pushed = [item for item in numista_emulator.collected_items_for(DEMO_USER_ID) if item not in seeded]
+    by_item = {int(item["internal_id"].removeprefix("vitrine:")): item for item in pushed}
+    assert len(pushed) == len(by_item) == len(wanted), pushed  # each coin once, nothing else
+    assert {item_id: item["type"]["id"] for item_id, item in by_item.items()} == wanted
+    assert {item_id: int(results[item_id]["remote id"]) for item_id in wanted} == {
+        item_id: item["id"] for item_id, item in by_item.items()
+    }
+    assert all(item["collection"]["id"] == 1002 for item in pushed)
+    assert by_item[items["6"]]["for_swap"] is True  # status "sale"
