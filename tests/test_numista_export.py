@@ -31,7 +31,7 @@ from services.sync.numista import (
 from services.sync.worker import JobInfo
 from tests.emulators.base import HTTPError, RecordedRequest, Response
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID, NumistaEmulator
-from tests.test_sync_support import (
+from tests.sync_support import (
     FAST,
     Env,
     add_coins,

@@ -23,8 +23,8 @@ from services.collection import add_item, get_item, update_item
 from services.store.db import session_scope
 from services.store.models import JobItem
 from tests.emulators.numista import DEMO_API_KEY, NumistaEmulator
+from tests.sync_support import Env, add_coins, assert_each_exactly_once, job_status, numista_settings, wait_for
 from tests.test_numista_export import POSTS, FlakyNumista
-from tests.test_sync_support import Env, add_coins, assert_each_exactly_once, job_status, numista_settings, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_KEY = Fernet.generate_key().decode()

@@ -21,7 +21,7 @@ from services.numista.quota import clear_exhausted
 from services.store.db import session_scope
 from services.sync import engine as jobs
 from tests.emulators.numista import DEMO_API_KEY, NumistaEmulator
-from tests.test_sync_support import Env, add_coins, assert_each_exactly_once, job_status, numista_settings, wait_for
+from tests.sync_support import Env, add_coins, assert_each_exactly_once, job_status, numista_settings, wait_for
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

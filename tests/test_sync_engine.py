@@ -17,7 +17,7 @@ from services.store.models import Job, JobItem, SyncLedger, User, utcnow
 from services.store.models_sync import SyncWorker
 from services.sync import engine as jobs
 from services.sync.engine import Outcome, PlannedRow
-from tests.test_sync_support import job_status, ledger, row_statuses
+from tests.sync_support import job_status, ledger, row_statuses
 
 
 def _coins(engine: Engine, owner: User, count: int) -> list[int]:
