@@ -37,8 +37,8 @@ from services.sync import engine as jobs  # noqa: E402
 from services.sync.numista import NumistaPusher  # noqa: E402
 from services.sync.worker import Worker, WorkerConfig  # noqa: E402
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID  # noqa: E402
+from tests.sync_support import Env, add_coins, numista_settings, queue_export  # noqa: E402
 from tests.test_numista_export import FlakyNumista  # noqa: E402
-from tests.test_sync_support import Env, add_coins, numista_settings, queue_export  # noqa: E402
 
 
 class TimedTransport(httpx.BaseTransport):
