@@ -8,11 +8,10 @@ import streamlit as st
 
 from services.catalog.card_search import DEFAULT_LIMIT, CardFilter, card_index, normalize
 from services.catalog.pokemon import ensure_offline_catalogue, list_sets
-from services.catalog.pokemon_sync import SyncProgress, catalogue_status, stored_api_key, sync_pokemon
+from services.catalog.pokemon_sync import SyncProgress, catalogue_status, sync_pokemon_for_user
 from services.catalog.pokemon_values import card_prices, card_printings
 from services.collection import CARD_CONDITIONS, CARD_PRINTINGS, DUPLICATE_STRATEGIES, add_card
 from services.errors import VitrineError
-from services.http import pokemontcg_client
 from ui import cache
 from ui.session import app_context, current_actor
 
@@ -54,9 +53,10 @@ with st.expander("Update the catalogue from pokemontcg.io"):
 
         try:
             with context.session() as session:
-                key = stored_api_key(session, context.vault, actor.id) or context.settings.pokemontcg_api_key
-                with pokemontcg_client(context.settings, api_key=key) as client:
-                    report = sync_pokemon(session, client, set_ids=to_sync or None, force=force, progress=show)
+                report = sync_pokemon_for_user(
+                    session, context.settings, context.vault, actor.id, set_ids=to_sync or None, force=force,
+                    progress=show,
+                )
         except VitrineError as error:
             st.error(error.message)
         else:

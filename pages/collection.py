@@ -5,17 +5,9 @@ import math
 import pandas as pd
 import streamlit as st
 
-from services.collection import (
-    ItemFilter,
-    count_items,
-    delete_item,
-    item_document,
-    list_items,
-    sync_statuses,
-    update_item,
-)
+from services.collection import ItemFilter, count_items, delete_item, update_item
+from services.collection_table import page_rows
 from services.errors import VitrineError
-from services.pricing import unit_prices
 from services.store.models import ITEM_KINDS, SYNC_STATUSES
 from ui import cache
 from ui.numista_link import numista_link_section
@@ -40,25 +32,9 @@ with context.session() as session:
     total = count_items(session, actor.id, filters)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="collection_page") if pages > 1 else 1
-    items = list_items(session, actor.id, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    statuses = sync_statuses(session, [item.id for item in items])
-    prices = unit_prices(session, actor.id, [item.id for item in items], actor.currency)
-    rows = [
-        {
-            "id": item.id,
-            "kind": item.kind,
-            "title": item.title,
-            "quantity": item.quantity,
-            "grade": item.grade,
-            "status": item.status,
-            "sync": next(filter(None, item_document(item, statuses.get(item.id))["sync"].values()), ""),
-            "unit value": float(prices[item.id]) if item.id in prices else None,
-            "value": float(prices[item.id] * item.quantity) if item.id in prices else None,
-            "notes": item.notes,
-            "version": item.version,
-        }
-        for item in items
-    ]
+    rows = page_rows(
+        session, actor.id, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, currency=actor.currency
+    )
 
 st.caption(f"{total:,} item(s) match; showing {len(rows)}.")
 table = pd.DataFrame(rows)

@@ -260,18 +260,15 @@ def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, arg
 
 
 def cmd_catalog_sync_pokemon(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
-    from services.catalog.pokemon_sync import SyncProgress, stored_api_key, sync_pokemon
-    from services.http import pokemontcg_client
+    from services.catalog.pokemon_sync import SyncProgress, sync_pokemon_for_user
 
     def show(progress: SyncProgress) -> None:
         print(f"\r{progress.fraction:6.1%}  {progress.message[:70]:<70}", end="", file=sys.stderr, flush=True)
 
-    key = stored_api_key(session, context.vault, actor.id) or context.settings.pokemontcg_api_key
-    with pokemontcg_client(context.settings, api_key=key) as client:
-        report = sync_pokemon(
-            session, client, set_ids=args.set, force=args.force,
-            progress=show if sys.stderr.isatty() and not args.json else None,
-        )  # fmt: skip
+    report = sync_pokemon_for_user(
+        session, context.settings, context.vault, actor.id, set_ids=args.set, force=args.force,
+        progress=show if sys.stderr.isatty() and not args.json else None,
+    )  # fmt: skip
     if sys.stderr.isatty() and not args.json:
         print(file=sys.stderr)
     done = (

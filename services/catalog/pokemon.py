@@ -165,19 +165,6 @@ def list_sets(session: Session) -> list[PokemonSet]:
     return list(session.scalars(select(PokemonSet).order_by(PokemonSet.release_date.desc(), PokemonSet.id)))
 
 
-def search_cards(
-    session: Session, text: str = "", *, set_id: str | None = None, limit: int = 24, offset: int = 0
-) -> list[PokemonCard]:
-    """Cards whose name contains `text`, sorted by set then natural card number."""
-    query = select(PokemonCard).join(PokemonSet)
-    if text.strip():
-        query = query.where(PokemonCard.name.ilike(f"%{text.strip()}%"))
-    if set_id:
-        query = query.where(PokemonCard.set_id == set_id)
-    query = query.order_by(PokemonSet.release_date, PokemonCard.set_id, PokemonCard.number_sort)
-    return list(session.scalars(query.limit(min(limit, 100)).offset(offset)))
-
-
 def missing_cards(session: Session, owner_id: int, set_id: str) -> list[PokemonCard]:
     """The cards of a set the owner holds no copy of, in card-number order."""
     owned = select(Item.pokemontcg_card_id).where(Item.owner_id == owner_id, Item.kind == "card")

@@ -29,8 +29,9 @@ from services.accounts.connections import read_secret
 from services.accounts.vault import Vault, VaultError
 from services.catalog.pokemon import SOURCE, upsert_cards, upsert_sets
 from services.catalog.pokemon_prices import price_rows
+from services.config import Settings
 from services.errors import NotFound
-from services.http import BadRequestError, NotFoundError, ServiceClient, ServiceError
+from services.http import BadRequestError, NotFoundError, ServiceClient, ServiceError, pokemontcg_client
 from services.pricing import Observation, record_observations
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, utcnow
 from services.store.models_cards import CatalogSyncState
@@ -394,3 +395,19 @@ def catalogue_status(session: Session, now: datetime | None = None) -> Catalogue
         unfinished_sets=unfinished,
         last_error=errored[-1].last_error if errored else None,
     )
+
+
+def sync_pokemon_for_user(
+    session: Session,
+    settings: Settings,
+    vault: Vault,
+    owner_id: int,
+    *,
+    set_ids: Iterable[str] | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """`sync_pokemon` with the user's own key (Connections page) or the instance's, as pages and the CLI run it."""
+    key = stored_api_key(session, vault, owner_id) or settings.pokemontcg_api_key
+    with pokemontcg_client(settings, api_key=key) as client:
+        return sync_pokemon(session, client, set_ids=set_ids, force=force, progress=progress)
