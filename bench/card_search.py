@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from services.catalog.card_search import CardFilter, build_index, card_index, search_catalogue  # noqa: E402
-from services.catalog.pokemon import upsert_cards, upsert_sets  # noqa: E402
+from services.integrations.pokemontcg.catalog import upsert_cards, upsert_sets  # noqa: E402
+from services.integrations.pokemontcg.search import CardFilter, build_index, card_index, search_catalogue  # noqa: E402
 from services.store.db import create_configured_engine, init_db, session_scope  # noqa: E402
 
 
@@ -159,9 +159,9 @@ def timed(call: Callable[[], Any]) -> float:
 
 
 def bench_sync() -> None:
-    from services.catalog.pokemon_sync import sync_pokemon
     from services.config import load_settings
     from services.http import pokemontcg_client
+    from services.integrations.pokemontcg.sync import sync_pokemon
     from tests.emulators.pokemontcg import DEMO_API_KEY, PokemonTcgEmulator
 
     with tempfile.TemporaryDirectory() as folder, PokemonTcgEmulator() as emulator:

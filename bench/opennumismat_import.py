@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from services.grades import GradeMapper, grade_report  # noqa: E402
 from services.importers.opennumismat import read_opennumismat  # noqa: E402
-from services.mapping.grades import GradeMapper, grade_report  # noqa: E402
 
 
 def reference_dir() -> Path:

@@ -30,11 +30,11 @@ from cryptography.fernet import Fernet  # noqa: E402
 from services.accounts import create_user  # noqa: E402
 from services.accounts.connections import save_secret  # noqa: E402
 from services.accounts.vault import Vault  # noqa: E402
-from services.numista.api import NumistaApi  # noqa: E402
-from services.numista.quota import set_monthly_limit  # noqa: E402
+from services.integrations.numista.api import NumistaApi  # noqa: E402
+from services.integrations.numista.pusher import NumistaPusher  # noqa: E402
+from services.integrations.numista.quota import set_monthly_limit  # noqa: E402
 from services.store.db import create_configured_engine, init_db, session_scope  # noqa: E402
 from services.sync import engine as jobs  # noqa: E402
-from services.sync.numista import NumistaPusher  # noqa: E402
 from services.sync.worker import Worker, WorkerConfig  # noqa: E402
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID  # noqa: E402
 from tests.sync_support import Env, add_coins, numista_settings, queue_export  # noqa: E402
@@ -62,7 +62,7 @@ class TimedTransport(httpx.BaseTransport):
 
 
 class QuotaBookkeepingTimer:
-    """Times NumistaApi's per-call quota check and counter (services/numista/api.py), to show how much of
+    """Times NumistaApi's per-call quota check and counter (services/integrations/numista/api.py), to show how much of
     the overhead is that module's bookkeeping rather than the push engine's."""
 
     def __init__(self) -> None:

@@ -6,12 +6,13 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from services.catalog.card_search import DEFAULT_LIMIT, CardFilter, card_index, normalize
-from services.catalog.pokemon import ensure_offline_catalogue, list_sets
-from services.catalog.pokemon_sync import SyncProgress, catalogue_status, sync_pokemon_for_user
-from services.catalog.pokemon_values import card_prices, card_printings
 from services.collection import CARD_CONDITIONS, CARD_PRINTINGS, DUPLICATE_STRATEGIES, add_card
 from services.errors import VitrineError
+from services.integrations.pokemontcg.catalog import ensure_offline_catalogue, list_sets
+from services.integrations.pokemontcg.search import DEFAULT_LIMIT, CardFilter, card_index
+from services.integrations.pokemontcg.sync import SyncProgress, catalogue_status, sync_pokemon_for_user
+from services.integrations.pokemontcg.values import card_prices, card_printings
+from services.text import normalize
 from ui import cache
 from ui.session import app_context, current_actor
 

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from services.collection import ItemFilter, count_items, delete_item, update_item
+from services.collection import ItemFilter, count_items, delete_item, get_item, update_item
 from services.collection_table import page_rows
 from services.errors import VitrineError
 from services.store.models import ITEM_KINDS, SYNC_STATUSES
@@ -58,18 +58,20 @@ choice = st.selectbox(
     format_func=lambda i: f"#{i} {table.set_index('id').at[i, 'title']}",
     key="edit_item_id",
 )
-selected = table.set_index("id").loc[choice]
+# The form edits the stored item, never the table's copy: a DataFrame turns missing values into NaN, and
+# "NaN or ''" is NaN, which a text field shows (and saves) as the text "nan".
+with context.session() as session:
+    selected = get_item(session, actor.id, int(choice))
+    session.expunge(selected)
 with st.form(f"edit_item_{choice}"):
-    quantity = st.number_input(
-        "Quantity", min_value=1, value=int(selected["quantity"]), key=f"edit_qty_{choice}"
-    )
-    notes = st.text_area("Notes", value=selected["notes"] or "", key=f"edit_notes_{choice}")
+    quantity = st.number_input("Quantity", min_value=1, value=selected.quantity, key=f"edit_qty_{choice}")
+    notes = st.text_area("Notes", value=selected.notes or "", key=f"edit_notes_{choice}")
     saved = st.form_submit_button("Save")
 if saved:
     try:
         with context.session() as session:
             update_item(
-                session, actor.id, int(choice), int(selected["version"]), quantity=int(quantity), notes=notes
+                session, actor.id, int(choice), selected.version, quantity=int(quantity), notes=notes or None
             )
         cache.invalidate()
         st.success("Saved.")
@@ -78,7 +80,7 @@ if saved:
         st.error(error.message)
 
 with st.expander("Delete this item"):
-    confirm = st.checkbox(f"Yes, delete #{choice} {selected['title']}", key=f"delete_confirm_{choice}")
+    confirm = st.checkbox(f"Yes, delete #{choice} {selected.title}", key=f"delete_confirm_{choice}")
     if st.button("Delete", key=f"delete_{choice}", disabled=not confirm, type="primary"):
         with context.session() as session:
             delete_item(session, actor.id, int(choice))

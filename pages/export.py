@@ -10,11 +10,8 @@ import streamlit as st
 
 from services.accounts.connections import status as connection_status
 from services.errors import VitrineError
-from services.mapping.grades import NUMISTA_GRADES
-from services.numista.quota import quota_status
-from services.store.models import SYNC_STATUSES
-from services.sync import engine as jobs
-from services.sync.numista import (
+from services.grades import NUMISTA_GRADES
+from services.integrations.numista.pusher import (
     ON_SYNCED,
     export_options,
     get_preferences,
@@ -26,6 +23,9 @@ from services.sync.numista import (
     set_item_options,
     start_export,
 )
+from services.integrations.numista.quota import quota_status
+from services.store.models import SYNC_STATUSES
+from services.sync import engine as jobs
 from ui import cache
 from ui.session import app_context, current_actor
 from ui.sync_views import duration, numista_collections

@@ -10,7 +10,7 @@ from services.collection import origin_summary
 from services.demo import load_demo
 from services.errors import VitrineError
 from services.importers.opennumismat_import import import_opennumismat, source_name
-from services.numista.grade_overrides import grade_overrides
+from services.integrations.numista.grade_overrides import grade_overrides
 from ui import cache
 from ui.cards_import import cards_csv_section
 from ui.session import app_context, current_actor

@@ -4,9 +4,9 @@ covers, and coins by country and by series."""
 import pandas as pd
 import streamlit as st
 
-from services.catalog.pokemon import missing_cards
-from services.catalog.pokemon_sync import catalogue_status
-from services.catalog.pokemon_values import unpriced_entries
+from services.integrations.pokemontcg.catalog import missing_cards
+from services.integrations.pokemontcg.sync import catalogue_status
+from services.integrations.pokemontcg.values import unpriced_entries
 from services.pricing import value_by
 from ui import cache
 from ui.session import app_context, current_actor

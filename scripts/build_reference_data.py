@@ -1,6 +1,6 @@
 """Build the data files that ship with the app from ../shared/reference (run by a developer, not at runtime).
 
-- services/data/pokemon_snapshot.json.gz: every English set and the cards of the reference sets, trimmed
+- services/integrations/pokemontcg/data/pokemon_snapshot.json.gz: every English set and the cards of the reference sets, trimmed
   to the fields the catalogue keeps, so card search works offline.
 - services/data/demo_collection.json: the demo collection (real coins, records and cards, plausible prices).
 
@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "services" / "data"
+SNAPSHOT_OUT = ROOT / "services" / "integrations" / "pokemontcg" / "data"
 CARD_FIELDS = ("id", "name", "number", "supertype", "subtypes", "types", "rarity", "artist", "images")
 SET_FIELDS = ("id", "name", "series", "printedTotal", "total", "ptcgoCode", "releaseDate", "images")
 
@@ -132,8 +133,9 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(20261121)
     OUT.mkdir(parents=True, exist_ok=True)
+    SNAPSHOT_OUT.mkdir(parents=True, exist_ok=True)
     snapshot = json.dumps(build_snapshot(args.reference), separators=(",", ":"), ensure_ascii=False)
-    (OUT / "pokemon_snapshot.json.gz").write_bytes(gzip.compress(snapshot.encode(), mtime=0))
+    (SNAPSHOT_OUT / "pokemon_snapshot.json.gz").write_bytes(gzip.compress(snapshot.encode(), mtime=0))
     demo = {
         "coins": demo_coins(args.reference, rng),
         "records": demo_records(args.reference, rng),

@@ -34,8 +34,8 @@ from services.context import AppContext, open_context
 from services.demo import load_demo
 from services.errors import InvalidInput, VitrineError
 from services.importers.opennumismat_import import import_opennumismat
-from services.numista.commands import cmd_catalog_search_numista, cmd_connect_numista, cmd_prices_refresh
-from services.numista.grade_overrides import grade_overrides
+from services.integrations.numista.commands import cmd_catalog_search_numista, cmd_connect_numista, cmd_prices_refresh
+from services.integrations.numista.grade_overrides import grade_overrides
 from services.pricing import valuation
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, User
 from services.sync.commands import add_parsers as add_sync_parsers
@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_load = demo.add_parser("load", parents=[common], help="load the demo collection (idempotent)")
     demo_load.set_defaults(handler=cmd_demo_load)
-    add_sync_parsers(commands, common)  # export numista, jobs list|resume|cancel, worker (services/sync/commands.py)
+    add_sync_parsers(commands, common)  # export <service> (from the registry), jobs, worker (services/sync/commands.py)
     return parser
 
 
@@ -238,8 +238,8 @@ def cmd_import_opennumismat(context: AppContext, session: Session, actor: User, 
 
 
 def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
-    from services.catalog.pokemon import ensure_offline_catalogue
     from services.importers.cards_csv import import_cards_csv
+    from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 
     path = Path(args.file)
     if not path.is_file():
@@ -260,7 +260,7 @@ def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, arg
 
 
 def cmd_catalog_sync_pokemon(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
-    from services.catalog.pokemon_sync import SyncProgress, sync_pokemon_for_user
+    from services.integrations.pokemontcg.sync import SyncProgress, sync_pokemon_for_user
 
     def show(progress: SyncProgress) -> None:
         print(f"\r{progress.fraction:6.1%}  {progress.message[:70]:<70}", end="", file=sys.stderr, flush=True)
@@ -286,9 +286,9 @@ def cmd_catalog_sync_pokemon(context: AppContext, session: Session, actor: User,
 
 
 def cmd_catalog_search_pokemon(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
-    from services.catalog.card_search import CardFilter, search_catalogue
-    from services.catalog.pokemon import ensure_offline_catalogue
     from services.errors import NotFound
+    from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
+    from services.integrations.pokemontcg.search import CardFilter, search_catalogue
     from services.store.models import PokemonSet
 
     ensure_offline_catalogue(session)

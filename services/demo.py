@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.catalog.pokemon import load_offline_snapshot
 from services.collection import add_item
+from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.pricing import Observation, record_observations
 from services.store.models import DiscogsRelease, Item, PokemonCard, utcnow
 

@@ -16,7 +16,7 @@ from sqlalchemy import Select, String, and_, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from services.catalog.pokemon_prices import CARDMARKET_CARD_PRINTINGS, card_price_order
+from services.card_prices import CARDMARKET_CARD_PRINTINGS, card_price_order
 from services.collection import NOT_HELD_STATUSES
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
 

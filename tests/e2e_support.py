@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from services.accounts import ensure_local_user
 from services.context import open_context
-from services.numista.api import numista_api
-from services.numista.catalog import NumistaCatalog
-from services.numista.links import set_numista_link
+from services.integrations.numista.api import numista_api
+from services.integrations.numista.catalog import NumistaCatalog
+from services.integrations.numista.links import set_numista_link
 from services.store.db import dispose_engine
 from services.store.models import Item
 
@@ -27,7 +27,7 @@ APP_SETTINGS = ("DATABASE_URL", "VITRINE_MODE", "VITRINE_SECRET_KEY", "NUMISTA_A
 
 def link_imported_coins(env: Mapping[str, str], origin: str, links: Mapping[str, int]) -> dict[str, int]:
     """Link the local owner's coins imported from `origin` (e.g. "opennumismat:MyCoins") to Numista types with
-    services.numista.links.set_numista_link, on the database and Numista of `env` (the app's environment).
+    services.integrations.numista.links.set_numista_link, on the database and Numista of `env` (the app's environment).
     `links` maps the file's row id to a Numista type; returns row id -> item id."""
     context = open_context({name: env[name] for name in APP_SETTINGS if env.get(name)})
     try:

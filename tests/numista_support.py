@@ -17,7 +17,7 @@ from services.accounts.connections import save_secret
 from services.accounts.vault import Vault
 from services.config import Settings, load_settings
 from services.http import reset_limiters
-from services.numista.api import NumistaApi
+from services.integrations.numista.api import NumistaApi
 from services.store.models import User
 from tests.emulators.numista import DEMO_API_KEY, NumistaEmulator
 

@@ -19,11 +19,11 @@ from services.accounts.connections import save_secret
 from services.accounts.vault import Vault
 from services.collection import add_item
 from services.config import Settings, load_settings
-from services.numista.quota import set_monthly_limit
+from services.integrations.numista.pusher import NumistaPusher, export_options, plan_export, start_export
+from services.integrations.numista.quota import set_monthly_limit
 from services.store.db import session_scope
 from services.store.models import Job, JobItem, SyncLedger, User
 from services.sync import engine as jobs
-from services.sync.numista import NumistaPusher, export_options, plan_export, start_export
 from services.sync.worker import Worker, WorkerConfig
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID, NumistaEmulator
 

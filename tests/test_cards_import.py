@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from services.catalog.pokemon import load_offline_snapshot
 from services.errors import InvalidInput
 from services.importers.cards_csv import import_cards_csv, read_cards_csv
+from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.pricing import valuation
 from services.store.db import session_scope
 from services.store.models import Item, User

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import Session
 
-from services.catalog.card_search import CardFilter, CardIndex, card_index, search_catalogue, suggest_names
-from services.catalog.pokemon import load_offline_snapshot, upsert_cards
 from services.errors import InvalidInput
+from services.integrations.pokemontcg.catalog import load_offline_snapshot, upsert_cards
+from services.integrations.pokemontcg.search import CardFilter, CardIndex, card_index, search_catalogue, suggest_names
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.catalog.card_search import search_catalogue
-from services.catalog.pokemon import load_offline_snapshot
-from services.catalog.pokemon_sync import SyncProgress, catalogue_status, owned_set_ids, sync_pokemon
 from services.collection import add_card
 from services.config import load_settings
 from services.errors import NotFound
 from services.http import RetryPolicy, ServiceClient, pokemontcg_client
+from services.integrations.pokemontcg.catalog import load_offline_snapshot
+from services.integrations.pokemontcg.search import search_catalogue
+from services.integrations.pokemontcg.sync import SyncProgress, catalogue_status, owned_set_ids, sync_pokemon
 from services.pricing import valuation
 from services.store.models import LatestPrice, PokemonCard, PokemonSet, PriceObservation, User
 from services.store.models_cards import CatalogSyncState

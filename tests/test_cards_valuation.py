@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from services.catalog.pokemon import load_offline_snapshot
-from services.catalog.pokemon_prices import PRICE_ORDER_ENV, parse_price_order, price_rows
-from services.catalog.pokemon_values import card_printings, unpriced_entries
+from services.card_prices import PRICE_ORDER_ENV, parse_price_order
 from services.collection import add_card, get_item, update_item
 from services.errors import Conflict, InvalidInput, StaleEdit
+from services.integrations.pokemontcg.catalog import load_offline_snapshot
+from services.integrations.pokemontcg.prices import price_rows
+from services.integrations.pokemontcg.values import card_printings, unpriced_entries
 from services.pricing import Observation, record_observations, valuation
 from services.store.db import session_scope
 from services.store.models import User

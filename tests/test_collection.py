@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from services.catalog.pokemon import load_offline_snapshot, natural_sort_key
 from services.collection import ItemFilter, add_card, add_item, count_items, get_item, list_items, update_item
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
+from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.store.db import session_scope
 from services.store.models import User
+from services.text import natural_sort_key
 
 
 @pytest.fixture

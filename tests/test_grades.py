@@ -1,8 +1,8 @@
-"""services/mapping: free-text grade → Numista grade (grades.py) and Numista ids from OpenNumismat fields
+"""services/grades.py: free-text grade → Numista grade and Numista ids from OpenNumismat fields
 (numista_links.py).
 
 The numista_links tests live here because tests/test_numista_links.py is now used for the Numista link
-service (services/numista/links.py)."""
+service (services/integrations/numista/links.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.mapping.grades import (
+from services.grades import (
     NUMISTA_GRADES,
     UNMAPPED,
     GradeMapper,
@@ -28,7 +28,7 @@ from services.mapping.grades import (
     to_numista_grade,
     unmapped_grade_values,
 )
-from services.mapping.numista_links import (
+from services.importers.opennumismat_links import (
     NumistaLink,
     extract_numista_link,
     find_numista_ids,
@@ -230,7 +230,7 @@ def test_sheldon_numbers_are_monotonic(number):
         assert grade is None
 
 
-# --- services/mapping/numista_links.py ------------------------------------------------------------------
+# --- services/importers/opennumismat_links.py ------------------------------------------------------------------
 
 
 def numisync_block(numista_id: object = 12345, issue_id: object = 67890, pricing_issue: object = None) -> str:

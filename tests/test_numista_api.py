@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from services.accounts.connections import save_secret
 from services.accounts.vault import Vault
 from services.http import AuthError, NotFoundError, QuotaExceededError, ServiceError, ServiceUnavailableError
-from services.numista import quota as quota_store
-from services.numista.api import NumistaApi, NumistaNotConnected
+from services.integrations.numista import quota as quota_store
+from services.integrations.numista.api import NumistaApi, NumistaNotConnected
 from services.store.models import Connection, User
 from services.store.models_numista import NumistaQuotaUsage
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID, NO_USER_API_KEY, NumistaEmulator

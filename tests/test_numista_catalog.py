@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from services.accounts.vault import Vault
 from services.collection import add_item
-from services.numista.api import NumistaApi
-from services.numista.catalog import (
+from services.integrations.numista.api import NumistaApi
+from services.integrations.numista.catalog import (
     NumistaCatalog,
     match_issue,
     parse_catalogue_number,

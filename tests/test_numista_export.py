@@ -13,14 +13,9 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from services.collection import add_item, get_item, update_item
-from services.mapping.numista_item import map_coin, remote_as_request
-from services.numista.api import NumistaApi
-from services.numista.quota import clear_exhausted
-from services.store.db import session_scope
-from services.store.models import Job, JobItem
-from services.store.registry import metadata
-from services.sync import engine as jobs
-from services.sync.numista import (
+from services.integrations.numista.api import NumistaApi
+from services.integrations.numista.item_mapping import map_coin, remote_as_request
+from services.integrations.numista.pusher import (
     ExportOptions,
     NumistaPushSession,
     export_options,
@@ -28,6 +23,11 @@ from services.sync.numista import (
     set_item_options,
     start_export,
 )
+from services.integrations.numista.quota import clear_exhausted
+from services.store.db import session_scope
+from services.store.models import Job, JobItem
+from services.store.registry import metadata
+from services.sync import engine as jobs
 from services.sync.worker import JobInfo
 from tests.emulators.base import HTTPError, RecordedRequest, Response
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID, NumistaEmulator

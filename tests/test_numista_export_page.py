@@ -17,7 +17,7 @@ from services.accounts import ensure_local_user
 from services.accounts.connections import save_secret
 from services.collection import add_item, get_item, update_item
 from services.context import open_context
-from services.numista.quota import clear_exhausted
+from services.integrations.numista.quota import clear_exhausted
 from services.store.db import session_scope
 from services.sync import engine as jobs
 from tests.emulators.numista import DEMO_API_KEY, NumistaEmulator

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from services.collection import add_item, list_items
 from services.context import open_context
 from services.errors import InvalidInput
+from services.grades import GradeMapper
 from services.importers.opennumismat_import import import_opennumismat
-from services.mapping.grades import GradeMapper
-from services.numista.grade_overrides import (
+from services.integrations.numista.grade_overrides import (
     apply_grade_overrides,
     delete_grade_override,
     grade_overrides,

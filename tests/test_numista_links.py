@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from services.collection import add_item, get_item
 from services.errors import InvalidInput, NotFound, StaleEdit
 from services.importers.opennumismat_import import import_opennumismat
-from services.numista.api import NumistaApi
-from services.numista.catalog import NumistaCatalog
-from services.numista.links import (
+from services.integrations.numista.api import NumistaApi
+from services.integrations.numista.catalog import NumistaCatalog
+from services.integrations.numista.links import (
     LinkQuery,
     clear_numista_link,
     find_numista_types,

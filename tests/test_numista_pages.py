@@ -12,7 +12,7 @@ from services.accounts import ensure_local_user
 from services.accounts.connections import save_secret
 from services.collection import add_item, get_item
 from services.context import open_context
-from services.numista.grade_overrides import grade_overrides
+from services.integrations.numista.grade_overrides import grade_overrides
 from tests.emulators.numista import DEMO_API_KEY, NumistaEmulator
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

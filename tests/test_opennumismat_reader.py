@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from services.errors import InvalidInput
+from services.grades import grade_report
 from services.importers import (
     HELD_STATUSES,
     STATUSES,
@@ -25,7 +26,6 @@ from services.importers import (
 )
 from services.importers.opennumismat_models import ImageRef, OpenNumismatCoin, builder_classes
 from services.importers.opennumismat_schema import IMAGE_COLUMNS, sniff_image_mime
-from services.mapping.grades import grade_report
 
 
 def _reference_dir() -> Path:

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 from services import collection, pricing
 from services.accounts import connections
 from services.accounts.vault import Vault
-from services.catalog.pokemon import missing_cards
 from services.collection_table import page_rows
 from services.demo import load_demo
 from services.errors import NotFound
+from services.integrations.pokemontcg.catalog import missing_cards
 from services.store.models import User
 
 VAULT = Vault(b"p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A=")

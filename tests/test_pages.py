@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.accounts import create_user
+from services.accounts import create_user, ensure_local_user
 from services.collection import list_items
 from services.context import open_context
 from services.demo import load_demo
@@ -54,6 +54,31 @@ def test_collection_page_filters_and_shows_values(demo_app: AppTest) -> None:
     table = at.dataframe[0].value
     assert set(table["kind"]) == {"record"} and len(table) == 5
     assert table["value"].notna().all()
+
+
+@pytest.mark.parametrize("kind", ["all", "coin", "record", "card"])
+def test_an_empty_note_stays_empty_through_edit_and_save(demo_app: AppTest, app_env: str, kind: str) -> None:
+    """Regression: with notes elsewhere on the page, an empty note was shown and saved as the text "nan"."""
+    context = open_context()
+    with context.session() as session:
+        owner = ensure_local_user(session)
+        items = [i for i in list_items(session, owner.id) if kind in ("all", i.kind)]
+        blank = next(i for i in items if not i.notes)
+        noted = next(i for i in items if i.id != blank.id)
+        noted.notes = "bought at the fair"
+        session.commit()
+        blank_id, page_kinds = blank.id, {i.kind for i in items}
+    at = demo_app.switch_page("pages/collection.py").run()
+    at.selectbox(key="collection_kind").select(kind).run()
+    assert page_kinds and not at.exception
+    at.selectbox(key="edit_item_id").select(blank_id).run()
+    assert at.text_area(key=f"edit_notes_{blank_id}").value == ""
+    at.number_input(key=f"edit_qty_{blank_id}").set_value(3)
+    at.button[[b.label for b in at.button].index("Save")].click().run()
+    assert not at.exception, at.exception
+    with context.session() as session:
+        saved = next(i for i in list_items(session, ensure_local_user(session).id) if i.id == blank_id)
+        assert saved.quantity == 3 and saved.notes in (None, "")
 
 
 def test_catalog_search_and_add_a_card(demo_app: AppTest) -> None:

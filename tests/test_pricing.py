@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from services.catalog.pokemon import load_offline_snapshot
 from services.collection import add_card, add_item
+from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.pricing import Observation, record_observations, valuation, value_history
 from services.store.models import User, utcnow
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.mapping.numista_item import (
+from services.integrations.numista.item_mapping import (
     ExportOptions,
     field_changes,
     find_remote_match,
@@ -131,7 +131,7 @@ def test_validation_catches_what_numista_would_reject() -> None:
 
 
 def test_our_packaged_schema_agrees_with_the_reference_spec_the_emulator_uses() -> None:
-    """The app validates with its own copy (services/data); the emulator with ../shared: same verdicts."""
+    """The app validates with its own copy (services/integrations/numista/data); the emulator with ../shared: same verdicts."""
     import jsonschema
 
     reference = jsonschema.Draft7Validator(

@@ -12,10 +12,10 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from services.catalog.pokemon import ensure_offline_catalogue
 from services.context import AppContext
 from services.errors import VitrineError
 from services.importers.cards_csv import CardImportReport, RowOutcome, describe_cards, import_cards_csv
+from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 from ui import cache
 from ui.session import Actor
 

@@ -1,5 +1,5 @@
 """The Numista part of the Connections page: test the connection, calls used this month, the monthly limit,
-and a price refresh for linked coins. UI only: everything goes through services.numista."""
+and a price refresh for linked coins. UI only: everything goes through services.integrations.numista."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from services.accounts import connections
 from services.context import AppContext
 from services.errors import VitrineError
 from services.http import ServiceError
-from services.numista.api import numista_api
-from services.numista.catalog import NumistaCatalog, refresh_coin_prices
-from services.numista.quota import quota_status, set_monthly_limit
+from services.integrations.numista.api import numista_api
+from services.integrations.numista.catalog import NumistaCatalog, refresh_coin_prices
+from services.integrations.numista.quota import quota_status, set_monthly_limit
 from ui import cache
 from ui.session import Actor
 

@@ -1,6 +1,6 @@
 """Grade overrides editor (Settings page): how each grade text of your coins maps to a Numista grade, and your
 own choice where the automatic mapping is wrong or refuses to guess. UI only: saving goes through
-services.numista.grade_overrides, which also re-maps the coins already imported."""
+services.integrations.numista.grade_overrides, which also re-maps the coins already imported."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ import streamlit as st
 
 from services.context import AppContext
 from services.errors import VitrineError
-from services.numista.grade_overrides import CHOICES, apply_grade_overrides, grade_rows, save_grade_overrides
+from services.integrations.numista.grade_overrides import (
+    CHOICES,
+    apply_grade_overrides,
+    grade_rows,
+    save_grade_overrides,
+)
 from ui import cache
 from ui.session import Actor
 

@@ -12,9 +12,9 @@ from services.collection import get_item
 from services.context import AppContext
 from services.errors import VitrineError
 from services.http import ServiceError
-from services.numista.api import numista_api
-from services.numista.catalog import NumistaCatalog
-from services.numista.links import (
+from services.integrations.numista.api import numista_api
+from services.integrations.numista.catalog import NumistaCatalog
+from services.integrations.numista.links import (
     LinkQuery,
     clear_numista_link,
     find_numista_types,

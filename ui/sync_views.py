@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from services.http import ServiceError
-from services.numista.api import numista_api
+from services.integrations.numista.api import numista_api
 from ui.session import app_context
 
 

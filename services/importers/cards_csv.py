@@ -36,12 +36,11 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.catalog.card_search import normalize
-from services.catalog.pokemon import natural_sort_key
 from services.collection import add_item
 from services.errors import InvalidInput
 from services.pricing import Observation, record_observations
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet
+from services.text import natural_sort_key, normalize
 
 FORMATS = ("tcgplayer", "collectr")
 SNAPSHOT_KEY = "_imported"

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 from services.importers import opennumismat_values as cv
+from services.importers.opennumismat_links import NUMISYNC_MARKER, find_numista_ids
 from services.importers.opennumismat_models import (
     CoinImage,
     FrozenMap,
@@ -51,7 +52,6 @@ from services.importers.opennumismat_schema import (
     preview_table,
     sniff_image_mime,
 )
-from services.mapping.numista_links import NUMISYNC_MARKER, find_numista_ids
 
 # OpenNumismatCoin field ← coins column, converter: every field read straight from one cell.
 _Converter = Callable[[object], object]

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from services.grades import GradeMapper, grade_report
 from services.importers.opennumismat import read_opennumismat
 from services.importers.opennumismat_models import OpenNumismatCoin, OpenNumismatCollection
-from services.mapping.grades import GradeMapper, grade_report
 from services.pricing import Observation, record_observations
 from services.store.models import Item, ItemImage
 

@@ -67,6 +67,6 @@ class NumistaGradeOverride(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    raw: Mapped[str] = mapped_column(String(120), doc="normalized grade text (services.mapping.grades)")
+    raw: Mapped[str] = mapped_column(String(120), doc="normalized grade text (services.grades)")
     grade: Mapped[str | None] = mapped_column(String(10), doc="g..unc; NULL forces 'unmapped'")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

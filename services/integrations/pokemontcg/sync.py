@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session
 
 from services.accounts.connections import read_secret
 from services.accounts.vault import Vault, VaultError
-from services.catalog.pokemon import SOURCE, upsert_cards, upsert_sets
-from services.catalog.pokemon_prices import price_rows
 from services.config import Settings
 from services.errors import NotFound
 from services.http import BadRequestError, NotFoundError, ServiceClient, ServiceError, pokemontcg_client
+from services.integrations.pokemontcg.catalog import SOURCE, upsert_cards, upsert_sets
+from services.integrations.pokemontcg.prices import price_rows
 from services.pricing import Observation, record_observations
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, utcnow
 from services.store.models_cards import CatalogSyncState

@@ -36,10 +36,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from services.mapping.grades import GradeMapper, is_numista_grade
-from services.mapping.numista_links import split_numisync_note
+from services.grades import GradeMapper, is_numista_grade
+from services.importers.opennumismat_links import split_numisync_note
 
-SWAGGER_FILE = Path(__file__).resolve().parents[1] / "data" / "numista_swagger.yaml"
+SWAGGER_FILE = Path(__file__).resolve().parent / "data" / "numista_swagger.yaml"
 COLLECTED_ITEMS_PATH = "/users/{user_id}/collected_items"
 COLLECTED_ITEM_PATH = "/users/{user_id}/collected_items/{item_id}"
 INTERNAL_ID_PREFIX = "vitrine:"

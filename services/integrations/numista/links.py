@@ -1,7 +1,7 @@
 """Link a coin to its Numista type (N#) and issue: "find on Numista" for coins the import could not link.
 
 Why: a coin's Numista type is what prices and pushes need; OpenNumismat's `url`, `catalognum4` or a NumiSync
-note give it for many coins at import (services.mapping.numista_links), the rest the user picks from a
+note give it for many coins at import (services.importers.opennumismat_links), the rest the user picks from a
 search. The issue (year/mint variant) is set only when exactly one issue of the type fits the coin's year and
 mint mark: a wrong issue would mean a wrong price and a wrong push, no issue only means "pick it yourself".
 Every function is scoped to the catalog's owner (its NumistaApi's owner_id).
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.collection import NOT_HELD_STATUSES, get_item, update_item
 from services.errors import InvalidInput
 from services.http import BadRequestError, NotFoundError
-from services.numista.catalog import NumistaCatalog, SearchResult, match_issue
+from services.integrations.numista.catalog import NumistaCatalog, SearchResult, match_issue
 from services.store.models import Item
 
 _YEAR_TOKEN = re.compile(r"(?<!\d)\d{3,4}(?!\d)")

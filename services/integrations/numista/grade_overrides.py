@@ -4,7 +4,7 @@ Why per user: grade text is free and localized (``SPL`` is au in French and xf i
 British habit), and the automatic mapping refuses to guess. The user's table settles it for them, and it wins
 everywhere a grade is mapped: the OpenNumismat importer (``import_opennumismat(..., grade_overrides=...)``),
 the re-mapping of coins already imported, and the Numista push mapping (``GradeMapper(grade_overrides(...))``).
-Keys are stored normalized (services.mapping.grades.normalize_grade_text), so ``" vz "`` and ``"VZ"`` are one row.
+Keys are stored normalized (services.grades.normalize_grade_text), so ``" vz "`` and ``"VZ"`` are one row.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from services.errors import InvalidInput
-from services.mapping.grades import NUMISTA_GRADES, UNMAPPED, GradeMapper, normalize_grade_text
+from services.grades import NUMISTA_GRADES, UNMAPPED, GradeMapper, normalize_grade_text
 from services.store.models import Item
 from services.store.models_numista import NumistaGradeOverride
 

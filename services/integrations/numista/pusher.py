@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session
 from services.accounts.vault import Vault
 from services.collection import get_item
 from services.config import Settings
+from services.context import AppContext
 from services.errors import InvalidInput
+from services.grades import GradeMapper
 from services.http import (
     AuthError,
     BadRequestError,
@@ -34,8 +36,9 @@ from services.http import (
     RateLimitedError,
     ServiceError,
 )
-from services.mapping.grades import GradeMapper
-from services.mapping.numista_item import (
+from services.integrations.numista.api import NumistaApi
+from services.integrations.numista.grade_overrides import grade_overrides
+from services.integrations.numista.item_mapping import (
     ExportOptions,
     FieldChange,
     MappedCoin,
@@ -46,8 +49,6 @@ from services.mapping.numista_item import (
     payload_hash,
     validate_collected_item,
 )
-from services.numista.api import NumistaApi
-from services.numista.grade_overrides import grade_overrides
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, User, utcnow
 from services.store.models_sync import SyncItemOption, SyncPreference
@@ -55,7 +56,7 @@ from services.sync import engine as jobs
 from services.sync.engine import Claim, Outcome, PlannedRow
 from services.sync.worker import JobInfo, JobPaused
 
-log = logging.getLogger("services.sync.numista")
+log = logging.getLogger("services.integrations.numista.pusher")
 
 SERVICE = "numista"
 ON_SYNCED = ("skip", "copy", "update")  # what to do with a coin that is already on Numista
@@ -320,6 +321,11 @@ class NumistaPusher:
     def __call__(self, job: JobInfo) -> NumistaPushSession:
         api = NumistaApi(self.settings, self.engine, self.vault, job.owner_id, **self.api_options)
         return NumistaPushSession(self.engine, api, job, settle_seconds=self.settle_seconds)
+
+
+def pusher_for(context: AppContext, *, settle_seconds: float) -> NumistaPusher:
+    """The worker's Numista pusher (registered in services.integrations.registry)."""
+    return NumistaPusher(context.engine, context.settings, context.vault, settle_seconds=settle_seconds)
 
 
 class NumistaPushSession:

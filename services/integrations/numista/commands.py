@@ -28,8 +28,8 @@ from services.http import (
     ServiceError,
     ServiceUnavailableError,
 )
-from services.numista.api import NumistaApi, NumistaNotConnected, numista_api
-from services.numista.catalog import NumistaCatalog, refresh_coin_prices
+from services.integrations.numista.api import NumistaApi, NumistaNotConnected, numista_api
+from services.integrations.numista.catalog import NumistaCatalog, refresh_coin_prices
 from services.store.models import User
 
 EXIT_OK, EXIT_PARTIAL = 0, 1

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -30,9 +29,10 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.catalog.pokemon import catalogue_revision, natural_sort_key
 from services.errors import InvalidInput
+from services.integrations.pokemontcg.catalog import catalogue_revision
 from services.store.models import PokemonCard, PokemonSet
+from services.text import natural_sort_key, normalize
 
 DEFAULT_LIMIT = 24
 MAX_LIMIT = 100
@@ -46,15 +46,6 @@ _NUMBER_IN_QUERY = re.compile(
     r"(?:^|\s)#?([A-Za-z]{0,4}\d+[A-Za-z]?)\s*(?:/\s*[A-Za-z]{0,4}\d+)\s*$"
     r"|(?:^|\s)#([A-Za-z]{0,4}\d+[A-Za-z]?)\s*$"
 )
-_APOSTROPHES = str.maketrans("", "", "'’`´")
-_NON_WORD = re.compile(r"[^0-9a-z]+")
-
-
-def normalize(text: str) -> str:
-    """Lower-case ASCII words separated by single spaces: 'Flabébé', "Professor's" → 'flabebe', 'professors'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", stripped.casefold().translate(_APOSTROPHES)).strip()
 
 
 def _fuzzy_cutoff(word: str) -> float | None:

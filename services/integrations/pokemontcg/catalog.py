@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,18 +16,13 @@ from sqlalchemy.orm import Session
 
 from services.store.models import Item, PokemonCard, PokemonSet, utcnow
 from services.store.models_cards import CatalogSyncState
+from services.text import natural_sort_key
 
-SNAPSHOT_PATH = Path(__file__).resolve().parents[1] / "data" / "pokemon_snapshot.json.gz"
+SNAPSHOT_PATH = Path(__file__).resolve().parent / "data" / "pokemon_snapshot.json.gz"
 SNAPSHOT_TTL = timedelta(days=3650)  # the snapshot is a fallback; a live sync replaces it
-_DIGITS = re.compile(r"(\d+)")
 SOURCE = "pokemontcg"
 CATALOG_KEY = "catalog"
 _PREFETCH = 500
-
-
-def natural_sort_key(number: str) -> str:
-    """A string that sorts card numbers the way collectors read them: 4 < 10 < 102 < TG01 < TG10."""
-    return _DIGITS.sub(lambda match: match.group(1).zfill(6), number.upper())
 
 
 def numeric_value(number: str) -> int | None:

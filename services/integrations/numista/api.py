@@ -8,7 +8,7 @@ CLI or the push engine.
 
 Usage (push engine, CLI, pages)::
 
-    from services.numista.api import NumistaApi
+    from services.integrations.numista.api import NumistaApi
     with NumistaApi(settings, engine_or_session, vault, owner_id) as api:
         api.user_id                                   # Numista user id, from the token response
         api.list_collections()                        # [{"id": 1001, "name": "Euro coins"}, ...]
@@ -63,14 +63,14 @@ from services.http import (
     numista_client,
 )
 from services.http.errors import is_quota_message
-from services.numista import quota as quota_store
-from services.numista.quota import QuotaStatus
+from services.integrations.numista import quota as quota_store
+from services.integrations.numista.quota import QuotaStatus
 from services.store.db import session_scope
 from services.store.models import Connection, utcnow
 
 QUOTA_RECHECK_SECONDS = 5.0
 
-log = logging.getLogger("services.numista")
+log = logging.getLogger("services.integrations.numista")
 
 SERVICE = "numista"
 SCOPES = ("view_collection", "edit_collection")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.catalog.pokemon_prices import TCGPLAYER_METRICS
+from services.card_prices import TCGPLAYER_METRICS
 from services.pricing import priced_items_query
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet
 

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.grades import NUMISTA_GRADES
 from services.http import (
     AuthError,
     BadRequestError,
@@ -36,9 +37,8 @@ from services.http import (
     ServiceError,
     ServiceUnavailableError,
 )
-from services.mapping.grades import NUMISTA_GRADES
-from services.numista.api import NumistaApi, _aware
-from services.numista.quota import QuotaStatus
+from services.integrations.numista.api import NumistaApi, _aware
+from services.integrations.numista.quota import QuotaStatus
 from services.pricing import Observation, record_observations
 from services.store.models import Item, NumistaType, utcnow
 from services.store.models_numista import NumistaCacheEntry, NumistaIssue
@@ -389,7 +389,7 @@ def refresh_coin_prices(
     calls would only fail too); an unknown issue is reported and skipped. ``limit`` caps the calls spent.
     """
     from services.collection import NOT_HELD_STATUSES
-    from services.numista.links import link_issue_by_year
+    from services.integrations.numista.links import link_issue_by_year
 
     api = catalog.api
     report = PriceRefreshReport(currency=currency.upper())

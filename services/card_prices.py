@@ -1,0 +1,72 @@
+"""Which catalogue prices value a card, in which order: the price sources cards are valued from (TCGplayer per
+printing, Cardmarket per card) and the configurable order (``VITRINE_CARD_PRICE_ORDER``).
+
+A generic valuation rule, not part of any integration: ``services.pricing`` reads it, and the pokemontcg.io
+integration stores its observations under these source and metric names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+TCGPLAYER_METRICS = ("market", "low", "mid", "high", "directLow")
+# Cardmarket field → (variant, metric).
+CARDMARKET_FIELDS: dict[str, tuple[str, str]] = {
+    "trendPrice": ("", "trend"),
+    "averageSellPrice": ("", "averageSell"),
+    "lowPrice": ("", "low"),
+    "lowPriceExPlus": ("", "lowExPlus"),
+    "germanProLow": ("", "germanProLow"),
+    "suggestedPrice": ("", "suggested"),
+    "avg1": ("", "avg1"),
+    "avg7": ("", "avg7"),
+    "avg30": ("", "avg30"),
+    "reverseHoloTrend": ("reverseHolofoil", "trend"),
+    "reverseHoloSell": ("reverseHolofoil", "averageSell"),
+    "reverseHoloLow": ("reverseHolofoil", "low"),
+    "reverseHoloAvg1": ("reverseHolofoil", "avg1"),
+    "reverseHoloAvg7": ("reverseHolofoil", "avg7"),
+    "reverseHoloAvg30": ("reverseHolofoil", "avg30"),
+}
+CARDMARKET_METRICS = tuple(dict.fromkeys(metric for _variant, metric in CARDMARKET_FIELDS.values()))
+# Printings Cardmarket's card-level prices stand for. 1st-edition copies are excluded on purpose: they sell
+# for several times the unlimited price, so an unlimited figure would undervalue them badly.
+CARDMARKET_CARD_PRINTINGS = ("normal", "holofoil", "unlimitedHolofoil")
+PRICE_SOURCES = {"tcgplayer": ("USD", TCGPLAYER_METRICS), "cardmarket": ("EUR", CARDMARKET_METRICS)}
+
+PRICE_ORDER_ENV = "VITRINE_CARD_PRICE_ORDER"
+DEFAULT_PRICE_ORDER: tuple[tuple[str, str], ...] = (
+    ("tcgplayer", "market"),
+    ("tcgplayer", "mid"),
+    ("cardmarket", "trend"),
+)
+
+
+def parse_price_order(text: str | None) -> list[tuple[str, str]]:
+    """'cardmarket:trend, tcgplayer:market' → [("cardmarket", "trend"), ("tcgplayer", "market")].
+
+    Unknown entries are skipped with a warning (a typo in the environment must not take the dashboard
+    down); an empty or entirely invalid value falls back to the default order.
+    """
+    if not text or not text.strip():
+        return list(DEFAULT_PRICE_ORDER)
+    order: list[tuple[str, str]] = []
+    for entry in text.split(","):
+        source, _, metric = entry.strip().partition(":")
+        source = source.strip().lower()
+        metric = metric.strip() or "market"
+        known = PRICE_SOURCES.get(source)
+        if known is None or metric not in known[1]:
+            log.warning("%s: ignoring unknown price %r", PRICE_ORDER_ENV, entry.strip())
+            continue
+        if (source, metric) not in order:
+            order.append((source, metric))
+    return order or list(DEFAULT_PRICE_ORDER)
+
+
+def card_price_order() -> list[tuple[str, str]]:
+    """The catalogue prices valuation tries for a card, first found wins (after the user's own estimate)."""
+    return parse_price_order(os.environ.get(PRICE_ORDER_ENV))

@@ -1,1 +1,0 @@
-"""Mapping between our items and other services' vocabularies (Numista grades and ids, Discogs, ...)."""
