@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
+from services.states import NOT_HELD_STATUSES, ItemStatus, parse
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
 
 CARD_CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
@@ -25,7 +26,6 @@ CARD_PRINTINGS = (
     "unlimitedHolofoil",
 )
 DUPLICATE_STRATEGIES = ("increment", "separate")
-NOT_HELD_STATUSES = ("wish", "sold", "pass", "demo", "bidding")
 SYNC_SERVICE_FOR_KIND = {"coin": "numista", "record": "discogs"}
 EDITABLE_FIELDS = {
     "title", "quantity", "grade", "grade_code", "printing", "language", "status", "notes", "tags",
@@ -167,6 +167,8 @@ def add_item(
     if not title or not title.strip():
         raise InvalidInput("An item needs a title.", code="INVALID_TITLE")
     _check_quantity(quantity)
+    if "status" in fields:
+        fields["status"] = parse(ItemStatus, fields["status"], "An item's status")
     unknown = (
         set(fields) - EDITABLE_FIELDS - {"pokemontcg_card_id", "details", "origin_source", "origin_row_id"}
     )
@@ -261,6 +263,8 @@ def update_item(session: Session, owner_id: int, item_id: int, expected_version:
         )
     if "quantity" in changes:
         _check_quantity(changes["quantity"])
+    if "status" in changes:
+        changes["status"] = parse(ItemStatus, changes["status"], "An item's status")
     item = get_item(session, owner_id, item_id)
     title = item.title  # read now: after a failed flush the session can no longer load it
     if item.version != expected_version:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from services.card_prices import CARDMARKET_CARD_PRINTINGS, card_price_order
-from services.collection import NOT_HELD_STATUSES
+from services.states import NOT_HELD_STATUSES
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
 
 # Static conversion to the user's currency. The sources price in USD (TCGplayer) and EUR (Cardmarket,

@@ -45,7 +45,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -115,11 +115,6 @@ class ConnectionCheck:
         }  # fmt: skip
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for timezone=True columns; they were stored as UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _int(value: Any) -> int | None:
@@ -266,7 +261,7 @@ class NumistaApi:
             connection = self._connection(session)
             if connection is None or connection.token_encrypted is None:
                 return None
-            expires_at = _aware(connection.token_expires_at)
+            expires_at = connection.token_expires_at
             user_id = _int((connection.settings or {}).get("user_id"))
             if expires_at is None or user_id is None or expires_at <= utcnow():
                 return None

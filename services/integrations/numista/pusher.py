@@ -383,10 +383,8 @@ class NumistaPushSession:
         # One read should serve every retry waiting now: wait (at most `settle`) until the latest of their
         # earlier attempts has settled too, instead of reading again for each of them.
         with session_scope(self.engine) as session:
-            latest = jobs.aware(
-                session.scalar(
-                    select(func.max(JobItem.updated_at)).where(JobItem.job_id == self.job.id, JobItem.status == "retry")
-                )
+            latest = session.scalar(
+                select(func.max(JobItem.updated_at)).where(JobItem.job_id == self.job.id, JobItem.status == "retry")
             )
         ends = [moment for moment in (latest, claim.last_attempt_end) if moment is not None]
         if ends:

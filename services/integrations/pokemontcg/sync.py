@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -116,11 +116,6 @@ class SyncReport:
         }
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back naive; they are stored in UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _state(session: Session, key: str) -> CatalogSyncState:
@@ -132,7 +127,7 @@ def _state(session: Session, key: str) -> CatalogSyncState:
 
 
 def _is_fresh(row: CatalogSyncState | None, now: datetime) -> bool:
-    expires = _aware(row.expires_at) if row is not None else None
+    expires = row.expires_at if row is not None else None
     return row is not None and row.status == "complete" and expires is not None and expires > now
 
 
@@ -179,7 +174,7 @@ def _record_prices(session: Session, cards: list[dict[str, Any]]) -> int:
     """Dated observations for a page of cards, minus those already recorded for the same date and value."""
     ids = [card["id"] for card in cards]
     latest = {
-        (row.ref_id, row.source, row.variant, row.metric): (_aware(row.observed_at), row.value)
+        (row.ref_id, row.source, row.variant, row.metric): (row.observed_at, row.value)
         for row in session.scalars(
             select(LatestPrice).where(
                 LatestPrice.ref_kind == SOURCE,
@@ -381,11 +376,11 @@ def catalogue_status(session: Session, now: datetime | None = None) -> Catalogue
         )
     )
     complete = [r for r in rows if r.status == "complete"]
-    stale = sorted(r.key[4:] for r in complete if (_aware(r.expires_at) or now) <= now)
+    stale = sorted(r.key[4:] for r in complete if (r.expires_at or now) <= now)
     unfinished = sorted(r.key[4:] for r in rows if r.status in ("partial", "failed"))
     errored = [r for r in [*rows, session.get(CatalogSyncState, (SOURCE, SETS_KEY))] if r and r.last_error]
-    errored.sort(key=lambda r: _aware(r.updated_at) or now)
-    last_sync = max((_aware(r.fetched_at) for r in complete if r.fetched_at), default=None)
+    errored.sort(key=lambda r: r.updated_at or now)
+    last_sync = max((r.fetched_at for r in complete if r.fetched_at), default=None)
     return CatalogueStatus(
         sets=session.scalar(select(func.count()).select_from(PokemonSet)) or 0,
         cards=session.scalar(select(func.count()).select_from(PokemonCard)) or 0,
