@@ -265,8 +265,9 @@ def cmd_catalog_sync_pokemon(context: AppContext, session: Session, actor: User,
     def show(progress: SyncProgress) -> None:
         print(f"\r{progress.fraction:6.1%}  {progress.message[:70]:<70}", end="", file=sys.stderr, flush=True)
 
+    session.commit()  # a long job: it commits page by page in units of work of its own
     report = sync_pokemon_for_user(
-        session, context.settings, context.vault, actor.id, set_ids=args.set, force=args.force,
+        context.engine, context.settings, context.vault, actor.id, set_ids=args.set, force=args.force,
         progress=show if sys.stderr.isatty() and not args.json else None,
     )  # fmt: skip
     if sys.stderr.isatty() and not args.json:

@@ -88,6 +88,15 @@ class RowStatus(StrEnum):
         return self.value.upper()
 
 
+class CatalogSyncStatus(StrEnum):
+    """Progress of one catalogue download (the set list, or one set's cards): resumable while partial."""
+
+    PENDING = "pending"
+    PARTIAL = "partial"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
 class RowAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"

@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.store.models import Base, utcnow
+from services.states import CatalogSyncStatus
+from services.store.models import Base, one_of, utcnow
 from services.store.types import UtcDateTime
 
 SYNC_STATES = ("pending", "partial", "complete", "failed")
@@ -24,10 +25,11 @@ class CatalogSyncState(Base):
     "catalog" = the whole catalogue (its `revision` moves whenever cards or sets are written)."""
 
     __tablename__ = "catalog_sync_state"
+    __table_args__ = (one_of("status", CatalogSyncStatus),)
 
     source: Mapped[str] = mapped_column(String(20), primary_key=True, doc="pokemontcg")
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending", doc="pending, partial, complete, failed")
+    status: Mapped[str] = mapped_column(String(20), default=CatalogSyncStatus.PENDING)
     next_page: Mapped[int] = mapped_column(Integer, default=1, doc="first page the next run fetches")
     total_count: Mapped[int | None] = mapped_column(Integer, doc="totalCount the source reported")
     fetched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

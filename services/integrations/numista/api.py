@@ -9,7 +9,7 @@ CLI or the push engine.
 Usage (push engine, CLI, pages)::
 
     from services.integrations.numista.api import NumistaApi
-    with NumistaApi(settings, engine_or_session, vault, owner_id) as api:
+    with NumistaApi(settings, engine, vault, owner_id) as api:
         api.user_id                                   # Numista user id, from the token response
         api.list_collections()                        # [{"id": 1001, "name": "Euro coins"}, ...]
         api.list_collected_items(type_id=420)         # {"item_count": .., "items": [collected_item, ...]}
@@ -131,7 +131,7 @@ class NumistaApi:
     def __init__(
         self,
         settings: Settings,
-        db: Engine | Session,
+        engine: Engine,
         vault: Vault,
         owner_id: int,
         *,
@@ -145,7 +145,7 @@ class NumistaApi:
         self.settings = settings
         self.owner_id = owner_id
         self.lang = lang if lang in LANGS else "en"
-        self._db = db
+        self._engine = engine
         self._vault = vault
         self._monthly_quota = monthly_quota
         self._lock = threading.RLock()
@@ -176,14 +176,11 @@ class NumistaApi:
     # -- storage ---------------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session on this API's storage: the caller's session (flushed), or a short committed transaction
-        of its own on the engine. The catalogue cache writes through it too, so both never wait on each other."""
-        if isinstance(self._db, Session):
-            yield self._db
-            self._db.flush()
-        else:
-            with session_scope(self._db) as session:
-                yield session
+        """A short committed transaction of its own, whatever the caller's unit of work does: a call Numista
+        has counted (and a token it issued) stays recorded even if the caller rolls back. The catalogue cache
+        writes through it too, so both never wait on each other."""
+        with session_scope(self._engine) as session:
+            yield session
 
     def _connection(self, session: Session) -> Connection | None:
         return session.scalar(
@@ -540,6 +537,6 @@ class NumistaApi:
             return ConnectionCheck(token.user_id, username, token.expires_at, token.renewed, self.quota())
 
 
-def numista_api(context: Any, owner_id: int, db: Engine | Session | None = None, **options: Any) -> NumistaApi:
-    """A NumistaApi from an AppContext (settings, engine, vault); ``db`` defaults to the context's engine."""
-    return NumistaApi(context.settings, db if db is not None else context.engine, context.vault, owner_id, **options)
+def numista_api(context: Any, owner_id: int, **options: Any) -> NumistaApi:
+    """A NumistaApi from an AppContext (settings, engine, vault)."""
+    return NumistaApi(context.settings, context.engine, context.vault, owner_id, **options)

@@ -3,7 +3,7 @@
 
 They follow the cli.py handler contract ``(context, session, actor, args) -> (document, summary, exit status)``
 with one deliberate difference: they commit the command's session first and let the NumistaApi write its token
-and call counter in their own short transactions (engine mode). Why: a call Numista has counted must stay
+and call counter in their own short transactions (NumistaApi.transaction). Why: a call Numista has counted must stay
 counted, and a "Quota exceeded" must stay recorded, even when the command then fails and rolls back; and on
 SQLite an open write in the command's session would otherwise block those writes.
 """

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.states import CatalogSyncStatus
 from services.store.models import Item, PokemonCard, PokemonSet, utcnow
 from services.store.models_cards import CatalogSyncState
 from services.text import natural_sort_key
@@ -37,7 +38,8 @@ def bump_revision(session: Session) -> None:
     now = utcnow()
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(CatalogSyncState).values(
-        source=SOURCE, key=CATALOG_KEY, status="complete", next_page=1, revision=1, fetched_at=now, updated_at=now
+        source=SOURCE, key=CATALOG_KEY, status=CatalogSyncStatus.COMPLETE, next_page=1, revision=1,
+        fetched_at=now, updated_at=now,
     )
     statement = statement.on_conflict_do_update(
         index_elements=["source", "key"],

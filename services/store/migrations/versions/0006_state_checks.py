@@ -1,4 +1,5 @@
-"""States are checked by the database: item kind and status, sync ledger, job and job-row states.
+"""States are checked by the database: item kind and status, sync ledger, job and job-row states, catalogue
+sync progress.
 
 Values are written out here (not imported from services.states) so this migration keeps meaning what it
 meant when the vocabularies change later. Unknown item statuses written before the check become 'unknown'.
@@ -26,6 +27,7 @@ ITEM_STATUSES = (
 SYNC_STATUSES = ("NOT_SYNCED", "QUEUED", "SYNCED", "FAILED", "DUPLICATE")
 JOB_STATUSES = ("queued", "running", "paused", "done", "done_with_errors", "cancelled")
 ROW_STATUSES = ("queued", "retry", "running", "synced", "duplicate", "failed", "skipped", "cancelled")
+CATALOG_SYNC_STATUSES = ("pending", "partial", "complete", "failed")
 
 CHECKS = (
     ("items", "kind", ITEM_KINDS),
@@ -33,6 +35,7 @@ CHECKS = (
     ("sync_ledger", "status", SYNC_STATUSES),
     ("jobs", "status", JOB_STATUSES),
     ("job_items", "status", ROW_STATUSES),
+    ("catalog_sync_state", "status", CATALOG_SYNC_STATUSES),
 )
 
 
