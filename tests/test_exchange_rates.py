@@ -136,6 +136,12 @@ def test_settings_page_offers_only_currencies_with_a_rate(app_env: str) -> None:
     assert not at.exception, at.exception
     with open_context().session() as session:
         assert session.get(User, 1).currency == "JPY"
+    at.switch_page("pages/overview.py").run()
+    at.button(key="load_demo").click().run()
+    assert not at.exception, at.exception
+    shown = {metric.label: metric.value for metric in at.metric}["Estimated value"]
+    assert shown.endswith(" JPY") and float(shown.split()[0].replace(",", "")) > 100_000  # not 1,560.24 JPY
+    assert any(f"to JPY at the ECB reference rates of {last_fixing().isoformat()}" in c.value for c in at.caption)
 
 
 # -- refresh from the ECB (a loopback server serving a small history file) ---------------------------------
