@@ -252,7 +252,8 @@ def valuation(
             priced_entries = int(entries) - int(without_price or 0)
             unpriced += priced_entries
             without_rate += priced_entries
-            currencies_without_rate.add(row_currency)
+            # the price's currency, or the display currency itself (one stored before rates were checked)
+            currencies_without_rate.add(row_currency if rates.per_euro(row_currency) is None else currency)
             continue
         bucket["estimatedValue"] += converted
         total_value += converted

@@ -112,6 +112,16 @@ def test_a_currency_without_a_rate_is_unpriced_never_one_to_one(session: Session
     assert history["2026-11"] == {"month": "2026-11", "estimatedValue": 10.0, "entries": 1}  # no XYZ in it
 
 
+def test_a_stored_display_currency_without_a_rate_never_crashes(session: Session, owner: User) -> None:
+    coin = add_item(session, owner.id, kind="coin", title="2 euro", grade_code="unc")
+    record_observations(session, [_manual(coin.id, "EUR", "10", date(2026, 11, 2))])
+    owner.currency = "XYZ"  # stored before display currencies were checked
+    report = valuation(session, owner.id, owner.currency)
+    assert report["totalEstimatedValue"] == 0.0 and report["itemsWithoutPrice"] == 1
+    assert report["currenciesWithoutRate"] == ["XYZ"]
+    assert value_history(session, owner.id, owner.currency) == []
+
+
 @pytest.mark.parametrize("code", ["XYZ", "HRK", "BGN", "jpyy", ""])
 def test_a_display_currency_needs_an_ecb_rate(session: Session, owner: User, code: str) -> None:
     with pytest.raises(InvalidInput) as refused:
