@@ -43,7 +43,7 @@ class ItemFilter:
     held_only: bool = False
 
 
-def _owned(owner_id: int) -> Select[tuple[Item]]:
+def _owned(owner_id: int) -> Select[Item]:
     return select(Item).where(Item.owner_id == owner_id)
 
 
@@ -72,7 +72,7 @@ def _sync_status_clause(status: str) -> Any:
     return and_(Item.kind.in_(tuple(SYNC_SERVICE_FOR_KIND)), current == literal(status))
 
 
-def _filtered(owner_id: int, filters: ItemFilter) -> Select[tuple[Item]]:
+def _filtered(owner_id: int, filters: ItemFilter) -> Select[Item]:
     query = _owned(owner_id)
     if filters.kind:
         if filters.kind not in ITEM_KINDS:

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from services.errors import Conflict, InvalidInput, NotFound
 from services.states import JobStatus, RowAction, RowStatus, SyncStatus
-from services.store.db import session_scope
+from services.store.db import affected_rows, session_scope
 from services.store.models import Item, Job, JobItem, SyncLedger, utcnow
 from services.store.models_sync import SyncWorker
 
@@ -140,7 +140,7 @@ def create_job(session: Session, owner_id: int, service: str, rows: list[Planned
                 session.add(SyncLedger(item_id=row.item_id, service=service, status=SyncStatus.QUEUED))
             elif entry.remote_id is None:
                 entry.status = SyncStatus.QUEUED
-    session.execute(JobItem.__table__.insert(), values)
+    session.execute(insert(JobItem), values)
     session.flush()
     if not any(value["status"] in OPEN_ROW for value in values):
         job.status = JobStatus.DONE
@@ -173,7 +173,7 @@ class Claim:
 @functools.lru_cache(maxsize=32)
 def _candidate_query(postgres: bool, job_scoped: bool, services: tuple[str, ...] | None) -> Select[Any]:
     """The "next row to push" query, built once per shape (cheap to execute again and again)."""
-    query = (
+    query: Select[Any] = (
         select(
             JobItem.id, JobItem.job_id, JobItem.item_id, JobItem.status, JobItem.attempts, JobItem.updated_at,
             Job.owner_id, Job.service, Job.status.label("job_status"),
@@ -239,7 +239,7 @@ def claim_in(connection: Connection, request: ClaimRequest) -> Claim | None:
             {"row": row.id, "seen_status": row.status, "seen_attempts": row.attempts, "worker": request.worker_id,
              "now": now},
         )  # fmt: skip
-        if taken.rowcount != 1:
+        if affected_rows(taken) != 1:
             continue
         if row.job_status == JobStatus.QUEUED:
             connection.execute(_START_JOB, {"job": row.job_id, "now": now})
@@ -330,7 +330,7 @@ def checkpoint_and_claim(
             {"row": claim.row_id, "worker": worker_id, "new_status": outcome.status, "new_error": outcome.error,
              "now": now, "new_remote_id": outcome.remote_id, "refund": 1 if outcome.refund else 0},
         )  # fmt: skip
-        recorded = result.rowcount == 1
+        recorded = affected_rows(result) == 1
         if recorded:
             _update_ledger(connection, claim, outcome, now)
         return recorded, (claim_in(connection, then) if then is not None else None)
@@ -379,9 +379,9 @@ def finish_if_complete(engine: Engine, job_id: int) -> bool:
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB))
-            .values(status="done_with_errors" if failed else "done", finished_at=utcnow())
+            .values(status=JobStatus.DONE_WITH_ERRORS if failed else JobStatus.DONE, finished_at=utcnow())
         )
-        return result.rowcount == 1
+        return affected_rows(result) == 1
 
 
 def finish_completed(engine: Engine) -> list[int]:
@@ -406,7 +406,7 @@ def heartbeat(engine: Engine, worker_id: str, *, host: str | None = None, pid: i
     """Say "still alive"; re-registers a worker that another one already presumed dead."""
     with session_scope(engine) as session:
         result = session.execute(update(SyncWorker).where(SyncWorker.id == worker_id).values(heartbeat_at=utcnow()))
-        if result.rowcount == 0:
+        if affected_rows(result) == 0:
             session.add(SyncWorker(id=worker_id, host=host, pid=pid, started_at=utcnow(), heartbeat_at=utcnow()))
 
 
@@ -430,7 +430,7 @@ def reclaim_stale(engine: Engine, stale_after: float) -> int:
                 status=RowStatus.RETRY, claimed_by=None, updated_at=now, error=f"the worker stopped; {UNCERTAIN_NOTE}"
             )
         )  # fmt: skip
-        return result.rowcount or 0
+        return affected_rows(result) or 0
 
 
 def requeue_own(engine: Engine, worker_id: str) -> int:
@@ -443,7 +443,7 @@ def requeue_own(engine: Engine, worker_id: str) -> int:
                 status=RowStatus.RETRY, claimed_by=None, updated_at=utcnow(), error=f"interrupted; {UNCERTAIN_NOTE}"
             )
         )
-        return result.rowcount or 0
+        return affected_rows(result) or 0
 
 
 def live_workers(session: Session, stale_after: float) -> list[SyncWorker]:
@@ -590,7 +590,7 @@ class Progress:
 
 
 def job_progress(session: Session, job: Job) -> Progress:
-    counts = dict.fromkeys((*OPEN_ROW, *FINAL_ROW), 0)
+    counts: dict[str, int] = {status.value: 0 for status in (*OPEN_ROW, *FINAL_ROW)}
     rows = session.execute(
         select(JobItem.status, func.count(), func.min(JobItem.updated_at), func.max(JobItem.updated_at))
         .where(JobItem.job_id == job.id)
@@ -600,7 +600,9 @@ def job_progress(session: Session, job: Job) -> Progress:
         counts[status] = counts.get(status, 0) + count
     pushed = session.execute(
         select(func.count(), func.max(JobItem.updated_at)).where(
-            JobItem.job_id == job.id, JobItem.status.in_(("synced", "duplicate", "failed")), JobItem.attempts > 0
+            JobItem.job_id == job.id,
+            JobItem.status.in_((RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.FAILED)),
+            JobItem.attempts > 0,
         )
     ).one()
     remaining = sum(counts[s] for s in OPEN_ROW)
@@ -614,8 +616,8 @@ def job_progress(session: Session, job: Job) -> Progress:
             eta = remaining / rate
     return Progress(
         total=sum(counts.values()),
-        done=counts["synced"] + counts["duplicate"] + counts["skipped"] + counts["cancelled"],
-        failed=counts["failed"],
+        done=sum(counts[s] for s in (RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.SKIPPED, RowStatus.CANCELLED)),
+        failed=counts[RowStatus.FAILED],
         remaining=remaining,
         counts=counts,
         eta_seconds=eta,

@@ -449,7 +449,7 @@ class NumistaApi:
 
     def get_type(self, type_id: int, *, lang: str | None = None) -> dict[str, Any]:
         """``GET /types/{id}``: the full type (title, issuer, years, value, references, ...)."""
-        return self._get(f"/types/{int(type_id)}", {"lang": lang or self.lang})
+        return _object(self._get(f"/types/{int(type_id)}", {"lang": lang or self.lang}))
 
     def get_issues(self, type_id: int, *, lang: str | None = None) -> list[dict[str, Any]]:
         """``GET /types/{id}/issues``: a bare list of issues (years, mint letters, ids)."""
@@ -467,16 +467,16 @@ class NumistaApi:
 
     def list_issuers(self, *, lang: str | None = None) -> dict[str, Any]:
         """``GET /issuers``: ``{"count", "issuers": [{"code", "name", ...}]}`` (codes are French slugs)."""
-        return self._get("/issuers", {"lang": lang or self.lang})
+        return _object(self._get("/issuers", {"lang": lang or self.lang}))
 
     def list_catalogues(self) -> dict[str, Any]:
         """``GET /catalogues``: ``{"count", "catalogues": [{"id", "code", "title", ...}]}`` (KM is id 3)."""
-        return self._get("/catalogues")
+        return _object(self._get("/catalogues"))
 
     def get_user(self, user_id: int | None = None, *, lang: str | None = None) -> dict[str, Any]:
         """``GET /users/{id}``: ``{"username", "avatar"}`` (the key's own user by default)."""
-        return self._get(f"/users/{int(user_id if user_id is not None else self.user_id)}",
-                         {"lang": lang or self.lang})
+        return _object(self._get(f"/users/{int(user_id if user_id is not None else self.user_id)}",
+                         {"lang": lang or self.lang}))
 
     # -- the user's collection (Bearer token) ----------------------------------------------------
     def list_collections(self) -> list[dict[str, Any]]:
@@ -500,17 +500,17 @@ class NumistaApi:
 
     def get_collected_item(self, item_id: int) -> dict[str, Any]:
         """``GET /users/{id}/collected_items/{item_id}``; NotFoundError if it is gone."""
-        return self._user_call("GET", f"/collected_items/{int(item_id)}")
+        return _object(self._user_call("GET", f"/collected_items/{int(item_id)}"))
 
     def create_collected_item(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /users/{id}/collected_items`` (request shape: ``type`` required, ids as integers);
         returns the created item (201) whose ``id`` later PATCH/DELETE use. Never deduplicated by Numista."""
-        return self._user_call("POST", "/collected_items", json=body)
+        return _object(self._user_call("POST", "/collected_items", json=body))
 
     def edit_collected_item(self, item_id: int, body: dict[str, Any]) -> dict[str, Any]:
         """``PATCH /users/{id}/collected_items/{item_id}``: only present keys change; None clears
         issue/grade/price. Returns the whole updated item."""
-        return self._user_call("PATCH", f"/collected_items/{int(item_id)}", json=body)
+        return _object(self._user_call("PATCH", f"/collected_items/{int(item_id)}", json=body))
 
     def delete_collected_item(self, item_id: int) -> None:
         """``DELETE /users/{id}/collected_items/{item_id}`` (204)."""
@@ -535,6 +535,13 @@ class NumistaApi:
                 if connection is not None:
                     connection.remote_user = username[:200]
             return ConnectionCheck(token.user_id, username, token.expires_at, token.renewed, self.quota())
+
+
+def _object(document: Any) -> dict[str, Any]:
+    """A JSON object Numista answered with; anything else is a broken answer, not data."""
+    if not isinstance(document, dict):
+        raise ServiceError("Numista answered with an unexpected document (not a JSON object).", service=SERVICE)
+    return document
 
 
 def numista_api(context: Any, owner_id: int, **options: Any) -> NumistaApi:

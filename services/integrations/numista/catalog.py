@@ -258,7 +258,8 @@ class NumistaCatalog:
         with self.api.transaction() as session:
             row = session.get(NumistaType, int(type_id)) or NumistaType(id=int(type_id))
             row.title = str(data.get("title") or f"N# {type_id}")[:400]
-            issuer = data.get("issuer") if isinstance(data.get("issuer"), dict) else {}
+            issuer = data.get("issuer")
+            issuer = issuer if isinstance(issuer, dict) else {}
             row.issuer = (str(issuer.get("name")) if issuer.get("name") else None)
             row.min_year, row.max_year = _year(data.get("min_year")), _year(data.get("max_year"))
             row.data, row.fetched_at, row.expires_at = data, now, now + TYPE_TTL

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.accounts import connections
-from services.context import AppContext
+from services.context import AppContext, CommandResult
 from services.errors import InvalidInput, NotFound, VitrineError
 from services.http import (
     AuthError,
@@ -65,7 +65,7 @@ def _require_key(context: AppContext, session: Session, actor: User) -> None:
         )
 
 
-def cmd_connect_numista(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:
+def cmd_connect_numista(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> CommandResult:
     """Save the API key read from stdin (encrypted), then check it: Numista user, token, calls this month."""
     key = sys.stdin.readline().strip()
     if not key:
@@ -91,7 +91,9 @@ def cmd_connect_numista(context: AppContext, session: Session, actor: User, _arg
     return document, summary, EXIT_OK
 
 
-def cmd_catalog_search_numista(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_catalog_search_numista(
+    context: AppContext, session: Session, actor: User, args: argparse.Namespace
+) -> CommandResult:
     """Search Numista types (1 call, 0 when the same search is cached)."""
     _require_key(context, session, actor)
     with _api(context, session, actor) as api:
@@ -125,7 +127,7 @@ def cmd_catalog_search_numista(context: AppContext, session: Session, actor: Use
     return document, "\n".join(lines), EXIT_OK
 
 
-def cmd_prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     """Refresh Numista estimates of the user's linked coins whose prices are stale."""
     kinds = [args.kind] if args.kind else list(PRICE_KINDS)
     unsupported = [kind for kind in kinds if kind not in PRICE_KINDS]
