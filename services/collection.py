@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
 from services.states import NOT_HELD_STATUSES, ItemStatus, parse
+from services.store.chunks import in_chunks
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
 
 CARD_CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
@@ -113,8 +114,7 @@ def list_items(
 def sync_statuses(session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
     """Remote status per item and service, for items the caller already fetched owner-scoped."""
     result: dict[int, dict[str, str]] = {}
-    for chunk_start in range(0, len(item_ids), 900):
-        chunk = item_ids[chunk_start : chunk_start + 900]
+    for chunk in in_chunks(item_ids):
         rows = session.execute(
             select(SyncLedger.item_id, SyncLedger.service, SyncLedger.status).where(
                 SyncLedger.item_id.in_(chunk)

@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from services.errors import Conflict, InvalidInput, NotFound
 from services.states import JobStatus, RowAction, RowStatus, SyncStatus
+from services.store.chunks import in_chunks
 from services.store.db import affected_rows, session_scope
 from services.store.models import Item, Job, JobItem, SyncLedger, utcnow
 from services.store.models_sync import SyncWorker
@@ -78,8 +79,7 @@ class PlannedRow:
 def _busy_items(session: Session, service: str, item_ids: list[int]) -> dict[int, int]:
     """Items already waiting in another unfinished job of the same service → that job's id."""
     busy: dict[int, int] = {}
-    for start in range(0, len(item_ids), 900):
-        chunk = item_ids[start : start + 900]
+    for chunk in in_chunks(item_ids):
         rows = session.execute(
             select(JobItem.item_id, JobItem.job_id)
             .join(Job, Job.id == JobItem.job_id)
@@ -92,10 +92,8 @@ def _busy_items(session: Session, service: str, item_ids: list[int]) -> dict[int
 
 def ledger_rows(session: Session, service: str, item_ids: Iterable[int]) -> dict[int, SyncLedger]:
     """The sync-ledger rows of these items for one service (callers pass owner-scoped item ids)."""
-    ids = list(item_ids)
     found: dict[int, SyncLedger] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
+    for chunk in in_chunks(item_ids):
         query = select(SyncLedger).where(SyncLedger.service == service, SyncLedger.item_id.in_(chunk))
         found.update({row.item_id: row for row in session.scalars(query)})
     return found

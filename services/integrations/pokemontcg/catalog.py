@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.states import CatalogSyncStatus
+from services.store.chunks import in_chunks
 from services.store.models import Item, PokemonCard, PokemonSet, utcnow
 from services.store.models_cards import CatalogSyncState
 from services.text import natural_sort_key
@@ -61,8 +62,7 @@ def catalogue_revision(session: Session) -> tuple[int, Any]:
 def _existing(session: Session, model: type[Any], ids: list[str]) -> dict[str, Any]:
     """Rows already stored, fetched in chunks (one query per 500 ids instead of one per row)."""
     found: dict[str, Any] = {}
-    for start in range(0, len(ids), _PREFETCH):
-        chunk = ids[start : start + _PREFETCH]
+    for chunk in in_chunks(ids, _PREFETCH):
         found.update((row.id, row) for row in session.scalars(select(model).where(model.id.in_(chunk))))
     return found
 
