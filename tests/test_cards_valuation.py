@@ -11,11 +11,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.card_prices import PRICE_ORDER_ENV, parse_price_order
+from services.card_printings import card_printings
 from services.collection import add_card, get_item, update_item
 from services.errors import Conflict, InvalidInput, StaleEdit
 from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.integrations.pokemontcg.prices import price_rows
-from services.integrations.pokemontcg.values import card_printings, unpriced_entries
+from services.integrations.pokemontcg.values import unpriced_entries
 from services.pricing import Observation, record_observations, valuation
 from services.store.db import session_scope
 from services.store.models import User
@@ -115,7 +116,7 @@ def test_unpriced_entries_are_counted_and_listed_never_valued_at_zero(
     assert [e["id"] for e in listed] == [lonely.id, nothing.id]  # Team Rocket 10 before 50
     assert listed[0]["set"] == {"id": "base5", "name": "Team Rocket"} and listed[1]["quantity"] == 4
     assert unpriced_entries(session, owner.id, kind="coin") == []
-    assert card_printings(session, "base5-4") == ["holofoil", "1stEditionHolofoil"]
+    assert card_printings(session, "base5-4") == ("holofoil", "1stEditionHolofoil")
 
 
 def test_price_order_is_configurable(
