@@ -127,6 +127,8 @@ def item_document(item: Item, statuses: dict[str, str] | None = None) -> dict[st
         "title": item.title,
         "quantity": item.quantity,
         "grade": item.grade,
+        "printing": item.printing,  # cards (null for coins and records)
+        "language": item.language,
         "status": item.status,
         "notes": item.notes,
         "refs": {
