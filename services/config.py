@@ -164,7 +164,7 @@ KEYS: tuple[Key, ...] = (
     Key("DISCOGS_RATE_WINDOW", "discogs_rate_window", _seconds(1, 86_400), 60.0),
     Key("NUMISTA_RATE_LIMIT", "numista_rate_limit", _integer(1, 10_000), 45),
     Key("NUMISTA_RATE_WINDOW", "numista_rate_window", _seconds(1, 86_400), 60.0),
-    Key("NUMISTA_MAX_CONCURRENCY", "numista_max_concurrency", _integer(1, 64), 1),
+    Key("NUMISTA_MAX_CONCURRENCY", "numista_max_concurrency", _integer(0, 64), 1),
     # pokemontcg.io: 30/min is the documented cap without a key; a key lifts it (see load_settings).
     Key("POKEMONTCG_RATE_LIMIT", "pokemontcg_rate_limit", _integer(1, 10_000)),
     Key("POKEMONTCG_RATE_WINDOW", "pokemontcg_rate_window", _seconds(1, 86_400), 60.0),
