@@ -1,11 +1,13 @@
 """Which printings a card has, and which one an entry gets: one rule for the command line, the Catalog page,
 CSV imports and the API.
 
-A card's printings are the printings its TCGplayer price blocks list (pokemontcg.io's ``tcgplayer.prices``
-keys, stored as the variants of the card's TCGplayer prices). Why it matters: the printing decides the
-price an entry is valued at; a holo-only card stored as ``normal`` gets no TCGplayer price and falls back to
-Cardmarket's card-level trend, a different figure in another currency. When the catalogue knows nothing
-about a card's printings (not synced, or no TCGplayer block), any printing of the usual list is accepted.
+A card's printings are the keys of its TCGplayer price block (pokemontcg.io's ``tcgplayer.prices``): kept on
+the card by the catalogue sync (``PokemonCard.printings``, even for a printing without a single price) and
+seen as the variants of its stored TCGplayer prices (cards synced before that column existed). Why it
+matters: the printing decides the price an entry is valued at; a holo-only card stored as ``normal`` gets no
+TCGplayer price and falls back to Cardmarket's card-level trend, a different figure in another currency.
+When the catalogue knows nothing about a card's printings (not synced, or no TCGplayer block), any printing
+of the usual list is accepted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.errors import InvalidInput
-from services.store.models import LatestPrice
+from services.store.models import LatestPrice, PokemonCard
 
 # The usual order: the default printing of a card is the first of these it has.
 CARD_PRINTINGS = (
@@ -41,16 +43,24 @@ def known_printings(session: Session, card_ids: Sequence[str]) -> dict[str, tupl
     found: dict[str, set[str]] = {}
     ids = list(dict.fromkeys(card_ids))
     for start in range(0, len(ids), _BATCH):
-        rows = session.execute(
+        batch = ids[start : start + _BATCH]
+        listed = session.execute(
+            select(PokemonCard.id, PokemonCard.printings).where(
+                PokemonCard.id.in_(batch), PokemonCard.printings.is_not(None)
+            )
+        )
+        for card_id, printings in listed:
+            found.setdefault(card_id, set()).update(printings or ())
+        priced = session.execute(
             select(LatestPrice.ref_id, LatestPrice.variant)
             .where(
                 LatestPrice.ref_kind == "pokemontcg",
                 LatestPrice.source == "tcgplayer",
-                LatestPrice.ref_id.in_(ids[start : start + _BATCH]),
+                LatestPrice.ref_id.in_(batch),
             )
             .distinct()
         )
-        for card_id, variant in rows:
+        for card_id, variant in priced:
             if variant:
                 found.setdefault(card_id, set()).add(variant)
     return {card_id: in_usual_order(printings) for card_id, printings in found.items()}

@@ -80,6 +80,8 @@ def test_items_add_card_on_the_command_line(
     monkeypatch.setenv("POKEMONTCG_API_KEY", DEMO_API_KEY)
     monkeypatch.setenv("POKEMONTCG_RATE_LIMIT", "1000")
     pokemontcg_emulator.set_card_prices("base5-4", tcgplayer=HOLO_ONLY["tcgplayer"], cardmarket=HOLO_ONLY["cardmarket"])
+    no_price_yet = {"prices": {"1stEditionHolofoil": {"market": None, "low": None}, "unlimitedHolofoil": {}}}
+    pokemontcg_emulator.set_card_prices("base5-5", tcgplayer=no_price_yet, cardmarket=None)
     assert cli("catalog", "sync", "pokemon", "--set", "base5", "--json").returncode == 0
     refused = cli("items", "add", "card", "base5-4", "--printing", "normal", "--json")
     assert refused.returncode == 2 and json.loads(refused.stdout)["error"]["code"] == "INVALID_PRINTING"
@@ -88,7 +90,12 @@ def test_items_add_card_on_the_command_line(
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["printing"] == "holofoil"
     value = json.loads(cli("value", "--json").stdout)
-    assert value["itemsWithoutPrice"] == 0 and value["totalItems"] == 1
+    assert value["itemsWithoutPrice"] == 0 and value["totalItems"] == 1 and value["currency"] == "EUR"
+    # TCGplayer lists these printings without a price yet: still the card's printings, in the usual order.
+    unpriced = cli("items", "add", "card", "base5-5", "--json")
+    assert unpriced.returncode == 0 and json.loads(unpriced.stdout)["printing"] == "1stEditionHolofoil"
+    assert cli("items", "add", "card", "base5-5", "--printing", "unlimitedHolofoil").returncode == 0
+    assert cli("items", "add", "card", "base5-5", "--printing", "holofoil").returncode == 2
 
 
 def test_the_catalog_page_offers_only_the_cards_printings(app_env: str) -> None:
