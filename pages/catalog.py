@@ -6,12 +6,13 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from services.collection import CARD_CONDITIONS, CARD_PRINTINGS, DUPLICATE_STRATEGIES, add_card
+from services.card_printings import card_printings
+from services.collection import CARD_CONDITIONS, DUPLICATE_STRATEGIES, add_card
 from services.errors import VitrineError
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue, list_sets
 from services.integrations.pokemontcg.search import DEFAULT_LIMIT, CardFilter, card_index
 from services.integrations.pokemontcg.sync import SyncProgress, catalogue_status, sync_pokemon_for_user
-from services.integrations.pokemontcg.values import card_prices, card_printings
+from services.integrations.pokemontcg.values import card_prices
 from services.text import normalize
 from ui import cache
 from ui.session import app_context, current_actor
@@ -138,7 +139,7 @@ st.subheader("Add to my collection")
 titles = {h.id: f"{h.name} · {h.set_name} {h.number}" for h in results.hits}
 card_id = st.selectbox("Card", list(titles), format_func=titles.get, key="add_card_id")
 with context.session() as session:
-    known_printings = card_printings(session, card_id)
+    printing_options = list(card_printings(session, card_id))  # only the card's own, when known
     prices = card_prices(session, card_id)
 chosen = next(h for h in results.hits if h.id == card_id)
 picture, details = st.columns([1, 3])
@@ -150,8 +151,7 @@ if prices:
 else:
     details.caption("No price stored for this card yet: sync its set, or give your own estimate later.")
 
-printing_options = [*known_printings, *(p for p in CARD_PRINTINGS if p not in known_printings)]
-if st.session_state.get("add_card_for") != card_id:  # another card: preselect its first priced printing
+if st.session_state.get("add_card_for") != card_id:  # another card: preselect its first printing
     st.session_state["add_card_for"] = card_id
     st.session_state["add_card_printing"] = printing_options[0]
 currencies = list(dict.fromkeys([actor.currency, "USD", "EUR", "GBP", "CHF"]))
@@ -161,7 +161,7 @@ with st.form("add_card_form"):
     condition = condition_col.selectbox("Condition", CARD_CONDITIONS, key="add_card_condition")
     printing = printing_col.selectbox(
         "Printing", printing_options, key="add_card_printing",
-        help="Printings with a TCGplayer price are listed first.",
+        help="The printings TCGplayer lists for this card (all of them while the catalogue does not know).",
     )  # fmt: skip
     language = language_col.selectbox("Language", list(LANGUAGES), format_func=LANGUAGES.get, key="add_card_language")
     acquired_col, price_col, currency_col, strategy_col = st.columns(4)

@@ -7,11 +7,6 @@ integration stores its observations under these source and metric names.
 
 from __future__ import annotations
 
-import logging
-import os
-
-log = logging.getLogger(__name__)
-
 TCGPLAYER_METRICS = ("market", "low", "mid", "high", "directLow")
 # Cardmarket field → (variant, metric).
 CARDMARKET_FIELDS: dict[str, tuple[str, str]] = {
@@ -37,7 +32,6 @@ CARDMARKET_METRICS = tuple(dict.fromkeys(metric for _variant, metric in CARDMARK
 CARDMARKET_CARD_PRINTINGS = ("normal", "holofoil", "unlimitedHolofoil")
 PRICE_SOURCES = {"tcgplayer": ("USD", TCGPLAYER_METRICS), "cardmarket": ("EUR", CARDMARKET_METRICS)}
 
-PRICE_ORDER_ENV = "VITRINE_CARD_PRICE_ORDER"
 DEFAULT_PRICE_ORDER: tuple[tuple[str, str], ...] = (
     ("tcgplayer", "market"),
     ("tcgplayer", "mid"),
@@ -46,11 +40,9 @@ DEFAULT_PRICE_ORDER: tuple[tuple[str, str], ...] = (
 
 
 def parse_price_order(text: str | None) -> list[tuple[str, str]]:
-    """'cardmarket:trend, tcgplayer:market' → [("cardmarket", "trend"), ("tcgplayer", "market")].
-
-    Unknown entries are skipped with a warning (a typo in the environment must not take the dashboard
-    down); an empty or entirely invalid value falls back to the default order.
-    """
+    """'cardmarket:trend, tcgplayer:market' → [("cardmarket", "trend"), ("tcgplayer", "market")]; empty → the
+    default order. An unknown entry is a ValueError (``VITRINE_CARD_PRICE_ORDER`` is checked when the
+    settings load, services.config): a typo must not silently value a collection differently."""
     if not text or not text.strip():
         return list(DEFAULT_PRICE_ORDER)
     order: list[tuple[str, str]] = []
@@ -60,13 +52,8 @@ def parse_price_order(text: str | None) -> list[tuple[str, str]]:
         metric = metric.strip() or "market"
         known = PRICE_SOURCES.get(source)
         if known is None or metric not in known[1]:
-            log.warning("%s: ignoring unknown price %r", PRICE_ORDER_ENV, entry.strip())
-            continue
+            choices = "; ".join(f"{name}: {', '.join(metrics)}" for name, (_cur, metrics) in PRICE_SOURCES.items())
+            raise ValueError(f"unknown price {entry.strip()!r} (known: {choices})")
         if (source, metric) not in order:
             order.append((source, metric))
-    return order or list(DEFAULT_PRICE_ORDER)
-
-
-def card_price_order() -> list[tuple[str, str]]:
-    """The catalogue prices valuation tries for a card, first found wins (after the user's own estimate)."""
-    return parse_price_order(os.environ.get(PRICE_ORDER_ENV))
+    return order

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from services import __version__
 from services.accounts import create_user, resolve_user
+from services.card_printings import CARD_PRINTINGS
 from services.collection import (
     CARD_CONDITIONS,
-    CARD_PRINTINGS,
     DUPLICATE_STRATEGIES,
     ItemFilter,
     add_card,
@@ -85,7 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_card_parser.add_argument("card_id", metavar="CARD_ID")
     add_card_parser.add_argument("--quantity", type=int, default=1)
     add_card_parser.add_argument("--condition", default="NM", type=str.upper, choices=CARD_CONDITIONS)
-    add_card_parser.add_argument("--printing", default="normal", choices=CARD_PRINTINGS)
+    add_card_parser.add_argument(
+        "--printing",
+        help=f"one the card has ({', '.join(CARD_PRINTINGS)}, ...); default: its only or first printing",
+    )
     add_card_parser.add_argument("--strategy", default="increment", choices=DUPLICATE_STRATEGIES)
     add_card_parser.add_argument("--price", help="what you paid, e.g. 12.50")
     add_card_parser.add_argument("--currency", help="currency of --price (default: yours)")
@@ -173,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
 Handler = Callable[[AppContext, Session, User, argparse.Namespace], tuple[Any, str, int]]
 
 
-def cmd_users_add(context: AppContext, session: Session, _actor: User, args: argparse.Namespace) -> tuple:
+def cmd_users_add(context: AppContext, session: Session, _actor: User | None, args: argparse.Namespace) -> tuple:
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise InvalidInput("Give the password on the first line of standard input.", code="PASSWORD_REQUIRED")
@@ -390,12 +393,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         context = open_context()
         with context.session() as session:
-            actor = resolve_user(
-                session,
-                None if args.handler is cmd_users_add else args.user,
-                club_mode=context.settings.club_mode,
-                currency=context.settings.currency,
-            )
+            # `users add` acts for no member: whoever runs it with the club's settings administers the club
+            # (README Club setup creates the first member this way).
+            actor = None if args.handler is cmd_users_add else resolve_user(
+                session, args.user, club_mode=context.settings.club_mode, currency=context.settings.currency
+            )  # fmt: skip
             document, summary, status = args.handler(context, session, actor, args)
     except VitrineError as error:
         return _emit_error(error.code, error.message, as_json)

@@ -12,20 +12,13 @@ from sqlalchemy import Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
+from services.card_printings import card_printings, choose_printing
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
 from services.states import NOT_HELD_STATUSES, ItemStatus, parse
 from services.store.chunks import in_chunks
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
 
 CARD_CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
-CARD_PRINTINGS = (
-    "normal",
-    "holofoil",
-    "reverseHolofoil",
-    "1stEditionHolofoil",
-    "1stEditionNormal",
-    "unlimitedHolofoil",
-)
 DUPLICATE_STRATEGIES = ("increment", "separate")
 SYNC_SERVICE_FOR_KIND = {"coin": "numista", "record": "discogs"}
 EDITABLE_FIELDS = {
@@ -134,6 +127,8 @@ def item_document(item: Item, statuses: dict[str, str] | None = None) -> dict[st
         "title": item.title,
         "quantity": item.quantity,
         "grade": item.grade,
+        "printing": item.printing,  # cards (null for coins and records)
+        "language": item.language,
         "status": item.status,
         "notes": item.notes,
         "refs": {
@@ -187,7 +182,7 @@ def add_card(
     *,
     quantity: int = 1,
     condition: str = "NM",
-    printing: str = "normal",
+    printing: str | None = None,
     strategy: str = "increment",
     language: str = "en",
     price: Decimal | None = None,
@@ -198,7 +193,8 @@ def add_card(
     """Record copies of a catalogue card. Returns (entry, created).
 
     `increment` adds to the entry with the same card, condition, printing and language; `separate`
-    refuses when such an entry exists, so a user never gets an accidental twin row.
+    refuses when such an entry exists, so a user never gets an accidental twin row. Without a printing the
+    entry gets the card's own (services.card_printings); one the card does not have is refused.
     """
     _check_quantity(quantity)
     condition = condition.upper()
@@ -206,8 +202,6 @@ def add_card(
         raise InvalidInput(
             f"Condition must be one of {', '.join(CARD_CONDITIONS)}.", code="INVALID_CONDITION"
         )
-    if printing not in CARD_PRINTINGS:
-        raise InvalidInput(f"Printing must be one of {', '.join(CARD_PRINTINGS)}.", code="INVALID_PRINTING")
     if strategy not in DUPLICATE_STRATEGIES:
         raise InvalidInput("Strategy must be 'increment' or 'separate'.", code="INVALID_STRATEGY")
     card = session.get(PokemonCard, card_id)
@@ -216,6 +210,7 @@ def add_card(
             f"Card {card_id!r} is not in the catalogue; search for it or sync its set first.",
             code="CARD_NOT_FOUND",
         )
+    printing = choose_printing(f"{card.name} ({card.id})", printing, card_printings(session, card_id))
     existing = session.scalar(
         _owned(owner_id).where(
             Item.kind == "card",
@@ -269,6 +264,9 @@ def update_item(session: Session, owner_id: int, item_id: int, expected_version:
     title = item.title  # read now: after a failed flush the session can no longer load it
     if item.version != expected_version:
         raise _stale(title)
+    if "printing" in changes and item.kind == "card" and item.pokemontcg_card_id:
+        card_id = item.pokemontcg_card_id
+        changes["printing"] = choose_printing(title, changes["printing"], card_printings(session, card_id))
     for name, value in changes.items():
         setattr(item, name, value)
     try:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.accounts.vault import Vault, load_or_create_key
-from services.config import DATA_DIR, Settings, load_settings
+from services.config import DATA_DIR, Settings, load_settings, use_settings
 from services.store.db import get_engine, session_scope
 
 
@@ -35,7 +35,8 @@ class AppContext:
 
 
 def open_context(overrides: Mapping[str, object] | None = None) -> AppContext:
-    return AppContext(load_settings(overrides))
+    """Settings read and validated once (SettingsError names a malformed key), made the process's settings."""
+    return AppContext(use_settings(load_settings(overrides)))
 
 
 CommandResult = tuple[Any, str, int]

@@ -16,7 +16,8 @@ from sqlalchemy import Select, String, and_, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from services.card_prices import CARDMARKET_CARD_PRINTINGS, card_price_order
+from services.card_prices import CARDMARKET_CARD_PRINTINGS
+from services.config import current_settings
 from services.exchange_rates import ExchangeRates, current_rates
 from services.states import NOT_HELD_STATUSES
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
@@ -94,7 +95,7 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
             *(
                 ("pokemontcg", Item.pokemontcg_card_id, source,
                  printing if source == "tcgplayer" else cardmarket_variant, metric)
-                for source, metric in card_price_order()
+                for source, metric in current_settings().card_price_order
             ),
             ("pokemontcg", Item.pokemontcg_card_id, "demo", printing, "market"),
         ],

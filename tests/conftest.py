@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from services.accounts import create_user
+from services.config import forget_settings
 from services.store.db import create_configured_engine, init_db, session_scope
 from services.store.models import User
 from services.store.registry import metadata
@@ -92,6 +93,7 @@ def _shipped_exchange_rates(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None: 
 @pytest.fixture(autouse=True)
 def _clear_streamlit_caches() -> Iterator[None]:
     yield
+    forget_settings()  # the next test reads its own environment (services.config.current_settings)
     import streamlit as st
 
     st.cache_data.clear()

@@ -77,7 +77,7 @@ def test_value_of_a_synced_set_agrees_with_a_hand_computation(api: PokemonTcgEmu
         "trendPrice": 80.0}})  # fmt: skip
     api.set_card_prices("base5-20", tcgplayer={"prices": {"normal": {"market": None, "mid": 1.5}}}, cardmarket=None)
     api.set_card_prices("base5-50", tcgplayer=None, cardmarket=None)
-    api.set_card_prices("base5-10", tcgplayer={"prices": {"holofoil": {"market": 20.0}}},
+    api.set_card_prices("base5-10", tcgplayer={"prices": {"holofoil": {"market": 20.0}, "1stEditionHolofoil": {}}},
                         cardmarket={"prices": {"trendPrice": 30.0}})  # fmt: skip
     synced = run_json("catalog", "sync", "pokemon", "--set", "base5")
     assert synced["complete"] and synced["syncedSets"] == ["base5"] and synced["cards"] == 83

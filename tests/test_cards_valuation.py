@@ -10,12 +10,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from services.card_prices import PRICE_ORDER_ENV, parse_price_order
+from services.card_prices import parse_price_order
+from services.card_printings import card_printings
 from services.collection import add_card, get_item, update_item
+from services.config import SettingsError, load_settings, use_settings
 from services.errors import Conflict, InvalidInput, StaleEdit
 from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.integrations.pokemontcg.prices import price_rows
-from services.integrations.pokemontcg.values import card_printings, unpriced_entries
+from services.integrations.pokemontcg.values import unpriced_entries
 from services.pricing import Observation, record_observations, valuation
 from services.store.db import session_scope
 from services.store.models import User
@@ -116,23 +118,21 @@ def test_unpriced_entries_are_counted_and_listed_never_valued_at_zero(
     assert [e["id"] for e in listed] == [lonely.id, nothing.id]  # Team Rocket 10 before 50
     assert listed[0]["set"] == {"id": "base5", "name": "Team Rocket"} and listed[1]["quantity"] == 4
     assert unpriced_entries(session, owner.id, kind="coin") == []
-    assert card_printings(session, "base5-4") == ["holofoil", "1stEditionHolofoil"]
+    assert card_printings(session, "base5-4") == ("holofoil", "1stEditionHolofoil")
 
 
-def test_price_order_is_configurable(
-    session: Session, owner: User, catalogue: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_price_order_is_configurable(session: Session, owner: User, catalogue: None) -> None:
     observe(session, {"id": "base1-4", "tcgplayer": {"prices": {"holofoil": {"market": 300.0, "mid": 350.0}}},
                       "cardmarket": {"prices": {"trendPrice": 200.0, "avg30": 210.0}}})  # fmt: skip
     add_card(session, owner.id, "base1-4", printing="holofoil")
     assert valuation(session, owner.id, "USD")["totalEstimatedValue"] == 300.0  # default: TCGplayer market
-    monkeypatch.setenv(PRICE_ORDER_ENV, "cardmarket:avg30, tcgplayer:market")
+    use_settings(load_settings({"VITRINE_CARD_PRICE_ORDER": "cardmarket:avg30, tcgplayer:market"}))
     assert valuation(session, owner.id, "EUR")["totalEstimatedValue"] == 210.0
-    monkeypatch.setenv(PRICE_ORDER_ENV, "tcgplayer:mid,ebay:sold,cardmarket:nonsense")  # unknown entries skipped
+    use_settings(load_settings({"VITRINE_CARD_PRICE_ORDER": "tcgplayer:mid"}))
     assert valuation(session, owner.id, "USD")["totalEstimatedValue"] == 350.0
-    assert parse_price_order("") == parse_price_order("nonsense:only") == [
-        ("tcgplayer", "market"), ("tcgplayer", "mid"), ("cardmarket", "trend")
-    ]  # fmt: skip
+    assert parse_price_order("") == [("tcgplayer", "market"), ("tcgplayer", "mid"), ("cardmarket", "trend")]
+    with pytest.raises(SettingsError, match=r"VITRINE_CARD_PRICE_ORDER.*ebay:sold"):  # a typo is refused
+        load_settings({"VITRINE_CARD_PRICE_ORDER": "tcgplayer:mid,ebay:sold"})
 
 
 def by_set(session: Session, owner: User) -> dict[str, dict[str, object]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from services.accounts import ensure_local_user
+from services.config import SettingsError
 from services.context import AppContext, open_context
 
 
@@ -20,20 +21,20 @@ class Actor:
     currency: str
 
 
-def _root_secrets() -> dict[str, object]:
-    try:
-        return {key: value for key, value in st.secrets.items() if not isinstance(value, dict)}
-    except (FileNotFoundError, KeyError, AttributeError):
-        return {}
-    except Exception:  # a malformed secrets.toml must not take the whole app down
-        return {}
-
-
 @st.cache_resource(show_spinner=False)
-def app_context() -> AppContext:
-    context = open_context(_root_secrets())
+def _open_app_context() -> AppContext:
+    context = open_context()  # the environment and the same secrets.toml files Streamlit reads
     _ = context.engine  # migrate once per process, before the first page renders
     return context
+
+
+def app_context() -> AppContext:
+    """The process's context. A malformed setting is one line on the page, and nothing else runs."""
+    try:
+        return _open_app_context()
+    except SettingsError as error:
+        st.error(error.message)
+        st.stop()
 
 
 def local_actor() -> Actor:

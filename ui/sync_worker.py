@@ -8,8 +8,6 @@ the CLI, and a server restart simply continues them. Set VITRINE_BACKGROUND_WORK
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from services.sync.commands import build_worker
@@ -25,8 +23,9 @@ def _stop(worker: Worker | None) -> None:
 @st.cache_resource(show_spinner=False, on_release=_stop)
 def background_worker() -> Worker | None:
     """The one worker thread of this process (None when disabled)."""
-    if os.environ.get("VITRINE_BACKGROUND_WORKER", "1").strip().lower() in {"0", "false", "no", "off"}:
+    context = app_context()
+    if not context.settings.background_worker:
         return None
-    worker = build_worker(app_context())
+    worker = build_worker(context)
     worker.start()
     return worker

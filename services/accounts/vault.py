@@ -12,6 +12,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from services.errors import VitrineError
+from services.private_files import ensure_private_dir
 
 
 class VaultError(VitrineError):
@@ -23,7 +24,7 @@ def load_or_create_key(key: str | None, key_file: Path) -> bytes:
         return key.encode()
     if key_file.exists():
         return key_file.read_bytes().strip()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(key_file.parent)
     new_key = Fernet.generate_key()
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:

@@ -25,7 +25,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -36,10 +36,11 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.card_printings import default_printing, known_printings
 from services.collection import add_item
 from services.errors import InvalidInput
 from services.pricing import Observation, record_observations
-from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet
+from services.store.models import Item, PokemonCard, PokemonSet
 from services.text import natural_sort_key, normalize
 
 FORMATS = ("tcgplayer", "collectr")
@@ -539,24 +540,10 @@ class CardMatcher:
 
 
 # ------------------------------------------------------------------------------------------- planning
-def _known_printings(session: Session, card_ids: list[str]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for start in range(0, len(card_ids), 500):
-        rows = session.execute(
-            select(LatestPrice.ref_id, LatestPrice.variant).where(
-                LatestPrice.ref_kind == "pokemontcg",
-                LatestPrice.source == "tcgplayer",
-                LatestPrice.ref_id.in_(card_ids[start : start + 500]),
-            )
-        )
-        for card_id, variant in rows:
-            found.setdefault(card_id, set()).add(variant)
-    return found
-
-
-def _resolve_printing(printing: str | None, rarity: str | None, known: set[str]) -> str:
+def _resolve_printing(printing: str | None, rarity: str | None, known: Sequence[str]) -> str:
     """Our printing key for a row: "Foil" (TCGplayer's word for both holo and reverse holo) and a missing
-    printing are decided by what TCGplayer prices for the card, then by its rarity."""
+    printing are decided by the card's printings (services.card_printings, the usual order), then by its
+    rarity."""
     holo_rarity = any(word in (rarity or "").casefold() for word in HOLO_RARITIES)
     if printing == "foil":
         foils = [p for p in ("holofoil", "reverseHolofoil") if p in known]
@@ -564,11 +551,9 @@ def _resolve_printing(printing: str | None, rarity: str | None, known: set[str])
             return foils[0]
         return "holofoil" if holo_rarity else "reverseHolofoil"
     if printing is None:
-        if len(known) == 1:
-            return next(iter(known))
-        if "normal" in known or not known:
-            return "holofoil" if holo_rarity and "normal" not in known else "normal"
-        return "holofoil" if "holofoil" in known else sorted(known)[0]
+        if known:
+            return default_printing(known)
+        return "holofoil" if holo_rarity else "normal"
     if printing == "holofoil" and "holofoil" not in known and "unlimitedHolofoil" in known:
         return "unlimitedHolofoil"
     return printing
@@ -628,7 +613,7 @@ def import_cards_csv(
 def _plan_and_apply(session: Session, owner_id: int, kind: str, report: CardImportReport, *, dry_run: bool) -> None:
     matched = [o for o in report.rows if o.status == "matched"]
     card_ids = sorted({o.card_id for o in matched if o.card_id})
-    printings = _known_printings(session, card_ids)
+    printings = known_printings(session, card_ids)
     cards: dict[str, PokemonCard] = {}
     for start in range(0, len(card_ids), 500):
         chunk = card_ids[start : start + 500]
@@ -648,7 +633,7 @@ def _plan_and_apply(session: Session, owner_id: int, kind: str, report: CardImpo
             report.errors.append({"row": outcome.row.row, "reason": f"{outcome.status}: {outcome.reason}{candidates}"})
             continue
         row, card = outcome.row, cards[outcome.card_id]
-        outcome.printing = _resolve_printing(row.printing, card.rarity, printings.get(card.id, set()))
+        outcome.printing = _resolve_printing(row.printing, card.rarity, printings.get(card.id, ()))
         base_key = row.key if row.key.startswith("sku|") else _row_key(
             row.key, card.id, row.condition, outcome.printing, row.language
         )  # fmt: skip

@@ -110,6 +110,9 @@ class PokemonCard(CachedFact, Base):
     artist: Mapped[str | None] = mapped_column(String(200))
     image_small: Mapped[str | None] = mapped_column(String(500))
     image_large: Mapped[str | None] = mapped_column(String(500))
+    printings: Mapped[list[str] | None] = mapped_column(
+        JSON, doc="TCGplayer's printings of the card (its price-block keys); None: not known"
+    )
 
     set: Mapped[PokemonSet] = relationship()
 

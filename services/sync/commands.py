@@ -28,7 +28,7 @@ EXIT_OK, EXIT_PARTIAL = 0, 1
 
 def build_worker(context: AppContext, config: WorkerConfig | None = None) -> Worker:
     """A worker with the pusher of every integration that has one (services.integrations.registry)."""
-    config = config or WorkerConfig.from_env()
+    config = config or WorkerConfig.from_settings(context.settings)
     return Worker(context.engine, registry.pushers(context, settle_seconds=config.settle_seconds), config)
 
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select
 
+from services.config import Settings, current_settings
 from services.store.db import session_scope
 from services.store.models import Job, JobItem
 from services.sync import engine as jobs
@@ -34,8 +35,8 @@ log = logging.getLogger("services.sync")
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """Timings of a worker (environment: VITRINE_WORKER_POLL, VITRINE_WORKER_HEARTBEAT,
-    VITRINE_WORKER_STALE_AFTER, VITRINE_SYNC_SETTLE, VITRINE_SYNC_MAX_ATTEMPTS)."""
+    """Timings of a worker (settings VITRINE_WORKER_POLL, VITRINE_WORKER_HEARTBEAT, VITRINE_WORKER_STALE_AFTER,
+    VITRINE_SYNC_SETTLE, VITRINE_SYNC_MAX_ATTEMPTS; services.config)."""
 
     poll_seconds: float = 1.0  # idle wait between looks for work
     heartbeat_seconds: float = 2.0
@@ -44,21 +45,13 @@ class WorkerConfig:
     max_attempts: int = 5
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
-        env = os.environ if env is None else env
-
-        def number(name: str, default: float) -> float:
-            try:
-                return float(env.get(name, "") or default)
-            except ValueError:
-                return default
-
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
         return cls(
-            poll_seconds=number("VITRINE_WORKER_POLL", cls.poll_seconds),
-            heartbeat_seconds=number("VITRINE_WORKER_HEARTBEAT", cls.heartbeat_seconds),
-            stale_after=number("VITRINE_WORKER_STALE_AFTER", cls.stale_after),
-            settle_seconds=number("VITRINE_SYNC_SETTLE", cls.settle_seconds),
-            max_attempts=int(number("VITRINE_SYNC_MAX_ATTEMPTS", cls.max_attempts)),
+            poll_seconds=settings.worker_poll,
+            heartbeat_seconds=settings.worker_heartbeat,
+            stale_after=settings.worker_stale_after,
+            settle_seconds=settings.sync_settle,
+            max_attempts=settings.sync_max_attempts,
         )
 
 
@@ -106,7 +99,7 @@ class Worker:
     ) -> None:
         self.engine = engine
         self.pushers = dict(pushers)
-        self.config = config or WorkerConfig.from_env()
+        self.config = config or WorkerConfig.from_settings(current_settings())
         self.id = worker_id or new_worker_id()
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.card_printings import in_usual_order
 from services.states import CatalogSyncStatus
 from services.store.chunks import in_chunks
 from services.store.models import Item, PokemonCard, PokemonSet, utcnow
@@ -115,6 +116,9 @@ def upsert_cards(
         row.artist = data.get("artist")
         row.image_small = (data.get("images") or {}).get("small")
         row.image_large = (data.get("images") or {}).get("large")
+        listed = (data.get("tcgplayer") or {}).get("prices")
+        if isinstance(listed, dict) and listed:  # a card TCGplayer stops listing keeps the printings it had
+            row.printings = list(in_usual_order(str(printing)[:40] for printing in listed))
         row.fetched_at = utcnow()
         row.expires_at = expires_at
         session.add(row)

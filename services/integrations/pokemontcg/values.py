@@ -1,4 +1,4 @@
-"""Card-side reads around valuation: entries without a price, a card's known printings and latest prices.
+"""Card-side reads around valuation: entries without a price, a card's latest prices.
 
 Why: an entry with no price is never valued at 0 (README "How values are estimated"); the user must be
 able to see *which* entries those are to give them an estimate or pick the printing that has a price.
@@ -14,9 +14,6 @@ from sqlalchemy.orm import Session
 from services.card_prices import TCGPLAYER_METRICS
 from services.pricing import priced_items_query
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet
-
-PRINTING_ORDER = ("normal", "holofoil", "reverseHolofoil", "1stEditionNormal", "1stEditionHolofoil",
-                  "unlimitedHolofoil")  # fmt: skip
 
 
 def unpriced_entries(session: Session, owner_id: int, kind: str | None = None) -> list[dict[str, Any]]:
@@ -43,22 +40,6 @@ def unpriced_entries(session: Session, owner_id: int, kind: str | None = None) -
         }  # fmt: skip
         entries.append(entry)
     return entries
-
-
-def card_printings(session: Session, card_id: str) -> list[str]:
-    """Printings priced per printing for this card (TCGplayer, the demo's illustrative prices), in the usual
-    order: the choices that get a value."""
-    found = set(
-        session.scalars(
-            select(LatestPrice.variant).where(
-                LatestPrice.ref_kind == "pokemontcg",
-                LatestPrice.ref_id == card_id,
-                LatestPrice.source.in_(("tcgplayer", "demo")),
-            )
-        )
-    )
-    known = [p for p in PRINTING_ORDER if p in found]
-    return known + sorted(found - set(known))
 
 
 def card_prices(session: Session, card_id: str) -> list[dict[str, Any]]:
