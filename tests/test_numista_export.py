@@ -102,11 +102,11 @@ def test_push_sends_each_mapped_coin_once_and_records_the_result(sync_env: Env) 
     with session_scope(env.engine) as session:
         document = jobs.job_document(session, env.owner_id, job_id)
         item = get_item(session, env.owner_id, ids[4])
-        expected = map_coin(item, ExportOptions(currency="EUR", collection_id=1001)).payload
+        expected = map_coin(item, ExportOptions(currency="EUR", collection_id=1001, install_id=env.install_id)).payload
     assert document["counts"] == {"synced": 24, "duplicate": 0, "failed": 0, "skipped": 2, "queued": 0}
     skipped = {row["id"]: row["error"] for row in document["items"] if row["status"] == "SKIPPED"}
     assert "wish" in skipped[wish] and "no Numista type" in skipped[unlinked]
-    sent = next(r for r in env.remote_ours() if r["internal_id"] == f"vitrine:{ids[4]}")
+    sent = next(r for r in env.remote_ours() if r["internal_id"] == env.marker(ids[4]))
     assert remote_as_request(sent) == {k: v for k, v in expected.items()}
     # One call per coin and one token: no collection read was needed.
     assert env.emulator.count("POST", POSTS) == 24
@@ -254,13 +254,13 @@ def test_already_synced_coins_skip_copy_or_update_with_only_the_changed_fields(s
     patches = env.emulator.requests_to("/v3/users/*/collected_items/*", "PATCH")
     assert len(patches) == 1 and patches[0].json() == {"grade": "xf", "storage_location": "Safe"}
     assert env.emulator.count("POST", POSTS) == 0
-    remote = next(r for r in env.remote_ours() if r["internal_id"] == f"vitrine:{ids[0]}")
+    remote = next(r for r in env.remote_ours() if r["internal_id"] == env.marker(ids[0]))
     assert (remote["grade"], remote["storage_location"], str(remote["id"])) == ("xf", "Safe", first_remote[ids[0]])
 
     copy_job = queue_export(env, [ids[2]], on_synced="copy")
     run_until_settled(env.worker(), copy_job)
-    copies = [r for r in env.remote_ours() if str(r["internal_id"]).startswith(f"vitrine:{ids[2]}")]
-    assert sorted(r["internal_id"] for r in copies) == [f"vitrine:{ids[2]}", f"vitrine:{ids[2]}/job{copy_job}"]
+    copies = [r for r in env.remote_ours() if str(r["internal_id"]).startswith(env.marker(ids[2]))]
+    assert sorted(r["internal_id"] for r in copies) == [env.marker(ids[2]), env.marker(ids[2], f"job{copy_job}")]
     assert ledger(env.engine, [ids[2]])[ids[2]].remote_id == first_remote[ids[2]]  # still linked to the first
 
 
@@ -280,8 +280,8 @@ def test_per_coin_choices_override_the_default_for_synced_coins(sync_env: Env) -
     run_until_settled(env.worker(), job_id)
     assert env.emulator.count("POST", POSTS) == 4 and env.emulator.count("PATCH", POSTS + "/*") == 1
     grades = {r["internal_id"]: r["grade"] for r in env.remote_ours()}
-    assert grades[f"vitrine:{ids[0]}"] == "unc" and grades[f"vitrine:{ids[1]}/job{job_id}"] == "unc"
-    assert grades[f"vitrine:{ids[2]}"] != "unc"
+    assert grades[env.marker(ids[0])] == "unc" and grades[env.marker(ids[1], f"job{job_id}")] == "unc"
+    assert grades[env.marker(ids[2])] != "unc"
 
 
 def test_an_update_of_a_coin_deleted_on_numista_adds_it_again(sync_env: Env) -> None:
@@ -290,7 +290,7 @@ def test_an_update_of_a_coin_deleted_on_numista_adds_it_again(sync_env: Env) -> 
     run_until_settled(env.worker(), queue_export(env, ids))
     with env.emulator.lock:
         env.emulator.state.items[DEMO_USER_ID] = [
-            i for i in env.emulator.state.items[DEMO_USER_ID] if i.get("internal_id") != f"vitrine:{ids[0]}"
+            i for i in env.emulator.state.items[DEMO_USER_ID] if i.get("internal_id") != env.marker(ids[0])
         ]
     with session_scope(env.engine) as session:
         set_item_options(session, env.owner_id, ids[0], grade="au")

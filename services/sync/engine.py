@@ -51,6 +51,7 @@ from services.errors import Conflict, InvalidInput, NotFound
 from services.store.db import session_scope
 from services.store.models import Item, Job, JobItem, SyncLedger, utcnow
 from services.store.models_sync import SyncWorker
+from services.sync import markers
 
 JOB_KIND = "push"
 ACTIVE_JOB = ("queued", "running")  # rows of these jobs may be claimed
@@ -119,7 +120,8 @@ def create_job(session: Session, owner_id: int, service: str, rows: list[Planned
         raise InvalidInput("Nothing to export: choose at least one item.", code="NOTHING_SELECTED")
     busy = _busy_items(session, service, [row.item_id for row in rows if row.action != "skip"])
     actions = {str(row.item_id): row.action for row in rows if row.action in ("update", "copy")}
-    job = Job(owner_id=owner_id, kind=JOB_KIND, service=service, status="queued", params={**params, "actions": actions})
+    job_params = {**params, "actions": actions, markers.SCHEME_PARAM: markers.SCHEME}  # markers name the install
+    job = Job(owner_id=owner_id, kind=JOB_KIND, service=service, status="queued", params=job_params)
     session.add(job)
     session.flush()
     ledger = ledger_rows(session, service, [row.item_id for row in rows])

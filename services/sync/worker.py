@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select
 
+from services.accounts.vault import VaultError
 from services.store.db import session_scope
 from services.store.models import Job, JobItem
 from services.sync import engine as jobs
@@ -78,6 +79,15 @@ class JobPaused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def secret_key_changed(service: str) -> str:
+    """Why a job stopped when the vault cannot decrypt the service's stored key or token (VaultError)."""
+    return (
+        f"Paused: the secret key changed (VITRINE_SECRET_KEY), so your stored {service} key cannot be decrypted. "
+        f"Restore the previous VITRINE_SECRET_KEY (or data/secret.key) and resume, or save your {service} key "
+        "again on the Connections page and resume."
+    )
 
 
 class PushSession(Protocol):
@@ -218,7 +228,10 @@ class Worker:
 
     def _process(self, claim: Claim, request: jobs.ClaimRequest) -> None:
         try:
-            outcome = self._session_for(claim).push(claim)
+            try:
+                outcome = self._session_for(claim).push(claim)
+            except VaultError:  # every row of the job would fail alike: stop the job, not each row
+                raise JobPaused(secret_key_changed(claim.service)) from None
         except JobPaused as pause:
             # Nothing was sent for this row: it waits (as it was) for the job to be resumed.
             jobs.checkpoint(
