@@ -4,6 +4,7 @@ tests/test_numista_export*.py). No tests here: only real objects wired to the te
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -26,9 +27,41 @@ from services.store.models import Job, JobItem, SyncLedger, User
 from services.sync import engine as jobs
 from services.sync.markers import install_id, marker_for, parse_marker
 from services.sync.worker import Worker, WorkerConfig
+from tests.emulators.base import HTTPError, RecordedRequest, Response
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID, NumistaEmulator
 
 FAST = WorkerConfig(poll_seconds=0.05, heartbeat_seconds=0.2, stale_after=1.0, settle_seconds=0.3, max_attempts=6)
+
+
+class FlakyNumista(NumistaEmulator):
+    """Numista answering some POSTs with 500: before acting (nothing created) or AFTER creating the item (the
+    answer is lost on the way back, the case a blind retry would duplicate). Records every answer's status."""
+
+    def __init__(self, *, fail_before: float = 0.0, fail_after: float = 0.0, seed: int = 6, **options: Any) -> None:
+        self.fail_before, self.fail_after = fail_before, fail_after
+        self.rng = random.Random(seed)
+        self.acted_then_failed: set[int] = set()
+        self.answers: list[tuple[str, str, int]] = []
+        self.injected = {"before": 0, "after": 0}
+        super().__init__(**options)
+
+    def before_request(self, request: RecordedRequest) -> Response | None:
+        early = super().before_request(request)
+        if request.method == "POST" and request.path.endswith("/collected_items"):
+            draw = self.rng.random()
+            if draw < self.fail_before:
+                self.injected["before"] += 1
+                raise HTTPError(500, "Injected fault before acting")
+            if draw < self.fail_before + self.fail_after:
+                self.acted_then_failed.add(id(request))
+        return early
+
+    def after_response(self, request: RecordedRequest, response: Response) -> None:
+        if id(request) in self.acted_then_failed and response.status == 201:
+            self.acted_then_failed.discard(id(request))
+            self.injected["after"] += 1
+            response.status, response.body = 500, self.error_body(500, "Injected fault after acting")
+        self.answers.append((request.method, request.path, response.status))
 
 
 def numista_settings(emulator: NumistaEmulator, database_url: str = "sqlite://") -> Settings:
