@@ -1,7 +1,7 @@
 """Benchmark: card search latency over a full-size (~20,000-card) Pokémon catalogue.
 
-Builds the catalogue in a temporary SQLite database: every real set of the reference set list (170 sets,
-`total` cards each, 19,678 in all); the seven sets whose card files are in the reference keep their real
+Builds the catalogue in a temporary SQLite database: every real set of the pokemontcg.io set list (170 sets,
+`total` cards each, 19,678 in all); the seven sets whose card files are in tests/fixtures keep their real
 cards, the others get cards synthesized from the real card shapes (names from the real pool with the
 suffixes of their era: "ex", "V", "VMAX", "GX", "EX", "LV.X", "δ"...; numbers 1..printedTotal then secret
 rares, with "TG01"/"SV001"/"H1"-style numbers in the sets that have them; real rarity and type mixes).
@@ -19,8 +19,6 @@ timing asserts (the machine is shared).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import statistics
 import sys
@@ -37,12 +35,7 @@ if str(ROOT) not in sys.path:
 from services.integrations.pokemontcg.catalog import upsert_cards, upsert_sets  # noqa: E402
 from services.integrations.pokemontcg.search import CardFilter, build_index, card_index, search_catalogue  # noqa: E402
 from services.store.db import create_configured_engine, init_db, session_scope  # noqa: E402
-
-
-def reference_dir() -> Path:
-    env = os.environ.get("VITRINE_REFERENCE_DIR")
-    return Path(env) if env else ROOT.parent / "shared" / "reference"
-
+from tests.fixture_files import pokemon_data  # noqa: E402
 
 SUFFIXES = {
     "Scarlet & Violet": ["", "", "", " ex", " ex"], "Mega Evolution": ["", "", " ex"],
@@ -65,9 +58,7 @@ SPECIAL_NUMBERS = {"Sword & Shield": "TG", "Sun & Moon": "SV", "XY": "RC", "E-Ca
 def synthesize(seed: int) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """(sets, cards by set): the real set list, real cards where the reference has them, synthetic elsewhere."""
     rng = random.Random(seed)
-    base = reference_dir() / "pokemontcg"
-    sets = json.loads((base / "sets" / "en.json").read_text(encoding="utf-8"))
-    real = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (base / "cards" / "en").glob("*.json")}
+    sets, real = pokemon_data()  # the real set list and the seven sets kept in tests/fixtures/pokemontcg
     pool = [c for cards in real.values() for c in cards]
     names = sorted({c["name"] for c in pool if c.get("supertype") == "Pokémon"})
     trainers = sorted({c["name"] for c in pool if c.get("supertype") == "Trainer"})

@@ -1,8 +1,8 @@
 """Benchmark: read a realistic 50,000-coin OpenNumismat (schema 10) file with our reader.
 
-Generates the file in a temp directory (schema, settings and fields copied from the reference
-demo_en_v10.db; coins synthesized), then prints reader throughput, grade-report time and lazy image
-loading. Prints numbers only; no timing asserts (the machine is shared).
+Generates the file in a temp directory (schema, settings and fields copied from the OpenNumismat demo
+file tests/fixtures/opennumismat/demo_en_v10.db; coins synthesized), then prints reader throughput,
+grade-report time and lazy image loading. Prints numbers only; no timing asserts (the machine is shared).
 
     python bench/opennumismat_import.py [--coins 50000] [--photo-fraction 0.1] [--repeat 3] [--keep DIR]
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import sqlite3
@@ -27,15 +26,7 @@ if str(ROOT) not in sys.path:
 
 from services.grades import GradeMapper, grade_report  # noqa: E402
 from services.importers.opennumismat import read_opennumismat  # noqa: E402
-
-
-def reference_dir() -> Path:
-    """The shared reference folder (env VITRINE_REFERENCE_DIR wins)."""
-    env = os.environ.get("VITRINE_REFERENCE_DIR")
-    return Path(env) if env else ROOT.parent / "shared" / "reference"
-
-
-TEMPLATE = reference_dir() / "opennumismat" / "demo_en_v10.db"
+from tests.fixture_files import opennumismat_file  # noqa: E402
 
 COUNTRIES = [
     ("Germany", "Europe", "Euro", "1999 - Eurozone"), ("France", "Europe", "Franc", "Fifth Republic"),
@@ -86,7 +77,8 @@ def generate_collection(
 ) -> Path:
     """Write a schema-10 collection with `coins` synthetic rows to `path` and return it."""
     rng = random.Random(seed)
-    template = sqlite3.connect(TEMPLATE.resolve().as_uri() + "?mode=ro", uri=True)
+    template_file = opennumismat_file("demo_en_v10.db")  # schema, settings and fields only
+    template = sqlite3.connect(template_file.resolve().as_uri() + "?mode=ro", uri=True)
     ddl = [
         sql
         for (sql,) in template.execute(

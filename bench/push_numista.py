@@ -4,9 +4,9 @@ Prints items per second, the time spent inside HTTP (the emulator's work plus lo
 per item (everything else: claim, mapping, schema validation, quota counting, checkpoint), and the Numista
 calls per pushed item (targets: overhead < 5 ms, calls <= 1.02: one POST each, the collection read once per
 job when needed, a token only on expiry). No artificial delay, no client-side throttle. Numbers only; no
-asserts (the machine is shared).
+timing asserts (the machine is shared), but a run that pushed nothing is an error (exit 1), never a number.
 
-    python bench/push_numista.py [--items 500] [--workers 1] [--fail-after 0.0]
+    python bench/push_numista.py [--items 500] [--workers 1] [--fail-after 0.0] [--fail-before 0.0]
     python bench/push_numista.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench --reset-database
 """
 
@@ -37,6 +37,7 @@ from services.store.db import create_configured_engine, init_db, session_scope  
 from services.sync import engine as jobs  # noqa: E402
 from services.sync.worker import Worker, WorkerConfig  # noqa: E402
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID  # noqa: E402
+from tests.fixture_files import FixtureMissing  # noqa: E402
 from tests.sync_support import Env, add_coins, numista_settings, queue_export  # noqa: E402
 from tests.test_numista_export import FlakyNumista  # noqa: E402
 
@@ -83,18 +84,24 @@ class QuotaBookkeepingTimer:
         setattr(NumistaApi, name, timed)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=500)
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--fail-after", type=float, default=0.0, help="share of POSTs answered 500 after acting")
+    parser.add_argument("--fail-before", type=float, default=0.0, help="share of POSTs answered 500 before acting")
     parser.add_argument("--reset-database", action="store_true", help="PostgreSQL: drop and recreate its schema")
     args = parser.parse_args()
     if args.database_url and not args.database_url.startswith("sqlite") and not args.reset_database:
         parser.error("the benchmark empties the database it runs on: add --reset-database to confirm")
 
-    with tempfile.TemporaryDirectory() as tmp, FlakyNumista(fail_after=args.fail_after, monthly_quota=10**9) as emu:
+    try:
+        emulator = FlakyNumista(fail_before=args.fail_before, fail_after=args.fail_after, monthly_quota=10**9)
+    except FixtureMissing as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp, emulator as emu:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
         engine = create_configured_engine(url)
         if engine.dialect.name == "postgresql":
@@ -147,7 +154,13 @@ def main() -> None:
         print(f"  push engine       {overhead * 1000 - quota_ms:.2f} ms (claim, map, validate, checkpoint)")
         print(f"API calls           {calls}: {posts} POST, {reads} collection read(s), {tokens} token(s)")
         print(f"calls per pushed    {calls / max(synced, 1):.4f} (target <= 1.02)")
+        if synced == 0:
+            errors = [item["error"] for item in document["items"] if item["error"]]
+            reason = document["message"] or (errors[0] if errors else "no item reached Numista")
+            print(f"error: nothing was pushed (job {document['status']}): {reason}", file=sys.stderr)
+            return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -53,11 +53,10 @@ with st.expander("Update the catalogue from pokemontcg.io"):
             bar.progress(progress.fraction, text=progress.message or "Syncing…")
 
         try:
-            with context.session() as session:
-                report = sync_pokemon_for_user(
-                    session, context.settings, context.vault, actor.id, set_ids=to_sync or None, force=force,
-                    progress=show,
-                )
+            report = sync_pokemon_for_user(
+                context.engine, context.settings, context.vault, actor.id, set_ids=to_sync or None, force=force,
+                progress=show,
+            )
         except VitrineError as error:
             st.error(error.message)
         else:

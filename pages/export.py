@@ -9,28 +9,28 @@ import pandas as pd
 import streamlit as st
 
 from services.accounts.connections import status as connection_status
+from services.collection import ItemFilter, count_items
 from services.errors import VitrineError
 from services.grades import NUMISTA_GRADES
 from services.integrations.numista.pusher import (
     ON_SYNCED,
+    export_candidates,
     export_options,
     get_preferences,
-    item_options,
     plan_export,
     plan_summary,
     quota_cost,
-    selectable_coins,
     set_item_options,
     start_export,
 )
 from services.integrations.numista.quota import quota_status
+from services.states import ItemKind
 from services.store.models import SYNC_STATUSES
 from services.sync import engine as jobs
 from ui import cache
 from ui.session import app_context, current_actor
 from ui.sync_views import duration, numista_collections
 
-NOT_HELD = ("wish", "sold", "pass", "demo", "bidding")
 ON_SYNCED_LABELS = {"skip": "Skip it", "copy": "Add another copy", "update": "Update it (only the changed fields)"}
 JOB_LABELS = {
     "queued": "waiting for the worker", "running": "pushing", "paused": "paused", "cancelled": "cancelled",
@@ -57,37 +57,31 @@ st.caption("Coins go to Numista, records to Discogs. Connect your accounts on th
 
 def select_step() -> None:
     """Step 1: which coins, into which collection, and what to do with coins already on Numista."""
-    with context.session() as session:
-        preferences = get_preferences(session, actor.id)
-        coins = selectable_coins(session, actor.id)
-        ledger = jobs.ledger_rows(session, "numista", [coin.id for coin in coins])
-        options = item_options(session, [coin.id for coin in coins])
-    if not coins:
-        st.info("You have no coins yet: import an OpenNumismat file or add coins first.")
-        return
     text_col, sync_col, held_col = st.columns([2, 1, 1])
     text = text_col.text_input("Title contains", key="export_filter_text")
     sync_filter = sync_col.selectbox("Sync status", ["any", *SYNC_STATUSES], key="export_filter_sync")
     held_only = held_col.checkbox("Coins you hold", value=True, key="export_filter_held")
+    filters = ItemFilter(
+        sync_status=None if sync_filter == "any" else sync_filter, text=text or None, held_only=held_only
+    )
+    with context.session() as session:
+        preferences = get_preferences(session, actor.id)
+        has_coins = count_items(session, actor.id, ItemFilter(kind=ItemKind.COIN)) > 0
+        candidates = export_candidates(session, actor.id, filters)
+    if not has_coins:
+        st.info("You have no coins yet: import an OpenNumismat file or add coins first.")
+        return
     previous = set(state.get("export_selection", []))
     default = state.get("export_default_push")
-    rows = []
-    for coin in coins:
-        sync = ledger[coin.id].status if coin.id in ledger else "NOT_SYNCED"
-        if text and text.casefold() not in coin.title.casefold():
-            continue
-        if sync_filter != "any" and sync != sync_filter:
-            continue
-        if held_only and coin.status in NOT_HELD:
-            continue
-        own = options.get(coin.id, {})
-        linked = coin.id in ledger and ledger[coin.id].remote_id is not None
-        rows.append(
-            {"push": default if default is not None else coin.id in previous, "id": coin.id, "title": coin.title,
-             "grade": coin.grade, "Numista grade": own.get("grade") or "", "for swap": bool(own.get("for_swap")),
-             "if on Numista": state.get("export_actions", {}).get(coin.id, "") if linked else "",
-             "status": coin.status, "sync": sync, "N#": coin.numista_type_id}
-        )  # fmt: skip
+    rows = [
+        {"push": default if default is not None else coin.item_id in previous, "id": coin.item_id,
+         "title": coin.title, "grade": coin.grade, "Numista grade": coin.grade_override or "",
+         "for swap": coin.for_swap,
+         "if on Numista": state.get("export_actions", {}).get(coin.item_id, "") if coin.linked else "",
+         "status": coin.status, "sync": coin.sync, "N#": coin.numista_type_id}
+        for coin in candidates
+    ]  # fmt: skip
+    options = {coin.item_id: {"grade": coin.grade_override, "for_swap": coin.for_swap} for coin in candidates}
     all_col, none_col, _ = st.columns([1, 1, 4])
     if all_col.button("Select all", key="export_select_all"):
         state["export_default_push"] = True

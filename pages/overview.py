@@ -26,6 +26,13 @@ total, copies, unpriced = st.columns(3)
 total.metric("Estimated value", money(report["totalEstimatedValue"], report["currency"]))
 copies.metric("Items (copies)", f"{report['totalItems']:,}")
 unpriced.metric("Entries without a price", f"{report['itemsWithoutPrice']:,}")
+rates_note = f"Converted to {report['currency']} at the ECB reference rates of {report['rateDate']}."
+if report["itemsWithoutRate"]:
+    rates_note += (
+        f" {report['itemsWithoutRate']:,} of the entries without a price are priced in a currency the ECB"
+        f" has no rate for ({', '.join(report['currenciesWithoutRate'])}): they are not counted."
+    )
+st.caption(rates_note)
 
 by_kind = pd.DataFrame(
     [

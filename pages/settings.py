@@ -4,7 +4,7 @@ import streamlit as st
 
 from services.accounts.users import set_currency
 from services.errors import VitrineError
-from services.pricing import FX_TO_EUR
+from services.exchange_rates import current_rates, refresh_rates
 from ui import cache
 from ui.numista_grades import grade_overrides_editor
 from ui.session import Actor, app_context, current_actor
@@ -15,7 +15,10 @@ settings = context.settings
 st.title("Settings")
 
 st.subheader("Display currency")
-currencies = sorted(FX_TO_EUR)
+rates = current_rates(settings)
+currencies = sorted(rates.currencies)
+if actor.currency not in currencies:
+    st.warning(f"{actor.currency} has no ECB reference rate: values in other currencies are not counted.")
 currency = st.selectbox(
     "Show values in",
     currencies,
@@ -31,6 +34,14 @@ if currency != actor.currency and st.button("Save currency", key="save_currency"
         st.rerun()
     except VitrineError as error:
         st.error(error.message)
+
+st.caption(f"Values are converted at the {rates.description}; the value history uses each price's own day.")
+if st.button("Refresh rates from the ECB", key="refresh_rates"):
+    with st.spinner("Downloading the ECB reference rates…"):
+        refreshed = refresh_rates(settings)
+    (st.success if refreshed.refreshed else st.warning)(refreshed.message)
+    if refreshed.refreshed:
+        cache.invalidate()
 
 st.subheader("Coin grades → Numista")
 grade_overrides_editor(context, actor)

@@ -1,7 +1,7 @@
 """Build the data files that ship with the app from ../shared/reference (run by a developer, not at runtime).
 
-- services/integrations/pokemontcg/data/pokemon_snapshot.json.gz: every English set and the cards of the reference sets, trimmed
-  to the fields the catalogue keeps, so card search works offline.
+- services/integrations/pokemontcg/data/pokemon_snapshot.json.gz: every English set and the cards of the
+  reference sets, trimmed to the fields the catalogue keeps, so card search works offline.
 - services/data/demo_collection.json: the demo collection (real coins, records and cards, plausible prices).
 
 Usage: python scripts/build_reference_data.py [--reference DIR]
@@ -15,6 +15,7 @@ import json
 import os
 import random
 import sqlite3
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -126,11 +127,19 @@ def demo_cards(reference: Path, rng: random.Random) -> list[dict]:
     return cards
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     default_ref = Path(os.environ.get("VITRINE_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
     parser.add_argument("--reference", type=Path, default=default_ref)
     args = parser.parse_args()
+    needed = [args.reference / "pokemontcg" / "sets" / "en.json", args.reference / "opennumismat" / "demo_en_v10.db",
+              args.reference / "discogs" / "fixtures" / "releases"]  # fmt: skip
+    needed += [args.reference / "pokemontcg" / "cards" / "en" / f"{set_id}.json" for set_id in DEMO_CARDS]
+    missing = [path for path in needed if not path.exists()]
+    if missing:
+        print(f"error: reference data not found: {missing[0]} ({len(missing)} missing); this maintainer script "
+              "needs the workspace's shared reference folder: pass --reference DIR", file=sys.stderr)  # fmt: skip
+        return 2
     rng = random.Random(20261121)
     OUT.mkdir(parents=True, exist_ok=True)
     SNAPSHOT_OUT.mkdir(parents=True, exist_ok=True)
@@ -143,7 +152,8 @@ def main() -> None:
     }
     (OUT / "demo_collection.json").write_text(json.dumps(demo, indent=1, ensure_ascii=False) + "\n")
     print(f"snapshot: {len(snapshot)} bytes; demo: " + ", ".join(f"{len(v)} {k}" for k, v in demo.items()))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

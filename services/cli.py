@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     prices_refresh.add_argument("--force", action="store_true", help="refresh prices that are still fresh too")
     prices_refresh.add_argument("--limit", type=int, help="spend at most this many Numista calls")
     prices_refresh.set_defaults(handler=cmd_prices_refresh)
+    prices_rates = prices.add_parser("rates", parents=[common], help="the ECB exchange rates in use")
+    prices_rates.add_argument("--refresh", action="store_true", help="download the latest ECB rates file")
+    prices_rates.set_defaults(handler=cmd_prices_rates)
 
     connect = commands.add_parser("connect", help="connect an account").add_subparsers(dest="service", required=True)
     connect_numista = connect.add_parser("numista", parents=[common], help="API key read from stdin; tested")
@@ -265,8 +268,9 @@ def cmd_catalog_sync_pokemon(context: AppContext, session: Session, actor: User,
     def show(progress: SyncProgress) -> None:
         print(f"\r{progress.fraction:6.1%}  {progress.message[:70]:<70}", end="", file=sys.stderr, flush=True)
 
+    session.commit()  # a long job: it commits page by page in units of work of its own
     report = sync_pokemon_for_user(
-        session, context.settings, context.vault, actor.id, set_ids=args.set, force=args.force,
+        context.engine, context.settings, context.vault, actor.id, set_ids=args.set, force=args.force,
         progress=show if sys.stderr.isatty() and not args.json else None,
     )  # fmt: skip
     if sys.stderr.isatty() and not args.json:
@@ -303,9 +307,16 @@ def cmd_catalog_search_pokemon(context: AppContext, session: Session, actor: Use
 
 def cmd_value(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:
     document = valuation(session, actor.id, actor.currency or context.settings.currency)
+    no_rate = (
+        f", {document['itemsWithoutRate']} of them in a currency without an ECB rate: "
+        + ", ".join(document["currenciesWithoutRate"])
+        if document["itemsWithoutRate"]
+        else ""
+    )
     lines = [
         f"Estimated value: {document['totalEstimatedValue']:.2f} {document['currency']} "
-        f"for {document['totalItems']} copies ({document['itemsWithoutPrice']} entries without a price)"
+        f"for {document['totalItems']} copies ({document['itemsWithoutPrice']} entries without a price{no_rate})",
+        f"  at the ECB reference rates of {document['rateDate']}",
     ]
     lines += [
         f"  {kind:<7} {v['items']:>5} copies  {v['estimatedValue']:>10.2f}"
@@ -317,6 +328,21 @@ def cmd_value(context: AppContext, session: Session, actor: User, _args: argpars
         for s in document["bySet"]
     ]
     return document, "\n".join(lines), EXIT_OK
+
+
+def cmd_prices_rates(context: AppContext, _session: Session, _actor: User, args: argparse.Namespace) -> tuple:
+    from services.exchange_rates import current_rates, refresh_rates
+
+    if args.refresh:
+        result = refresh_rates(context.settings)
+        return result.to_json(), result.message, EXIT_OK if result.refreshed else EXIT_PARTIAL
+    rates = current_rates(context.settings)
+    document = {
+        "rateDate": rates.rate_date.isoformat(),
+        "source": rates.source.value,
+        "currencies": sorted(rates.currencies),
+    }
+    return document, f"Using the {rates.description}: {', '.join(sorted(rates.currencies))}.", EXIT_OK
 
 
 def cmd_demo_load(_context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:

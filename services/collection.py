@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
+from services.states import NOT_HELD_STATUSES, ItemStatus, parse
+from services.store.chunks import in_chunks
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
 
 CARD_CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
@@ -25,7 +27,6 @@ CARD_PRINTINGS = (
     "unlimitedHolofoil",
 )
 DUPLICATE_STRATEGIES = ("increment", "separate")
-NOT_HELD_STATUSES = ("wish", "sold", "pass", "demo", "bidding")
 SYNC_SERVICE_FOR_KIND = {"coin": "numista", "record": "discogs"}
 EDITABLE_FIELDS = {
     "title", "quantity", "grade", "grade_code", "printing", "language", "status", "notes", "tags",
@@ -43,7 +44,7 @@ class ItemFilter:
     held_only: bool = False
 
 
-def _owned(owner_id: int) -> Select[tuple[Item]]:
+def _owned(owner_id: int) -> Select[Item]:
     return select(Item).where(Item.owner_id == owner_id)
 
 
@@ -72,7 +73,7 @@ def _sync_status_clause(status: str) -> Any:
     return and_(Item.kind.in_(tuple(SYNC_SERVICE_FOR_KIND)), current == literal(status))
 
 
-def _filtered(owner_id: int, filters: ItemFilter) -> Select[tuple[Item]]:
+def _filtered(owner_id: int, filters: ItemFilter) -> Select[Item]:
     query = _owned(owner_id)
     if filters.kind:
         if filters.kind not in ITEM_KINDS:
@@ -113,8 +114,7 @@ def list_items(
 def sync_statuses(session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
     """Remote status per item and service, for items the caller already fetched owner-scoped."""
     result: dict[int, dict[str, str]] = {}
-    for chunk_start in range(0, len(item_ids), 900):
-        chunk = item_ids[chunk_start : chunk_start + 900]
+    for chunk in in_chunks(item_ids):
         rows = session.execute(
             select(SyncLedger.item_id, SyncLedger.service, SyncLedger.status).where(
                 SyncLedger.item_id.in_(chunk)
@@ -167,6 +167,8 @@ def add_item(
     if not title or not title.strip():
         raise InvalidInput("An item needs a title.", code="INVALID_TITLE")
     _check_quantity(quantity)
+    if "status" in fields:
+        fields["status"] = parse(ItemStatus, fields["status"], "An item's status")
     unknown = (
         set(fields) - EDITABLE_FIELDS - {"pokemontcg_card_id", "details", "origin_source", "origin_row_id"}
     )
@@ -261,6 +263,8 @@ def update_item(session: Session, owner_id: int, item_id: int, expected_version:
         )
     if "quantity" in changes:
         _check_quantity(changes["quantity"])
+    if "status" in changes:
+        changes["status"] = parse(ItemStatus, changes["status"], "An item's status")
     item = get_item(session, owner_id, item_id)
     title = item.title  # read now: after a failed flush the session can no longer load it
     if item.version != expected_version:

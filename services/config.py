@@ -32,6 +32,8 @@ DEFAULTS: dict[str, str] = {
     "NUMISTA_RATE_WINDOW": "60",
     "NUMISTA_MAX_CONCURRENCY": "1",
     "POKEMONTCG_RATE_WINDOW": "60",
+    "ECB_RATES_URL": "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip",
+    "VITRINE_RATES_FILE": str(DATA_DIR / "eurofxref-hist.zip"),
 }
 
 
@@ -63,6 +65,9 @@ class Settings:
     numista_max_concurrency: int = 1
     pokemontcg_rate_limit: int = 30
     pokemontcg_rate_window: float = 60.0
+    # Exchange rates (services/exchange_rates.py): where `prices rates --refresh` downloads from and to.
+    ecb_rates_url: str = DEFAULTS["ECB_RATES_URL"]
+    rates_file: str = DEFAULTS["VITRINE_RATES_FILE"]
 
     @property
     def club_mode(self) -> bool:
@@ -124,4 +129,6 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
             values.get("POKEMONTCG_RATE_LIMIT") or (60 if values.get("POKEMONTCG_API_KEY") else 30)
         ),
         pokemontcg_rate_window=float(values["POKEMONTCG_RATE_WINDOW"]),
+        ecb_rates_url=values["ECB_RATES_URL"],
+        rates_file=values["VITRINE_RATES_FILE"],
     )

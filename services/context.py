@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -35,3 +36,7 @@ class AppContext:
 
 def open_context(overrides: Mapping[str, object] | None = None) -> AppContext:
     return AppContext(load_settings(overrides))
+
+
+CommandResult = tuple[Any, str, int]
+"""What a command-line handler returns: the JSON document, the human summary, the exit status."""

@@ -313,7 +313,7 @@ def _parse_normalized(text: str, lang: str | None) -> tuple[str | None, bool, in
                 return None, False, None, False
             if any(code == _PROOF for code in codes):
                 return None, True, None, False
-            return min(codes, key=_RANK.__getitem__), False, None, False
+            return min((code for code in codes if code is not None), key=_RANK.__getitem__), False, None, False
     remark = _REMARK.search(text)
     if remark and remark.start() > 0:
         return _parse_normalized(text[: remark.start()].strip(), lang)
@@ -462,13 +462,13 @@ def grade_sort_key(grade: str | None) -> int:
 
 def min_grade(*grades: str | None) -> str | None:
     """The worst of the given Numista grades (non-codes ignored); None if there is none."""
-    valid = [grade for grade in grades if is_numista_grade(grade)]
+    valid = [grade for grade in grades if grade is not None and is_numista_grade(grade)]
     return min(valid, key=_RANK.__getitem__) if valid else None
 
 
 def max_grade(*grades: str | None) -> str | None:
     """The best of the given Numista grades (non-codes ignored); None if there is none."""
-    valid = [grade for grade in grades if is_numista_grade(grade)]
+    valid = [grade for grade in grades if grade is not None and is_numista_grade(grade)]
     return max(valid, key=_RANK.__getitem__) if valid else None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -17,12 +17,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from services.card_prices import CARDMARKET_CARD_PRINTINGS, card_price_order
-from services.collection import NOT_HELD_STATUSES
+from services.exchange_rates import ExchangeRates, current_rates
+from services.states import NOT_HELD_STATUSES
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
 
-# Static conversion to the user's currency. The sources price in USD (TCGplayer) and EUR (Cardmarket,
-# Numista in the requested currency); rates are configurable with VITRINE_FX_RATES in a later issue.
-FX_TO_EUR = {"EUR": Decimal("1"), "USD": Decimal("0.86"), "GBP": Decimal("1.14"), "CHF": Decimal("1.07")}
+# The sources price in USD (TCGplayer), EUR (Cardmarket) or the requested currency (Numista, the user's
+# own); services/exchange_rates.py converts with the ECB reference rates. An amount in a currency without
+# a rate is unpriced (counted in itemsWithoutPrice and itemsWithoutRate), never taken 1:1.
 CENT = Decimal("0.01")
 PRICE_KEY = ("ref_kind", "ref_id", "source", "variant", "metric")
 
@@ -153,57 +154,75 @@ def _month(column: Any, dialect: str) -> Any:
     return func.strftime("%Y-%m", column)
 
 
-def value_history(session: Session, owner_id: int, currency: str = "EUR") -> list[dict[str, Any]]:
+def _day(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return func.to_char(column, "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", column)
+
+
+def value_history(
+    session: Session, owner_id: int, currency: str = "EUR", rates: ExchangeRates | None = None
+) -> list[dict[str, Any]]:
     """Estimated value per month, following each item's chosen price series back in time.
 
-    A month counts each item at the average of its observations in that month; an item with no
-    observation in a month is absent from it (so early months of a new collection read low).
+    A month counts each item at the average of its observations in that month, each observation
+    converted at the ECB rate of its own day; an item with no observation in a month is absent from it
+    (so early months of a new collection read low), and so is one priced in a currency without a rate.
+    SQL sums, per day and currency, quantity × value / (the item's observations that month), so the
+    rows returned are bounded by days × currencies, not by items.
     """
+    rates = rates or current_rates()
+    dialect = session.get_bind().dialect.name
     priced = priced_items_query(owner_id).subquery()
-    month = _month(PriceObservation.observed_at, session.get_bind().dialect.name).label("month")
-    per_item_month = (
+    month_of = _month(PriceObservation.observed_at, dialect)
+    observations = (
         select(
-            priced.c.id,
-            priced.c.quantity,
-            month,
+            month_of.label("month"),
+            _day(PriceObservation.observed_at, dialect).label("day"),
             PriceObservation.currency,
-            func.avg(PriceObservation.value).label("unit"),
+            (priced.c.quantity * PriceObservation.value).label("line"),
+            func.count()
+            .over(partition_by=(priced.c.id, month_of, PriceObservation.currency))
+            .label("in_month"),
         )
+        .select_from(priced)
         .join(
             PriceObservation,
             and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY)),
         )
-        .group_by(priced.c.id, priced.c.quantity, month, PriceObservation.currency)
         .subquery()
     )
     rows = session.execute(
         select(
-            per_item_month.c.month,
-            per_item_month.c.currency,
-            func.sum(per_item_month.c.quantity * per_item_month.c.unit),
-            func.count(),
+            observations.c.month,
+            observations.c.day,
+            observations.c.currency,
+            func.sum(observations.c.line / observations.c.in_month),
+            func.sum(literal(1.0) / observations.c.in_month),  # adds up to 1 per item and month
         )
-        .group_by(per_item_month.c.month, per_item_month.c.currency)
-        .order_by(per_item_month.c.month)
+        .group_by(observations.c.month, observations.c.day, observations.c.currency)
+        .order_by(observations.c.month)
     ).all()
     months: dict[str, dict[str, Any]] = {}
-    for month_label, row_currency, total, entries in rows:
-        bucket = months.setdefault(
-            month_label, {"month": month_label, "estimatedValue": Decimal(0), "entries": 0}
-        )
-        bucket["estimatedValue"] += convert(Decimal(total), row_currency, currency)
-        bucket["entries"] += entries
-    return [{**m, "estimatedValue": _money(m["estimatedValue"])} for m in months.values()]
+    for month_label, day, row_currency, total, share in rows:
+        converted = rates.convert(Decimal(total), row_currency, currency, on=date.fromisoformat(day))
+        if converted is None:
+            continue
+        bucket = months.setdefault(month_label, {"month": month_label, "estimatedValue": Decimal(0), "entries": 0.0})
+        bucket["estimatedValue"] += converted
+        bucket["entries"] += float(share)
+    return [
+        {**m, "estimatedValue": _money(m["estimatedValue"]), "entries": round(m["entries"])}
+        for m in months.values()
+    ]
 
 
-def convert(amount: Decimal, from_currency: str, to_currency: str) -> Decimal:
-    if from_currency == to_currency:
-        return amount
-    return amount * FX_TO_EUR.get(from_currency, Decimal(1)) / FX_TO_EUR.get(to_currency, Decimal(1))
-
-
-def valuation(session: Session, owner_id: int, currency: str = "EUR") -> dict[str, Any]:
-    """The `value --json` document: totals, by kind and by Pokémon set (aggregated in SQL)."""
+def valuation(
+    session: Session, owner_id: int, currency: str = "EUR", rates: ExchangeRates | None = None
+) -> dict[str, Any]:
+    """The `value --json` document: totals, by kind and by Pokémon set (aggregated in SQL), converted at
+    the latest ECB rates (`rateDate`)."""
+    rates = rates or current_rates()
     priced = priced_items_query(owner_id).subquery()
     line_value = priced.c.quantity * priced.c.unit_price
     by_kind_currency = session.execute(
@@ -219,30 +238,44 @@ def valuation(session: Session, owner_id: int, currency: str = "EUR") -> dict[st
     by_kind: dict[str, dict[str, Any]] = {}
     total_value = Decimal(0)
     total_copies = 0
-    unpriced = 0
-    for kind, row_currency, _entries, copies, value, without_price in by_kind_currency:
+    unpriced = without_rate = 0
+    currencies_without_rate: set[str] = set()
+    for kind, row_currency, entries, copies, value, without_price in by_kind_currency:
         bucket = by_kind.setdefault(kind, {"items": 0, "estimatedValue": Decimal(0)})
         bucket["items"] += int(copies or 0)
         total_copies += int(copies or 0)
         unpriced += int(without_price or 0)
-        if value is not None:
-            converted = convert(Decimal(value), row_currency, currency)
-            bucket["estimatedValue"] += converted
-            total_value += converted
+        if value is None:
+            continue
+        converted = rates.convert(Decimal(value), row_currency, currency)
+        if converted is None:
+            priced_entries = int(entries) - int(without_price or 0)
+            unpriced += priced_entries
+            without_rate += priced_entries
+            # the price's currency, or the display currency itself (one stored before rates were checked)
+            currencies_without_rate.add(row_currency if rates.per_euro(row_currency) is None else currency)
+            continue
+        bucket["estimatedValue"] += converted
+        total_value += converted
     return {
         "totalEstimatedValue": _money(total_value),
         "currency": currency,
+        "rateDate": rates.rate_date.isoformat(),
         "totalItems": total_copies,
         "itemsWithoutPrice": unpriced,
+        "itemsWithoutRate": without_rate,
+        "currenciesWithoutRate": sorted(currencies_without_rate),
         "byKind": {
             k: {"items": v["items"], "estimatedValue": _money(v["estimatedValue"])}
             for k, v in by_kind.items()
         },
-        "bySet": _by_set(session, owner_id, priced, currency),
+        "bySet": _by_set(session, owner_id, priced, currency, rates),
     }
 
 
-def _by_set(session: Session, owner_id: int, priced: Any, currency: str) -> list[dict[str, Any]]:
+def _by_set(
+    session: Session, owner_id: int, priced: Any, currency: str, rates: ExchangeRates
+) -> list[dict[str, Any]]:
     owned = (
         select(
             priced.c.set_id,
@@ -259,7 +292,7 @@ def _by_set(session: Session, owner_id: int, priced: Any, currency: str) -> list
         bucket = per_set.setdefault(set_id, {"copies": 0, "value": Decimal(0)})
         bucket["copies"] += int(copies or 0)
         if value is not None:
-            bucket["value"] += convert(Decimal(value), row_currency, currency)
+            bucket["value"] += rates.convert(Decimal(value), row_currency, currency) or Decimal(0)
     if not per_set:
         return []
     owned_cards = select(Item.pokemontcg_card_id).where(
@@ -312,21 +345,29 @@ def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def unit_prices(session: Session, owner_id: int, item_ids: list[int], currency: str) -> dict[int, Decimal]:
-    """Estimated unit price, in `currency`, of each of the given items that has one."""
+def unit_prices(
+    session: Session, owner_id: int, item_ids: list[int], currency: str, rates: ExchangeRates | None = None
+) -> dict[int, Decimal]:
+    """Estimated unit price, in `currency` at the latest ECB rate, of each of the given items that has one
+    (an item priced in a currency without a rate has none)."""
     if not item_ids:
         return {}
+    rates = rates or current_rates()
     priced = priced_items_query(owner_id).where(Item.id.in_(item_ids)).subquery()
     rows = session.execute(select(priced.c.id, priced.c.unit_price, priced.c.currency))
-    return {
-        item_id: convert(Decimal(price), row_currency, currency)
+    converted = {
+        item_id: rates.convert(Decimal(price), row_currency, currency)
         for item_id, price, row_currency in rows
         if price is not None
     }
+    return {item_id: price for item_id, price in converted.items() if price is not None}
 
 
-def value_by(session: Session, owner_id: int, kind: str, group: str, currency: str) -> list[dict[str, Any]]:
+def value_by(
+    session: Session, owner_id: int, kind: str, group: str, currency: str, rates: ExchangeRates | None = None
+) -> list[dict[str, Any]]:
     """Copies and estimated value of one kind of item grouped by an item column (e.g. coins by country)."""
+    rates = rates or current_rates()
     column = {"country": Item.country, "series": Item.series, "year": Item.year}[group]
     priced = priced_items_query(owner_id).add_columns(column.label("grp")).where(Item.kind == kind).subquery()
     rows = session.execute(
@@ -342,6 +383,6 @@ def value_by(session: Session, owner_id: int, kind: str, group: str, currency: s
         bucket = groups.setdefault(name, {group: name, "copies": 0, "estimatedValue": Decimal(0)})
         bucket["copies"] += int(copies or 0)
         if value is not None:
-            bucket["estimatedValue"] += convert(Decimal(value), row_currency, currency)
+            bucket["estimatedValue"] += rates.convert(Decimal(value), row_currency, currency) or Decimal(0)
     ordered = sorted(groups.values(), key=lambda g: g["estimatedValue"], reverse=True)
     return [{**g, "estimatedValue": _money(g["estimatedValue"])} for g in ordered]

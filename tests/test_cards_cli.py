@@ -16,10 +16,11 @@ import pytest
 
 from tests.emulators.fixtures import pokemontcg_emulator  # noqa: F401
 from tests.emulators.pokemontcg import DEMO_API_KEY, PokemonTcgEmulator
+from tests.rates_support import per_euro
 from tests.test_cards_import import TCGPLAYER
 
 ROOT = Path(__file__).resolve().parents[1]
-USD_TO_EUR = Decimal("0.86")  # services.pricing.FX_TO_EUR, the documented static rate
+USD_TO_EUR = 1 / per_euro("USD")  # today's values use the newest ECB fixing
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

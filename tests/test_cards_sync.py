@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from services.collection import add_card
@@ -25,6 +25,15 @@ from tests.emulators.fixtures import pokemontcg_emulator  # noqa: F401
 from tests.emulators.pokemontcg import DEMO_API_KEY, PokemonTcgEmulator
 
 SETS = ["base5", "sv1", "svp"]
+
+
+def engine_of(session: Session) -> Engine:
+    """The sync is a long job with units of work of its own: end the test's transaction, hand it the engine."""
+    session.commit()
+    session.expire_all()  # what the test reads afterwards comes from the database, not from before the sync
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)
+    return bind
 
 
 def client_for(base_url: str) -> ServiceClient:
@@ -53,7 +62,7 @@ def test_sync_pages_through_a_set_larger_than_a_page(
     session: Session, client: ServiceClient, pokemontcg_emulator: PokemonTcgEmulator  # noqa: F811
 ) -> None:
     seen: list[SyncProgress] = []
-    report = sync_pokemon(session, client, set_ids=SETS, progress=seen.append)
+    report = sync_pokemon(engine_of(session), client, set_ids=SETS, progress=seen.append)
     assert report.complete and report.synced_sets == SETS
     assert card_requests(pokemontcg_emulator, "sv1") == [("set.id:sv1", "1"), ("set.id:sv1", "2")]
     first = pokemontcg_emulator.requests_to("/v2/cards")[0]
@@ -75,7 +84,7 @@ def test_an_interrupted_sync_continues_at_the_page_where_it_stopped(
         if progress.set_id == "sv1" and progress.page == 1:  # page 1 stored, page 2 is next
             pokemontcg_emulator.faults.fail_next(2, status=503, path="/v2/cards")
 
-    first = sync_pokemon(session, client, set_ids=SETS, progress=break_sv1_page_2)
+    first = sync_pokemon(engine_of(session), client, set_ids=SETS, progress=break_sv1_page_2)
     assert first.stopped and not first.complete
     assert first.synced_sets == ["base5"]
     assert first.errors[0]["set"] == "sv1" and "unavailable" in first.errors[0]["reason"]
@@ -88,7 +97,7 @@ def test_an_interrupted_sync_continues_at_the_page_where_it_stopped(
 
     pokemontcg_emulator.faults.clear()
     pokemontcg_emulator.clear_requests()
-    second = sync_pokemon(session, client, set_ids=SETS)
+    second = sync_pokemon(engine_of(session), client, set_ids=SETS)
     assert second.complete and second.resumed_sets == ["sv1"] and second.fresh_sets == ["base5"]
     assert card_requests(pokemontcg_emulator) == [("set.id:sv1", "2"), ("set.id:svp", "1")]
     assert not pokemontcg_emulator.requests_to("/v2/sets")  # the set list is still fresh
@@ -99,9 +108,9 @@ def test_an_interrupted_sync_continues_at_the_page_where_it_stopped(
 def test_fresh_data_costs_no_call_and_stale_data_is_served_with_a_banner(
     session: Session, client: ServiceClient, pokemontcg_emulator: PokemonTcgEmulator  # noqa: F811
 ) -> None:
-    sync_pokemon(session, client, set_ids=["base1"])
+    sync_pokemon(engine_of(session), client, set_ids=["base1"])
     pokemontcg_emulator.clear_requests()
-    again = sync_pokemon(session, client, set_ids=["base1"])
+    again = sync_pokemon(engine_of(session), client, set_ids=["base1"])
     assert again.requests == 0 and again.fresh_sets == ["base1"] and not pokemontcg_emulator.requests
 
     later = datetime.now(UTC) + timedelta(days=2)
@@ -111,9 +120,9 @@ def test_fresh_data_costs_no_call_and_stale_data_is_served_with_a_banner(
     assert level == "warning" and "out of date" in text
     assert search_catalogue(session, "charizard").hits[0].id == "base1-4"  # stale data is still served
 
-    refreshed = sync_pokemon(session, client, set_ids=["base1"], now=later)
+    refreshed = sync_pokemon(engine_of(session), client, set_ids=["base1"], now=later)
     assert refreshed.synced_sets == ["base1"] and card_requests(pokemontcg_emulator) == [("set.id:base1", "1")]
-    forced = sync_pokemon(session, client, set_ids=["base1"], force=True)
+    forced = sync_pokemon(engine_of(session), client, set_ids=["base1"], force=True)
     assert forced.synced_sets == ["base1"] and forced.requests == 2  # set list + the page
 
 
@@ -123,7 +132,7 @@ def test_api_down_is_reported_not_raised(
     load_offline_snapshot(session)  # what a user has before any sync
     assert catalogue_status(session).banner()[0] == "info"  # type: ignore[index]
     pokemontcg_emulator.faults.fail_next(2, status=503)
-    report = sync_pokemon(session, client, set_ids=["base1"])
+    report = sync_pokemon(engine_of(session), client, set_ids=["base1"])
     assert report.stopped and report.errors == [
         {"set": "sets", "reason": report.errors[0]["reason"]}
     ] and "unavailable (HTTP 503)" in report.errors[0]["reason"]
@@ -133,7 +142,7 @@ def test_api_down_is_reported_not_raised(
     with socket.socket() as sock:  # a port nothing listens on: connection refused
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}/v2"
-    report = sync_pokemon(session, client_for(closed), set_ids=["base1"])
+    report = sync_pokemon(engine_of(session), client_for(closed), set_ids=["base1"])
     assert report.stopped and "could not be reached" in report.errors[0]["reason"]
     assert report.to_json()["complete"] is False
     status = catalogue_status(session)
@@ -144,7 +153,7 @@ def test_unknown_set_is_refused_before_any_card_request(
     session: Session, client: ServiceClient, pokemontcg_emulator: PokemonTcgEmulator  # noqa: F811
 ) -> None:
     with pytest.raises(NotFound, match="no set nope"):
-        sync_pokemon(session, client, set_ids=["nope"])
+        sync_pokemon(engine_of(session), client, set_ids=["nope"])
     assert not card_requests(pokemontcg_emulator)
 
 
@@ -163,7 +172,7 @@ def test_price_blocks_become_dated_observations_once(
         }},
     )  # fmt: skip
     pokemontcg_emulator.set_card_prices("base1-2", tcgplayer=None, cardmarket=None)
-    sync_pokemon(session, client, set_ids=["base1"])
+    sync_pokemon(engine_of(session), client, set_ids=["base1"])
     rows = session.scalars(select(LatestPrice).where(LatestPrice.ref_id == "base1-4")).all()
     got = {(r.source, r.variant, r.metric, r.currency, r.value, r.observed_at.date().isoformat()) for r in rows}
     assert got == {
@@ -182,12 +191,13 @@ def test_price_blocks_become_dated_observations_once(
 
     history = select(func.count()).select_from(PriceObservation)
     before = session.scalar(history)
-    assert sync_pokemon(session, client, set_ids=["base1"], force=True).prices == 0  # same dates: nothing new
+    again = sync_pokemon(engine_of(session), client, set_ids=["base1"], force=True)
+    assert again.prices == 0  # same dates: nothing new
     assert session.scalar(history) == before
     pokemontcg_emulator.set_card_prices(
         "base1-4", tcgplayer={"updatedAt": "2025/11/17", "prices": {"holofoil": {"market": 320}}}
     )
-    assert sync_pokemon(session, client, set_ids=["base1"], force=True).prices == 1
+    assert sync_pokemon(engine_of(session), client, set_ids=["base1"], force=True).prices == 1
     market = session.scalars(
         select(PriceObservation.value)
         .where(PriceObservation.ref_id == "base1-4", PriceObservation.metric == "market",
@@ -200,12 +210,12 @@ def test_price_blocks_become_dated_observations_once(
 def test_full_sync_of_every_set_then_nothing_to_do(
     session: Session, client: ServiceClient, pokemontcg_emulator: PokemonTcgEmulator  # noqa: F811
 ) -> None:
-    report = sync_pokemon(session, client)
+    report = sync_pokemon(engine_of(session), client)
     sets = len(pokemontcg_emulator.sets)
     assert report.complete and len(report.synced_sets) == sets and report.sets == sets
     assert report.cards == len(pokemontcg_emulator.cards)
     assert catalogue_status(session).synced_sets == sets
-    assert sync_pokemon(session, client).requests == 0
+    assert sync_pokemon(engine_of(session), client).requests == 0
 
 
 def test_refreshing_the_prices_of_the_sets_a_user_owns(
@@ -218,7 +228,7 @@ def test_refreshing_the_prices_of_the_sets_a_user_owns(
     pokemontcg_emulator.set_card_prices("base5-4", tcgplayer={"prices": {"holofoil": {"market": 10.0}}})
     pokemontcg_emulator.set_card_prices("svp-1", tcgplayer={"prices": {"holofoil": {"market": 5.0}}})
     assert owned_set_ids(session, owner.id) == ["base5", "svp"]
-    report = sync_pokemon(session, client, set_ids=owned_set_ids(session, owner.id))
+    report = sync_pokemon(engine_of(session), client, set_ids=owned_set_ids(session, owner.id))
     assert report.synced_sets == ["base5", "svp"] and card_requests(pokemontcg_emulator, "sv1") == []
     value = valuation(session, owner.id, "USD")
     assert value["itemsWithoutPrice"] == 0 and value["totalEstimatedValue"] == 15.0

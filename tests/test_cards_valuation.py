@@ -19,6 +19,7 @@ from services.integrations.pokemontcg.values import card_printings, unpriced_ent
 from services.pricing import Observation, record_observations, valuation
 from services.store.db import session_scope
 from services.store.models import User
+from tests.rates_support import per_euro
 
 DAY = datetime(2025, 11, 14, tzinfo=UTC)
 
@@ -108,7 +109,7 @@ def test_unpriced_entries_are_counted_and_listed_never_valued_at_zero(
     lonely, _ = add_card(session, owner.id, "base5-10", printing="1stEditionHolofoil")  # Cardmarket only: no price
     nothing, _ = add_card(session, owner.id, "base5-50", quantity=4)  # no price anywhere
     report = valuation(session, owner.id, "USD")
-    expected_usd = 2 * 40 + 120 + 1.25 + (3 * 2 + 0.5) / 0.86
+    expected_usd = 2 * 40 + 120 + 1.25 + (3 * 2 + 0.5) * float(per_euro("USD"))  # newest ECB fixing
     assert report["totalEstimatedValue"] == pytest.approx(round(expected_usd, 2), abs=0.01)
     assert report["itemsWithoutPrice"] == 2 and report["totalItems"] == 2 + 1 + 3 + 1 + 1 + 1 + 4
     listed = unpriced_entries(session, owner.id)

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fixture_files import opennumismat_file
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -142,8 +144,7 @@ def test_every_page_opens_in_the_browser(page, served_app: str, tmp_path: Path, 
 
 
 def test_import_an_opennumismat_file_in_the_browser(page, served_app: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    reference = Path(os.environ.get("VITRINE_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
-    collection = reference / "opennumismat" / "SYNTHETIC_edgecases_v10.db"
+    collection = opennumismat_file()
     page.goto(f"{served_app}/import")
     page.get_by_role("heading", name="Import").first.wait_for(timeout=30_000)
     uploader = page.locator(".st-key-opennumismat_file [data-testid='stFileUploaderDropzoneInput']")
@@ -177,9 +178,8 @@ def test_push_coins_to_numista_in_the_browser(browser, numista_emulator, tmp_pat
     from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID
 
     env = _app_env(tmp_path, {"NUMISTA_API_URL": numista_emulator.base_url})
-    reference = Path(os.environ.get("VITRINE_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
     _cli(env, "connect", "numista", stdin=f"{DEMO_API_KEY}\n")
-    _cli(env, "import", "opennumismat", str(reference / "opennumismat" / "SYNTHETIC_edgecases_v10.db"))
+    _cli(env, "import", "opennumismat", str(opennumismat_file()))
     # OpenNumismat rows 6 (50 cent DE, for sale), 20 and 21 (2 euro 2004 Vatican City, San Marino; owned)
     types = {"6": 70003, "20": 70105, "21": 70104}
     items = link_imported_coins(env, "opennumismat:SYNTHETIC_edgecases_v10", types)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.emulators.base import Emulator, HTTPError, Request, Response, reference_dir
+from tests.emulators.base import Emulator, HTTPError, Request, Response
 
 
 class EchoEmulator(Emulator):
@@ -173,11 +173,3 @@ def test_reset_clears_faults_and_log(echo: EchoEmulator, client: httpx.Client) -
     echo.reset()
     assert echo.faults.pending == 0 and echo.requests == []
     assert client.get("/items/1").status_code == 200
-
-
-def test_reference_dir_is_next_to_the_repo_unless_overridden(monkeypatch: pytest.MonkeyPatch,
-                                                              tmp_path: Any) -> None:
-    monkeypatch.delenv("VITRINE_REFERENCE_DIR", raising=False)
-    assert (reference_dir() / "numista" / "swagger.yaml").is_file()
-    monkeypatch.setenv("VITRINE_REFERENCE_DIR", str(tmp_path))
-    assert reference_dir() == tmp_path

@@ -26,10 +26,10 @@ from services.integrations.numista.grade_overrides import (
     set_grade_override,
 )
 from services.store.models import User
+from tests.fixture_files import opennumismat_file
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = Path(os.environ.get("VITRINE_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
-EDGE = REFERENCE / "opennumismat" / "SYNTHETIC_edgecases_v10.db"
+EDGE = opennumismat_file()
 
 
 def _grades_by_row(session: Session, owner_id: int) -> dict[int, str | None]:

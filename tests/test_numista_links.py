@@ -3,9 +3,6 @@ when exactly one fits, owner scoping and stale edits."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from sqlalchemy.orm import Session
 
@@ -24,10 +21,10 @@ from services.integrations.numista.links import (
 )
 from services.store.models import User
 from tests.emulators.numista import NumistaEmulator
+from tests.fixture_files import opennumismat_file
 from tests.numista_support import *  # noqa: F403  (fixtures: api, connected, vault)
 
-REFERENCE = Path(os.environ.get("VITRINE_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference"))
-EDGE = REFERENCE / "opennumismat" / "SYNTHETIC_edgecases_v10.db"
+EDGE = opennumismat_file()
 
 
 def test_imported_coin_is_found_by_its_suggested_search_and_linked_with_its_issue(

@@ -3,7 +3,6 @@ the user's edits, broken files writing nothing."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from datetime import date
@@ -19,10 +18,10 @@ from services.errors import InvalidInput
 from services.importers.opennumismat_import import import_opennumismat
 from services.pricing import valuation
 from services.store.models import Item, ItemImage, User
+from tests.fixture_files import OPENNUMISMAT_FILES, opennumismat_file
 
-REFERENCE = Path(os.environ.get("VITRINE_REFERENCE_DIR", Path(__file__).resolve().parents[2] / "shared" / "reference"))
-FILES = sorted((REFERENCE / "opennumismat").glob("*.db"))
-EDGE = REFERENCE / "opennumismat" / "SYNTHETIC_edgecases_v10.db"
+FILES = [opennumismat_file(name) for name in OPENNUMISMAT_FILES]  # a missing one: FixtureMissing, not a skip
+EDGE = opennumismat_file()
 
 
 def _rows(path: Path) -> int:
@@ -94,7 +93,7 @@ def test_reimport_of_an_edited_file_updates_only_what_changed(session: Session, 
 
 
 def test_images_are_stored_with_their_type(session: Session, owner: User) -> None:
-    import_opennumismat(session, owner.id, REFERENCE / "opennumismat" / "demo_en_v10.db")
+    import_opennumismat(session, owner.id, opennumismat_file("demo_en_v10.db"))
     mimes = set(session.scalars(select(ItemImage.mime)))
     assert mimes and mimes <= {"image/jpeg", "image/png", "image/webp"}
 

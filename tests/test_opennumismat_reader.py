@@ -26,15 +26,13 @@ from services.importers import (
 )
 from services.importers.opennumismat_models import ImageRef, OpenNumismatCoin, builder_classes
 from services.importers.opennumismat_schema import IMAGE_COLUMNS, sniff_image_mime
+from tests.fixture_files import OPENNUMISMAT_EDGE_CASES, OPENNUMISMAT_FILES, fixture_path
 
 
-def _reference_dir() -> Path:
-    env = os.environ.get("VITRINE_REFERENCE_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "reference"
+def _ref(name: str) -> Path:
+    """A fixture collection file, read in place (a missing one: FixtureMissing naming it, never a skip)."""
+    return fixture_path("opennumismat", name)
 
-
-REF = _reference_dir() / "opennumismat"
-pytestmark = pytest.mark.skipif(not REF.is_dir(), reason=f"reference files not found in {REF}")
 
 # Observed with sqlite3 (schema version, coins rows); the tests also recount independently.
 EXPECTED = {
@@ -50,7 +48,8 @@ EXPECTED = {
     "SYNTHETIC_edgecases_v10.db": (10, 21),
 }
 FILES = sorted(EXPECTED)
-SYNTHETIC = "SYNTHETIC_edgecases_v10.db"
+SYNTHETIC = OPENNUMISMAT_EDGE_CASES
+assert set(FILES) == set(OPENNUMISMAT_FILES)
 
 
 def _ro(path: Path) -> sqlite3.Connection:
@@ -66,7 +65,7 @@ def _fingerprint(path: Path) -> tuple[str, int, int]:
 
 def _copy(name: str, tmp_path: Path, target: str | None = None) -> Path:
     destination = tmp_path / (target or name)
-    shutil.copyfile(REF / name, destination)
+    shutil.copyfile(_ref(name), destination)
     os.chmod(destination, 0o644)
     return destination
 
@@ -88,7 +87,7 @@ def _coin(collection, coin_id: int) -> OpenNumismatCoin:
 
 @pytest.fixture(scope="module")
 def collections():
-    return {name: read_opennumismat(REF / name) for name in FILES}
+    return {name: read_opennumismat(_ref(name)) for name in FILES}
 
 
 # --- every reference file ------------------------------------------------------------------------------
@@ -97,7 +96,7 @@ def collections():
 @pytest.mark.parametrize("name", FILES)
 def test_reads_every_reference_file_with_exact_counts(name, collections):
     collection = collections[name]
-    with _ro(REF / name) as connection:
+    with _ro(_ref(name)) as connection:
         counted = connection.execute("SELECT count(*) FROM coins").fetchone()[0]
         version = int(connection.execute("SELECT value FROM settings WHERE title = 'Version'").fetchone()[0])
     assert (version, counted) == EXPECTED[name]
@@ -113,7 +112,7 @@ def test_reads_every_reference_file_with_exact_counts(name, collections):
 @pytest.mark.parametrize("name", FILES)
 def test_raw_row_matches_sqlite_exactly(name, collections):
     coins = {coin.source_row_id: coin for coin in collections[name].coins}
-    with _ro(REF / name) as connection:
+    with _ro(_ref(name)) as connection:
         rows = connection.execute("SELECT * FROM coins").fetchall()
     assert len(rows) == len(coins)
     for row in rows:
@@ -138,7 +137,7 @@ def _text(value):
 @pytest.mark.parametrize("name", FILES)
 def test_field_by_field_fidelity(name, collections):
     coins = {coin.source_row_id: coin for coin in collections[name].coins}
-    with _ro(REF / name) as connection:
+    with _ro(_ref(name)) as connection:
         rows = connection.execute("SELECT * FROM coins").fetchall()
     for row in rows:
         coin = coins[row["id"]]
@@ -392,7 +391,7 @@ def test_image_storage_per_schema(collections):
 def test_mixed_webp_and_jpeg_photos(collections):
     collection = collections["demo_en_v10_upgraded_20260129.db"]
     refs = [ref for coin in collection.coins for ref in coin.photos]
-    with _ro(REF / "demo_en_v10_upgraded_20260129.db") as connection:
+    with _ro(_ref("demo_en_v10_upgraded_20260129.db")) as connection:
         assert len(set(refs)) == connection.execute("SELECT count(*) FROM photos").fetchone()[0] == 53
     with collection.images() as loader:
         mimes = [loader.load(ref).mime for ref in refs]
@@ -408,7 +407,7 @@ def test_photo_metadata_and_missing_rows(collections):
     synthetic = collections[SYNTHETIC]
     coin = _coin(synthetic, 3)
     obverse = next(ref for ref in coin.photos if ref.field == "obverseimg")
-    with _ro(REF / SYNTHETIC) as connection:
+    with _ro(_ref(SYNTHETIC)) as connection:
         row = connection.execute("SELECT * FROM photos WHERE id = ?", (obverse.row_id,)).fetchone()
     image = synthetic.load_image(obverse)
     assert image is not None
@@ -596,14 +595,14 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 def _truncate(tmp: Path, fraction: float = 0.0, pages: int = 0) -> Path:
-    data = (REF / "demo_en_v10.db").read_bytes()
+    data = (_ref("demo_en_v10.db")).read_bytes()
     page_size = int.from_bytes(data[16:18], "big")
     size = pages * page_size if pages else int(len(data) * fraction) + 7
     return _write(tmp / "truncated.db", data[:size])
 
 
 def _garbage(tmp: Path) -> Path:
-    data = bytearray((REF / "demo_en_v10.db").read_bytes())
+    data = bytearray((_ref("demo_en_v10.db")).read_bytes())
     page_size = int.from_bytes(data[16:18], "big")
     data[page_size:] = hashlib.sha256(b"x").digest() * ((len(data) - page_size) // 32)
     return _write(tmp / "garbage.db", bytes(data))
@@ -643,11 +642,11 @@ def test_source_file_is_never_modified(name, tmp_path):
 
 
 def test_reference_files_match_their_manifest(collections):
-    # The module fixture read every reference file in place; they must still be the published bytes.
-    manifest = (REF / "MANIFEST.md").read_text(encoding="utf-8")
+    # The module fixture read every fixture file in place; they must still be the bytes the builder wrote.
+    manifest = fixture_path("SHA256SUMS").read_text(encoding="utf-8")
     for name in FILES:
-        digest = hashlib.sha256((REF / name).read_bytes()).hexdigest()
-        assert f"{digest}  {name}" in manifest
+        digest = hashlib.sha256((_ref(name)).read_bytes()).hexdigest()
+        assert f"{digest}  opennumismat/{name}" in manifest
 
 
 # --- dataclasses -----------------------------------------------------------------------------------------

@@ -137,8 +137,8 @@ def test_validation_catches_what_numista_would_reject() -> None:
 
 
 def test_our_packaged_schema_agrees_with_the_reference_spec_the_emulator_uses() -> None:
-    """The app validates with its own copy (services/integrations/numista/data); the emulator with ../shared:
-    same verdicts."""
+    """The app's own checks (validate_collected_item) and the emulator's plain JSON Schema of Numista's swagger
+    give the same verdicts (tests/test_self_contained.py pins that swagger to Numista's published bytes)."""
     import jsonschema
 
     reference = jsonschema.Draft7Validator(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.accounts.passwords import hash_password, verify_password
 from services.errors import Conflict, InvalidInput, NotFound
+from services.exchange_rates import validate_display_currency
 from services.store.models import User
 
 LOCAL_USERNAME = "local"
@@ -32,7 +33,7 @@ def create_user(
         display_name=username,
         password_hash=hash_password(password) if password else None,
         is_admin=admin,
-        currency=currency,
+        currency=validate_display_currency(currency),  # VITRINE_CURRENCY too: never a currency without a rate
     )
     session.add(user)
     session.flush()
@@ -75,9 +76,11 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 
 def set_currency(session: Session, user_id: int, currency: str) -> None:
-    """The currency values are shown in (converted from each source's own)."""
+    """The currency values are shown in (converted from each source's own at the ECB reference rates): one
+    the ECB quotes, so values can never be shown 1:1 under a wrong label."""
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise InvalidInput("A currency is a three-letter ISO code such as EUR.", code="INVALID_CURRENCY")
+    validate_display_currency(currency)
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("No such user.", code="UNKNOWN_USER")

@@ -17,7 +17,7 @@ import httpx
 
 from services.http.redact import redact_text, redact_url
 
-SERVICE_NAMES = {"numista": "Numista", "discogs": "Discogs", "pokemontcg": "pokemontcg.io"}
+SERVICE_NAMES = {"numista": "Numista", "discogs": "Discogs", "pokemontcg": "pokemontcg.io", "ecb": "The ECB"}
 MAX_SERVER_MESSAGE = 300  # characters of the server's text kept in a user-facing message
 
 

@@ -150,6 +150,12 @@ def pokemontcg_client(
     return _build("pokemontcg", settings, base_url or settings.pokemontcg_api_url, headers, **options)
 
 
+def ecb_client(settings: Settings | None = None, **options: Any) -> ServiceClient:
+    """The European Central Bank's rates file: one GET now and then, so no shared limiter."""
+    settings = settings or load_settings()
+    return _build("ecb", settings, settings.ecb_rates_url, {"Accept": "application/zip"}, limiter=False, **options)
+
+
 def create_client(service: str, settings: Settings | None = None, **kwargs: Any) -> ServiceClient:
     """Dispatch by service key ("numista", "discogs", "pokemontcg"), for code that loops over services."""
     factories: dict[str, Callable[..., ServiceClient]] = {

@@ -120,7 +120,9 @@ def redact_url(url: str | httpx.URL) -> str:
         return redact_text(str(url))
     if parsed.userinfo:
         parsed = parsed.copy_with(username=None, password=None)
-    items = [(k, MASK if is_sensitive_name(k) else v) for k, v in parsed.params.multi_items()]
+    items: list[tuple[str, str | int | float | bool | None]] = [
+        (k, MASK if is_sensitive_name(k) else v) for k, v in parsed.params.multi_items()
+    ]
     if items:
         parsed = parsed.copy_with(params=httpx.QueryParams(items))
     return str(parsed).replace(quote(MASK, safe=""), MASK)

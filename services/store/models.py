@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -28,6 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.states import ItemKind, ItemStatus, JobStatus, RowStatus, SyncService, SyncStatus, values
+from services.store.types import UtcDateTime
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -36,9 +40,15 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-ITEM_KINDS = ("coin", "record", "card")
-SYNC_STATUSES = ("NOT_SYNCED", "QUEUED", "SYNCED", "FAILED", "DUPLICATE")
-SYNC_SERVICES = ("numista", "discogs")
+ITEM_KINDS = values(ItemKind)
+SYNC_STATUSES = values(SyncStatus)
+SYNC_SERVICES = values(SyncService)
+
+
+def one_of(column: str, enum: type[StrEnum]) -> CheckConstraint:
+    """CHECK that ``column`` holds a value of ``enum`` (named ``ck_<table>_<column>``)."""
+    allowed = ", ".join(f"'{value}'" for value in values(enum))
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
 
 
 def utcnow() -> datetime:
@@ -52,8 +62,8 @@ class Base(DeclarativeBase):
 class CachedFact:
     """Mixin for catalogue rows: when fetched and until when they count as fresh."""
 
-    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fetched_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class User(Base):
@@ -66,7 +76,7 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class PokemonSet(CachedFact, Base):
@@ -137,6 +147,8 @@ class Item(Base):
         Index(None, "owner_id", "numista_type_id"),
         Index(None, "owner_id", "discogs_release_id"),
         UniqueConstraint("owner_id", "origin_source", "origin_row_id"),
+        one_of("kind", ItemKind),
+        one_of("status", ItemStatus),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -150,7 +162,7 @@ class Item(Base):
     )
     printing: Mapped[str | None] = mapped_column(String(40), doc="cards: normal, holofoil, ...")
     language: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="owned")
+    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.OWNED)
     pokemontcg_card_id: Mapped[str | None] = mapped_column(String(60))
     numista_type_id: Mapped[int | None] = mapped_column(Integer)
     numista_issue_id: Mapped[int | None] = mapped_column(Integer)
@@ -168,8 +180,8 @@ class Item(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="source fields kept so nothing is lost")
     origin_source: Mapped[str | None] = mapped_column(String(40))
     origin_row_id: Mapped[str | None] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -203,7 +215,7 @@ class PriceObservation(Base):
     metric: Mapped[str] = mapped_column(String(30), default="market")
     currency: Mapped[str] = mapped_column(String(3))
     value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
-    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    observed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class LatestPrice(Base):
@@ -218,24 +230,26 @@ class LatestPrice(Base):
     metric: Mapped[str] = mapped_column(String(30), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3))
     value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
-    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    observed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SyncLedger(Base):
     """Where an item stands on one remote service."""
 
     __tablename__ = "sync_ledger"
-    __table_args__ = (UniqueConstraint("item_id", "service"), Index(None, "service", "status"))
+    __table_args__ = (
+        UniqueConstraint("item_id", "service"), Index(None, "service", "status"), one_of("status", SyncStatus),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     service: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="NOT_SYNCED")
+    status: Mapped[str] = mapped_column(String(20), default=SyncStatus.NOT_SYNCED)
     remote_id: Mapped[str | None] = mapped_column(String(80))
     remote_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     payload_hash: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     item: Mapped[Item] = relationship(back_populates="sync_rows")
 
@@ -244,34 +258,34 @@ class Job(Base):
     """A push or import of many items; its per-item rows are the outbox."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index(None, "owner_id", "status"),)
+    __table_args__ = (Index(None, "owner_id", "status"), one_of("status", JobStatus))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     service: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED)
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     message: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class JobItem(Base):
     __tablename__ = "job_items"
-    __table_args__ = (Index(None, "job_id", "status"),)
+    __table_args__ = (Index(None, "job_id", "status"), one_of("status", RowStatus))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=RowStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     remote_id: Mapped[str | None] = mapped_column(String(80))
     error: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(80))
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Connection(Base):
@@ -286,7 +300,7 @@ class Connection(Base):
     remote_user: Mapped[str | None] = mapped_column(String(200))
     secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

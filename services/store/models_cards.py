@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.store.models import Base, utcnow
+from services.states import CatalogSyncStatus
+from services.store.models import Base, one_of, utcnow
+from services.store.types import UtcDateTime
 
 SYNC_STATES = ("pending", "partial", "complete", "failed")
 
@@ -23,14 +25,15 @@ class CatalogSyncState(Base):
     "catalog" = the whole catalogue (its `revision` moves whenever cards or sets are written)."""
 
     __tablename__ = "catalog_sync_state"
+    __table_args__ = (one_of("status", CatalogSyncStatus),)
 
     source: Mapped[str] = mapped_column(String(20), primary_key=True, doc="pokemontcg")
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending", doc="pending, partial, complete, failed")
+    status: Mapped[str] = mapped_column(String(20), default=CatalogSyncStatus.PENDING)
     next_page: Mapped[int] = mapped_column(Integer, default=1, doc="first page the next run fetches")
     total_count: Mapped[int | None] = mapped_column(Integer, doc="totalCount the source reported")
-    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fetched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revision: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

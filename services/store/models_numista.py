@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.store.models import Base, CachedFact, utcnow
+from services.store.types import UtcDateTime
 
 
 class NumistaQuotaUsage(Base):
@@ -26,9 +27,9 @@ class NumistaQuotaUsage(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True, doc="YYYY-MM (UTC)")
     calls: Mapped[int] = mapped_column(Integer, default=0)
     exhausted_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), doc="when Numista answered 'Quota exceeded' this month"
+        UtcDateTime(), doc="when Numista answered 'Quota exceeded' this month"
     )
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class NumistaIssue(CachedFact, Base):
@@ -69,4 +70,4 @@ class NumistaGradeOverride(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     raw: Mapped[str] = mapped_column(String(120), doc="normalized grade text (services.grades)")
     grade: Mapped[str | None] = mapped_column(String(10), doc="g..unc; NULL forces 'unmapped'")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

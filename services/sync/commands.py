@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.context import AppContext
+from services.context import AppContext, CommandResult
 from services.integrations import registry
 from services.store.models import User
 from services.sync import engine as jobs
@@ -76,11 +76,11 @@ def job_result(session: Session, actor: User, job_id: int) -> tuple[dict[str, An
     if document["message"]:
         lines.append(f"  {document['message']}")
     lines += [f"  item {i['id']}: {i['error']}" for i in document["items"] if i["status"] == "FAILED"]
-    incomplete = counts["failed"] > 0 or document["status"] not in ("done", "done_with_errors", "cancelled")
+    incomplete = counts["failed"] > 0 or document["status"] not in jobs.FINISHED_JOB
     return document, "\n".join(lines), EXIT_PARTIAL if incomplete else EXIT_OK
 
 
-def cmd_jobs_list(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_jobs_list(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     documents = [jobs.job_summary(session, job) for job in jobs.list_jobs(session, actor.id, limit=args.limit)]
     lines = []
     for d in documents:
@@ -94,7 +94,7 @@ def cmd_jobs_list(_context: AppContext, session: Session, actor: User, args: arg
     return documents, "\n".join(lines) or "No export jobs yet.", EXIT_OK
 
 
-def cmd_jobs_resume(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_jobs_resume(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     job = jobs.resume_job(session, actor.id, args.job_id)
     session.commit()
     if args.no_wait or job.status not in jobs.ACTIVE_JOB:
@@ -102,14 +102,14 @@ def cmd_jobs_resume(context: AppContext, session: Session, actor: User, args: ar
     return run_job(context, session, actor, job.id)
 
 
-def cmd_jobs_cancel(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_jobs_cancel(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     jobs.cancel_job(session, actor.id, args.job_id)
     session.commit()
     document, summary, _status = job_result(session, actor, args.job_id)
     return document, summary, EXIT_OK
 
 
-def cmd_worker(context: AppContext, session: Session, _actor: User, args: argparse.Namespace) -> tuple:
+def cmd_worker(context: AppContext, session: Session, _actor: User, args: argparse.Namespace) -> CommandResult:
     """Push every user's queued jobs until SIGTERM/SIGINT (or, with --once, until there is no work)."""
     session.commit()
     worker = build_worker(context)

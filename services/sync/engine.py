@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -48,31 +48,21 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.errors import Conflict, InvalidInput, NotFound
-from services.store.db import session_scope
+from services.states import JobStatus, RowAction, RowStatus, SyncStatus
+from services.store.chunks import in_chunks
+from services.store.db import affected_rows, session_scope
 from services.store.models import Item, Job, JobItem, SyncLedger, utcnow
 from services.store.models_sync import SyncWorker
 from services.sync import markers
 
 JOB_KIND = "push"
-ACTIVE_JOB = ("queued", "running")  # rows of these jobs may be claimed
-OPEN_JOB = ("queued", "running", "paused")  # not finished: its open rows still "own" their items
-FINISHED_JOB = ("done", "done_with_errors", "cancelled")
-OPEN_ROW = ("queued", "retry", "running")
-FINAL_ROW = ("synced", "duplicate", "failed", "skipped", "cancelled")
-ACTIONS = ("create", "update", "copy", "skip")
-# Job-item status → the name in the export document (DESIGN.md: counts synced/duplicate/failed/skipped/queued).
-DOCUMENT_STATUS = {
-    "queued": "QUEUED", "retry": "QUEUED", "running": "QUEUED", "synced": "SYNCED", "duplicate": "DUPLICATE",
-    "failed": "FAILED", "skipped": "SKIPPED", "cancelled": "SKIPPED",
-}  # fmt: skip
+ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)  # rows of these jobs may be claimed
+OPEN_JOB = (*ACTIVE_JOB, JobStatus.PAUSED)  # not finished: its open rows still "own" their items
+FINISHED_JOB = (JobStatus.DONE, JobStatus.DONE_WITH_ERRORS, JobStatus.CANCELLED)
+OPEN_ROW = (RowStatus.QUEUED, RowStatus.RETRY, RowStatus.RUNNING)
+FINAL_ROW = (RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.FAILED, RowStatus.SKIPPED, RowStatus.CANCELLED)
+ACTIONS = tuple(RowAction)
 UNCERTAIN_NOTE = "an earlier attempt may have reached the service; the next push checks there first"
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes for timezone-aware columns; every stored moment is UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------------------ creating
@@ -81,7 +71,7 @@ class PlannedRow:
     """One item of a new job: what to do with it, or why it is skipped."""
 
     item_id: int
-    action: str = "create"  # create | update | copy | skip
+    action: str = RowAction.CREATE  # create | update | copy | skip
     reason: str | None = None  # why skipped
     reconcile: bool = False  # a previous push of this item may have reached the service
     remote_id: str | None = None  # the remote item this one is already linked to
@@ -90,8 +80,7 @@ class PlannedRow:
 def _busy_items(session: Session, service: str, item_ids: list[int]) -> dict[int, int]:
     """Items already waiting in another unfinished job of the same service → that job's id."""
     busy: dict[int, int] = {}
-    for start in range(0, len(item_ids), 900):
-        chunk = item_ids[start : start + 900]
+    for chunk in in_chunks(item_ids):
         rows = session.execute(
             select(JobItem.item_id, JobItem.job_id)
             .join(Job, Job.id == JobItem.job_id)
@@ -104,10 +93,8 @@ def _busy_items(session: Session, service: str, item_ids: list[int]) -> dict[int
 
 def ledger_rows(session: Session, service: str, item_ids: Iterable[int]) -> dict[int, SyncLedger]:
     """The sync-ledger rows of these items for one service (callers pass owner-scoped item ids)."""
-    ids = list(item_ids)
     found: dict[int, SyncLedger] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
+    for chunk in in_chunks(item_ids):
         query = select(SyncLedger).where(SyncLedger.service == service, SyncLedger.item_id.in_(chunk))
         found.update({row.item_id: row for row in session.scalars(query)})
     return found
@@ -118,39 +105,39 @@ def create_job(session: Session, owner_id: int, service: str, rows: list[Planned
     an item already waiting in another unfinished job is skipped rather than pushed twice."""
     if not rows:
         raise InvalidInput("Nothing to export: choose at least one item.", code="NOTHING_SELECTED")
-    busy = _busy_items(session, service, [row.item_id for row in rows if row.action != "skip"])
-    actions = {str(row.item_id): row.action for row in rows if row.action in ("update", "copy")}
+    busy = _busy_items(session, service, [row.item_id for row in rows if row.action != RowAction.SKIP])
+    actions = {str(row.item_id): row.action for row in rows if row.action in (RowAction.UPDATE, RowAction.COPY)}
     job_params = {**params, "actions": actions, markers.SCHEME_PARAM: markers.SCHEME}  # markers name the install
-    job = Job(owner_id=owner_id, kind=JOB_KIND, service=service, status="queued", params=job_params)
+    job = Job(owner_id=owner_id, kind=JOB_KIND, service=service, status=JobStatus.QUEUED, params=job_params)
     session.add(job)
     session.flush()
     ledger = ledger_rows(session, service, [row.item_id for row in rows])
     now = utcnow()
     values: list[dict[str, Any]] = []
     for row in rows:
-        status, error = ("retry" if row.reconcile else "queued"), None
-        if row.action == "skip":
-            status, error = "skipped", row.reason
+        status, error = (RowStatus.RETRY if row.reconcile else RowStatus.QUEUED), None
+        if row.action == RowAction.SKIP:
+            status, error = RowStatus.SKIPPED, row.reason
         elif row.item_id in busy:
-            status, error = "skipped", f"already waiting in job {busy[row.item_id]}"
+            status, error = RowStatus.SKIPPED, f"already waiting in job {busy[row.item_id]}"
         # A reconcile row's "last attempt ended" is when the ledger last changed (a settled past attempt).
         entry = ledger.get(row.item_id)
-        last_end = (aware(entry.updated_at) if entry is not None else None) or now
+        last_end = (entry.updated_at if entry is not None else None) or now
         values.append(
             {"job_id": job.id, "item_id": row.item_id, "status": status, "attempts": 0, "error": error,
-             "remote_id": row.remote_id if status == "skipped" else None,
-             "updated_at": last_end if status == "retry" else now}
+             "remote_id": row.remote_id if status == RowStatus.SKIPPED else None,
+             "updated_at": last_end if status == RowStatus.RETRY else now}
         )  # fmt: skip
-        if status in OPEN_ROW and row.action == "create":
+        if status in OPEN_ROW and row.action == RowAction.CREATE:
             entry = ledger.get(row.item_id)
             if entry is None:
-                session.add(SyncLedger(item_id=row.item_id, service=service, status="QUEUED"))
+                session.add(SyncLedger(item_id=row.item_id, service=service, status=SyncStatus.QUEUED))
             elif entry.remote_id is None:
-                entry.status = "QUEUED"
-    session.execute(JobItem.__table__.insert(), values)
+                entry.status = SyncStatus.QUEUED
+    session.execute(insert(JobItem), values)
     session.flush()
     if not any(value["status"] in OPEN_ROW for value in values):
-        job.status = "done"
+        job.status = JobStatus.DONE
         job.finished_at = now
         job.message = "Nothing needed pushing."
     session.flush()
@@ -174,13 +161,13 @@ class Claim:
 
     @property
     def needs_reconcile(self) -> bool:
-        return self.previous_status == "retry"
+        return self.previous_status == RowStatus.RETRY
 
 
 @functools.lru_cache(maxsize=32)
 def _candidate_query(postgres: bool, job_scoped: bool, services: tuple[str, ...] | None) -> Select[Any]:
     """The "next row to push" query, built once per shape (cheap to execute again and again)."""
-    query = (
+    query: Select[Any] = (
         select(
             JobItem.id, JobItem.job_id, JobItem.item_id, JobItem.status, JobItem.attempts, JobItem.updated_at,
             Job.owner_id, Job.service, Job.status.label("job_status"),
@@ -189,8 +176,8 @@ def _candidate_query(postgres: bool, job_scoped: bool, services: tuple[str, ...]
         .where(Job.kind == JOB_KIND, Job.status.in_(ACTIVE_JOB))
         .where(
             or_(
-                JobItem.status == "queued",
-                and_(JobItem.status == "retry", JobItem.updated_at <= bindparam("settled_before")),
+                JobItem.status == RowStatus.QUEUED,
+                and_(JobItem.status == RowStatus.RETRY, JobItem.updated_at <= bindparam("settled_before")),
             )
         )
         .order_by(JobItem.job_id, JobItem.attempts, JobItem.id)
@@ -210,14 +197,14 @@ _TAKE = (
     .where(JobItem.id == bindparam("row"), JobItem.status == bindparam("seen_status"))
     .where(JobItem.attempts == bindparam("seen_attempts"))
     .values(
-        status="running", claimed_by=bindparam("worker"), claimed_at=bindparam("now"),
+        status=RowStatus.RUNNING, claimed_by=bindparam("worker"), claimed_at=bindparam("now"),
         attempts=JobItem.attempts + 1, updated_at=bindparam("now"),
     )
 )  # fmt: skip
 _START_JOB = (
     update(Job)
-    .where(Job.id == bindparam("job"), Job.status == "queued")
-    .values(status="running", started_at=func.coalesce(Job.started_at, bindparam("now")), message=None)
+    .where(Job.id == bindparam("job"), Job.status == JobStatus.QUEUED)
+    .values(status=JobStatus.RUNNING, started_at=func.coalesce(Job.started_at, bindparam("now")), message=None)
 )
 
 
@@ -246,13 +233,13 @@ def claim_in(connection: Connection, request: ClaimRequest) -> Claim | None:
             {"row": row.id, "seen_status": row.status, "seen_attempts": row.attempts, "worker": request.worker_id,
              "now": now},
         )  # fmt: skip
-        if taken.rowcount != 1:
+        if affected_rows(taken) != 1:
             continue
-        if row.job_status == "queued":
+        if row.job_status == JobStatus.QUEUED:
             connection.execute(_START_JOB, {"job": row.job_id, "now": now})
         return Claim(
             row.id, row.job_id, row.item_id, row.owner_id, row.service or "", row.attempts + 1, row.status,
-            aware(row.updated_at) if row.status == "retry" else None, now,
+            row.updated_at if row.status == RowStatus.RETRY else None, now,
         )  # fmt: skip
     return None
 
@@ -280,7 +267,7 @@ def release(engine: Engine, claim: Claim, worker_id: str) -> None:
     with engine.begin() as connection:
         connection.execute(
             update(JobItem)
-            .where(JobItem.id == claim.row_id, JobItem.claimed_by == worker_id, JobItem.status == "running")
+            .where(JobItem.id == claim.row_id, JobItem.claimed_by == worker_id, JobItem.status == RowStatus.RUNNING)
             .values(status=claim.previous_status, claimed_by=None, attempts=JobItem.attempts - 1)
         )
 
@@ -299,10 +286,15 @@ class Outcome:
     link: bool = True  # synced/duplicate: record remote_id as the item's remote item in the ledger
     refund: bool = False  # the attempt did not count (never sent): give it back
 
+    def __post_init__(self) -> None:
+        # Validated where it enters: a pusher's unknown status fails here, not as a CHECK violation later.
+        object.__setattr__(self, "status", RowStatus(self.status))
+
 
 _RECORD = (
     update(JobItem)
-    .where(JobItem.id == bindparam("row"), JobItem.claimed_by == bindparam("worker"), JobItem.status == "running")
+    .where(JobItem.id == bindparam("row"), JobItem.claimed_by == bindparam("worker"))
+    .where(JobItem.status == RowStatus.RUNNING)
     .values(
         status=bindparam("new_status"), error=bindparam("new_error"), claimed_by=None, updated_at=bindparam("now"),
         remote_id=func.coalesce(bindparam("new_remote_id", type_=String), JobItem.remote_id),
@@ -332,32 +324,32 @@ def checkpoint_and_claim(
             {"row": claim.row_id, "worker": worker_id, "new_status": outcome.status, "new_error": outcome.error,
              "now": now, "new_remote_id": outcome.remote_id, "refund": 1 if outcome.refund else 0},
         )  # fmt: skip
-        recorded = result.rowcount == 1
+        recorded = affected_rows(result) == 1
         if recorded:
             _update_ledger(connection, claim, outcome, now)
         return recorded, (claim_in(connection, then) if then is not None else None)
 
 
 def _update_ledger(connection: Connection, claim: Claim, outcome: Outcome, now: datetime) -> None:
-    if outcome.status in ("queued", "retry", "skipped"):
+    if outcome.status in (RowStatus.QUEUED, RowStatus.RETRY, RowStatus.SKIPPED):
         return
     entry = connection.execute(_LEDGER_ROW, {"item": claim.item_id, "service": claim.service}).first()
     values: dict[str, Any] = {"updated_at": now}
-    current_status = entry.status if entry is not None else "NOT_SYNCED"
+    current_status = entry.status if entry is not None else SyncStatus.NOT_SYNCED
     linked = entry.remote_id if entry is not None else None
-    if outcome.status in ("synced", "duplicate"):
+    if outcome.status in (RowStatus.SYNCED, RowStatus.DUPLICATE):
         values["last_error"] = None
         if outcome.link:
             values.update(
                 status=outcome.status.upper(), remote_id=outcome.remote_id, remote_data=outcome.remote_data,
                 payload_hash=outcome.payload_hash,
             )  # fmt: skip
-        elif current_status == "QUEUED":
-            values["status"] = "SYNCED"
-    elif outcome.status == "failed":
+        elif current_status == SyncStatus.QUEUED:
+            values["status"] = SyncStatus.SYNCED
+    elif outcome.status == RowStatus.FAILED:
         values["last_error"] = outcome.error
         if linked is None:
-            values["status"] = "FAILED"  # an item already linked stays SYNCED: only this update/copy failed
+            values["status"] = SyncStatus.FAILED  # an item already linked stays SYNCED: only this update/copy failed
     if entry is None:
         values.setdefault("status", current_status)
         connection.execute(insert(SyncLedger).values(item_id=claim.item_id, service=claim.service, **values))
@@ -374,14 +366,16 @@ def finish_if_complete(engine: Engine, job_id: int) -> bool:
         if open_rows:
             return False
         failed = session.scalar(
-            select(func.count()).select_from(JobItem).where(JobItem.job_id == job_id, JobItem.status == "failed")
+            select(func.count())
+            .select_from(JobItem)
+            .where(JobItem.job_id == job_id, JobItem.status == RowStatus.FAILED)
         )
         result = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB))
-            .values(status="done_with_errors" if failed else "done", finished_at=utcnow())
+            .values(status=JobStatus.DONE_WITH_ERRORS if failed else JobStatus.DONE, finished_at=utcnow())
         )
-        return result.rowcount == 1
+        return affected_rows(result) == 1
 
 
 def finish_completed(engine: Engine) -> list[int]:
@@ -406,7 +400,7 @@ def heartbeat(engine: Engine, worker_id: str, *, host: str | None = None, pid: i
     """Say "still alive"; re-registers a worker that another one already presumed dead."""
     with session_scope(engine) as session:
         result = session.execute(update(SyncWorker).where(SyncWorker.id == worker_id).values(heartbeat_at=utcnow()))
-        if result.rowcount == 0:
+        if affected_rows(result) == 0:
             session.add(SyncWorker(id=worker_id, host=host, pid=pid, started_at=utcnow(), heartbeat_at=utcnow()))
 
 
@@ -424,11 +418,13 @@ def reclaim_stale(engine: Engine, stale_after: float) -> int:
         live = select(SyncWorker.id)
         result = session.execute(
             update(JobItem)
-            .where(JobItem.status == "running")
+            .where(JobItem.status == RowStatus.RUNNING)
             .where(or_(JobItem.claimed_by.is_(None), JobItem.claimed_by.not_in(live)))
-            .values(status="retry", claimed_by=None, updated_at=now, error=f"the worker stopped; {UNCERTAIN_NOTE}")
+            .values(
+                status=RowStatus.RETRY, claimed_by=None, updated_at=now, error=f"the worker stopped; {UNCERTAIN_NOTE}"
+            )
         )  # fmt: skip
-        return result.rowcount or 0
+        return affected_rows(result) or 0
 
 
 def requeue_own(engine: Engine, worker_id: str) -> int:
@@ -436,10 +432,12 @@ def requeue_own(engine: Engine, worker_id: str) -> int:
     with engine.begin() as connection:
         result = connection.execute(
             update(JobItem)
-            .where(JobItem.claimed_by == worker_id, JobItem.status == "running")
-            .values(status="retry", claimed_by=None, updated_at=utcnow(), error=f"interrupted; {UNCERTAIN_NOTE}")
+            .where(JobItem.claimed_by == worker_id, JobItem.status == RowStatus.RUNNING)
+            .values(
+                status=RowStatus.RETRY, claimed_by=None, updated_at=utcnow(), error=f"interrupted; {UNCERTAIN_NOTE}"
+            )
         )
-        return result.rowcount or 0
+        return affected_rows(result) or 0
 
 
 def live_workers(session: Session, stale_after: float) -> list[SyncWorker]:
@@ -464,10 +462,10 @@ def pause_job(session: Session, owner_id: int, job_id: int, message: str | None 
     """Stop claiming this job's rows (the item being pushed right now still finishes)."""
     job = get_job(session, owner_id, job_id)
     if job.status in ACTIVE_JOB:
-        job.status = "paused"
+        job.status = JobStatus.PAUSED
         job.message = message or "Paused by you."
         session.flush()
-    elif job.status != "paused":
+    elif job.status != JobStatus.PAUSED:
         raise Conflict(f"Job {job_id} is {job.status}; only a queued or running job can be paused.", code="JOB_STATE")
     return job
 
@@ -476,21 +474,23 @@ def pause_job_by_system(engine: Engine, job_id: int, message: str) -> None:
     """The worker's pause (quota used up, credentials refused): the reason is what the user reads."""
     with session_scope(engine) as session:
         session.execute(
-            update(Job).where(Job.id == job_id, Job.status.in_(ACTIVE_JOB)).values(status="paused", message=message)
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB))
+            .values(status=JobStatus.PAUSED, message=message)
         )
 
 
 def resume_job(session: Session, owner_id: int, job_id: int) -> Job:
     """Paused → queued again; a finished job with failures gets its failed rows retried."""
     job = get_job(session, owner_id, job_id)
-    if job.status == "paused":
-        job.status = "queued"
+    if job.status == JobStatus.PAUSED:
+        job.status = JobStatus.QUEUED
         job.message = None
         session.flush()
         return job
-    if job.status == "done_with_errors":
+    if job.status == JobStatus.DONE_WITH_ERRORS:
         return retry_failed(session, owner_id, job_id)
-    if job.status in ACTIVE_JOB or job.status == "done":
+    if job.status in ACTIVE_JOB or job.status == JobStatus.DONE:
         return job
     raise Conflict(f"Job {job_id} was cancelled; start a new export instead.", code="JOB_STATE")
 
@@ -499,24 +499,24 @@ def retry_failed(session: Session, owner_id: int, job_id: int) -> Job:
     """Queue the failed rows again. They are retried as "may have reached the service": the pusher
     checks the remote first, so a failure that was in fact a success is not pushed twice."""
     job = get_job(session, owner_id, job_id)
-    if job.status == "cancelled":
+    if job.status == JobStatus.CANCELLED:
         raise Conflict(f"Job {job_id} was cancelled; start a new export instead.", code="JOB_STATE")
     failed_ids = list(
-        session.scalars(select(JobItem.item_id).where(JobItem.job_id == job_id, JobItem.status == "failed"))
+        session.scalars(select(JobItem.item_id).where(JobItem.job_id == job_id, JobItem.status == RowStatus.FAILED))
     )
     if not failed_ids:
         return job
     session.execute(
         update(JobItem)
-        .where(JobItem.job_id == job_id, JobItem.status == "failed")
+        .where(JobItem.job_id == job_id, JobItem.status == RowStatus.FAILED)
         # updated_at stays the end of the last attempt: the reconcile must look after that moment.
-        .values(status="retry", attempts=0, error=None, updated_at=JobItem.updated_at)
+        .values(status=RowStatus.RETRY, attempts=0, error=None, updated_at=JobItem.updated_at)
     )
     for entry in ledger_rows(session, job.service or "", failed_ids).values():
-        if entry.status == "FAILED":
-            entry.status = "QUEUED"
-    if job.status != "paused":
-        job.status = "queued"
+        if entry.status == SyncStatus.FAILED:
+            entry.status = SyncStatus.QUEUED
+    if job.status != JobStatus.PAUSED:
+        job.status = JobStatus.QUEUED
     job.finished_at = None
     job.message = None
     session.flush()
@@ -528,30 +528,30 @@ def cancel_job(session: Session, owner_id: int, job_id: int) -> Job:
     item being pushed right now still finishes and keeps its result."""
     job = get_job(session, owner_id, job_id)
     if job.status in FINISHED_JOB:
-        if job.status == "cancelled":
+        if job.status == JobStatus.CANCELLED:
             return job
         raise Conflict(f"Job {job_id} already finished.", code="JOB_STATE")
     rows = list(
         session.execute(
             select(JobItem.id, JobItem.item_id, JobItem.attempts).where(
-                JobItem.job_id == job_id, JobItem.status.in_(("queued", "retry"))
+                JobItem.job_id == job_id, JobItem.status.in_((RowStatus.QUEUED, RowStatus.RETRY))
             )
         )
     )
     ledger = ledger_rows(session, job.service or "", [row.item_id for row in rows])
     for row in rows:
         entry = ledger.get(row.item_id)
-        if entry is not None and entry.status == "QUEUED":
+        if entry is not None and entry.status == SyncStatus.QUEUED:
             if row.attempts > 0:
-                entry.status, entry.last_error = "FAILED", "Cancelled; " + UNCERTAIN_NOTE + "."
+                entry.status, entry.last_error = SyncStatus.FAILED, "Cancelled; " + UNCERTAIN_NOTE + "."
             else:
-                entry.status = "SYNCED" if entry.remote_id else "NOT_SYNCED"
+                entry.status = SyncStatus.SYNCED if entry.remote_id else SyncStatus.NOT_SYNCED
     session.execute(
         update(JobItem)
-        .where(JobItem.job_id == job_id, JobItem.status.in_(("queued", "retry")))
-        .values(status="cancelled", error="cancelled", updated_at=utcnow())
+        .where(JobItem.job_id == job_id, JobItem.status.in_((RowStatus.QUEUED, RowStatus.RETRY)))
+        .values(status=RowStatus.CANCELLED, error="cancelled", updated_at=utcnow())
     )
-    job.status = "cancelled"
+    job.status = JobStatus.CANCELLED
     job.message = "Cancelled by you."
     job.finished_at = utcnow()
     session.flush()
@@ -584,7 +584,7 @@ class Progress:
 
 
 def job_progress(session: Session, job: Job) -> Progress:
-    counts = dict.fromkeys((*OPEN_ROW, *FINAL_ROW), 0)
+    counts: dict[str, int] = {status.value: 0 for status in (*OPEN_ROW, *FINAL_ROW)}
     rows = session.execute(
         select(JobItem.status, func.count(), func.min(JobItem.updated_at), func.max(JobItem.updated_at))
         .where(JobItem.job_id == job.id)
@@ -594,22 +594,24 @@ def job_progress(session: Session, job: Job) -> Progress:
         counts[status] = counts.get(status, 0) + count
     pushed = session.execute(
         select(func.count(), func.max(JobItem.updated_at)).where(
-            JobItem.job_id == job.id, JobItem.status.in_(("synced", "duplicate", "failed")), JobItem.attempts > 0
+            JobItem.job_id == job.id,
+            JobItem.status.in_((RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.FAILED)),
+            JobItem.attempts > 0,
         )
     ).one()
     remaining = sum(counts[s] for s in OPEN_ROW)
     eta = rate = None
-    started = aware(job.started_at)
+    started = job.started_at
     if started is not None and pushed[0]:
-        end = utcnow() if job.status in ACTIVE_JOB else (aware(pushed[1]) or utcnow())
+        end = utcnow() if job.status in ACTIVE_JOB else (pushed[1] or utcnow())
         elapsed = max((end - started).total_seconds(), 1e-3)
         rate = pushed[0] / elapsed
         if remaining and job.status in ACTIVE_JOB:
             eta = remaining / rate
     return Progress(
         total=sum(counts.values()),
-        done=counts["synced"] + counts["duplicate"] + counts["skipped"] + counts["cancelled"],
-        failed=counts["failed"],
+        done=sum(counts[s] for s in (RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.SKIPPED, RowStatus.CANCELLED)),
+        failed=counts[RowStatus.FAILED],
         remaining=remaining,
         counts=counts,
         eta_seconds=eta,
@@ -631,12 +633,12 @@ def document_counts(counts: Mapping[str, int]) -> dict[str, int]:
     """Row counts in the export document's terms (cancelled rows count as skipped: they were not pushed)."""
     result = {"synced": 0, "duplicate": 0, "failed": 0, "skipped": 0, "queued": 0}
     for status, count in counts.items():
-        result[DOCUMENT_STATUS[status].lower()] += count
+        result[RowStatus(status).document_status.lower()] += count
     return result
 
 
 def _iso(moment: datetime | None) -> str | None:
-    value = aware(moment)
+    value = moment
     return value.isoformat() if value is not None else None
 
 
@@ -657,7 +659,12 @@ def job_document(session: Session, owner_id: int, job_id: int) -> dict[str, Any]
         "message": job.message,
         "counts": document_counts(counts),
         "items": [
-            {"id": row.item_id, "status": DOCUMENT_STATUS[row.status], "remoteId": row.remote_id, "error": row.error}
+            {
+                "id": row.item_id,
+                "status": RowStatus(row.status).document_status,
+                "remoteId": row.remote_id,
+                "error": row.error,
+            }
             for row in rows
         ],
     }
@@ -673,7 +680,7 @@ def job_results(session: Session, owner_id: int, job_id: int) -> list[dict[str, 
         .order_by(JobItem.id)
     )
     return [
-        {"item": item_id, "title": title, "status": DOCUMENT_STATUS[status], "step": status, "remote id": remote_id,
-         "attempts": attempts, "error": error}
+        {"item": item_id, "title": title, "status": RowStatus(status).document_status, "step": status,
+         "remote id": remote_id, "attempts": attempts, "error": error}
         for item_id, title, status, remote_id, attempts, error in rows
     ]  # fmt: skip

@@ -36,6 +36,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.states import RowStatus
 from services.store.models import Job, JobItem
 from services.store.models_instance import InstanceSetting
 
@@ -47,8 +48,8 @@ _INSTALL_ID = re.compile(r"^[0-9a-f]{12}$")
 _MARKER = re.compile(r"^vitrine:(?:(?P<install>[0-9a-f]{12}):)?(?P<item>\d+)(?:/(?P<tag>[A-Za-z0-9_-]+))?$")
 # Outbox rows that may have reached the service: everything but never-tried (queued, skipped) rows.
 _MAYBE_SENT = or_(
-    JobItem.status.in_(("retry", "running", "synced", "duplicate", "failed")),
-    and_(JobItem.status == "cancelled", JobItem.attempts > 0),
+    JobItem.status.in_((RowStatus.RETRY, RowStatus.RUNNING, RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.FAILED)),
+    and_(JobItem.status == RowStatus.CANCELLED, JobItem.attempts > 0),
 )
 
 

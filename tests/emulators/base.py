@@ -32,9 +32,10 @@ pattern on the URL path, e.g. ``"/v2/cards*"``) and ``method``; faults are consu
 were queued, one fault per request. Faulted requests are recorded too, with ``RecordedRequest.fault``
 naming the fault that was applied.
 
-Other helpers: ``emu.in_flight`` (requests being handled right now), ``reference_dir()`` (the shared
-reference data, overridable with ``$VITRINE_REFERENCE_DIR``), ``run_cli`` (the ``python -m`` entry
-points). The service emulators add their own faults and state helpers: see ``numista.py``,
+Other helpers: ``emu.in_flight`` (requests being handled right now), ``run_cli`` (the ``python -m``
+entry points). Emulators read their data files from ``tests/fixtures/`` through ``tests.fixture_files`` and
+load them when constructed: a missing file raises ``FixtureMissing`` naming it, before any port is bound.
+The service emulators add their own faults and state helpers: see ``numista.py``,
 ``discogs.py`` and ``pokemontcg.py``; pytest fixtures are in ``fixtures.py``; ``oauth_clients.py``
 re-exports authlib's httpx OAuth clients without authlib's "httpx is deprecated" warning.
 
@@ -54,7 +55,6 @@ import argparse
 import contextlib
 import fnmatch
 import json
-import os
 import re
 import socket
 import threading
@@ -62,9 +62,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fixture_files import FixtureMissing
 
 __all__ = [
     "Emulator",
@@ -74,15 +75,8 @@ __all__ = [
     "Request",
     "Response",
     "json_response",
-    "reference_dir",
     "run_cli",
 ]
-
-
-def reference_dir() -> Path:
-    """Shared specs and fixtures: ``$VITRINE_REFERENCE_DIR``, else ``<repo>/../shared/reference``."""
-    override = os.environ.get("VITRINE_REFERENCE_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[3] / "shared" / "reference"
 
 
 class CaseInsensitiveDict(dict[str, str]):
@@ -638,7 +632,10 @@ def run_cli(factory: Callable[[argparse.Namespace], Emulator], description: str,
     if extra_args is not None:
         extra_args(parser)
     args = parser.parse_args(argv)
-    emulator = factory(args)
+    try:
+        emulator = factory(args)
+    except FixtureMissing as missing:
+        parser.exit(2, f"error: {missing}\n")
     emulator.start()
     print(f"{emulator.name} emulator listening on {emulator.url}")
     for line in emulator.describe():

@@ -71,9 +71,9 @@ from tests.emulators.base import (
     RecordedRequest,
     Request,
     Response,
-    reference_dir,
     run_cli,
 )
+from tests.fixture_files import FIXTURES, FixtureMissing, read_json
 
 CONSUMER_KEY = "vitrine-consumer-key"
 CONSUMER_SECRET = "vitrine-consumer-secret"
@@ -95,8 +95,14 @@ GENERIC_USER_AGENT = re.compile(r"^(python-httpx|python-requests|python-urllib|c
 PRODUCT_USER_AGENT = re.compile(r"^\S+/\S+")
 
 
-def fixtures_dir() -> Path:
-    return reference_dir() / "discogs" / "fixtures"
+FIXTURE_DIR = FIXTURES / "discogs"  # the joalla/discogs_client test responses (tests/fixtures/README.md)
+REQUIRED_FIXTURES = (  # read by the routes below; checked when the emulator is built, not on first request
+    "users/example.json", "users/example/collection/folders.json",
+    "users/example/collection/folders/0/releases_page=1&per_page=50.json",
+    "users/example/collection/value.json", "users/example/wants_per_page=50&page=1.json",
+    "users/example/inventory_per_page=50&page=1.json", "database/search_q=trash80&per_page=50&page=1.json",
+    "releases/1.json",
+)  # fmt: skip
 
 
 def _enc(value: str) -> str:
@@ -202,9 +208,12 @@ class DiscogsEmulator(Emulator):
         timestamp_tolerance: float = 300.0,
         request_token_ttl: float = 900.0,
         reject_generic_user_agents: bool = True,
+        fixture_dir: Path = FIXTURE_DIR,
         **kwargs: Any,
     ) -> None:
-        """``consumers`` maps consumer key -> secret; ``personal_tokens`` maps token -> username."""
+        """``consumers`` maps consumer key -> secret; ``personal_tokens`` maps token -> username; responses
+        come from the fixture files in ``fixture_dir`` (a missing one: :class:`FixtureMissing`)."""
+        self.fixture_dir = fixture_dir
         pairs = consumers if consumers is not None else {CONSUMER_KEY: CONSUMER_SECRET}
         self.consumers = {k: Consumer(k, s, CONSUMER_NAME) for k, s in pairs.items()}
         self.personal_tokens = dict(personal_tokens) if personal_tokens is not None else {
@@ -228,11 +237,14 @@ class DiscogsEmulator(Emulator):
 
     # ------------------------------------------------------------------ fixtures & catalogue
     def _fixture(self, rel: str) -> Any:
-        return json.loads((fixtures_dir() / rel).read_text(encoding="utf-8"))
+        return read_json(self.fixture_dir / rel)
 
     def _load_fixtures(self) -> None:
         """Index fixture files by API path and build a release catalogue from everything they contain."""
-        root = fixtures_dir()
+        root = self.fixture_dir
+        for rel in REQUIRED_FIXTURES:
+            if not (root / rel).is_file():
+                raise FixtureMissing(root / rel)
         self.fixture_files: dict[str, Path] = {}
         for path in root.rglob("*.json"):
             rel = path.relative_to(root).as_posix()[:-5]

@@ -1,4 +1,5 @@
-"""Loopback emulator of the Numista REST API v3 (spec: ``shared/reference/numista/swagger.yaml`` 3.30.0).
+"""Loopback emulator of the Numista REST API v3 (spec: Numista's swagger.yaml 3.30.0, the verbatim copy the
+app ships as ``services/integrations/numista/data/numista_swagger.yaml``).
 
 Why: Vitrine pushes coins to Numista collections and reads catalogue prices; this emulator lets tests do
 that over real HTTP, with Numista's auth rules (API key on every route, OAuth 2 bearer tokens with
@@ -49,6 +50,7 @@ from urllib.parse import urlencode, urlsplit
 import jsonschema
 import yaml
 
+from services.integrations.numista.item_mapping import SWAGGER_FILE
 from tests.emulators.base import (
     Emulator,
     Faults,
@@ -56,9 +58,9 @@ from tests.emulators.base import (
     RecordedRequest,
     Request,
     Response,
-    reference_dir,
     run_cli,
 )
+from tests.fixture_files import FixtureMissing
 
 DEMO_API_KEY = "vitrine-demo-key"
 DEMO_CLIENT_ID = "vitrine-demo-client"
@@ -78,12 +80,10 @@ GRADING_COMPANIES = {1: "NGC", 2: "NGC Ancient"}  # the two IDs named in the spe
 
 
 # ---------------------------------------------------------------------------- swagger -> JSON Schema
-def swagger_path() -> Path:
-    return reference_dir() / "numista" / "swagger.yaml"
-
-
 @functools.lru_cache(maxsize=4)
 def _load_swagger(path: str) -> dict[str, Any]:
+    if not Path(path).is_file():
+        raise FixtureMissing(Path(path))
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
@@ -124,7 +124,7 @@ def openapi_to_jsonschema(node: Any, components: dict[str, Any], depth: int = 0)
 @functools.lru_cache(maxsize=8)
 def request_body_schema(path: str, method: str, swagger_file: str | None = None) -> dict[str, Any]:
     """The JSON Schema of an operation's JSON request body, taken from the official swagger file."""
-    spec = _load_swagger(swagger_file or str(swagger_path()))
+    spec = _load_swagger(swagger_file or str(SWAGGER_FILE))
     operation = spec["paths"][path][method.lower()]
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     converted = openapi_to_jsonschema(schema, spec["components"]["schemas"])
@@ -228,9 +228,11 @@ class NumistaEmulator(Emulator):
         concurrency_limit: int | None = None,
         authorize_as: int = DEMO_USER_ID,
         seed_file: Path | None = None,
+        swagger_file: Path = SWAGGER_FILE,
         **kwargs: Any,
     ) -> None:
-        """``api_keys`` maps each valid key to its Numista user id (None: a key with no user)."""
+        """``api_keys`` maps each valid key to its Numista user id (None: a key with no user); request bodies
+        are validated against ``swagger_file``."""
         self.key_users = dict(api_keys) if api_keys is not None else {
             DEMO_API_KEY: DEMO_USER_ID, OTHER_API_KEY: OTHER_USER_ID, NO_USER_API_KEY: None}
         self.client_ids = dict(client_ids) if client_ids is not None else {
@@ -245,6 +247,12 @@ class NumistaEmulator(Emulator):
         self.seed_file = seed_file or SEED_FILE
         self.keys: dict[str, ApiKey] = {}
         self.state = NumistaState()
+        # Parsed now, not on the first POST: without its spec the emulator refuses to start (FixtureMissing)
+        # rather than answer every write with 500.
+        self.body_schemas = {
+            "POST": request_body_schema("/users/{user_id}/collected_items", "POST", str(swagger_file)),
+            "PATCH": request_body_schema("/users/{user_id}/collected_items/{item_id}", "PATCH", str(swagger_file)),
+        }
         super().__init__(**kwargs)
 
     def make_faults(self) -> NumistaFaults:
@@ -609,9 +617,7 @@ class NumistaEmulator(Emulator):
         if (self.accept_string_type_id and isinstance(body.get("type"), str)
                 and re.fullmatch(r"\d+", body["type"])):
             body["type"] = int(body["type"])  # real clients report Numista accepts "44" too (notes 3.9)
-        schema = request_body_schema("/users/{user_id}/collected_items" if method == "POST"
-                                     else "/users/{user_id}/collected_items/{item_id}", method)
-        validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+        validator = jsonschema.Draft7Validator(self.body_schemas[method], format_checker=jsonschema.FormatChecker())
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             raise HTTPError(400, _validation_message(errors[0]))

@@ -1,4 +1,4 @@
-"""Loopback emulator of the pokemontcg.io API v2, serving the real card/set files in the reference data.
+"""Loopback emulator of the pokemontcg.io API v2, serving the real card/set files kept in tests/fixtures.
 
 Why: the Pokémon integration must be tested on real data (odd numbers like "TG01", Energy cards without
 rarity, sets whose ``total`` is stale) and on the real query language, paging and price blocks.
@@ -7,7 +7,7 @@ Configure the app with ``POKEMONTCG_API_URL = emulator.base_url`` — note the `
 ``emulator.url`` is the server root (``http://127.0.0.1:<port>``), ``emulator.base_url`` is
 ``http://127.0.0.1:<port>/v2`` (the real default is ``https://api.pokemontcg.io/v2``).
 
-Served (data from ``reference/pokemontcg``: all 170 sets, cards of base1-base5, sv1, svp):
+Served (data from ``tests/fixtures/pokemontcg``: all 170 sets, cards of base1-base5, sv1, svp):
 
 * ``GET /v2/cards`` and ``GET /v2/sets``: ``q``, ``page`` (1-based), ``pageSize`` (default and max 250),
   ``orderBy`` (comma list, ``-`` = descending, dotted paths such as ``-set.releaseDate``), ``select``;
@@ -39,7 +39,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import json
 import random
 import re
 import time
@@ -55,9 +54,9 @@ from tests.emulators.base import (
     RecordedRequest,
     Request,
     Response,
-    reference_dir,
     run_cli,
 )
+from tests.fixture_files import FIXTURES, pokemon_data
 
 DEMO_API_KEY = "vitrine-ptcg-key"
 MAX_PAGE_SIZE = 250
@@ -68,16 +67,13 @@ BAD_REQUEST = "Bad Request. Your request is either malformed, or is missing one 
 # ---------------------------------------------------------------------------- data
 @functools.lru_cache(maxsize=2)
 def load_data(root: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(sets, cards) from the reference files; cards get their set embedded (as the API does)."""
-    base = Path(root)
-    sets = json.loads((base / "sets" / "en.json").read_text(encoding="utf-8"))
+    """(sets, cards) from the data files in ``root``; cards get their set embedded (as the API does)."""
+    sets, cards_by_set = pokemon_data(Path(root))
     by_id = {s["id"]: s for s in sets}
     cards: list[dict[str, Any]] = []
-    files = sorted((base / "cards" / "en").glob("*.json"),
-                   key=lambda p: (by_id.get(p.stem, {}).get("releaseDate", ""), p.stem))
-    for path in files:
-        card_set = by_id[path.stem]
-        for raw in json.loads(path.read_text(encoding="utf-8")):
+    for set_id in sorted(cards_by_set, key=lambda set_id: (by_id.get(set_id, {}).get("releaseDate", ""), set_id)):
+        card_set = by_id[set_id]
+        for raw in cards_by_set[set_id]:
             card = dict(raw)
             card["set"] = card_set
             cards.append(card)
@@ -396,7 +392,7 @@ class PokemonTcgEmulator(Emulator):
         self.anonymous_per_day = anonymous_per_day
         self.key_per_day = key_per_day
         self.price_date = price_date
-        self.data_dir = data_dir or reference_dir() / "pokemontcg"
+        self.data_dir = data_dir or FIXTURES / "pokemontcg"
         self.sets, self.cards = load_data(str(self.data_dir))
         self.cards_by_id = {c["id"]: c for c in self.cards}
         self.sets_by_id = {s["id"]: s for s in self.sets}

@@ -9,7 +9,7 @@ CLI or the push engine.
 Usage (push engine, CLI, pages)::
 
     from services.integrations.numista.api import NumistaApi
-    with NumistaApi(settings, engine_or_session, vault, owner_id) as api:
+    with NumistaApi(settings, engine, vault, owner_id) as api:
         api.user_id                                   # Numista user id, from the token response
         api.list_collections()                        # [{"id": 1001, "name": "Euro coins"}, ...]
         api.list_collected_items(type_id=420)         # {"item_count": .., "items": [collected_item, ...]}
@@ -45,7 +45,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -116,11 +116,6 @@ class ConnectionCheck:
         }  # fmt: skip
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for timezone=True columns; they were stored as UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _int(value: Any) -> int | None:
@@ -137,7 +132,7 @@ class NumistaApi:
     def __init__(
         self,
         settings: Settings,
-        db: Engine | Session,
+        engine: Engine,
         vault: Vault,
         owner_id: int,
         *,
@@ -154,7 +149,7 @@ class NumistaApi:
         self.settings = settings
         self.owner_id = owner_id
         self.lang = lang if lang in LANGS else "en"
-        self._db = db
+        self._engine = engine
         self._vault = vault
         self._monthly_quota = monthly_quota
         self._lock = threading.RLock()
@@ -187,14 +182,11 @@ class NumistaApi:
     # -- storage ---------------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session on this API's storage: the caller's session (flushed), or a short committed transaction
-        of its own on the engine. The catalogue cache writes through it too, so both never wait on each other."""
-        if isinstance(self._db, Session):
-            yield self._db
-            self._db.flush()
-        else:
-            with session_scope(self._db) as session:
-                yield session
+        """A short committed transaction of its own, whatever the caller's unit of work does: a call Numista
+        has counted (and a token it issued) stays recorded even if the caller rolls back. The catalogue cache
+        writes through it too, so both never wait on each other."""
+        with session_scope(self._engine) as session:
+            yield session
 
     def _connection(self, session: Session) -> Connection | None:
         return session.scalar(
@@ -277,7 +269,7 @@ class NumistaApi:
             connection = self._connection(session)
             if connection is None or connection.token_encrypted is None:
                 return None
-            expires_at = _aware(connection.token_expires_at)
+            expires_at = connection.token_expires_at
             user_id = _int((connection.settings or {}).get("user_id"))
             if expires_at is None or user_id is None or expires_at <= utcnow():
                 return None
@@ -474,7 +466,7 @@ class NumistaApi:
 
     def get_type(self, type_id: int, *, lang: str | None = None) -> dict[str, Any]:
         """``GET /types/{id}``: the full type (title, issuer, years, value, references, ...)."""
-        return self._get(f"/types/{int(type_id)}", {"lang": lang or self.lang})
+        return _object(self._get(f"/types/{int(type_id)}", {"lang": lang or self.lang}))
 
     def get_issues(self, type_id: int, *, lang: str | None = None) -> list[dict[str, Any]]:
         """``GET /types/{id}/issues``: a bare list of issues (years, mint letters, ids)."""
@@ -492,16 +484,16 @@ class NumistaApi:
 
     def list_issuers(self, *, lang: str | None = None) -> dict[str, Any]:
         """``GET /issuers``: ``{"count", "issuers": [{"code", "name", ...}]}`` (codes are French slugs)."""
-        return self._get("/issuers", {"lang": lang or self.lang})
+        return _object(self._get("/issuers", {"lang": lang or self.lang}))
 
     def list_catalogues(self) -> dict[str, Any]:
         """``GET /catalogues``: ``{"count", "catalogues": [{"id", "code", "title", ...}]}`` (KM is id 3)."""
-        return self._get("/catalogues")
+        return _object(self._get("/catalogues"))
 
     def get_user(self, user_id: int | None = None, *, lang: str | None = None) -> dict[str, Any]:
         """``GET /users/{id}``: ``{"username", "avatar"}`` (the key's own user by default)."""
-        return self._get(f"/users/{int(user_id if user_id is not None else self.user_id)}",
-                         {"lang": lang or self.lang})
+        return _object(self._get(f"/users/{int(user_id if user_id is not None else self.user_id)}",
+                         {"lang": lang or self.lang}))
 
     # -- the user's collection (Bearer token) ----------------------------------------------------
     def list_collections(self) -> list[dict[str, Any]]:
@@ -525,17 +517,17 @@ class NumistaApi:
 
     def get_collected_item(self, item_id: int) -> dict[str, Any]:
         """``GET /users/{id}/collected_items/{item_id}``; NotFoundError if it is gone."""
-        return self._user_call("GET", f"/collected_items/{int(item_id)}")
+        return _object(self._user_call("GET", f"/collected_items/{int(item_id)}"))
 
     def create_collected_item(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /users/{id}/collected_items`` (request shape: ``type`` required, ids as integers);
         returns the created item (201) whose ``id`` later PATCH/DELETE use. Never deduplicated by Numista."""
-        return self._user_call("POST", "/collected_items", json=body)
+        return _object(self._user_call("POST", "/collected_items", json=body))
 
     def edit_collected_item(self, item_id: int, body: dict[str, Any]) -> dict[str, Any]:
         """``PATCH /users/{id}/collected_items/{item_id}``: only present keys change; None clears
         issue/grade/price. Returns the whole updated item."""
-        return self._user_call("PATCH", f"/collected_items/{int(item_id)}", json=body)
+        return _object(self._user_call("PATCH", f"/collected_items/{int(item_id)}", json=body))
 
     def delete_collected_item(self, item_id: int) -> None:
         """``DELETE /users/{id}/collected_items/{item_id}`` (204)."""
@@ -581,6 +573,13 @@ class NumistaApi:
             self._candidate_key = None
 
 
-def numista_api(context: Any, owner_id: int, db: Engine | Session | None = None, **options: Any) -> NumistaApi:
-    """A NumistaApi from an AppContext (settings, engine, vault); ``db`` defaults to the context's engine."""
-    return NumistaApi(context.settings, db if db is not None else context.engine, context.vault, owner_id, **options)
+def _object(document: Any) -> dict[str, Any]:
+    """A JSON object Numista answered with; anything else is a broken answer, not data."""
+    if not isinstance(document, dict):
+        raise ServiceError("Numista answered with an unexpected document (not a JSON object).", service=SERVICE)
+    return document
+
+
+def numista_api(context: Any, owner_id: int, **options: Any) -> NumistaApi:
+    """A NumistaApi from an AppContext (settings, engine, vault)."""
+    return NumistaApi(context.settings, context.engine, context.vault, owner_id, **options)

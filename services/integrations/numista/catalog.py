@@ -37,7 +37,7 @@ from services.http import (
     ServiceError,
     ServiceUnavailableError,
 )
-from services.integrations.numista.api import NumistaApi, _aware
+from services.integrations.numista.api import NumistaApi
 from services.integrations.numista.quota import QuotaStatus
 from services.pricing import Observation, record_observations
 from services.store.models import Item, NumistaType, utcnow
@@ -82,8 +82,7 @@ def _now() -> datetime:
 
 
 def _fresh(expires_at: datetime | None, now: datetime) -> bool:
-    expires = _aware(expires_at)
-    return expires is not None and expires > now
+    return expires_at is not None and expires_at > now
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -158,7 +157,7 @@ class NumistaCatalog:
         with self.api.transaction() as session:
             entry = self._entry(session, key)
             if entry is not None and _fresh(entry.expires_at, self._clock()):
-                return entry.data, _aware(entry.fetched_at) or self._clock()
+                return entry.data, entry.fetched_at or self._clock()
         return None
 
     # -- reference lists (issuers, catalogues) ---------------------------------------------------
@@ -259,7 +258,8 @@ class NumistaCatalog:
         with self.api.transaction() as session:
             row = session.get(NumistaType, int(type_id)) or NumistaType(id=int(type_id))
             row.title = str(data.get("title") or f"N# {type_id}")[:400]
-            issuer = data.get("issuer") if isinstance(data.get("issuer"), dict) else {}
+            issuer = data.get("issuer")
+            issuer = issuer if isinstance(issuer, dict) else {}
             row.issuer = (str(issuer.get("name")) if issuer.get("name") else None)
             row.min_year, row.max_year = _year(data.get("min_year")), _year(data.get("max_year"))
             row.data, row.fetched_at, row.expires_at = data, now, now + TYPE_TTL
@@ -316,7 +316,7 @@ class NumistaCatalog:
             return PriceQuote(
                 int(data.get("type_id") or 0), int(issue_id), currency.upper(),
                 {grade: Decimal(value) for grade, value in (data.get("prices") or {}).items()},
-                _aware(entry.fetched_at) or self._clock(), True,
+                entry.fetched_at or self._clock(), True,
             )  # fmt: skip
 
     def get_prices(self, type_id: int, issue_id: int, currency: str, *, refresh: bool = False) -> PriceQuote:
@@ -388,8 +388,8 @@ def refresh_coin_prices(
     year (issue lists are cached 30 days). A quota, key or network error stops the batch at once (more
     calls would only fail too); an unknown issue is reported and skipped. ``limit`` caps the calls spent.
     """
-    from services.collection import NOT_HELD_STATUSES
     from services.integrations.numista.links import link_issue_by_year
+    from services.states import NOT_HELD_STATUSES
 
     api = catalog.api
     report = PriceRefreshReport(currency=currency.upper())

@@ -3,7 +3,7 @@
 
 They follow the cli.py handler contract ``(context, session, actor, args) -> (document, summary, exit status)``
 with one deliberate difference: they commit the command's session first and let the NumistaApi write its token
-and call counter in their own short transactions (engine mode). Why: a call Numista has counted must stay
+and call counter in their own short transactions (NumistaApi.transaction). Why: a call Numista has counted must stay
 counted, and a "Quota exceeded" must stay recorded, even when the command then fails and rolls back; and on
 SQLite an open write in the command's session would otherwise block those writes.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.accounts import connections
-from services.context import AppContext
+from services.context import AppContext, CommandResult
 from services.errors import InvalidInput, NotFound, VitrineError
 from services.http import (
     AuthError,
@@ -66,7 +66,7 @@ def _require_key(context: AppContext, session: Session, actor: User) -> None:
         )
 
 
-def cmd_connect_numista(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:
+def cmd_connect_numista(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> CommandResult:
     """Check the API key read from stdin with Numista (user, token, calls this month), then save it
     (encrypted) in place of the current one. A key Numista refuses changes nothing."""
     key = sys.stdin.readline().strip()
@@ -96,7 +96,9 @@ def cmd_connect_numista(context: AppContext, session: Session, actor: User, _arg
     return document, summary, EXIT_OK
 
 
-def cmd_catalog_search_numista(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_catalog_search_numista(
+    context: AppContext, session: Session, actor: User, args: argparse.Namespace
+) -> CommandResult:
     """Search Numista types (1 call, 0 when the same search is cached)."""
     _require_key(context, session, actor)
     with _api(context, session, actor) as api:
@@ -130,7 +132,7 @@ def cmd_catalog_search_numista(context: AppContext, session: Session, actor: Use
     return document, "\n".join(lines), EXIT_OK
 
 
-def cmd_prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     """Refresh Numista estimates of the user's linked coins whose prices are stale."""
     kinds = [args.kind] if args.kind else list(PRICE_KINDS)
     unsupported = [kind for kind in kinds if kind not in PRICE_KINDS]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.accounts import connections
-from services.context import AppContext
+from services.context import AppContext, CommandResult
 from services.errors import InvalidInput, NotFound
 from services.http import ServiceError
 from services.integrations.numista.api import numista_api
@@ -41,7 +41,7 @@ def add_export_parser(export: Any, common: argparse.ArgumentParser) -> None:
     numista.set_defaults(handler=cmd_export_numista)
 
 
-def cmd_export_numista(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_export_numista(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     if not args.all and not args.item:
         raise InvalidInput("Choose the coins: --all, or --item ID (repeatable).", code="NOTHING_SELECTED")
     preferences = get_preferences(session, actor.id)

@@ -39,12 +39,12 @@ import yaml
 
 from services.grades import GradeMapper, is_numista_grade
 from services.importers.opennumismat_links import split_numisync_note
+from services.states import NOT_HELD_STATUSES
 from services.sync.markers import legacy_marker_for, marker_for, parse_marker
 
 SWAGGER_FILE = Path(__file__).resolve().parent / "data" / "numista_swagger.yaml"
 COLLECTED_ITEMS_PATH = "/users/{user_id}/collected_items"
 COLLECTED_ITEM_PATH = "/users/{user_id}/collected_items/{item_id}"
-NOT_HELD_STATUSES = ("wish", "sold", "pass", "demo", "bidding")  # same as services.collection
 NULLABLE_ON_PATCH = ("issue", "grade", "price")
 FIELD_ORDER = (
     "type", "issue", "quantity", "grade", "for_swap", "price", "collection", "acquisition_date",

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.collection import NOT_HELD_STATUSES, get_item, update_item
+from services.collection import get_item, update_item
 from services.errors import InvalidInput
 from services.http import BadRequestError, NotFoundError
 from services.integrations.numista.catalog import NumistaCatalog, SearchResult, match_issue
+from services.states import NOT_HELD_STATUSES
 from services.store.models import Item
 
 _YEAR_TOKEN = re.compile(r"(?<!\d)\d{3,4}(?!\d)")

@@ -28,7 +28,7 @@ from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.accounts.vault import Vault
-from services.collection import get_item
+from services.collection import ItemFilter, get_item, list_items
 from services.config import Settings
 from services.context import AppContext
 from services.errors import InvalidInput
@@ -55,6 +55,7 @@ from services.integrations.numista.item_mapping import (
     payload_hash,
     validate_collected_item,
 )
+from services.states import ItemKind, SyncStatus
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, User, utcnow
 from services.store.models_sync import SyncItemOption, SyncPreference
@@ -180,6 +181,40 @@ def selectable_coins(session: Session, owner_id: int, item_ids: Iterable[int] | 
     for start in range(0, len(ids), 900):
         items.extend(session.scalars(query.where(Item.id.in_(ids[start : start + 900]))))
     return items
+
+
+@dataclass(frozen=True)
+class ExportCandidate:
+    """A coin as the export wizard lists it: where it stands on Numista and its per-coin export options."""
+
+    item_id: int
+    title: str
+    grade: str | None
+    status: str
+    numista_type_id: int | None
+    sync: SyncStatus
+    linked: bool  # already linked to a Numista item (skip / copy / update applies)
+    grade_override: str | None
+    for_swap: bool
+
+
+def export_candidates(session: Session, owner_id: int, filters: ItemFilter) -> list[ExportCandidate]:
+    """The owner's coins matching ``filters`` (the Collection page's SQL filters, kind forced to coin)."""
+    coins = list_items(session, owner_id, replace(filters, kind=ItemKind.COIN))
+    ids = [coin.id for coin in coins]
+    ledger = jobs.ledger_rows(session, SERVICE, ids)
+    options = item_options(session, ids)
+    candidates = []
+    for coin in coins:
+        entry, own = ledger.get(coin.id), options.get(coin.id, {})
+        candidates.append(
+            ExportCandidate(
+                coin.id, coin.title, coin.grade, coin.status, coin.numista_type_id,
+                SyncStatus(entry.status) if entry is not None else SyncStatus.NOT_SYNCED,
+                entry is not None and entry.remote_id is not None, own.get("grade"), bool(own.get("for_swap")),
+            )
+        )  # fmt: skip
+    return candidates
 
 
 def plan_export(
@@ -397,10 +432,8 @@ class NumistaPushSession:
         # One read should serve every retry waiting now: wait (at most `settle`) until the latest of their
         # earlier attempts has settled too, instead of reading again for each of them.
         with session_scope(self.engine) as session:
-            latest = jobs.aware(
-                session.scalar(
-                    select(func.max(JobItem.updated_at)).where(JobItem.job_id == self.job.id, JobItem.status == "retry")
-                )
+            latest = session.scalar(
+                select(func.max(JobItem.updated_at)).where(JobItem.job_id == self.job.id, JobItem.status == "retry")
             )
         ends = [moment for moment in (latest, claim.last_attempt_end) if moment is not None]
         if ends:

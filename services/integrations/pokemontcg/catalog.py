@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.states import CatalogSyncStatus
+from services.store.chunks import in_chunks
 from services.store.models import Item, PokemonCard, PokemonSet, utcnow
 from services.store.models_cards import CatalogSyncState
 from services.text import natural_sort_key
@@ -37,7 +39,8 @@ def bump_revision(session: Session) -> None:
     now = utcnow()
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(CatalogSyncState).values(
-        source=SOURCE, key=CATALOG_KEY, status="complete", next_page=1, revision=1, fetched_at=now, updated_at=now
+        source=SOURCE, key=CATALOG_KEY, status=CatalogSyncStatus.COMPLETE, next_page=1, revision=1,
+        fetched_at=now, updated_at=now,
     )
     statement = statement.on_conflict_do_update(
         index_elements=["source", "key"],
@@ -59,8 +62,7 @@ def catalogue_revision(session: Session) -> tuple[int, Any]:
 def _existing(session: Session, model: type[Any], ids: list[str]) -> dict[str, Any]:
     """Rows already stored, fetched in chunks (one query per 500 ids instead of one per row)."""
     found: dict[str, Any] = {}
-    for start in range(0, len(ids), _PREFETCH):
-        chunk = ids[start : start + _PREFETCH]
+    for chunk in in_chunks(ids, _PREFETCH):
         found.update((row.id, row) for row in session.scalars(select(model).where(model.id.in_(chunk))))
     return found
 

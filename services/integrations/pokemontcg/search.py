@@ -322,7 +322,7 @@ class CardIndex:
         if not query:
             positions = self._positions(filters)
             if keep is None:
-                total = len(positions)  # type: ignore[arg-type]
+                total = len(positions)
                 chosen = list(positions)[offset : offset + limit]  # type: ignore[call-overload]
                 return SearchPage([self.hit(i) for i in chosen], total, offset, limit)
             matched = [i for i in positions if keep(i)]

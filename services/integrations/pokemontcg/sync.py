@@ -18,11 +18,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from services.accounts.connections import read_secret
@@ -33,6 +33,8 @@ from services.http import BadRequestError, NotFoundError, ServiceClient, Service
 from services.integrations.pokemontcg.catalog import SOURCE, upsert_cards, upsert_sets
 from services.integrations.pokemontcg.prices import price_rows
 from services.pricing import Observation, record_observations
+from services.states import CatalogSyncStatus
+from services.store.db import session_scope
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, utcnow
 from services.store.models_cards import CatalogSyncState
 
@@ -116,24 +118,19 @@ class SyncReport:
         }
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back naive; they are stored in UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _state(session: Session, key: str) -> CatalogSyncState:
     row = session.get(CatalogSyncState, (SOURCE, key))
     if row is None:
-        row = CatalogSyncState(source=SOURCE, key=key, status="pending", next_page=1, revision=0)
+        row = CatalogSyncState(source=SOURCE, key=key, status=CatalogSyncStatus.PENDING, next_page=1, revision=0)
         session.add(row)
     return row
 
 
 def _is_fresh(row: CatalogSyncState | None, now: datetime) -> bool:
-    expires = _aware(row.expires_at) if row is not None else None
-    return row is not None and row.status == "complete" and expires is not None and expires > now
+    expires = row.expires_at if row is not None else None
+    return row is not None and row.status == CatalogSyncStatus.COMPLETE and expires is not None and expires > now
 
 
 def _page(client: ServiceClient, path: str, params: dict[str, Any], report: SyncReport) -> dict[str, Any]:
@@ -154,32 +151,40 @@ def _done(payload: dict[str, Any], page: int) -> bool:
     return total is not None and page * size >= int(total)
 
 
+def _record_failure(engine: Engine, key: str, error: ServiceError, next_page: int | None = None) -> None:
+    with session_scope(engine) as session:
+        state = _state(session, key)
+        state.status, state.last_error = CatalogSyncStatus.FAILED, error.message
+        if next_page is not None:
+            state.next_page = next_page
+
+
 def _sync_set_list(
-    session: Session, client: ServiceClient, report: SyncReport, now: datetime, set_ttl: timedelta
+    engine: Engine, client: ServiceClient, report: SyncReport, now: datetime, set_ttl: timedelta
 ) -> None:
-    state = _state(session, SETS_KEY)
     page = 1
     try:
         while True:
             payload = _page(client, "/sets", {"page": page, "pageSize": PAGE_SIZE, "orderBy": "releaseDate"}, report)
-            report.sets += upsert_sets(session, payload["data"], expires_at=now + set_ttl)
+            with session_scope(engine) as session:
+                report.sets += upsert_sets(session, payload["data"], expires_at=now + set_ttl)
             if _done(payload, page):
                 break
             page += 1
     except ServiceError as error:
-        state.status, state.last_error = "failed", error.message
-        session.commit()
+        _record_failure(engine, SETS_KEY, error)
         raise
-    state.status, state.next_page, state.total_count = "complete", 1, report.sets
-    state.fetched_at, state.expires_at, state.last_error = now, now + set_ttl, None
-    session.commit()
+    with session_scope(engine) as session:
+        state = _state(session, SETS_KEY)
+        state.status, state.next_page, state.total_count = CatalogSyncStatus.COMPLETE, 1, report.sets
+        state.fetched_at, state.expires_at, state.last_error = now, now + set_ttl, None
 
 
 def _record_prices(session: Session, cards: list[dict[str, Any]]) -> int:
     """Dated observations for a page of cards, minus those already recorded for the same date and value."""
     ids = [card["id"] for card in cards]
     latest = {
-        (row.ref_id, row.source, row.variant, row.metric): (_aware(row.observed_at), row.value)
+        (row.ref_id, row.source, row.variant, row.metric): (row.observed_at, row.value)
         for row in session.scalars(
             select(LatestPrice).where(
                 LatestPrice.ref_kind == SOURCE,
@@ -201,7 +206,7 @@ def _record_prices(session: Session, cards: list[dict[str, Any]]) -> int:
 
 
 def _sync_set_cards(
-    session: Session,
+    engine: Engine,
     client: ServiceClient,
     card_set: PokemonSet,
     report: SyncReport,
@@ -209,13 +214,19 @@ def _sync_set_cards(
     position: tuple[int, int],
     card_ttl: timedelta,
 ) -> None:
-    state = _state(session, set_key(card_set.id))
-    page = state.next_page if state.status in ("partial", "failed") and state.next_page > 1 else 1
+    """One set's card pages, each page with its progress in a unit of work of its own, so a sync stopped by
+    the network, a rate limit or a closed tab continues at that page next time."""
+    key = set_key(card_set.id)
+    with session_scope(engine) as session:
+        state = _state(session, key)
+        resumable = state.status in (CatalogSyncStatus.PARTIAL, CatalogSyncStatus.FAILED) and state.next_page > 1
+        page = state.next_page if resumable else 1
+        total_count = state.total_count
     if page > 1:
         report.resumed_sets.append(card_set.id)
     done, total = position
     while True:
-        pages = -(-state.total_count // PAGE_SIZE) if state.total_count else None
+        pages = -(-total_count // PAGE_SIZE) if total_count else None
         progress(
             SyncProgress(
                 "cards", done, total, card_set.id, page - 1, pages, report.cards,
@@ -227,28 +238,29 @@ def _sync_set_cards(
         try:
             payload = _page(client, "/cards", params, report)
         except ServiceError as error:
-            state.status, state.next_page, state.last_error = "failed", page, error.message
-            session.commit()
+            _record_failure(engine, key, error, next_page=page)
             raise
         cards = payload["data"]
-        report.cards += upsert_cards(session, card_set.id, cards, expires_at=utcnow() + card_ttl)
-        report.prices += _record_prices(session, cards)
-        state.total_count = int(payload.get("totalCount") or len(cards))
-        if _done(payload, page):
-            finished = utcnow()
-            state.status, state.next_page, state.last_error = "complete", 1, None
-            state.fetched_at, state.expires_at = finished, finished + card_ttl
-            session.commit()
+        total_count = int(payload.get("totalCount") or len(cards))
+        finished = _done(payload, page)
+        with session_scope(engine) as session:
+            report.cards += upsert_cards(session, card_set.id, cards, expires_at=utcnow() + card_ttl)
+            report.prices += _record_prices(session, cards)
+            state = _state(session, key)
+            state.total_count, state.fetched_at, state.last_error = total_count, utcnow(), None
+            if finished:
+                state.status, state.next_page = CatalogSyncStatus.COMPLETE, 1
+                state.expires_at = state.fetched_at + card_ttl
+            else:
+                state.status, state.next_page = CatalogSyncStatus.PARTIAL, page + 1
+        if finished:
             report.synced_sets.append(card_set.id)
             return
         page += 1
-        state.status, state.next_page, state.last_error = "partial", page, None
-        state.fetched_at = utcnow()
-        session.commit()  # progress survives whatever stops the run next
 
 
 def sync_pokemon(
-    session: Session,
+    engine: Engine,
     client: ServiceClient,
     *,
     set_ids: Iterable[str] | None = None,
@@ -260,20 +272,22 @@ def sync_pokemon(
 ) -> SyncReport:
     """Bring the catalogue (all sets, or `set_ids`) up to date; see the module docstring.
 
-    Commits as it goes. Raises NotFound (before any card request) for a set id the API does not list;
-    every service failure is returned in the report instead of raised.
+    A long job: it takes the engine and commits each page in a unit of work of its own (the caller holds no
+    transaction open across it). Raises NotFound (before any card request) for a set id the API does not
+    list; every service failure is returned in the report instead of raised.
     """
     started = time.monotonic()
     report = SyncReport()
     notify = progress or (lambda _progress: None)
     now = now or utcnow()
     wanted = list(dict.fromkeys(s.strip() for s in (set_ids or ()) if s.strip()))
-    known = set(session.scalars(select(PokemonSet.id)))
-    set_list = session.get(CatalogSyncState, (SOURCE, SETS_KEY))
-    if force or not _is_fresh(set_list, now) or any(s not in known for s in wanted):
+    with session_scope(engine) as session:
+        known = set(session.scalars(select(PokemonSet.id)))
+        list_is_fresh = _is_fresh(session.get(CatalogSyncState, (SOURCE, SETS_KEY)), now)
+    if force or not list_is_fresh or any(s not in known for s in wanted):
         notify(SyncProgress("sets", 0, max(len(wanted), 1), message="Fetching the set list"))
         try:
-            _sync_set_list(session, client, report, now, set_ttl)
+            _sync_set_list(engine, client, report, now, set_ttl)
         except ServiceError as error:
             # Whatever stopped the set list (down, limited, refused) would stop the card pages too; what is
             # stored keeps being served.
@@ -281,25 +295,26 @@ def sync_pokemon(
             report.stopped = True
             report.seconds = time.monotonic() - started
             return report
-    unknown = [s for s in wanted if session.get(PokemonSet, s) is None]
-    if unknown:
-        raise NotFound(f"pokemontcg.io has no set {', '.join(unknown)}.", code="SET_NOT_FOUND")
-    query = select(PokemonSet).order_by(PokemonSet.release_date, PokemonSet.id)
-    if wanted:
-        by_id = {s.id: s for s in session.scalars(query.where(PokemonSet.id.in_(wanted)))}
-        targets = [by_id[s] for s in wanted]
-    else:
-        targets = list(session.scalars(query))
-    states = {
-        row.key: row
-        for row in session.scalars(select(CatalogSyncState).where(CatalogSyncState.source == SOURCE))
-    }
+    with session_scope(engine) as session:
+        unknown = [s for s in wanted if session.get(PokemonSet, s) is None]
+        if unknown:
+            raise NotFound(f"pokemontcg.io has no set {', '.join(unknown)}.", code="SET_NOT_FOUND")
+        query = select(PokemonSet).order_by(PokemonSet.release_date, PokemonSet.id)
+        if wanted:
+            by_id = {s.id: s for s in session.scalars(query.where(PokemonSet.id.in_(wanted)))}
+            targets = [by_id[s] for s in wanted]
+        else:
+            targets = list(session.scalars(query))
+        states = {
+            row.key: row
+            for row in session.scalars(select(CatalogSyncState).where(CatalogSyncState.source == SOURCE))
+        }
     for index, card_set in enumerate(targets):
         if not force and _is_fresh(states.get(set_key(card_set.id)), now):
             report.fresh_sets.append(card_set.id)
             continue
         try:
-            _sync_set_cards(session, client, card_set, report, notify, (index, len(targets)), card_ttl)
+            _sync_set_cards(engine, client, card_set, report, notify, (index, len(targets)), card_ttl)
         except (NotFoundError, BadRequestError) as error:
             report.errors.append({"set": card_set.id, "reason": error.message})  # this set only
         except ServiceError as error:
@@ -380,12 +395,12 @@ def catalogue_status(session: Session, now: datetime | None = None) -> Catalogue
             )
         )
     )
-    complete = [r for r in rows if r.status == "complete"]
-    stale = sorted(r.key[4:] for r in complete if (_aware(r.expires_at) or now) <= now)
-    unfinished = sorted(r.key[4:] for r in rows if r.status in ("partial", "failed"))
+    complete = [r for r in rows if r.status == CatalogSyncStatus.COMPLETE]
+    stale = sorted(r.key[4:] for r in complete if (r.expires_at or now) <= now)
+    unfinished = sorted(r.key[4:] for r in rows if r.status in (CatalogSyncStatus.PARTIAL, CatalogSyncStatus.FAILED))
     errored = [r for r in [*rows, session.get(CatalogSyncState, (SOURCE, SETS_KEY))] if r and r.last_error]
-    errored.sort(key=lambda r: _aware(r.updated_at) or now)
-    last_sync = max((_aware(r.fetched_at) for r in complete if r.fetched_at), default=None)
+    errored.sort(key=lambda r: r.updated_at or now)
+    last_sync = max((r.fetched_at for r in complete if r.fetched_at), default=None)
     return CatalogueStatus(
         sets=session.scalar(select(func.count()).select_from(PokemonSet)) or 0,
         cards=session.scalar(select(func.count()).select_from(PokemonCard)) or 0,
@@ -398,7 +413,7 @@ def catalogue_status(session: Session, now: datetime | None = None) -> Catalogue
 
 
 def sync_pokemon_for_user(
-    session: Session,
+    engine: Engine,
     settings: Settings,
     vault: Vault,
     owner_id: int,
@@ -408,6 +423,7 @@ def sync_pokemon_for_user(
     progress: ProgressCallback | None = None,
 ) -> SyncReport:
     """`sync_pokemon` with the user's own key (Connections page) or the instance's, as pages and the CLI run it."""
-    key = stored_api_key(session, vault, owner_id) or settings.pokemontcg_api_key
+    with session_scope(engine) as session:
+        key = stored_api_key(session, vault, owner_id) or settings.pokemontcg_api_key
     with pokemontcg_client(settings, api_key=key) as client:
-        return sync_pokemon(session, client, set_ids=set_ids, force=force, progress=progress)
+        return sync_pokemon(engine, client, set_ids=set_ids, force=force, progress=progress)
