@@ -5,7 +5,7 @@ import streamlit as st
 
 from services.accounts import connections
 from services.errors import VitrineError
-from ui.numista_connection import numista_connection_panel
+from ui.numista_connection import numista_connection_panel, replace_numista_key
 from ui.session import app_context, current_actor
 
 actor = current_actor()
@@ -31,6 +31,9 @@ for service, status in statuses.items():
                 with context.session() as session:
                     connections.disconnect(session, actor.id, service)
                 st.rerun()
+        elif status.unreadable:
+            st.warning("A key is stored but cannot be decrypted: the secret key (VITRINE_SECRET_KEY) changed. "
+                       "Restore the previous secret key, or save the key again.")  # fmt: skip
         else:
             st.caption("Not connected.")
         if service in ("numista", "pokemontcg"):
@@ -38,9 +41,12 @@ for service, status in statuses.items():
                 key = st.text_input("API key", type="password", key=f"key_{service}")
                 if st.form_submit_button("Save key"):
                     try:
-                        with context.session() as session:
-                            connections.save_secret(session, context.vault, actor.id, service, key)
-                        st.rerun()
+                        if service == "numista" and status.connected:
+                            replace_numista_key(context, actor, key)  # tested first: a wrong key changes nothing
+                        else:
+                            with context.session() as session:
+                                connections.save_secret(session, context.vault, actor.id, service, key)
+                            st.rerun()
                     except VitrineError as error:
                         st.error(error.message)
         else:

@@ -127,7 +127,8 @@ def select_step() -> None:
         key="export_collection",
     )
     use_internal_id = st.checkbox(
-        "Mark each item with vitrine:<id> as its internal ID (lets a retried push recognise it)",
+        "Mark each item with its Vitrine marker (vitrine:<install>:<id>) as its internal ID (lets a retried push "
+        "recognise its own items)",
         value=bool(preferences["use_internal_id"]),
         key="export_internal_id",
     )

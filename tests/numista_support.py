@@ -28,7 +28,7 @@ def numista_settings(base_url: str, **extra: str) -> Settings:
     """Settings aimed at an emulator; a generous rate limit and short backoff so tests stay fast."""
     reset_limiters()
     values = {
-        "NUMISTA_API_URL": base_url, "NUMISTA_RATE_LIMIT": "100000", "HTTP_MAX_RETRIES": "1",
+        "NUMISTA_API_URL": base_url, "NUMISTA_RATE_LIMIT": "10000", "HTTP_MAX_RETRIES": "1",
         "HTTP_BACKOFF_BASE": "0.01", "HTTP_CONNECT_TIMEOUT": "2", "HTTP_TIMEOUT": "5", **extra,
     }  # fmt: skip
     return load_settings(values)

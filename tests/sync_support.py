@@ -4,6 +4,7 @@ tests/test_numista_export*.py). No tests here: only real objects wired to the te
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -24,16 +25,49 @@ from services.integrations.numista.quota import set_monthly_limit
 from services.store.db import session_scope
 from services.store.models import Job, JobItem, SyncLedger, User
 from services.sync import engine as jobs
+from services.sync.markers import install_id, marker_for, parse_marker
 from services.sync.worker import Worker, WorkerConfig
+from tests.emulators.base import HTTPError, RecordedRequest, Response
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID, NumistaEmulator
 
 FAST = WorkerConfig(poll_seconds=0.05, heartbeat_seconds=0.2, stale_after=1.0, settle_seconds=0.3, max_attempts=6)
 
 
+class FlakyNumista(NumistaEmulator):
+    """Numista answering some POSTs with 500: before acting (nothing created) or AFTER creating the item (the
+    answer is lost on the way back, the case a blind retry would duplicate). Records every answer's status."""
+
+    def __init__(self, *, fail_before: float = 0.0, fail_after: float = 0.0, seed: int = 6, **options: Any) -> None:
+        self.fail_before, self.fail_after = fail_before, fail_after
+        self.rng = random.Random(seed)
+        self.acted_then_failed: set[int] = set()
+        self.answers: list[tuple[str, str, int]] = []
+        self.injected = {"before": 0, "after": 0}
+        super().__init__(**options)
+
+    def before_request(self, request: RecordedRequest) -> Response | None:
+        early = super().before_request(request)
+        if request.method == "POST" and request.path.endswith("/collected_items"):
+            draw = self.rng.random()
+            if draw < self.fail_before:
+                self.injected["before"] += 1
+                raise HTTPError(500, "Injected fault before acting")
+            if draw < self.fail_before + self.fail_after:
+                self.acted_then_failed.add(id(request))
+        return early
+
+    def after_response(self, request: RecordedRequest, response: Response) -> None:
+        if id(request) in self.acted_then_failed and response.status == 201:
+            self.acted_then_failed.discard(id(request))
+            self.injected["after"] += 1
+            response.status, response.body = 500, self.error_body(500, "Injected fault after acting")
+        self.answers.append((request.method, request.path, response.status))
+
+
 def numista_settings(emulator: NumistaEmulator, database_url: str = "sqlite://") -> Settings:
     """Settings pointing at the emulator, with no artificial client-side throttle."""
     return load_settings(
-        {"NUMISTA_API_URL": emulator.base_url, "DATABASE_URL": database_url, "NUMISTA_RATE_LIMIT": "1000000",
+        {"NUMISTA_API_URL": emulator.base_url, "DATABASE_URL": database_url, "NUMISTA_RATE_LIMIT": "10000",
          "HTTP_BACKOFF_BASE": "0.01", "HTTP_TIMEOUT": "5"}
     )  # fmt: skip
 
@@ -55,11 +89,22 @@ class Env:
     def worker(self, config: WorkerConfig = FAST, pusher: Callable[..., Any] | None = None, **kwargs: Any) -> Worker:
         return Worker(self.engine, {"numista": pusher or self.pusher(config.settle_seconds)}, config, **kwargs)
 
+    @property
+    def install_id(self) -> str:
+        with session_scope(self.engine) as session:
+            return install_id(session)
+
+    def marker(self, item_id: int, copy_tag: str | None = None) -> str:
+        """The internal id this installation writes on the Numista copy of `item_id`."""
+        return marker_for(self.install_id, item_id, copy_tag)
+
     def remote(self) -> list[dict[str, Any]]:
         return self.emulator.collected_items_for(DEMO_USER_ID)
 
     def remote_ours(self) -> list[dict[str, Any]]:
-        return [i for i in self.remote() if str(i.get("internal_id", "")).startswith("vitrine:")]
+        """The remote items carrying this installation's markers (not another installation's)."""
+        install = self.install_id
+        return [i for i in self.remote() if (parse_marker(i.get("internal_id")) or (None,))[0] == install]
 
 
 def make_env(engine: Engine, emulator: NumistaEmulator, owner: User, *, quota: int = 100_000) -> Env:
@@ -88,9 +133,10 @@ def type_issue_pairs(emulator: NumistaEmulator) -> list[tuple[int, int | None]]:
 GRADES = ("F", "VF", "XF", "AU", "UNC", "sehr schön", "Proof", None)
 
 
-def add_coins(env: Env, count: int, **fields: Any) -> list[int]:
-    """`count` varied, exportable coins (types, issues, grades, prices, places, notes, measurements)."""
-    pairs = itertools.cycle(type_issue_pairs(env.emulator))
+def add_coins(env: Env, count: int, *, offset: int = 0, **fields: Any) -> list[int]:
+    """`count` varied, exportable coins (types, issues, grades, prices, places, notes, measurements);
+    `offset` starts further along the catalogue's (type, issue) pairs."""
+    pairs = itertools.islice(itertools.cycle(type_issue_pairs(env.emulator)), offset, None)
     ids: list[int] = []
     with session_scope(env.engine) as session:
         for number in range(count):
@@ -158,11 +204,11 @@ def assert_each_exactly_once(env: Env, item_ids: set[int]) -> None:
     by_internal: dict[str, list[int]] = {}
     for remote in env.remote_ours():
         by_internal.setdefault(remote["internal_id"], []).append(remote["id"])
-    expected = {f"vitrine:{item_id}" for item_id in item_ids}
+    expected = {env.marker(item_id) for item_id in item_ids}
     assert set(by_internal) == expected, set(by_internal) ^ expected
     twins = {key: ids for key, ids in by_internal.items() if len(ids) != 1}
     assert not twins, twins
     rows = ledger(env.engine, list(item_ids))
     for item_id in item_ids:
         assert rows[item_id].status == "SYNCED", (item_id, rows[item_id].status, rows[item_id].last_error)
-        assert [int(rows[item_id].remote_id)] == by_internal[f"vitrine:{item_id}"]
+        assert [int(rows[item_id].remote_id)] == by_internal[env.marker(item_id)]

@@ -173,6 +173,7 @@ def test_a_fresh_server_opened_straight_on_a_page_shows_that_page(page, tmp_path
 def test_push_coins_to_numista_in_the_browser(browser, numista_emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A user connects Numista and imports an OpenNumismat file on the command line, links three coins they hold,
     then pushes them from the Export page; the server's own worker thread does the pushing."""
+    from services.sync.markers import parse_marker
     from tests.e2e_support import grid_rows, grid_table, link_imported_coins, tick_rows
     from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID
 
@@ -222,7 +223,7 @@ def test_push_coins_to_numista_in_the_browser(browser, numista_emulator, tmp_pat
     assert set(results) == set(wanted), results
     assert all(row["status"] == "SYNCED" and not row["error"] for row in results.values()), results
     pushed = [item for item in numista_emulator.collected_items_for(DEMO_USER_ID) if item not in seeded]
-    by_item = {int(item["internal_id"].removeprefix("vitrine:")): item for item in pushed}
+    by_item = {marker[1]: item for item in pushed if (marker := parse_marker(item.get("internal_id")))}
     assert len(pushed) == len(by_item) == len(wanted), pushed  # each coin once, nothing else
     assert {item_id: item["type"]["id"] for item_id, item in by_item.items()} == wanted
     assert {item_id: int(results[item_id]["remote id"]) for item_id in wanted} == {

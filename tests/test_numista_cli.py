@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from services.accounts import ensure_local_user
+from services.accounts import connections, ensure_local_user
 from services.collection import add_item
 from services.context import open_context
-from tests.emulators.numista import DEMO_API_KEY, NumistaEmulator
+from tests.emulators.numista import DEMO_API_KEY, OTHER_API_KEY, NumistaEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,6 +62,27 @@ def test_connect_with_a_wrong_key_saves_nothing_and_never_prints_it(cli_env: Num
     assert wrong not in result.stdout + result.stderr
     missing = run_json("prices", "refresh", "--kind", "coin", status=2)
     assert missing["error"]["code"] == "NUMISTA_NOT_CONNECTED"
+
+
+def test_reconnecting_with_a_wrong_key_or_while_numista_is_down_keeps_the_working_key(cli_env: NumistaEmulator) -> None:
+    run_json("connect", "numista", stdin=DEMO_API_KEY + "\n")
+    wrong = "a-mistyped-numista-key-7"
+    result = run("connect", "numista", "--json", stdin=wrong + "\n")
+    assert result.returncode == 2 and wrong not in result.stdout + result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "NUMISTA_AUTH" and "previous key is kept" in error["message"]
+
+    cli_env.faults.fail_next(10, status=503)  # Numista down: a new key cannot be checked, so it is not taken
+    result = run("connect", "numista", "--json", stdin=OTHER_API_KEY + "\n")
+    assert result.returncode == 2 and json.loads(result.stdout)["error"]["code"] == "NUMISTA_UNAVAILABLE"
+    cli_env.faults.clear()
+
+    context = open_context()
+    with context.session() as session:
+        owner = ensure_local_user(session)
+        assert connections.read_secret(session, context.vault, owner.id, "numista") == DEMO_API_KEY
+    searched = run_json("catalog", "search", "numista", "victoria")  # the old key still works
+    assert [t["id"] for t in searched["types"]] == [420]
 
 
 def test_prices_refresh_counts_calls_and_skips_fresh_prices(cli_env: NumistaEmulator) -> None:

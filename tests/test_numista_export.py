@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import threading
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine, select, text
 
+from services.accounts.vault import Vault
 from services.collection import add_item, get_item, update_item
 from services.integrations.numista.api import NumistaApi
 from services.integrations.numista.item_mapping import map_coin, remote_as_request
 from services.integrations.numista.pusher import (
     ExportOptions,
+    NumistaPusher,
     NumistaPushSession,
     export_options,
     plan_export,
@@ -29,11 +31,11 @@ from services.store.models import Job, JobItem
 from services.store.registry import metadata
 from services.sync import engine as jobs
 from services.sync.worker import JobInfo
-from tests.emulators.base import HTTPError, RecordedRequest, Response
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID, NumistaEmulator
 from tests.sync_support import (
     FAST,
     Env,
+    FlakyNumista,
     add_coins,
     assert_each_exactly_once,
     job_status,
@@ -47,37 +49,6 @@ from tests.sync_support import (
 )
 
 POSTS = "/v3/users/*/collected_items"
-
-
-class FlakyNumista(NumistaEmulator):
-    """Numista answering some POSTs with 500: before acting (nothing created) or AFTER creating the item (the
-    answer is lost on the way back, the case a blind retry would duplicate). Records every answer's status."""
-
-    def __init__(self, *, fail_before: float = 0.0, fail_after: float = 0.0, seed: int = 6, **options: Any) -> None:
-        self.fail_before, self.fail_after = fail_before, fail_after
-        self.rng = random.Random(seed)
-        self.acted_then_failed: set[int] = set()
-        self.answers: list[tuple[str, str, int]] = []
-        self.injected = {"before": 0, "after": 0}
-        super().__init__(**options)
-
-    def before_request(self, request: RecordedRequest) -> Response | None:
-        early = super().before_request(request)
-        if request.method == "POST" and request.path.endswith("/collected_items"):
-            draw = self.rng.random()
-            if draw < self.fail_before:
-                self.injected["before"] += 1
-                raise HTTPError(500, "Injected fault before acting")
-            if draw < self.fail_before + self.fail_after:
-                self.acted_then_failed.add(id(request))
-        return early
-
-    def after_response(self, request: RecordedRequest, response: Response) -> None:
-        if id(request) in self.acted_then_failed and response.status == 201:
-            self.acted_then_failed.discard(id(request))
-            self.injected["after"] += 1
-            response.status, response.body = 500, self.error_body(500, "Injected fault after acting")
-        self.answers.append((request.method, request.path, response.status))
 
 
 @pytest.fixture
@@ -102,11 +73,11 @@ def test_push_sends_each_mapped_coin_once_and_records_the_result(sync_env: Env) 
     with session_scope(env.engine) as session:
         document = jobs.job_document(session, env.owner_id, job_id)
         item = get_item(session, env.owner_id, ids[4])
-        expected = map_coin(item, ExportOptions(currency="EUR", collection_id=1001)).payload
+        expected = map_coin(item, ExportOptions(currency="EUR", collection_id=1001, install_id=env.install_id)).payload
     assert document["counts"] == {"synced": 24, "duplicate": 0, "failed": 0, "skipped": 2, "queued": 0}
     skipped = {row["id"]: row["error"] for row in document["items"] if row["status"] == "SKIPPED"}
     assert "wish" in skipped[wish] and "no Numista type" in skipped[unlinked]
-    sent = next(r for r in env.remote_ours() if r["internal_id"] == f"vitrine:{ids[4]}")
+    sent = next(r for r in env.remote_ours() if r["internal_id"] == env.marker(ids[4]))
     assert remote_as_request(sent) == {k: v for k, v in expected.items()}
     # One call per coin and one token: no collection read was needed.
     assert env.emulator.count("POST", POSTS) == 24
@@ -254,13 +225,13 @@ def test_already_synced_coins_skip_copy_or_update_with_only_the_changed_fields(s
     patches = env.emulator.requests_to("/v3/users/*/collected_items/*", "PATCH")
     assert len(patches) == 1 and patches[0].json() == {"grade": "xf", "storage_location": "Safe"}
     assert env.emulator.count("POST", POSTS) == 0
-    remote = next(r for r in env.remote_ours() if r["internal_id"] == f"vitrine:{ids[0]}")
+    remote = next(r for r in env.remote_ours() if r["internal_id"] == env.marker(ids[0]))
     assert (remote["grade"], remote["storage_location"], str(remote["id"])) == ("xf", "Safe", first_remote[ids[0]])
 
     copy_job = queue_export(env, [ids[2]], on_synced="copy")
     run_until_settled(env.worker(), copy_job)
-    copies = [r for r in env.remote_ours() if str(r["internal_id"]).startswith(f"vitrine:{ids[2]}")]
-    assert sorted(r["internal_id"] for r in copies) == [f"vitrine:{ids[2]}", f"vitrine:{ids[2]}/job{copy_job}"]
+    copies = [r for r in env.remote_ours() if str(r["internal_id"]).startswith(env.marker(ids[2]))]
+    assert sorted(r["internal_id"] for r in copies) == [env.marker(ids[2]), env.marker(ids[2], f"job{copy_job}")]
     assert ledger(env.engine, [ids[2]])[ids[2]].remote_id == first_remote[ids[2]]  # still linked to the first
 
 
@@ -280,8 +251,8 @@ def test_per_coin_choices_override_the_default_for_synced_coins(sync_env: Env) -
     run_until_settled(env.worker(), job_id)
     assert env.emulator.count("POST", POSTS) == 4 and env.emulator.count("PATCH", POSTS + "/*") == 1
     grades = {r["internal_id"]: r["grade"] for r in env.remote_ours()}
-    assert grades[f"vitrine:{ids[0]}"] == "unc" and grades[f"vitrine:{ids[1]}/job{job_id}"] == "unc"
-    assert grades[f"vitrine:{ids[2]}"] != "unc"
+    assert grades[env.marker(ids[0])] == "unc" and grades[env.marker(ids[1], f"job{job_id}")] == "unc"
+    assert grades[env.marker(ids[2])] != "unc"
 
 
 def test_an_update_of_a_coin_deleted_on_numista_adds_it_again(sync_env: Env) -> None:
@@ -290,7 +261,7 @@ def test_an_update_of_a_coin_deleted_on_numista_adds_it_again(sync_env: Env) -> 
     run_until_settled(env.worker(), queue_export(env, ids))
     with env.emulator.lock:
         env.emulator.state.items[DEMO_USER_ID] = [
-            i for i in env.emulator.state.items[DEMO_USER_ID] if i.get("internal_id") != f"vitrine:{ids[0]}"
+            i for i in env.emulator.state.items[DEMO_USER_ID] if i.get("internal_id") != env.marker(ids[0])
         ]
     with session_scope(env.engine) as session:
         set_item_options(session, env.owner_id, ids[0], grade="au")
@@ -372,3 +343,30 @@ def test_secrets_never_reach_logs_errors_or_the_database(
     assert "Quota" in everything or "quota" in everything  # the haystack is real
     for secret in secrets:
         assert secret not in everything
+
+
+def test_a_changed_secret_key_pauses_the_job_with_that_reason_and_resume_finishes_it(sync_env: Env) -> None:
+    """VITRINE_SECRET_KEY changed (or went missing and a new key file was made): the stored Numista key cannot
+    be decrypted. The job stops once, saying why, instead of failing every coin; nothing is sent or lost."""
+    env = sync_env
+    ids = add_coins(env, 6)
+    job_id = queue_export(env, ids)
+    wrong_key = Vault(Fernet.generate_key())
+    pusher = NumistaPusher(env.engine, env.settings, wrong_key, settle_seconds=FAST.settle_seconds)
+    run_until_settled(env.worker(pusher=pusher), job_id)
+
+    with session_scope(env.engine) as session:
+        job = session.get(Job, job_id)
+        assert job.status == "paused" and "secret key changed" in job.message, job.message
+        assert "VITRINE_SECRET_KEY" in job.message and "resume" in job.message
+        progress = jobs.job_progress(session, job)
+        attempts = session.scalars(select(JobItem.attempts).where(JobItem.job_id == job_id)).all()
+    assert progress.failed == 0 and progress.remaining == 6 and set(attempts) == {0}
+    assert env.emulator.count("POST", POSTS) == 0
+    assert {row.status for row in ledger(env.engine, ids).values()} == {"QUEUED"}
+
+    with session_scope(env.engine) as session:  # the right key is back
+        jobs.resume_job(session, env.owner_id, job_id)
+    run_until_settled(env.worker(), job_id)
+    assert job_status(env.engine, job_id) == "done"
+    assert_each_exactly_once(env, set(ids))

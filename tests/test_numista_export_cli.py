@@ -33,7 +33,7 @@ SECRET_KEY = Fernet.generate_key().decode()
 def cli_env(database_url: str, emulator: NumistaEmulator) -> dict[str, str]:
     return {
         **os.environ, "DATABASE_URL": database_url, "VITRINE_SECRET_KEY": SECRET_KEY, "VITRINE_MODE": "local",
-        "NUMISTA_API_URL": emulator.base_url, "NUMISTA_RATE_LIMIT": "1000000", "HTTP_BACKOFF_BASE": "0.01",
+        "NUMISTA_API_URL": emulator.base_url, "NUMISTA_RATE_LIMIT": "10000", "HTTP_BACKOFF_BASE": "0.01",
         "VITRINE_WORKER_POLL": "0.1", "VITRINE_WORKER_HEARTBEAT": "0.3", "VITRINE_WORKER_STALE_AFTER": "2",
         "VITRINE_SYNC_SETTLE": "1",
     }  # fmt: skip
@@ -79,7 +79,7 @@ def test_dry_run_shows_the_exact_bodies_and_sends_nothing(cli: tuple[dict[str, s
     assert document["job"] is None and document["status"] == "dry-run"
     assert document["counts"] == {"synced": 0, "duplicate": 0, "failed": 0, "skipped": 1, "queued": 3}
     first = next(row for row in document["items"] if row["id"] == ids[0])
-    assert first["payload"]["internal_id"] == f"vitrine:{ids[0]}" and first["payload"]["collection"] == 1002
+    assert first["payload"]["internal_id"] == env.marker(ids[0]) and first["payload"]["collection"] == 1002
     assert first["payload"]["weight"] == 4.9  # measured (real_weight)
     second = next(row for row in document["items"] if row["id"] == ids[1])
     assert "weight" not in second["payload"] and "catalogue weight" in second["omitted"]["weight"]
@@ -107,7 +107,7 @@ def test_export_runs_to_completion_and_exits_1_when_a_coin_failed(cli: tuple[dic
         update_item(session, env.owner_id, bad, get_item(session, env.owner_id, bad).version, numista_type_id=420)
     again = run_json(environment, "export", "numista", "--all")  # remembered collection; synced coins skipped
     assert again["counts"] == {"synced": 1, "duplicate": 0, "failed": 0, "skipped": 5, "queued": 0}
-    fixed = next(r for r in env.remote_ours() if r["internal_id"] == f"vitrine:{bad}")
+    fixed = next(r for r in env.remote_ours() if r["internal_id"] == env.marker(bad))
     assert fixed["collection"]["id"] == 1001
     listed = run_json(environment, "jobs", "list")
     assert [job["status"] for job in listed] == ["done", "done_with_errors"]

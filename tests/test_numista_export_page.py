@@ -31,7 +31,7 @@ def page_env(app_env: str, monkeypatch: pytest.MonkeyPatch, emulator_factory: An
     quota = getattr(request, "param", 2000)
     emulator = emulator_factory(NumistaEmulator, monthly_quota=quota)
     for name, value in {
-        "NUMISTA_API_URL": emulator.base_url, "NUMISTA_RATE_LIMIT": "1000000", "HTTP_BACKOFF_BASE": "0.01",
+        "NUMISTA_API_URL": emulator.base_url, "NUMISTA_RATE_LIMIT": "10000", "HTTP_BACKOFF_BASE": "0.01",
         "VITRINE_WORKER_POLL": "0.05", "VITRINE_WORKER_HEARTBEAT": "0.2", "VITRINE_SYNC_SETTLE": "0.3",
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
@@ -91,7 +91,7 @@ def test_wizard_selects_reviews_confirms_and_shows_live_results(page_env: Env) -
     assert "no Numista type" in warnings.set_index("id").at[unlinked, "note"]
     at.selectbox(key="export_preview_item").select(ids[1]).run()
     body = json.loads(at.json[0].value)
-    assert body["internal_id"] == f"vitrine:{ids[1]}" and body["collection"] == 1002 and "weight" not in body
+    assert body["internal_id"] == env.marker(ids[1]) and body["collection"] == 1002 and "weight" not in body
     omitted = frame_with(at, "why it is not sent").set_index("field")
     assert "catalogue weight" in omitted.at["weight", "why it is not sent"]
 

@@ -63,6 +63,22 @@ def test_test_connection_with_a_wrong_key_says_so(numista_env: NumistaEmulator) 
     assert wrong not in _texts(at)
 
 
+def test_saving_a_wrong_key_over_a_working_one_keeps_the_working_one(numista_env: NumistaEmulator) -> None:
+    wrong = "numista-wrong-key-5555"
+    at = _page("connections")
+    at.text_input(key="key_numista").input(DEMO_API_KEY)
+    at.button[0].click().run()
+    at.text_input(key="key_numista").input(wrong)
+    next(b for b in at.button if b.label == "Save key").click().run()  # Numista checks it before it replaces
+    assert not at.exception, at.exception
+    assert at.error and "did not accept your API key" in at.error[0].value
+    assert "previous key is kept" in at.error[0].value and wrong not in _texts(at)
+    assert any(DEMO_API_KEY[-4:] in e.value and "Connected" in e.value for e in at.success)
+    at.button(key="numista_test_connection").click().run()
+    assert not at.exception, at.exception
+    assert any("id 2104" in e.value for e in at.success)
+
+
 def test_monthly_limit_is_saved(numista_env: NumistaEmulator) -> None:
     at = _page("connections")
     at.text_input(key="key_numista").input(DEMO_API_KEY)

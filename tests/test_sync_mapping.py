@@ -11,9 +11,9 @@ import pytest
 from services.integrations.numista.item_mapping import (
     ExportOptions,
     field_changes,
-    find_remote_match,
-    internal_id_for,
+    find_remote_matches,
     map_coin,
+    not_ours_to_change,
     note_to_comment,
     patch_body,
     payload_hash,
@@ -22,7 +22,9 @@ from services.integrations.numista.item_mapping import (
 from services.store.models import Item
 from tests.emulators.numista import request_body_schema
 
-OPTIONS = ExportOptions(currency="CHF", collection_id=1001)
+INSTALL = "0a1b2c3d4e5f"
+OTHER_INSTALL = "f5e4d3c2b1a0"
+OPTIONS = ExportOptions(currency="CHF", collection_id=1001, install_id=INSTALL)
 
 
 def coin(**fields: Any) -> Item:
@@ -48,14 +50,15 @@ def test_full_coin_maps_every_field_with_the_corrected_semantics() -> None:
         "type": 420, "issue": 4201, "quantity": 2, "grade": "vf", "for_swap": True,
         "price": {"value": 12.5, "currency": "EUR"}, "collection": 1001, "acquisition_date": "2021-03-04",
         "acquisition_place": "Bourse de Paris", "storage_location": "Album 2, page 3",
-        "private_comment": "Bought from Jean.", "internal_id": "vitrine:7", "weight": 1.12, "size": 15.5, "axis": 6,
+        "private_comment": "Bought from Jean.", "internal_id": f"vitrine:{INSTALL}:7", "weight": 1.12, "size": 15.5,
+        "axis": 6,
     }  # fmt: skip
     assert set(mapped.omitted) == {"public_comment", "serial_number", "grading_details"}
 
 
 def test_catalogue_values_are_never_sent_as_measurements_or_price() -> None:
     item = coin(details={"weight": 1.16, "diameter": 15.49, "price1": 5, "price2": 8, "price4": 40})
-    mapped = map_coin(item, ExportOptions(currency="EUR"))
+    mapped = map_coin(item, ExportOptions(currency="EUR", install_id=INSTALL))
     assert mapped.payload is not None
     assert not {"weight", "size", "price", "collection", "axis"} & set(mapped.payload)
     assert "catalogue weight" in mapped.omitted["weight"] and "catalogue diameter" in mapped.omitted["size"]
@@ -83,7 +86,7 @@ def test_coins_without_a_numista_type_and_non_coins_are_excluded() -> None:
 def test_grade_precedence_override_then_mapping_then_stored_code() -> None:
     assert map_coin(coin(grade="SS"), OPTIONS).payload["grade"] == "vf"  # German "sehr schön"
     assert map_coin(coin(grade="SS"), OPTIONS, {"grade": "xf"}).payload["grade"] == "xf"  # per-coin override
-    users = ExportOptions(grade_overrides={"ss": "f"})
+    users = ExportOptions(grade_overrides={"ss": "f"}, install_id=INSTALL)
     assert map_coin(coin(grade="SS"), users).payload["grade"] == "f"  # the user's mapping table
     assert map_coin(coin(grade="Proof", grade_code="unc"), OPTIONS).payload["grade"] == "unc"  # stored code
     unmapped = map_coin(coin(grade="Proof", grade_code=None), OPTIONS)
@@ -96,11 +99,14 @@ def test_for_swap_comes_from_status_sale_or_the_checkbox() -> None:
     assert map_coin(coin(status="owned"), OPTIONS, {"for_swap": True}).payload["for_swap"] is True
 
 
-def test_internal_id_opt_out_and_copies() -> None:
+def test_internal_id_names_the_installation_and_the_item_opt_out_and_copies() -> None:
     opted_out = map_coin(coin(), ExportOptions(use_internal_id=False))
     assert "internal_id" not in opted_out.payload and "opted out" in opted_out.omitted["internal_id"]
-    assert internal_id_for(7) == "vitrine:7" and internal_id_for(7, "job3") == "vitrine:7/job3"
-    assert map_coin(coin(), ExportOptions(copy_tag="job3")).payload["internal_id"] == "vitrine:7/job3"
+    assert map_coin(coin(), OPTIONS).payload["internal_id"] == f"vitrine:{INSTALL}:7"
+    copy = map_coin(coin(), ExportOptions(copy_tag="job3", install_id=INSTALL))
+    assert copy.payload["internal_id"] == f"vitrine:{INSTALL}:7/job3"
+    with pytest.raises(ValueError, match="install_id"):
+        map_coin(coin(), ExportOptions())  # a marker without the installation is never written
 
 
 def test_rich_text_notes_become_plain_text_without_the_metadata_block() -> None:
@@ -153,7 +159,7 @@ def test_field_changes_and_patch_body_send_only_what_differs() -> None:
         "id": 99, "quantity": 2, "for_swap": False, "grade": "f", "issue": {"id": 4201, "year": 1880},
         "type": {"id": 420, "title": "x", "category": "coin"}, "collection": {"id": 1001, "name": "Euro"},
         "price": {"value": 5.0, "currency": "CHF"}, "storage_location": "Old box", "acquisition_place": "Basel",
-        "internal_id": "vitrine:7",
+        "internal_id": f"vitrine:{INSTALL}:7",
     }  # fmt: skip
     changes = {change.field: change for change in field_changes(payload, remote)}
     assert set(changes) == {"grade", "storage_location", "acquisition_place"}
@@ -165,20 +171,47 @@ def test_field_changes_and_patch_body_send_only_what_differs() -> None:
     assert patch_body(payload, {**remote, "grade": "vf", "storage_location": "Box"}) == {}
 
 
-def test_matching_by_internal_id_or_by_type_issue_grade_price() -> None:
+def _ids(found: list[Any]) -> list[int]:
+    return [item["id"] for item in found]
+
+
+def test_matching_by_our_exact_marker_or_by_type_issue_grade_price_and_never_another_type() -> None:
+    ours, legacy, theirs = f"vitrine:{INSTALL}:7", "vitrine:7", f"vitrine:{OTHER_INSTALL}:7"
+    same = {"type": {"id": 420}, "issue": {"id": 4201}, "grade": "vf"}
     remote = [
-        {"id": 5, "type": {"id": 420}, "issue": {"id": 4201}, "grade": "vf", "internal_id": "vitrine:8"},
-        {"id": 6, "type": {"id": 420}, "issue": {"id": 4201}, "grade": "vf", "internal_id": "vitrine:7"},
-        {"id": 4, "type": {"id": 420}, "issue": {"id": 4201}, "grade": "vf", "price": {"value": 2, "currency": "EUR"}},
+        {"id": 3, **same, "internal_id": theirs},  # another installation's item 7
+        {"id": 5, **same, "internal_id": legacy},  # written before markers named the installation
+        {"id": 6, **same, "internal_id": ours},
+        {"id": 7, "type": {"id": 11331}, "grade": "vf", "internal_id": ours},  # our marker, typed onto another coin
+        {"id": 8, **same},  # no marker at all
+        {"id": 4, **same, "price": {"value": 2, "currency": "EUR"}},
     ]  # fmt: skip
     payload = map_coin(coin(), OPTIONS).payload
-    assert find_remote_match(payload, remote)["id"] == 6
-    assert find_remote_match({**payload, "internal_id": "vitrine:9"}, remote) is None
+    assert _ids(find_remote_matches(payload, remote)) == [6]
+    assert _ids(find_remote_matches(payload, remote, also_ours=[legacy])) == [5, 6]  # with our outbox's word
+    assert _ids(find_remote_matches(payload, remote, exclude_ids={"6"})) == []  # linked to another of our coins
+    other_install = map_coin(coin(), ExportOptions(currency="CHF", collection_id=1001, install_id=OTHER_INSTALL))
+    assert _ids(find_remote_matches(other_install.payload, remote)) == [3]
     plain = map_coin(coin(), ExportOptions(use_internal_id=False)).payload
-    assert find_remote_match(plain, remote)["id"] == 5  # oldest unlinked item with the same fields
-    assert find_remote_match(plain, remote, exclude_ids={5, "6"}) is None  # linked to other coins
+    assert _ids(find_remote_matches(plain, remote)) == [8]  # unmarked: we sent no marker, so ours has none
+    assert _ids(find_remote_matches(plain, remote, exclude_ids={8})) == []
     priced = {**plain, "price": {"value": 2, "currency": "EUR"}}
-    assert find_remote_match(priced, remote)["id"] == 4
+    assert _ids(find_remote_matches(priced, remote)) == [4]
+    assert _ids(find_remote_matches({**plain, "type": 11331, "issue": None}, remote)) == []
+
+
+def test_an_update_never_changes_a_remote_item_of_another_type_or_another_installation() -> None:
+    payload = map_coin(coin(), OPTIONS).payload
+    base = {"id": 9, "type": {"id": 420}, "issue": {"id": 4201}, "grade": "f"}
+    assert not_ours_to_change(payload, {**base, "internal_id": f"vitrine:{INSTALL}:7"}, 7) is None
+    assert not_ours_to_change(payload, {**base, "internal_id": "vitrine:7"}, 7) is None  # ours, recorded by id
+    assert not_ours_to_change(payload, base, 7) is None  # opted out when pushed: no marker
+    assert not_ours_to_change(payload, {**base, "internal_id": "box 12"}, 7) is None  # the user's own text
+    assert not_ours_to_change(payload, None, 7) is None  # nothing known yet: the push checks the live item
+    other_type = not_ours_to_change(payload, {**base, "type": {"id": 11331}}, 7)
+    assert other_type and "N# 11331" in other_type and "left unchanged" in other_type
+    for marker in (f"vitrine:{OTHER_INSTALL}:7", "vitrine:8", f"vitrine:{INSTALL}:8"):
+        assert "not this coin's" in (not_ours_to_change(payload, {**base, "internal_id": marker}, 7) or ""), marker
 
 
 def test_payload_hash_is_stable_and_order_independent() -> None:

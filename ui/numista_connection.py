@@ -11,11 +11,28 @@ from services.errors import VitrineError
 from services.http import ServiceError
 from services.integrations.numista.api import numista_api
 from services.integrations.numista.catalog import NumistaCatalog, refresh_coin_prices
+from services.integrations.numista.connect import replace_key
 from services.integrations.numista.quota import quota_status, set_monthly_limit
 from ui import cache
 from ui.session import Actor
 
 _FLASH = "numista_connection_flash"
+
+
+def replace_numista_key(context: AppContext, actor: Actor, key: str) -> None:
+    """Save a new key in place of a working one only once Numista accepted it; else say why, keep the old."""
+    with st.spinner("Checking the new key with Numista…"):
+        change = replace_key(context, actor.id, key)
+    if change.saved:
+        check, error = change.check, change.error
+        st.session_state[_FLASH] = (
+            f"New key saved: Numista user **{check.username}** (id {check.user_id})." if check is not None
+            else f"New key saved, but not verified: {error.message if error is not None else 'no answer'}"
+        )  # fmt: skip
+        st.rerun()
+    assert change.error is not None
+    kept = " Your previous key is kept and still used." if change.kept_previous else ""
+    st.error(change.error.message + kept)
 
 
 def numista_connection_panel(context: AppContext, actor: Actor) -> None:

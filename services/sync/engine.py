@@ -53,6 +53,7 @@ from services.store.chunks import in_chunks
 from services.store.db import affected_rows, session_scope
 from services.store.models import Item, Job, JobItem, SyncLedger, utcnow
 from services.store.models_sync import SyncWorker
+from services.sync import markers
 
 JOB_KIND = "push"
 ACTIVE_JOB = (JobStatus.QUEUED, JobStatus.RUNNING)  # rows of these jobs may be claimed
@@ -106,13 +107,8 @@ def create_job(session: Session, owner_id: int, service: str, rows: list[Planned
         raise InvalidInput("Nothing to export: choose at least one item.", code="NOTHING_SELECTED")
     busy = _busy_items(session, service, [row.item_id for row in rows if row.action != RowAction.SKIP])
     actions = {str(row.item_id): row.action for row in rows if row.action in (RowAction.UPDATE, RowAction.COPY)}
-    job = Job(
-        owner_id=owner_id,
-        kind=JOB_KIND,
-        service=service,
-        status=JobStatus.QUEUED,
-        params={**params, "actions": actions},
-    )
+    job_params = {**params, "actions": actions, markers.SCHEME_PARAM: markers.SCHEME}  # markers name the install
+    job = Job(owner_id=owner_id, kind=JOB_KIND, service=service, status=JobStatus.QUEUED, params=job_params)
     session.add(job)
     session.flush()
     ledger = ledger_rows(session, service, [row.item_id for row in rows])

@@ -24,7 +24,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select
 
+from services.accounts.vault import VaultError
 from services.config import Settings, current_settings
+from services.states import RowStatus
 from services.store.db import session_scope
 from services.store.models import Job, JobItem
 from services.sync import engine as jobs
@@ -71,6 +73,15 @@ class JobPaused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def secret_key_changed(service: str) -> str:
+    """Why a job stopped when the vault cannot decrypt the service's stored key or token (VaultError)."""
+    return (
+        f"Paused: the secret key changed (VITRINE_SECRET_KEY), so your stored {service} key cannot be decrypted. "
+        f"Restore the previous VITRINE_SECRET_KEY (or data/secret.key) and resume, or save your {service} key "
+        "again on the Connections page and resume."
+    )
 
 
 class PushSession(Protocol):
@@ -211,7 +222,10 @@ class Worker:
 
     def _process(self, claim: Claim, request: jobs.ClaimRequest) -> None:
         try:
-            outcome = self._session_for(claim).push(claim)
+            try:
+                outcome = self._session_for(claim).push(claim)
+            except VaultError:  # every row of the job would fail alike: stop the job, not each row
+                raise JobPaused(secret_key_changed(claim.service)) from None
         except JobPaused as pause:
             # Nothing was sent for this row: it waits (as it was) for the job to be resumed.
             jobs.checkpoint(
@@ -223,12 +237,12 @@ class Worker:
             return
         except Exception as exc:  # a bug in a pusher must not stop the batch or touch other rows
             log.exception("push job %s, item %s: unexpected error", claim.job_id, claim.item_id)
-            outcome = Outcome("retry", error=f"internal error ({type(exc).__name__}); see the server log")
+            outcome = Outcome(RowStatus.RETRY, error=f"internal error ({type(exc).__name__}); see the server log")
             self._drop_session(claim.job_id)
-        if outcome.status == "retry" and claim.attempts >= self.config.max_attempts:
+        if outcome.status == RowStatus.RETRY and claim.attempts >= self.config.max_attempts:
             outcome = replace(
                 outcome,
-                status="failed",
+                status=RowStatus.FAILED,
                 error=f"{outcome.error or 'failed'} — gave up after {claim.attempts} attempts; {jobs.UNCERTAIN_NOTE}",
             )
         # The next row is claimed in the checkpoint's transaction, unless this worker is stopping or it is

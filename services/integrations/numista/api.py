@@ -52,6 +52,7 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from services.accounts import connections
 from services.accounts.vault import Vault
 from services.config import Settings
 from services.http import (
@@ -138,10 +139,13 @@ class NumistaApi:
         lang: str = "en",
         monthly_quota: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        candidate_key: str | None = None,
         **client_options: Any,
     ) -> None:
         """``monthly_quota`` overrides the user's stored limit; ``client_options`` go to numista_client
-        (e.g. ``retry=RetryPolicy(max_retries=0)`` in tests)."""
+        (e.g. ``retry=RetryPolicy(max_retries=0)`` in tests). ``candidate_key``: a key to check before it
+        replaces the stored one: used instead of it, and nothing of it (token, user) is stored until
+        ``save_candidate_key`` (services.integrations.numista.connect)."""
         self.settings = settings
         self.owner_id = owner_id
         self.lang = lang if lang in LANGS else "en"
@@ -156,6 +160,8 @@ class NumistaApi:
         self.calls_made = 0  # requests this object sent (for "N calls used" summaries)
         self._bypass_quota = False  # test_connection: the user asked for one real check
         self._quota_seen: tuple[float, QuotaStatus] | None = None  # (monotonic time read, status) for _check_quota
+        self._candidate_key = candidate_key
+        self._candidate_user: str | None = None  # the username test_connection found for the candidate key
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -191,12 +197,7 @@ class NumistaApi:
         """The HTTP client, built on first use with the user's key (read from the vault once)."""
         with self._lock:
             if self._client is None:
-                with self.transaction() as session:
-                    connection = self._connection(session)
-                    secret = connection.secret_encrypted if connection is not None else None
-                    if secret is None:
-                        raise NumistaNotConnected(f"Numista is not connected. {CONNECT_HINT}", service=SERVICE)
-                    api_key = self._vault.decrypt(secret)
+                api_key = self._candidate_key or self._stored_key()
                 options = dict(self._client_options)
                 if self._transport is not None:
                     options["transport"] = self._transport
@@ -206,6 +207,14 @@ class NumistaApi:
                 client._http.event_hooks["response"].append(self._count_response)
                 self._client = client
             return self._client
+
+    def _stored_key(self) -> str:
+        with self.transaction() as session:
+            connection = self._connection(session)
+            secret = connection.secret_encrypted if connection is not None else None
+            if secret is None:
+                raise NumistaNotConnected(f"Numista is not connected. {CONNECT_HINT}", service=SERVICE)
+            return self._vault.decrypt(secret)
 
     def _count_response(self, _response: httpx.Response) -> None:
         self._count_call()
@@ -254,6 +263,8 @@ class NumistaApi:
 
     # -- tokens ----------------------------------------------------------------------------------
     def _stored_token(self) -> TokenInfo | None:
+        if self._candidate_key is not None:  # the stored token belongs to the stored key
+            return None
         with self.transaction() as session:
             connection = self._connection(session)
             if connection is None or connection.token_encrypted is None:
@@ -289,22 +300,28 @@ class NumistaApi:
         if not access_token or user_id is None or lifetime <= 0:
             raise ServiceError("Numista's token answer is incomplete; try again later.", service=SERVICE, status=200)
         margin = min(TOKEN_MARGIN, lifetime * TOKEN_MARGIN_SHARE)
-        expires_at = utcnow() + timedelta(seconds=lifetime - margin)
-        with self.transaction() as session:
-            connection = self._connection(session)
-            if connection is None:  # the key was removed meanwhile: keep nothing
-                raise NumistaNotConnected(f"Numista is not connected. {CONNECT_HINT}", service=SERVICE)
-            connection.token_encrypted = self._vault.encrypt(access_token)
-            connection.token_expires_at = expires_at
-            connection.settings = {**(connection.settings or {}), "user_id": user_id}
+        token = TokenInfo(access_token, user_id, utcnow() + timedelta(seconds=lifetime - margin), renewed=True)
+        if self._candidate_key is None:  # a candidate's token is stored with the key, if the key is kept
+            with self.transaction() as session:
+                connection = self._connection(session)
+                if connection is None:  # the key was removed meanwhile: keep nothing
+                    raise NumistaNotConnected(f"Numista is not connected. {CONNECT_HINT}", service=SERVICE)
+                self._store_token(connection, token)
         log.info("numista: new access token for owner %s (Numista user %s), valid %.0f s", self.owner_id,
                  user_id, lifetime)
-        return TokenInfo(access_token, user_id, expires_at, renewed=True)
+        return token
+
+    def _store_token(self, connection: Connection, token: TokenInfo) -> None:
+        connection.token_encrypted = self._vault.encrypt(token.access_token)
+        connection.token_expires_at = token.expires_at
+        connection.settings = {**(connection.settings or {}), "user_id": token.user_id}
 
     def forget_token(self) -> None:
         """Drop the token (memory and vault), e.g. after Numista refused it."""
         with self._lock:
             self._token = None
+            if self._candidate_key is not None:
+                return
             with self.transaction() as session:
                 connection = self._connection(session)
                 if connection is not None:
@@ -530,11 +547,30 @@ class NumistaApi:
             finally:
                 self._bypass_quota = False
             username = str(data.get("username") or token.user_id) if isinstance(data, dict) else str(token.user_id)
-            with self.transaction() as session:
-                connection = self._connection(session)
-                if connection is not None:
-                    connection.remote_user = username[:200]
+            if self._candidate_key is not None:
+                self._candidate_user = username
+            else:
+                with self.transaction() as session:
+                    connection = self._connection(session)
+                    if connection is not None:
+                        connection.remote_user = username[:200]
             return ConnectionCheck(token.user_id, username, token.expires_at, token.renewed, self.quota())
+
+    def save_candidate_key(self) -> None:
+        """Store the candidate key in place of the user's current one, with the token and username
+        test_connection obtained for it; from then on this object uses the stored key as usual."""
+        with self._lock:
+            key = self._candidate_key
+            if key is None or self._candidate_user is None:
+                raise RuntimeError("save_candidate_key needs a candidate key that test_connection accepted")
+            with self.transaction() as session:
+                connections.save_secret(session, self._vault, self.owner_id, SERVICE, key)
+                connection = self._connection(session)
+                assert connection is not None
+                connection.remote_user = self._candidate_user[:200]
+                if self._token is not None:
+                    self._store_token(connection, self._token)
+            self._candidate_key = None
 
 
 def _object(document: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from services.http import (
 )
 from services.integrations.numista.api import NumistaApi, NumistaNotConnected, numista_api
 from services.integrations.numista.catalog import NumistaCatalog, refresh_coin_prices
+from services.integrations.numista.connect import replace_key
 from services.store.models import User
 
 EXIT_OK, EXIT_PARTIAL = 0, 1
@@ -66,22 +67,26 @@ def _require_key(context: AppContext, session: Session, actor: User) -> None:
 
 
 def cmd_connect_numista(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> CommandResult:
-    """Save the API key read from stdin (encrypted), then check it: Numista user, token, calls this month."""
+    """Check the API key read from stdin with Numista (user, token, calls this month), then save it
+    (encrypted) in place of the current one. A key Numista refuses changes nothing."""
     key = sys.stdin.readline().strip()
     if not key:
         raise InvalidInput("Give your Numista API key on the first line of standard input.", code="KEY_REQUIRED")
-    connections.save_secret(session, context.vault, actor.id, "numista", key)
-    with _api(context, session, actor) as api:
-        try:
-            check = api.test_connection()
-        except AuthError as error:
-            with context.session() as cleanup:
-                connections.disconnect(cleanup, actor.id, "numista")
-            raise as_vitrine_error(error) from None
-        except ServiceError as error:
-            document = {"connected": True, "verified": False, "error": as_vitrine_error(error).to_json()["error"],
-                        "quota": api.quota().to_json()}  # fmt: skip
-            return document, f"Key saved, but not verified: {error.message}", EXIT_PARTIAL
+    session.commit()  # replace_key writes in its own transactions (see the module docstring)
+    change = replace_key(context, actor.id, key)
+    if not change.saved:
+        assert change.error is not None
+        error = as_vitrine_error(change.error)
+        kept = " Your previous key is kept and still used." if change.kept_previous else ""
+        raise VitrineError(error.message + kept, code=error.code)
+    if change.check is None:
+        assert change.error is not None
+        with numista_api(context, actor.id) as api:
+            quota = api.quota()
+        document = {"connected": True, "verified": False, "error": as_vitrine_error(change.error).to_json()["error"],
+                    "quota": quota.to_json()}  # fmt: skip
+        return document, f"Key saved, but not verified: {change.error.message}", EXIT_PARTIAL
+    check = change.check
     document = {"connected": True, "verified": True, **check.to_json()}
     summary = (
         f"Connected to Numista as {check.username} (user {check.user_id}); token valid until "

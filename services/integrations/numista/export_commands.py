@@ -36,7 +36,7 @@ def add_export_parser(export: Any, common: argparse.ArgumentParser) -> None:
     numista.add_argument("--collection", type=int, metavar="ID", help="target Numista collection (remembered)")
     numista.add_argument("--dry-run", action="store_true", help="show the exact bodies; queue and send nothing")
     numista.add_argument("--on-synced", choices=ON_SYNCED, help="coins already on Numista (default: remembered)")
-    numista.add_argument("--no-internal-id", action="store_true", help="do not mark items with vitrine:<id>")
+    numista.add_argument("--no-internal-id", action="store_true", help="do not mark items with vitrine:<install>:<id>")
     numista.add_argument("--no-wait", action="store_true", help="queue the job and return (a worker pushes it)")
     numista.set_defaults(handler=cmd_export_numista)
 

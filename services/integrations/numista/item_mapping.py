@@ -11,8 +11,9 @@ agree byte for byte on what is sent, and on why a field is left out. Field seman
   grade code stored on the coin; unmappable grades are omitted, never guessed.
 * ``for_swap``: status ``sale`` or the per-coin "for swap" checkbox.
 * ``private_comment``: the note without any NumiSync metadata block (and without HTML markup).
-* ``internal_id`` = ``vitrine:<item id>`` unless the user opted out: it is how a retried push finds
-  the copy an earlier, unconfirmed attempt may have created.
+* ``internal_id`` = ``vitrine:<install id>:<item id>`` (services.sync.markers) unless the user opted out:
+  it is how a retried push finds the copy an earlier, unconfirmed attempt may have created, and only this
+  installation's copy: another Vitrine pushing to the same account has items with the same ids.
 * ``weight``/``size`` only when the user *measured* them (``real_weight``/``real_diameter``); the
   catalogue's values describe the type, not this coin. ``axis`` only when it is an exact clock position.
 * Items that are not held (wish, sold, pass, demo, bidding) are excluded with a reason.
@@ -39,11 +40,11 @@ import yaml
 from services.grades import GradeMapper, is_numista_grade
 from services.importers.opennumismat_links import split_numisync_note
 from services.states import NOT_HELD_STATUSES
+from services.sync.markers import legacy_marker_for, marker_for, parse_marker
 
 SWAGGER_FILE = Path(__file__).resolve().parent / "data" / "numista_swagger.yaml"
 COLLECTED_ITEMS_PATH = "/users/{user_id}/collected_items"
 COLLECTED_ITEM_PATH = "/users/{user_id}/collected_items/{item_id}"
-INTERNAL_ID_PREFIX = "vitrine:"
 NULLABLE_ON_PATCH = ("issue", "grade", "price")
 FIELD_ORDER = (
     "type", "issue", "quantity", "grade", "for_swap", "price", "collection", "acquisition_date",
@@ -139,6 +140,7 @@ class ExportOptions:
     use_internal_id: bool = True
     grade_overrides: Mapping[str, str | None] | None = None  # the user's grade-text → Numista grade table
     copy_tag: str | None = None  # "add another copy": a distinct internal id for the extra copy
+    install_id: str | None = None  # this installation's id: part of every internal id (services.sync.markers)
 
 
 @dataclass(frozen=True)
@@ -155,11 +157,6 @@ class MappedCoin:
     @property
     def exportable(self) -> bool:
         return self.payload is not None and not self.problems
-
-
-def internal_id_for(item_id: int, copy_tag: str | None = None) -> str:
-    """Our marker on a Numista item: ``vitrine:<id>`` (plus ``/<tag>`` for a deliberate extra copy)."""
-    return f"{INTERNAL_ID_PREFIX}{item_id}" + (f"/{copy_tag}" if copy_tag else "")
 
 
 class _TextOnly(HTMLParser):
@@ -283,7 +280,9 @@ def map_coin(
     else:
         omitted["private_comment"] = "no note"
     if options.use_internal_id:
-        body["internal_id"] = internal_id_for(item.id, options.copy_tag)
+        if options.install_id is None:
+            raise ValueError("ExportOptions.install_id is required to mark items (services.sync.markers)")
+        body["internal_id"] = marker_for(options.install_id, item.id, options.copy_tag)
     else:
         omitted["internal_id"] = "you opted out; a retried push then matches on type, issue, grade and price"
 
@@ -392,17 +391,61 @@ def match_key(body: Mapping[str, Any]) -> tuple[Any, ...]:
     return shaped.get("type"), shaped.get("issue"), shaped.get("grade"), _price_key(shaped.get("price"))
 
 
-def find_remote_match(
-    payload: Mapping[str, Any], remote_items: Iterable[Mapping[str, Any]], *, exclude_ids: Iterable[Any] = ()
-) -> Mapping[str, Any] | None:
-    """The remote item that is this coin: same internal id when we sent one, else same type, issue, grade
-    and price among items not already linked to another of our coins. Oldest (lowest id) first."""
+def type_of(body: Mapping[str, Any] | None) -> int | None:
+    """The Numista type id of a request body or of a collected item as Numista returns it."""
+    value = _id_of((body or {}).get("type"))
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def find_remote_matches(
+    payload: Mapping[str, Any],
+    remote_items: Iterable[Mapping[str, Any]],
+    *,
+    exclude_ids: Iterable[Any] = (),
+    also_ours: Iterable[str] = (),
+) -> list[Mapping[str, Any]]:
+    """The remote items that are this coin, oldest (lowest id) first; never one of another type, nor one
+    already linked to another of our coins (`exclude_ids`).
+
+    With an internal id: items carrying exactly it, or a marker in `also_ours` (a legacy marker our own
+    records say we sent, services.sync.markers). Without (the user opted out): items with the same type,
+    issue, grade and price that carry no internal id at all, since the push we look for sent none."""
     excluded = {str(remote_id) for remote_id in exclude_ids}
+    wanted_type = type_of(payload)
     candidates = sorted(
-        (item for item in remote_items if str(item.get("id")) not in excluded), key=lambda item: int(item["id"])
+        (item for item in remote_items if str(item.get("id")) not in excluded and type_of(item) == wanted_type),
+        key=lambda item: int(item["id"]),
     )
     wanted_internal = payload.get("internal_id")
     if wanted_internal:
-        return next((item for item in candidates if item.get("internal_id") == wanted_internal), None)
+        markers = {wanted_internal, *also_ours}
+        return [item for item in candidates if item.get("internal_id") in markers]
     wanted = match_key(payload)
-    return next((item for item in candidates if match_key(item) == wanted), None)
+    return [item for item in candidates if not item.get("internal_id") and match_key(item) == wanted]
+
+
+def not_ours_to_change(payload: Mapping[str, Any], remote: Mapping[str, Any] | None, item_id: int) -> str | None:
+    """Why the remote item linked to a coin must not be PATCHed to it, or None when it may be.
+
+    Its type must be the coin's (a PATCH would otherwise turn some other coin into this one), and a Vitrine
+    marker on it must be ours for this coin: the current one, or the legacy one (the ledger recorded this very
+    remote id, which is the evidence a legacy marker needs). A remote item without a marker, or with text the
+    user typed, stays updatable: we linked it ourselves."""
+    if remote is None:
+        return None
+    remote_type, coin_type = type_of(remote), type_of(payload)
+    if remote_type is not None and remote_type != coin_type:
+        return (
+            f"Numista #{remote.get('id')} is now type N# {remote_type}, not this coin's N# {coin_type}: left "
+            "unchanged. Push the coin as a copy, or fix its Numista link."
+        )
+    marker = remote.get("internal_id")
+    if parse_marker(marker) is not None and marker not in (payload.get("internal_id"), legacy_marker_for(item_id)):
+        return (
+            f"Numista #{remote.get('id')} carries the marker {marker}, which is not this coin's "
+            f"(item {item_id} of this installation): left unchanged."
+        )
+    return None

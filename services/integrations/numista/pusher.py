@@ -5,9 +5,14 @@ Idempotency (Numista never deduplicates a POST, notes/numista.md §3.9): a POST 
 timeout or a dropped connection, or whose worker died before recording the answer, may have created the
 item anyway. Such a row comes back as ``retry`` and is *reconciled* before anything is sent again: the
 user's remote collection (``GET /users/{id}/collected_items``, unpaginated: one call) is read once per job
-and worker and searched for the ``internal_id`` we sent (``vitrine:<item id>``; without internal ids, for
-the same type, issue, grade and price). The read is repeated only when a retry's earlier attempt ended
-after the last read, so a normal push costs one call per coin plus a token now and then.
+and worker and searched for the ``internal_id`` we sent (``vitrine:<install id>:<item id>``, see
+services.sync.markers; without internal ids, for an unmarked item of the same type, issue, grade and price).
+The read is repeated only when a retry's earlier attempt ended after the last read, so a normal push costs
+one call per coin plus a token now and then.
+
+Never touching what another installation (or the user) made: a match must carry exactly our marker (a
+legacy ``vitrine:<item id>`` only with our own outbox's word for it) and have the coin's type; an update
+PATCHes only the remote item the ledger recorded, and only while its type and marker are still the coin's.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ from services.integrations.numista.item_mapping import (
     FieldChange,
     MappedCoin,
     field_changes,
-    find_remote_match,
+    find_remote_matches,
     map_coin,
+    not_ours_to_change,
     patch_body,
     payload_hash,
     validate_collected_item,
@@ -54,6 +60,7 @@ from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, User, utcnow
 from services.store.models_sync import SyncItemOption, SyncPreference
 from services.sync import engine as jobs
+from services.sync import markers
 from services.sync.engine import Claim, Outcome, PlannedRow
 from services.sync.worker import JobInfo, JobPaused
 
@@ -160,6 +167,7 @@ def export_options(
         collection_id=collection_id if collection_id is not None else preferences["collection"],
         use_internal_id=preferences["use_internal_id"] if use_internal_id is None else use_internal_id,
         grade_overrides=grade_overrides(session, owner_id),
+        install_id=markers.install_id(session),
     )
 
 
@@ -253,10 +261,14 @@ def plan_export(
             plan.append(PlannedCoin(mapped, "skip", f"already on Numista (#{remote_id})", status, remote_id))
         elif remote_id and action == "update":
             assert mapped.payload is not None
-            if entry is not None and entry.payload_hash == payload_hash(mapped.payload):
+            last_seen = entry.remote_data if entry is not None else None
+            foreign = not_ours_to_change(mapped.payload, last_seen, item.id)
+            if foreign:
+                plan.append(PlannedCoin(mapped, "skip", foreign, status, remote_id))
+            elif entry is not None and entry.payload_hash == payload_hash(mapped.payload):
                 plan.append(PlannedCoin(mapped, "skip", "unchanged since the last push", status, remote_id))
             else:
-                changes = field_changes(mapped.payload, entry.remote_data if entry is not None else None)
+                changes = field_changes(mapped.payload, last_seen)
                 plan.append(PlannedCoin(mapped, "update", None, status, remote_id, changes))
         elif remote_id and action == "copy":
             plan.append(PlannedCoin(mapped, "copy", None, status, remote_id))
@@ -374,11 +386,13 @@ class NumistaPushSession:
         params = job.params
         with session_scope(engine) as session:
             overrides = grade_overrides(session, job.owner_id)
+            install = markers.install_id(session)
         self.options = ExportOptions(
             currency=params.get("currency") or "EUR",
             collection_id=params.get("collection"),
             use_internal_id=bool(params.get("use_internal_id", True)),
             grade_overrides=overrides,
+            install_id=install,
         )
         self.copy_options = replace(self.options, copy_tag=f"job{job.id}")
         self.actions: dict[str, str] = dict(params.get("actions") or {})
@@ -470,7 +484,7 @@ class NumistaPushSession:
         try:
             if action == "update" and linked_id:
                 return self._update(claim, payload, linked_id)
-            return self._create(claim, payload, link=action != "copy")
+            return self._create(claim, payload, link=action != "copy", copy_tag=options.copy_tag)
         except QuotaExceededError as error:
             raise JobPaused(f"{error.message} The export is paused; resume it once calls are available.") from None
         except AuthError as error:
@@ -482,20 +496,21 @@ class NumistaPushSession:
         except ServiceError as error:  # 5xx, timeout, dropped connection: it may have been created
             return Outcome("retry", error=error.message)
 
-    def _create(self, claim: Claim, payload: dict[str, Any], *, link: bool) -> Outcome:
+    def _create(self, claim: Claim, payload: dict[str, Any], *, link: bool, copy_tag: str | None = None) -> Outcome:
         digest = payload_hash(payload)
         if claim.needs_reconcile:
             remote = self._remote_items(claim)
-            match = find_remote_match(payload, remote.values(), exclude_ids=self.linked)
-            if match is not None:
+            also_ours = self._legacy_markers(claim, payload, copy_tag)
+            matches = find_remote_matches(payload, remote.values(), exclude_ids=self.linked, also_ours=also_ours)
+            if matches:
+                match = matches[0]
                 self._remember(match)
                 if payload.get("internal_id"):
-                    twins = [i for i in remote.values() if i.get("internal_id") == payload["internal_id"]]
                     log.info("job %s item %s: found on Numista as #%s; not sent again", claim.job_id,
                              claim.item_id, match["id"])  # fmt: skip
-                    if len(twins) > 1:
+                    if len(matches) > 1:
                         return Outcome("duplicate", str(match["id"]), dict(match), digest, link=link,
-                                       error=f"{len(twins)} Numista items carry {payload['internal_id']}; kept "
+                                       error=f"{len(matches)} Numista items carry {match['internal_id']}; kept "
                                              f"#{match['id']}")  # fmt: skip
                     return Outcome("synced", str(match["id"]), dict(match), digest, link=link)
                 return Outcome("duplicate", str(match["id"]), dict(match), digest, link=link,
@@ -505,6 +520,16 @@ class NumistaPushSession:
         self._remember(created)
         return Outcome("synced", str(created["id"]), dict(created), digest, link=link)
 
+    def _legacy_markers(self, claim: Claim, payload: Mapping[str, Any], copy_tag: str | None) -> tuple[str, ...]:
+        """The pre-install-id marker of this coin, when our own outbox says an earlier attempt sent it."""
+        if not payload.get("internal_id"):
+            return ()
+        with session_scope(self.engine) as session:
+            legacy = markers.legacy_marker_if_sent(
+                session, SERVICE, claim.item_id, job_id=claim.job_id, copy_tag=copy_tag
+            )
+        return (legacy,) if legacy else ()
+
     def _update(self, claim: Claim, payload: dict[str, Any], remote_id: str) -> Outcome:
         digest = payload_hash(payload)
         remote = self._remote_items(claim).get(str(remote_id))
@@ -512,6 +537,9 @@ class NumistaPushSession:
             log.info("job %s item %s: #%s is gone from Numista; adding it again", claim.job_id, claim.item_id,
                      remote_id)  # fmt: skip
             return self._create(replace(claim, previous_status="retry"), payload, link=True)
+        foreign = not_ours_to_change(payload, remote, claim.item_id)
+        if foreign:
+            return Outcome("failed", error=foreign)
         body = patch_body(payload, remote)
         if not body:
             return Outcome("synced", str(remote_id), dict(remote), digest)
