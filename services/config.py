@@ -32,6 +32,7 @@ DEFAULTS: dict[str, str] = {
     "NUMISTA_RATE_WINDOW": "60",
     "NUMISTA_MAX_CONCURRENCY": "1",
     "POKEMONTCG_RATE_WINDOW": "60",
+    "VITRINE_IMPORT_MAX_ROWS": "1000000",
 }
 
 
@@ -63,6 +64,7 @@ class Settings:
     numista_max_concurrency: int = 1
     pokemontcg_rate_limit: int = 30
     pokemontcg_rate_window: float = 60.0
+    import_max_rows: int = 1_000_000  # data rows one import file may have (VITRINE_IMPORT_MAX_ROWS)
 
     @property
     def club_mode(self) -> bool:
@@ -124,4 +126,15 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
             values.get("POKEMONTCG_RATE_LIMIT") or (60 if values.get("POKEMONTCG_API_KEY") else 30)
         ),
         pokemontcg_rate_window=float(values["POKEMONTCG_RATE_WINDOW"]),
+        import_max_rows=_positive_int("VITRINE_IMPORT_MAX_ROWS", values["VITRINE_IMPORT_MAX_ROWS"]),
     )
+
+
+def _positive_int(key: str, text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"{key} must be a whole number greater than 0, not {text!r}")
+    return value

@@ -1,0 +1,99 @@
+"""The one home of the ranges a value must fit before it is stored.
+
+Every door a value comes in by (card CSVs, OpenNumismat files, `items add`, the Collection page's edits)
+checks it here, so the database only ever holds what the pages and `value` can add up: a quantity is a
+whole number of copies, money fits the NUMERIC(14,2) columns and is never negative, a year is a year.
+Each check raises `OutOfRange` (an InvalidInput: one line a user can act on) naming the field and the value.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from services.errors import InvalidInput
+
+QUANTITY_MIN, QUANTITY_MAX = 1, 1_000_000
+MONEY_MAX = Decimal("999999999999.99")  # NUMERIC(14,2): 12 digits before the point, 2 after
+YEAR_MIN, YEAR_MAX = -5000, 2100
+CENT = Decimal("0.01")
+
+
+class OutOfRange(InvalidInput):
+    """A value that is readable but cannot be right (a billion copies, a negative price, the year 99999)."""
+
+    code = "OUT_OF_RANGE"
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def check_quantity(value: Any, *, name: str = "quantity") -> int:
+    """A whole number of copies in QUANTITY_MIN..QUANTITY_MAX (bools and fractions refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | float | str):
+        raise OutOfRange(f"{name} {_shown(value)!r} is not a whole number", code="INVALID_QUANTITY")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise OutOfRange(f"{name} {_shown(value)!r} is not a number", code="INVALID_QUANTITY") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise OutOfRange(f"{name} {_shown(value)!r} is not a whole number", code="INVALID_QUANTITY")
+    if not QUANTITY_MIN <= number <= QUANTITY_MAX:
+        raise OutOfRange(
+            f"{name} {_shown(value)} is out of range ({QUANTITY_MIN} to {QUANTITY_MAX:,})", code="INVALID_QUANTITY"
+        )
+    return int(number)
+
+
+def check_money(value: Any, *, name: str = "price") -> Decimal | None:
+    """An amount of money, rounded to the cent, 0..MONEY_MAX; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise OutOfRange(f"{name} {value!r} is not an amount", code="INVALID_PRICE")
+    try:
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise OutOfRange(f"{name} {_shown(value)!r} is not an amount", code="INVALID_PRICE") from None
+    if not amount.is_finite():
+        raise OutOfRange(f"{name} {_shown(value)!r} is not an amount", code="INVALID_PRICE")
+    if amount < 0:
+        raise OutOfRange(f"{name} {_shown(value)} is negative", code="INVALID_PRICE")
+    if amount > MONEY_MAX:
+        raise OutOfRange(f"{name} {_shown(value)} is out of range (at most {MONEY_MAX:,})", code="INVALID_PRICE")
+    return amount.quantize(CENT)
+
+
+def check_year(value: Any, *, name: str = "year") -> int | None:
+    """A year in YEAR_MIN..YEAR_MAX (negative = BC); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OutOfRange(f"{name} {_shown(value)!r} is not a whole number", code="INVALID_YEAR")
+    if not YEAR_MIN <= value <= YEAR_MAX:
+        raise OutOfRange(f"{name} {_shown(value)} is out of range ({YEAR_MIN} to {YEAR_MAX})", code="INVALID_YEAR")
+    return value
+
+
+CHECKS = {"quantity": check_quantity, "acquired_price": check_money, "year": check_year}
+
+
+def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The item fields with their ranged values checked (quantity, acquired_price, year); others unchanged."""
+    return {name: (CHECKS[name](value, name=name.replace("_", " ")) if name in CHECKS else value)
+            for name, value in fields.items()}  # fmt: skip
+
+
+def readable_quantity(value: Any) -> int:
+    """Read side: a stored quantity outside the range (an older database) counts as 1, never as a crash."""
+    return value if isinstance(value, int) and QUANTITY_MIN <= value <= QUANTITY_MAX else 1
+
+
+def readable_money(value: Any) -> Decimal | None:
+    """Read side: a stored amount outside the range reads as unknown (None), never as a crash."""
+    try:
+        return check_money(value)
+    except OutOfRange:
+        return None
