@@ -46,7 +46,8 @@ from services.sync.commands import add_parsers as add_sync_parsers
 from services.validation import check_money
 
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-LOG_FILE = DATA_DIR / "vitrine.log"
+# Read here, not through Settings: the log must work even when the settings themselves are what failed.
+LOG_FILE = Path(os.environ.get("VITRINE_LOG_FILE") or DATA_DIR / "vitrine.log")
 log = logging.getLogger("vitrine.cli")
 
 

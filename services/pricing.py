@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from services.catalog.pokemon_prices import CARDMARKET_CARD_PRINTINGS, card_price_order
 from services.collection import NOT_HELD_STATUSES
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
+from services.validation import MONEY_MAX, QUANTITY_MAX, QUANTITY_MIN
 
 # Static conversion to the user's currency. The sources price in USD (TCGplayer) and EUR (Cardmarket,
 # Numista in the requested currency); rates are configurable with VITRINE_FX_RATES in a later issue.
@@ -134,10 +135,12 @@ def priced_items_query(owner_id: int) -> Select[Any]:
                     ),
                 )
             )
-            found = price.value.is_not(None)
+            found = price.value.between(0, MONEY_MAX)  # a stored out-of-range price reads as no price
             for name in chosen:
                 chosen[name].append((found, getattr(price, name)))
-    query = select(Item.id, Item.kind, Item.title, Item.quantity, PokemonCard.set_id).add_columns(
+    # A quantity stored before the ranges were checked (services/validation.py) counts as 1: never an overflow.
+    quantity = case((Item.quantity.between(QUANTITY_MIN, QUANTITY_MAX), Item.quantity), else_=1).label("quantity")
+    query = select(Item.id, Item.kind, Item.title, quantity, PokemonCard.set_id).add_columns(
         case(*chosen.pop("value"), else_=None).label("unit_price"),
         *(case(*whens, else_=None).label(name) for name, whens in chosen.items()),
     )

@@ -80,7 +80,6 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
     same.metric("Unchanged", preview.unchanged)
     skipped.metric("Skipped", preview.skipped)
     matched = [o for o in preview.rows if o.status == "matched"]
-    ambiguous = [o for o in preview.rows if o.status == "ambiguous"]
     chosen = [o for o in preview.rows if o.row.row in choices]
     problems = [o for o in preview.rows if o.status in ("unmatched", "invalid")]
     st.caption(
