@@ -22,6 +22,9 @@ def write_collection(path: Path, coins: Iterable[Mapping[str, object]], *, photo
         connection.executemany("INSERT INTO photos (image) VALUES (?)", [(data,) for data in photos])
         for coin in coins:
             names = [name for name in COIN_COLUMNS if name in coin]
+            if not names:
+                connection.execute("INSERT INTO coins DEFAULT VALUES")
+                continue
             connection.execute(
                 f"INSERT INTO coins ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                 [coin[name] for name in names],
