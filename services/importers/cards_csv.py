@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import hashlib
 import io
 import itertools
@@ -46,6 +47,7 @@ from services.pricing import Observation, record_observations
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet
 from services.validation import OutOfRange, check_money, check_quantity
 
+_norm = functools.lru_cache(maxsize=65_536)(normalize)  # exports repeat the same few conditions, sets, names
 FORMATS = ("tcgplayer", "collectr")
 SNAPSHOT_KEY = "_imported"
 SNAPSHOT_FIELDS = ("quantity", "grade", "grade_code", "printing", "language", "status", "acquired_price",
@@ -348,9 +350,10 @@ def _date(text: str) -> date | None:
         raise ValueError(f"{text!r} is not a date") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def _condition_and_printing(condition: str, printing: str) -> tuple[str, str | None]:
     """TCGplayer folds the finish into the condition ("Near Mint Foil"); split them, then map both."""
-    words = normalize(condition)
+    words = _norm(condition)
     code = None
     rest = ""
     for phrase in sorted(CONDITIONS, key=len, reverse=True):
@@ -362,7 +365,7 @@ def _condition_and_printing(condition: str, printing: str) -> tuple[str, str | N
             raise ValueError(f"unknown condition {condition!r} (expected Near Mint, Lightly Played, ...)")
         code = "NM"
     # An unknown finish ("Cosmos Holo") is not fatal: the printing is then decided per card.
-    mapped = PRINTINGS.get(normalize(printing))
+    mapped = PRINTINGS.get(_norm(printing))
     if rest:
         from_condition = PRINTINGS.get(rest)
         if from_condition is None:
@@ -372,8 +375,9 @@ def _condition_and_printing(condition: str, printing: str) -> tuple[str, str | N
     return code, mapped
 
 
+@functools.lru_cache(maxsize=4096)
 def _language(text: str) -> str:
-    words = normalize(text)
+    words = _norm(text)
     if not words:
         return "en"
     return LANGUAGES.get(words, words[:20])
@@ -469,7 +473,7 @@ def _parse_row(kind: str, number: int, source: dict[str, str], columns: dict[str
         quantity=1, condition="NM", printing=None, language="en", rarity=get("rarity"), set_code=get("set_code"),
         source=source,
     )  # fmt: skip
-    category = normalize(get("category"))
+    category = _norm(get("category"))
     if kind == "collectr" and category and not category.startswith("pokemon"):
         row.skip_reason = f"not a Pokémon card (category {get('category')})"
         return row
@@ -494,10 +498,10 @@ def _parse_row(kind: str, number: int, source: dict[str, str], columns: dict[str
                 row.estimate = None
             row.acquired_date = _date(get("date_added"))
             row.notes = get("notes") or None
-            if normalize(get("watchlist")) in ("true", "yes", "1", "y", "x"):
+            if _norm(get("watchlist")) in ("true", "yes", "1", "y", "x"):
                 row.status = "wish"
             grade = get("grade")
-            row.key = _row_key("portfolio", get("portfolio"), normalize(grade) or "ungraded")
+            row.key = _row_key("portfolio", get("portfolio"), _norm(grade) or "ungraded")
     except (ValueError, OutOfRange) as error:
         row.error = str(error)
         return row
@@ -526,7 +530,7 @@ class _Card:
 
 def _strip_set(name: str) -> str:
     """"SV01: Scarlet & Violet Base Set" → "scarlet violet"; "Base Set" → "base"."""
-    words = normalize(_SET_CODE_PREFIX.sub("", name))
+    words = _norm(_SET_CODE_PREFIX.sub("", name))
     for suffix in (" base set", " set"):
         if words.endswith(suffix) and len(words) > len(suffix):
             words = words[: -len(suffix)]
@@ -535,7 +539,7 @@ def _strip_set(name: str) -> str:
 
 def _name_keys(name: str) -> tuple[str, str]:
     """(full, without variant decoration such as "(Showcase)" or "- 4/102") normalized names."""
-    return normalize(name), normalize(_VARIANT_SUFFIX.sub("", name))
+    return _norm(name), _norm(_VARIANT_SUFFIX.sub("", name))
 
 
 class CardMatcher:
@@ -558,7 +562,7 @@ class CardMatcher:
             PokemonCard.rarity,
         ).join(PokemonSet, PokemonSet.id == PokemonCard.set_id)  # fmt: skip
         for card_id, name, number, set_id, set_name, rarity in session.execute(query):
-            card = _Card(card_id, name, normalize(name), natural_sort_key(number), set_id, set_name, number, rarity)
+            card = _Card(card_id, name, _norm(name), natural_sort_key(number), set_id, set_name, number, rarity)
             self.by_id[card_id] = card
             self._by_set.setdefault(set_id, []).append(card)
             self._by_set_number.setdefault((set_id, card.number_key), []).append(card)
@@ -577,11 +581,11 @@ class CardMatcher:
         cache_key = (set_name, set_code)
         if cache_key in self._set_cache:
             return self._set_cache[cache_key]
-        wanted, stripped = normalize(set_name), _strip_set(set_name)
+        wanted, stripped = _norm(set_name), _strip_set(set_name)
         code = set_code.strip().casefold()
         scored: list[tuple[float, str]] = []
         for set_id, name, ptcgo in self.sets:
-            ours = normalize(name)
+            ours = _norm(name)
             if wanted and (ours == wanted or set_id.casefold() == wanted):
                 scored.append((100.0, set_id))
             elif code and ptcgo and ptcgo.casefold() == code:
@@ -659,8 +663,8 @@ class CardMatcher:
         if not fitting:
             return RowOutcome(row, "unmatched", reason=f"unknown set {row.set_name!r} and no card "
                               f"{row.name!r}{f' numbered {row.number}' if row.number else ''}")  # fmt: skip
-        significant = set(normalize(row.set_name).split()) - SET_STOPWORDS
-        close = [c for c in fitting if significant & (set(normalize(c.set_name).split()) - SET_STOPWORDS)]
+        significant = set(_norm(row.set_name).split()) - SET_STOPWORDS
+        close = [c for c in fitting if significant & (set(_norm(c.set_name).split()) - SET_STOPWORDS)]
         if len(close) == 1 and number_key is not None:
             return RowOutcome(row, "matched", close[0].id, reason=f"set {row.set_name!r} read as {close[0].set_name}")
         return RowOutcome(row, "ambiguous", candidates=[c.id for c in (close or fitting)][:10],
@@ -686,21 +690,21 @@ def _known_printings(session: Session, card_ids: list[str]) -> dict[str, set[str
 def _resolve_printing(printing: str | None, rarity: str | None, known: set[str]) -> str:
     """Our printing key for a row: "Foil" (TCGplayer's word for both holo and reverse holo) and a missing
     printing are decided by what TCGplayer prices for the card, then by its rarity."""
+    if printing is not None and printing != "foil":
+        if printing == "holofoil" and "holofoil" not in known and "unlimitedHolofoil" in known:
+            return "unlimitedHolofoil"
+        return printing
     holo_rarity = any(word in (rarity or "").casefold() for word in HOLO_RARITIES)
     if printing == "foil":
         foils = [p for p in ("holofoil", "reverseHolofoil") if p in known]
         if len(foils) == 1:
             return foils[0]
         return "holofoil" if holo_rarity else "reverseHolofoil"
-    if printing is None:
-        if len(known) == 1:
-            return next(iter(known))
-        if "normal" in known or not known:
-            return "holofoil" if holo_rarity and "normal" not in known else "normal"
-        return "holofoil" if "holofoil" in known else sorted(known)[0]
-    if printing == "holofoil" and "holofoil" not in known and "unlimitedHolofoil" in known:
-        return "unlimitedHolofoil"
-    return printing
+    if len(known) == 1:  # no printing given
+        return next(iter(known))
+    if "normal" in known or not known:
+        return "holofoil" if holo_rarity and "normal" not in known else "normal"
+    return "holofoil" if "holofoil" in known else sorted(known)[0]
 
 
 def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
