@@ -26,24 +26,26 @@ class OutOfRange(InvalidInput):
 
 
 def _shown(value: Any) -> str:
+    """The value as the user typed it (text quoted), cut short: a refusal is one short line."""
     text = str(value)
-    return text if len(text) <= 24 else text[:21] + "..."
+    text = text if len(text) <= 24 else text[:21] + "..."
+    return repr(text) if isinstance(value, str) else text
 
 
 def check_quantity(value: Any, *, name: str = "quantity") -> int:
     """A whole number of copies in QUANTITY_MIN..QUANTITY_MAX (bools and fractions refused)."""
+    refusal = OutOfRange(
+        f"{name} must be a whole number from {QUANTITY_MIN} to {QUANTITY_MAX:,}, not {_shown(value)}",
+        code="INVALID_QUANTITY",
+    )
     if isinstance(value, bool) or not isinstance(value, int | Decimal | float | str):
-        raise OutOfRange(f"{name} {_shown(value)!r} is not a whole number", code="INVALID_QUANTITY")
+        raise refusal
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise OutOfRange(f"{name} {_shown(value)!r} is not a number", code="INVALID_QUANTITY") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise OutOfRange(f"{name} {_shown(value)!r} is not a whole number", code="INVALID_QUANTITY")
-    if not QUANTITY_MIN <= number <= QUANTITY_MAX:
-        raise OutOfRange(
-            f"{name} {_shown(value)} is out of range ({QUANTITY_MIN} to {QUANTITY_MAX:,})", code="INVALID_QUANTITY"
-        )
+        raise refusal from None
+    if not number.is_finite() or number != number.to_integral_value() or not QUANTITY_MIN <= number <= QUANTITY_MAX:
+        raise refusal
     return int(number)
 
 
@@ -56,9 +58,9 @@ def check_money(value: Any, *, name: str = "price") -> Decimal | None:
     try:
         amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     except InvalidOperation:
-        raise OutOfRange(f"{name} {_shown(value)!r} is not an amount", code="INVALID_PRICE") from None
+        raise OutOfRange(f"{name} {_shown(value)} is not an amount", code="INVALID_PRICE") from None
     if not amount.is_finite():
-        raise OutOfRange(f"{name} {_shown(value)!r} is not an amount", code="INVALID_PRICE")
+        raise OutOfRange(f"{name} {_shown(value)} is not an amount", code="INVALID_PRICE")
     if amount < 0:
         raise OutOfRange(f"{name} {_shown(value)} is negative", code="INVALID_PRICE")
     if amount > MONEY_MAX:
@@ -71,7 +73,7 @@ def check_year(value: Any, *, name: str = "year") -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise OutOfRange(f"{name} {_shown(value)!r} is not a whole number", code="INVALID_YEAR")
+        raise OutOfRange(f"{name} {_shown(value)} is not a whole number", code="INVALID_YEAR")
     if not YEAR_MIN <= value <= YEAR_MAX:
         raise OutOfRange(f"{name} {_shown(value)} is out of range ({YEAR_MIN} to {YEAR_MAX})", code="INVALID_YEAR")
     return value
