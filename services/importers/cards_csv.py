@@ -6,6 +6,12 @@ name agree with exactly one catalogue card, **ambiguous** when several cards fit
 row is reported), **unmatched** when none does. Nothing is written until the user commits, and the commit is
 one transaction (the caller's session): all rows or none.
 
+Bad input: a value that cannot be right (quantity, price: services/validation.py) rejects its row, reported
+as `{row, reason}` while the other rows import; what makes the file itself unreadable (binary, UTF-16, a
+field over the csv module's 131,072-character limit, an unclosed quote, more rows than the limit) refuses
+the whole file with one InvalidInput line. Big files stay cheap: read as a stream, matched from an
+in-memory catalogue index, planned and written in batches; the report keeps counts plus the first rows.
+
 Re-importing a newer export of the same app updates the entries it created (matched by a row key built from
 the export's own identity: TCGplayer SKU, or card + condition + printing + language [+ Collectr portfolio])
 instead of duplicating them. Like the OpenNumismat importer, each entry keeps the values it was last
@@ -570,9 +576,6 @@ class CardMatcher:
             self._by_name_key.setdefault(card.name_key, []).append(card)
         self._set_cache: dict[tuple[str, str], list[str]] = {}
         self._memo: dict[tuple[str, str, str, str], tuple[str, str | None, list[str], str | None]] = {}
-
-    def card_ids(self) -> set[str]:
-        return set(self.by_id)
 
     def _cards(self, set_ids: Iterable[str]) -> list[_Card]:
         return [card for set_id in set_ids for card in self._by_set.get(set_id, ())]
