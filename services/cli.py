@@ -1,13 +1,16 @@
 """The command line (`python -m services ...`): a stable contract for users and scripts (DESIGN.md).
 
 Every command prints a human summary, or one JSON document with --json. Exit status: 0 success,
-1 when some items failed, 2 on bad arguments or bad input (one-line reason on stderr).
+1 when some items failed, 2 on bad arguments or bad input (one-line reason on stderr), 3 on an internal
+error (one line on stderr; the traceback goes to data/vitrine.log, never to the user).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -30,6 +33,7 @@ from services.collection import (
     list_items,
     sync_statuses,
 )
+from services.config import DATA_DIR
 from services.context import AppContext, open_context
 from services.demo import load_demo
 from services.errors import InvalidInput, VitrineError
@@ -39,8 +43,12 @@ from services.integrations.numista.grade_overrides import grade_overrides
 from services.pricing import valuation
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, User
 from services.sync.commands import add_parsers as add_sync_parsers
+from services.validation import check_money
 
-EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+# Read here, not through Settings: the log must work even when the settings themselves are what failed.
+LOG_FILE = Path(os.environ.get("VITRINE_LOG_FILE") or DATA_DIR / "vitrine.log")
+log = logging.getLogger("vitrine.cli")
 
 
 class UsageError(Exception):
@@ -251,7 +259,10 @@ def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, arg
     if not path.is_file():
         raise InvalidInput(f"{args.file}: no such file.", code="FILE_NOT_FOUND")
     ensure_offline_catalogue(session)
-    report = import_cards_csv(session, actor.id, path, dry_run=args.dry_run, currency=args.currency)
+    report = import_cards_csv(
+        session, actor.id, path, dry_run=args.dry_run, currency=args.currency,
+        max_rows=context.settings.import_max_rows,
+    )  # fmt: skip
     document = report.to_json()
     matching = document["matching"]
     verb = "Would import" if args.dry_run else "Imported"
@@ -262,6 +273,8 @@ def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, arg
     )
     for error in report.errors:
         summary += f"\n  row {error['row']}: {error['reason']}"
+    if report.errors_omitted:
+        summary += f"\n  ... and {report.errors_omitted:,} more rows not imported."
     return document, summary, EXIT_PARTIAL if report.errors else EXIT_OK
 
 
@@ -359,14 +372,12 @@ def cmd_demo_load(_context: AppContext, session: Session, actor: User, _args: ar
 
 def _decimal(text: str) -> Decimal:
     try:
-        value = Decimal(text)
+        Decimal(text)
     except InvalidOperation:
         raise InvalidInput(
             f"{text!r} is not an amount (use digits and a dot, e.g. 12.50).", code="INVALID_PRICE"
         ) from None
-    if value < 0 or not value.is_finite():
-        raise InvalidInput("An amount cannot be negative.", code="INVALID_PRICE")
-    return value
+    return check_money(text)  # type: ignore[return-value]  # never None for a given text
 
 
 def _date(text: str) -> date:
@@ -376,11 +387,33 @@ def _date(text: str) -> date:
         raise InvalidInput(f"{text!r} is not a date (use YYYY-MM-DD).", code="INVALID_DATE") from None
 
 
-def _emit_error(error_code: str, message: str, as_json: bool) -> int:
+def _emit_error(error_code: str, message: str, as_json: bool, status: int = EXIT_BAD_INPUT) -> int:
     if as_json:
         print(json.dumps({"error": {"code": error_code, "message": message}}))
     print(message, file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return status
+
+
+def _log_internal_error(argv: list[str]) -> str:
+    """Append the traceback of the exception being handled to the log file; return where it went.
+
+    The user sees one line pointing here, never the traceback (it can name paths, SQL and values)."""
+    handler: logging.Handler
+    try:
+        LOG_FILE.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(LOG_FILE, encoding="utf-8")
+        where = str(LOG_FILE)
+    except OSError:
+        handler, where = logging.StreamHandler(open(os.devnull, "w")), "(log file not writable)"  # noqa: SIM115
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    try:
+        command = " ".join(arg for arg in argv[:3] if not arg.startswith("-"))
+        log.exception("internal error in `%s`", command)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    return where
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -401,5 +434,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             document, summary, status = args.handler(context, session, actor, args)
     except VitrineError as error:
         return _emit_error(error.code, error.message, as_json)
+    except KeyboardInterrupt:
+        return _emit_error("INTERRUPTED", "Interrupted; nothing of the unfinished command was saved.", as_json, 130)
+    except Exception as error:  # the boundary: whatever slipped through is logged, never shown as a traceback
+        where = _log_internal_error(argv)
+        message = f"internal error ({type(error).__name__}); nothing was saved. Details: {where}"
+        return _emit_error("INTERNAL_ERROR", message, as_json, EXIT_INTERNAL)
     print(json.dumps(document, ensure_ascii=False, default=str) if args.json else summary)
     return status

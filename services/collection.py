@@ -14,9 +14,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.card_printings import card_printings, choose_printing
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
-from services.states import NOT_HELD_STATUSES, ItemStatus, parse
+from services.states import NOT_HELD_STATUSES
 from services.store.chunks import in_chunks
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
+from services.validation import check_fields, check_money, check_quantity, readable_quantity
 
 CARD_CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
 DUPLICATE_STRATEGIES = ("increment", "separate")
@@ -125,7 +126,7 @@ def item_document(item: Item, statuses: dict[str, str] | None = None) -> dict[st
         "id": item.id,
         "kind": item.kind,
         "title": item.title,
-        "quantity": item.quantity,
+        "quantity": readable_quantity(item.quantity),
         "grade": item.grade,
         "printing": item.printing,  # cards (null for coins and records)
         "language": item.language,
@@ -148,11 +149,6 @@ def item_document(item: Item, statuses: dict[str, str] | None = None) -> dict[st
     }
 
 
-def _check_quantity(quantity: int) -> None:
-    if not isinstance(quantity, int) or quantity <= 0:
-        raise InvalidInput("Quantity must be a whole number greater than 0.", code="INVALID_QUANTITY")
-
-
 def add_item(
     session: Session, owner_id: int, *, kind: str, title: str, quantity: int = 1, **fields: Any
 ) -> Item:
@@ -161,9 +157,8 @@ def add_item(
         raise InvalidInput(f"Kind must be one of {', '.join(ITEM_KINDS)}.", code="INVALID_KIND")
     if not title or not title.strip():
         raise InvalidInput("An item needs a title.", code="INVALID_TITLE")
-    _check_quantity(quantity)
-    if "status" in fields:
-        fields["status"] = parse(ItemStatus, fields["status"], "An item's status")
+    quantity = check_quantity(quantity)
+    fields = check_fields(fields)
     unknown = (
         set(fields) - EDITABLE_FIELDS - {"pokemontcg_card_id", "details", "origin_source", "origin_row_id"}
     )
@@ -196,7 +191,8 @@ def add_card(
     refuses when such an entry exists, so a user never gets an accidental twin row. Without a printing the
     entry gets the card's own (services.card_printings); one the card does not have is refused.
     """
-    _check_quantity(quantity)
+    quantity = check_quantity(quantity)
+    price = check_money(price)
     condition = condition.upper()
     if condition not in CARD_CONDITIONS:
         raise InvalidInput(
@@ -227,7 +223,7 @@ def add_card(
                 "use --strategy increment to add to it.",
                 code="DUPLICATE_ENTRY",
             )
-        existing.quantity += quantity
+        existing.quantity = check_quantity(readable_quantity(existing.quantity) + quantity)
         session.flush()
         return existing, False
     item = add_item(
@@ -256,10 +252,7 @@ def update_item(session: Session, owner_id: int, item_id: int, expected_version:
         raise InvalidInput(
             f"These fields cannot be edited: {', '.join(sorted(unknown))}.", code="INVALID_FIELD"
         )
-    if "quantity" in changes:
-        _check_quantity(changes["quantity"])
-    if "status" in changes:
-        changes["status"] = parse(ItemStatus, changes["status"], "An item's status")
+    changes = check_fields(changes)
     item = get_item(session, owner_id, item_id)
     title = item.title  # read now: after a failed flush the session can no longer load it
     if item.version != expected_version:

@@ -27,7 +27,7 @@ def page_rows(
                 **{key: document[key] for key in ("id", "kind", "title", "quantity", "grade", "status")},
                 "sync": next(filter(None, document["sync"].values()), ""),
                 "unit value": float(price) if price is not None else None,
-                "value": float(price * item.quantity) if price is not None else None,
+                "value": float(price * document["quantity"]) if price is not None else None,
                 "notes": item.notes,
                 "version": item.version,
             }

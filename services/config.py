@@ -182,6 +182,7 @@ KEYS: tuple[Key, ...] = (
     Key("VITRINE_SYNC_MAX_ATTEMPTS", "sync_max_attempts", _integer(1, 100), 5),
     Key("ECB_RATES_URL", "ecb_rates_url", _url, "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"),
     Key("VITRINE_RATES_FILE", "rates_file", _text, str(DATA_DIR / "eurofxref-hist.zip")),
+    Key("VITRINE_IMPORT_MAX_ROWS", "import_max_rows", _integer(1, 100_000_000), 1_000_000),
 )
 KEY_NAMES = frozenset(key.name for key in KEYS)
 
@@ -222,6 +223,7 @@ class Settings:
     sync_max_attempts: int
     ecb_rates_url: str
     rates_file: str
+    import_max_rows: int  # data rows one import file may have
 
     @property
     def club_mode(self) -> bool:

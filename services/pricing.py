@@ -21,6 +21,7 @@ from services.config import current_settings
 from services.exchange_rates import ExchangeRates, current_rates
 from services.states import NOT_HELD_STATUSES
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
+from services.validation import MONEY_MAX, QUANTITY_MAX, QUANTITY_MIN
 
 # The sources price in USD (TCGplayer), EUR (Cardmarket) or the requested currency (Numista, the user's
 # own); services/exchange_rates.py converts with the ECB reference rates. An amount in a currency without
@@ -136,10 +137,12 @@ def priced_items_query(owner_id: int) -> Select[Any]:
                     ),
                 )
             )
-            found = price.value.is_not(None)
+            found = price.value.between(0, MONEY_MAX)  # a stored out-of-range price reads as no price
             for name in chosen:
                 chosen[name].append((found, getattr(price, name)))
-    query = select(Item.id, Item.kind, Item.title, Item.quantity, PokemonCard.set_id).add_columns(
+    # A quantity stored before the ranges were checked (services/validation.py) counts as 1: never an overflow.
+    quantity = case((Item.quantity.between(QUANTITY_MIN, QUANTITY_MAX), Item.quantity), else_=1).label("quantity")
+    query = select(Item.id, Item.kind, Item.title, quantity, PokemonCard.set_id).add_columns(
         case(*chosen.pop("value"), else_=None).label("unit_price"),
         *(case(*whens, else_=None).label(name) for name, whens in chosen.items()),
     )

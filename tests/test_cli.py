@@ -70,7 +70,7 @@ def test_bad_input_exits_2_with_a_one_line_reason(app_env: str) -> None:
     result = run("items", "add", "card", "base1-4", "--quantity", "0", "--json")
     assert result.returncode == 2
     assert json.loads(result.stdout) == {
-        "error": {"code": "INVALID_QUANTITY", "message": "Quantity must be a whole number greater than 0."}
+        "error": {"code": "INVALID_QUANTITY", "message": "quantity must be a whole number from 1 to 1,000,000, not 0"}
     }
     assert len(result.stderr.strip().splitlines()) == 1
     unknown = run("items", "list", "--kind", "stamp", "--json")

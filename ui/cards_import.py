@@ -14,7 +14,7 @@ import streamlit as st
 
 from services.context import AppContext
 from services.errors import VitrineError
-from services.importers.cards_csv import CardImportReport, RowOutcome, describe_cards, import_cards_csv
+from services.importers.cards_csv import DETAIL_ROWS, CardImportReport, RowOutcome, describe_cards, import_cards_csv
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 from ui import cache
 from ui.session import Actor
@@ -67,7 +67,10 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
     try:
         with context.session() as session:
             ensure_offline_catalogue(session)
-            preview = import_cards_csv(session, actor.id, data, choices=choices, dry_run=True, currency=currency)
+            preview = import_cards_csv(
+                session, actor.id, data, choices=choices, dry_run=True, currency=currency,
+                max_rows=context.settings.import_max_rows,
+            )  # fmt: skip
     except VitrineError as error:
         st.error(error.message)
         return
@@ -77,14 +80,13 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
     same.metric("Unchanged", preview.unchanged)
     skipped.metric("Skipped", preview.skipped)
     matched = [o for o in preview.rows if o.status == "matched"]
-    ambiguous = [o for o in preview.rows if o.status == "ambiguous"]
     chosen = [o for o in preview.rows if o.row.row in choices]
     problems = [o for o in preview.rows if o.status in ("unmatched", "invalid")]
     st.caption(
-        f"{preview.format} export · {len(matched)} matched · {len(ambiguous)} ambiguous · "
-        f"{sum(1 for o in preview.rows if o.status == 'unmatched')} unmatched · "
-        f"{sum(1 for o in preview.rows if o.status == 'invalid')} invalid · "
-        f"{sum(1 for o in preview.rows if o.status == 'skipped')} skipped"
+        f"{preview.format} export · {preview.count('matched')} matched · {preview.count('ambiguous')} ambiguous · "
+        f"{preview.count('unmatched')} unmatched · {preview.count('invalid')} invalid · "
+        f"{preview.count('skipped')} skipped" + (f" (the first {DETAIL_ROWS:,} of each are listed)"
+                                                 if len(preview.rows) < sum(preview.matching.values()) else "")
     )
     if matched:
         st.caption("Matched")
@@ -114,7 +116,10 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
     ):
         try:
             with context.session() as session:  # one transaction: every row or none
-                done = import_cards_csv(session, actor.id, data, choices=choices, currency=currency)
+                done = import_cards_csv(
+                    session, actor.id, data, choices=choices, currency=currency,
+                    max_rows=context.settings.import_max_rows,
+                )  # fmt: skip
         except VitrineError as error:
             st.error(error.message)
             return

@@ -6,6 +6,12 @@ name agree with exactly one catalogue card, **ambiguous** when several cards fit
 row is reported), **unmatched** when none does. Nothing is written until the user commits, and the commit is
 one transaction (the caller's session): all rows or none.
 
+Bad input: a value that cannot be right (quantity, price: services/validation.py) rejects its row, reported
+as `{row, reason}` while the other rows import; what makes the file itself unreadable (binary, UTF-16, a
+field over the csv module's 131,072-character limit, an unclosed quote, more rows than the limit) refuses
+the whole file with one InvalidInput line. Big files stay cheap: read as a stream, matched from an
+in-memory catalogue index, planned and written in batches; the report keeps counts plus the first rows.
+
 Re-importing a newer export of the same app updates the entries it created (matched by a row key built from
 the export's own identity: TCGplayer SKU, or card + condition + printing + language [+ Collectr portfolio])
 instead of duplicating them. Like the OpenNumismat importer, each entry keeps the values it was last
@@ -21,28 +27,33 @@ Watchlist, Date Added, Notes.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
 import hashlib
 import io
+import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
 from rapidfuzz import fuzz
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.card_printings import default_printing, known_printings
-from services.collection import add_item
 from services.errors import InvalidInput
 from services.pricing import Observation, record_observations
 from services.store.models import Item, PokemonCard, PokemonSet
 from services.text import natural_sort_key, normalize
+from services.validation import OutOfRange, check_money, check_quantity
 
+_norm = functools.lru_cache(maxsize=65_536)(normalize)  # exports repeat the same few conditions, sets, names
 FORMATS = ("tcgplayer", "collectr")
 SNAPSHOT_KEY = "_imported"
 SNAPSHOT_FIELDS = ("quantity", "grade", "grade_code", "printing", "language", "status", "acquired_price",
@@ -76,8 +87,15 @@ LANGUAGES = {
 CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP"}
 HOLO_RARITIES = ("holo", "secret", "double rare", "ultra rare", "illustration rare", "hyper rare", "promo",
                  "rare rainbow", "rare shiny", "amazing rare", "radiant rare", "ace spec")  # fmt: skip
+SNIFF_BYTES = 64 * 1024
+CHUNK_BYTES = 1024 * 1024
+DEFAULT_MAX_ROWS = 1_000_000
+DETAIL_ROWS = 1_000  # rows of each status (and errors) the report keeps in full; the rest are counted
+BATCH_ROWS = 2_000  # rows matched, planned and written together
 SET_STOPWORDS = {"set", "base", "cards", "card", "pokemon", "the", "and", "of", "tcg"}
 _SET_CODE_PREFIX = re.compile(r"^\s*[A-Za-z]{1,5}\d{0,3}[a-z]?\s*:\s*")
+_CURRENCY_NOISE = re.compile(r"[\s$€£\u00a0']|\b(?:USD|EUR|GBP|CHF|CAD|AUD|JPY)\b", re.IGNORECASE)
+_AMOUNT = re.compile(r"-?[\d.,]+")
 _VARIANT_SUFFIX = re.compile(r"\s*(\([^)]*\)|\[[^\]]*\]|-\s*[A-Za-z]{0,4}\d+\s*/\s*[A-Za-z]{0,4}\d+)\s*$")
 
 # Header aliases: our field → header names (normalized) per format; a trailing "*" matches by prefix.
@@ -166,7 +184,10 @@ class RowOutcome:
 
 @dataclass
 class CardImportReport:
-    """The import JSON document (DESIGN.md) plus the per-row preview."""
+    """The import JSON document (DESIGN.md) plus the per-row preview.
+
+    Bounded whatever the file's size: every row is counted, but only the first DETAIL_ROWS rows of each
+    status (and the first DETAIL_ROWS errors) are kept in full; `errorsOmitted` says how many more failed."""
 
     format: str
     rows: list[RowOutcome] = field(default_factory=list)
@@ -175,28 +196,89 @@ class CardImportReport:
     unchanged: int = 0
     skipped: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    errors_omitted: int = 0
+    matching: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MATCH_STATUSES, 0))
 
     def count(self, status: str) -> int:
-        return sum(1 for outcome in self.rows if outcome.status == status)
+        return self.matching[status]
+
+    def keep(self, outcome: RowOutcome) -> None:
+        """Count a row; keep it in `rows` while its status has fewer than DETAIL_ROWS kept."""
+        self.matching[outcome.status] += 1
+        if self.matching[outcome.status] <= DETAIL_ROWS:
+            self.rows.append(outcome)
+
+    def error(self, row: int, reason: str) -> None:
+        if len(self.errors) < DETAIL_ROWS:
+            self.errors.append({"row": row, "reason": reason})
+        else:
+            self.errors_omitted += 1
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "created": self.created, "updated": self.updated, "unchanged": self.unchanged, "skipped": self.skipped,
-            "errors": self.errors, "format": self.format,
-            "matching": {status: self.count(status) for status in MATCH_STATUSES},
+            "errors": self.errors, "format": self.format, "matching": dict(self.matching),
         }  # fmt: skip
+        if self.errors_omitted:
+            document["errorsOmitted"] = self.errors_omitted
+        return document
 
 
 # ------------------------------------------------------------------------------------------- parsing
-def _decode(data: bytes | str | Path) -> str:
-    if isinstance(data, Path):
-        data = data.read_bytes()
+def _file_error(message: str, code: str) -> InvalidInput:
+    return InvalidInput(message, code=code)
+
+
+def _sniff_binary(head: bytes) -> None:
+    """Refuse what is not a text CSV before reading it as one: UTF-16 (Excel's "Unicode text") and binary."""
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    half = max(len(head) // 2, 1)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        len(head) >= 8 and max(even, odd) > 0.4 * half and min(even, odd) < 0.05 * half
+    ):
+        raise _file_error("The file is UTF-16; save it as UTF-8 (CSV UTF-8) and import it again.", "UTF16_FILE")
+    if b"\0" in head:
+        raise _file_error("This is a binary file, not a CSV export.", "BINARY_FILE")
+
+
+def _binary_stream(data: bytes | Path) -> BinaryIO:
+    return data.open("rb") if isinstance(data, Path) else io.BytesIO(data)
+
+
+def _encoding(stream: BinaryIO) -> str:
+    """UTF-8 (with or without BOM) when every byte decodes as such, else Windows-1252 (older Excel exports).
+    One streaming pass, so a 50 MB file costs a chunk of memory, not its size."""
+    _sniff_binary(stream.read(SNIFF_BYTES))
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
+        if b"\0" in chunk:
+            raise _file_error("This is a binary file, not a CSV export.", "BINARY_FILE")
+        if utf8:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                utf8 = False
+    stream.seek(0)
+    return "utf-8-sig" if utf8 else "cp1252"
+
+
+@contextmanager
+def _text_lines(data: bytes | str | Path) -> Iterator[TextIO]:
+    """The export as a text stream (never read whole): Path and bytes are decoded as they are read."""
     if isinstance(data, str):
-        return data.lstrip("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252")
+        if "\0" in data:
+            raise _file_error("This is a binary file, not a CSV export.", "BINARY_FILE")
+        yield io.StringIO(data.lstrip("\ufeff"), newline="")
+        return
+    with _binary_stream(data) as stream:
+        encoding = _encoding(stream)
+        text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+        try:
+            yield text
+        finally:
+            text.detach()
 
 
 def _header_key(name: str) -> str:
@@ -233,12 +315,15 @@ def detect_format(headers: Iterable[str]) -> str:
 
 
 def _amount(text: str, default_currency: str) -> tuple[Decimal | None, str]:
-    """'$1,234.50' → (1234.50, 'USD'); '12,50 €' → (12.50, 'EUR'); '' → (None, default)."""
+    """'$1,234.50' → (1234.50, 'USD'); '12,50 €' → (12.50, 'EUR'); '' → (None, default).
+    Only digits, separators and a currency sign or code are an amount: '1e300' or 'Infinity' are not."""
     raw = (text or "").strip()
     currency = next((code for sign, code in CURRENCY_SIGNS.items() if sign in raw), default_currency)
-    digits = re.sub(r"[^\d,.\-]", "", raw)
+    digits = _CURRENCY_NOISE.sub("", raw)
     if not digits or digits in "-.,":
         return None, currency
+    if not _AMOUNT.fullmatch(digits):
+        raise ValueError(f"{_short(text)!r} is not an amount")
     if "," in digits and "." in digits:
         digits = digits.replace(",", "") if digits.rfind(".") > digits.rfind(",") else digits.replace(".", "")
         digits = digits.replace(",", ".")
@@ -246,12 +331,14 @@ def _amount(text: str, default_currency: str) -> tuple[Decimal | None, str]:
         head, _, tail = digits.rpartition(",")
         digits = f"{head.replace(',', '')}.{tail}" if len(tail) != 3 else digits.replace(",", "")
     try:
-        value = Decimal(digits)
+        Decimal(digits)
     except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount") from None
-    if value < 0:
-        raise ValueError(f"{text!r} is negative")
-    return value.quantize(Decimal("0.01")), currency
+        raise ValueError(f"{_short(text)!r} is not an amount") from None
+    return check_money(digits), currency
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _date(text: str) -> date | None:
@@ -269,9 +356,10 @@ def _date(text: str) -> date | None:
         raise ValueError(f"{text!r} is not a date") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def _condition_and_printing(condition: str, printing: str) -> tuple[str, str | None]:
     """TCGplayer folds the finish into the condition ("Near Mint Foil"); split them, then map both."""
-    words = normalize(condition)
+    words = _norm(condition)
     code = None
     rest = ""
     for phrase in sorted(CONDITIONS, key=len, reverse=True):
@@ -283,7 +371,7 @@ def _condition_and_printing(condition: str, printing: str) -> tuple[str, str | N
             raise ValueError(f"unknown condition {condition!r} (expected Near Mint, Lightly Played, ...)")
         code = "NM"
     # An unknown finish ("Cosmos Holo") is not fatal: the printing is then decided per card.
-    mapped = PRINTINGS.get(normalize(printing))
+    mapped = PRINTINGS.get(_norm(printing))
     if rest:
         from_condition = PRINTINGS.get(rest)
         if from_condition is None:
@@ -293,24 +381,22 @@ def _condition_and_printing(condition: str, printing: str) -> tuple[str, str | N
     return code, mapped
 
 
+@functools.lru_cache(maxsize=4096)
 def _language(text: str) -> str:
-    words = normalize(text)
+    words = _norm(text)
     if not words:
         return "en"
     return LANGUAGES.get(words, words[:20])
 
 
 def _quantity(text: str) -> int:
+    """1 when empty, 0 kept (the row is then skipped), else a quantity in the one allowed range."""
     raw = (text or "").strip()
     if not raw:
         return 1
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ValueError(f"quantity {text!r} is not a number") from None
-    if value != value.to_integral_value():
-        raise ValueError(f"quantity {text!r} is not a whole number")
-    return int(value)
+    if raw in ("0", "0.0", "0.00"):
+        return 0
+    return check_quantity(raw)
 
 
 def _row_key(*parts: str) -> str:
@@ -318,25 +404,68 @@ def _row_key(*parts: str) -> str:
     return key if len(key) <= 70 else "h:" + hashlib.sha1(key.encode()).hexdigest()[:40]
 
 
+@contextmanager
+def cards_csv_rows(
+    data: bytes | str | Path, *, currency: str = "USD", max_rows: int = DEFAULT_MAX_ROWS
+) -> Iterator[tuple[str, Iterator[CardCsvRow]]]:
+    """(format, rows) of a TCGplayer or Collectr export, rows parsed one at a time as the file is read.
+
+    A row with a bad value carries `error` (it is reported, the others import); a row not to import carries
+    `skip_reason`. The whole file is refused (InvalidInput, one line) when it is not a text CSV of either
+    format, when a field is larger than the csv module's limit (131,072 characters: no card field is), when a
+    quote is never closed, or when it has more than `max_rows` data rows."""
+    with _text_lines(data) as text:
+        first_line = text.readline(SNIFF_BYTES)
+        if not first_line.strip():
+            raise InvalidInput("The file is empty.", code="EMPTY_FILE")
+        if not first_line.endswith(("\n", "\r")) and len(first_line) >= SNIFF_BYTES:
+            raise _file_error("The first line is too long to be a header: this is not a card export.",
+                              "UNKNOWN_CSV_FORMAT")  # fmt: skip
+        delimiter = max((",", ";", "\t"), key=first_line.count)
+        reader = csv.reader(itertools.chain([first_line], text), delimiter=delimiter)
+        headers = _next_record(reader, 1) or []
+        kind = detect_format(headers)
+        columns = _columns(headers, TCGPLAYER_COLUMNS if kind == "tcgplayer" else COLLECTR_COLUMNS)
+
+        def rows() -> Iterator[CardCsvRow]:
+            count, record = 0, 1  # record: the spreadsheet row (the header is row 1)
+            while True:
+                values = _next_record(reader, reader.line_num + 1)
+                if values is None:
+                    return
+                record += 1
+                if not any(v.strip() for v in values):
+                    continue
+                count += 1
+                if count > max_rows:
+                    raise _file_error(
+                        f"The file has more than {max_rows:,} rows, the import limit (VITRINE_IMPORT_MAX_ROWS); "
+                        "split it or raise the limit.", "TOO_MANY_ROWS",
+                    )  # fmt: skip
+                source = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(headers) if h}
+                yield _parse_row(kind, record, source, columns, currency)
+
+        yield kind, rows()
+
+
+def _next_record(reader: Any, line: int) -> list[str] | None:
+    """The next CSV record; a structural error (a 50 MB field, an unclosed quote) refuses the file."""
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as error:
+        limit = csv.field_size_limit()
+        if "field larger than field limit" in str(error):
+            raise _file_error(f"Line {line}: a field is longer than {limit:,} characters; this is not a card "
+                              "export (check the quotes).", "FIELD_TOO_LARGE") from None  # fmt: skip
+        raise _file_error(f"Line {line}: not readable as CSV ({error}).", "BAD_CSV") from None
+
+
 def read_cards_csv(data: bytes | str | Path, *, currency: str = "USD") -> tuple[str, list[CardCsvRow]]:
-    """(format, rows) of a TCGplayer or Collectr export. Bad rows carry `error`, rows not to import
-    `skip_reason`; a file that is neither format raises InvalidInput."""
-    text = _decode(data)
-    if not text.strip():
-        raise InvalidInput("The file is empty.", code="EMPTY_FILE")
-    first_line = text.splitlines()[0]
-    delimiter = max((",", ";", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    headers = next(reader)
-    kind = detect_format(headers)
-    columns = _columns(headers, TCGPLAYER_COLUMNS if kind == "tcgplayer" else COLLECTR_COLUMNS)
-    rows: list[CardCsvRow] = []
-    for offset, values in enumerate(reader):
-        if not any(v.strip() for v in values):
-            continue
-        source = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(headers) if h}
-        rows.append(_parse_row(kind, offset + 2, source, columns, currency))
-    return kind, rows
+    """All rows at once (small files and tests); imports stream through `cards_csv_rows`."""
+    with cards_csv_rows(data, currency=currency) as (kind, rows):
+        return kind, list(rows)
 
 
 def _parse_row(kind: str, number: int, source: dict[str, str], columns: dict[str, str], currency: str) -> CardCsvRow:
@@ -350,7 +479,7 @@ def _parse_row(kind: str, number: int, source: dict[str, str], columns: dict[str
         quantity=1, condition="NM", printing=None, language="en", rarity=get("rarity"), set_code=get("set_code"),
         source=source,
     )  # fmt: skip
-    category = normalize(get("category"))
+    category = _norm(get("category"))
     if kind == "collectr" and category and not category.startswith("pokemon"):
         row.skip_reason = f"not a Pokémon card (category {get('category')})"
         return row
@@ -375,11 +504,11 @@ def _parse_row(kind: str, number: int, source: dict[str, str], columns: dict[str
                 row.estimate = None
             row.acquired_date = _date(get("date_added"))
             row.notes = get("notes") or None
-            if normalize(get("watchlist")) in ("true", "yes", "1", "y", "x"):
+            if _norm(get("watchlist")) in ("true", "yes", "1", "y", "x"):
                 row.status = "wish"
             grade = get("grade")
-            row.key = _row_key("portfolio", get("portfolio"), normalize(grade) or "ungraded")
-    except ValueError as error:
+            row.key = _row_key("portfolio", get("portfolio"), _norm(grade) or "ungraded")
+    except (ValueError, OutOfRange) as error:
         row.error = str(error)
         return row
     if not row.name:
@@ -407,7 +536,7 @@ class _Card:
 
 def _strip_set(name: str) -> str:
     """"SV01: Scarlet & Violet Base Set" → "scarlet violet"; "Base Set" → "base"."""
-    words = normalize(_SET_CODE_PREFIX.sub("", name))
+    words = _norm(_SET_CODE_PREFIX.sub("", name))
     for suffix in (" base set", " set"):
         if words.endswith(suffix) and len(words) > len(suffix):
             words = words[: -len(suffix)]
@@ -416,55 +545,50 @@ def _strip_set(name: str) -> str:
 
 def _name_keys(name: str) -> tuple[str, str]:
     """(full, without variant decoration such as "(Showcase)" or "- 4/102") normalized names."""
-    return normalize(name), normalize(_VARIANT_SUFFIX.sub("", name))
+    return _norm(name), _norm(_VARIANT_SUFFIX.sub("", name))
 
 
 class CardMatcher:
-    """Matches export rows to catalogue cards; loads what it needs from the database lazily."""
+    """Matches export rows to catalogue cards from an in-memory index of the catalogue, built once per import
+    (a few MB for the whole catalogue), and remembers the answer for each (set, number, name) it has seen:
+    a big export repeats the same cards in other conditions and printings."""
+
+    MEMO_LIMIT = 100_000
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.sets = list(session.execute(select(PokemonSet.id, PokemonSet.name, PokemonSet.ptcgo_code)))
+        self.by_id: dict[str, _Card] = {}
         self._by_set: dict[str, list[_Card]] = {}
-        self._all: list[_Card] | None = None
-        self._set_cache: dict[tuple[str, str], list[str]] = {}
-
-    def card_ids(self) -> set[str]:
-        return {card.id for card in self._cards(None)}
-
-    def _cards(self, set_ids: Iterable[str] | None = None) -> list[_Card]:
-        if set_ids is None:
-            if self._all is None:
-                self._all = self._load(None)
-            return self._all
-        cards: list[_Card] = []
-        for set_id in set_ids:
-            if set_id not in self._by_set:
-                self._by_set[set_id] = self._load(set_id)
-            cards.extend(self._by_set[set_id])
-        return cards
-
-    def _load(self, set_id: str | None) -> list[_Card]:
+        self._by_set_number: dict[tuple[str, str], list[_Card]] = {}
+        self._by_number: dict[str, list[_Card]] = {}
+        self._by_name_key: dict[str, list[_Card]] = {}
         query = select(
             PokemonCard.id, PokemonCard.name, PokemonCard.number, PokemonCard.set_id, PokemonSet.name,
             PokemonCard.rarity,
         ).join(PokemonSet, PokemonSet.id == PokemonCard.set_id)  # fmt: skip
-        if set_id is not None:
-            query = query.where(PokemonCard.set_id == set_id)
-        return [
-            _Card(card_id, name, normalize(name), natural_sort_key(number), sid, set_name, number, rarity)
-            for card_id, name, number, sid, set_name, rarity in self.session.execute(query)
-        ]
+        for card_id, name, number, set_id, set_name, rarity in session.execute(query):
+            card = _Card(card_id, name, _norm(name), natural_sort_key(number), set_id, set_name, number, rarity)
+            self.by_id[card_id] = card
+            self._by_set.setdefault(set_id, []).append(card)
+            self._by_set_number.setdefault((set_id, card.number_key), []).append(card)
+            self._by_number.setdefault(card.number_key, []).append(card)
+            self._by_name_key.setdefault(card.name_key, []).append(card)
+        self._set_cache: dict[tuple[str, str], list[str]] = {}
+        self._memo: dict[tuple[str, str, str, str], tuple[str, str | None, list[str], str | None]] = {}
+
+    def _cards(self, set_ids: Iterable[str]) -> list[_Card]:
+        return [card for set_id in set_ids for card in self._by_set.get(set_id, ())]
 
     def candidate_sets(self, set_name: str, set_code: str) -> list[str]:
         cache_key = (set_name, set_code)
         if cache_key in self._set_cache:
             return self._set_cache[cache_key]
-        wanted, stripped = normalize(set_name), _strip_set(set_name)
+        wanted, stripped = _norm(set_name), _strip_set(set_name)
         code = set_code.strip().casefold()
         scored: list[tuple[float, str]] = []
         for set_id, name, ptcgo in self.sets:
-            ours = normalize(name)
+            ours = _norm(name)
             if wanted and (ours == wanted or set_id.casefold() == wanted):
                 scored.append((100.0, set_id))
             elif code and ptcgo and ptcgo.casefold() == code:
@@ -493,6 +617,17 @@ class CardMatcher:
         return [c for c in cards if self._name_fits(row_keys, c) >= NAME_CUTOFF]
 
     def match(self, row: CardCsvRow) -> RowOutcome:
+        key = (row.set_name, row.set_code, row.number, row.name)
+        known = self._memo.get(key)
+        if known is None:
+            found = self._match(row)
+            known = (found.status, found.card_id, found.candidates, found.reason)
+            if len(self._memo) < self.MEMO_LIMIT:
+                self._memo[key] = known
+        status, card_id, candidates, reason = known
+        return RowOutcome(row, status, card_id, candidates=list(candidates), reason=reason)
+
+    def _match(self, row: CardCsvRow) -> RowOutcome:
         row_keys = _name_keys(row.name)
         number_key = natural_sort_key(row.number) if row.number else None
         sets = self.candidate_sets(row.set_name, row.set_code)
@@ -500,7 +635,7 @@ class CardMatcher:
             cards = self._cards(sets)
             set_label = row.set_name or row.set_code
             if number_key is not None:
-                numbered = [c for c in cards if c.number_key == number_key]
+                numbered = [c for set_id in sets for c in self._by_set_number.get((set_id, number_key), ())]
                 fitting = self._by_name(numbered, row_keys)
                 if len(fitting) == 1:
                     return RowOutcome(row, "matched", fitting[0].id)
@@ -524,15 +659,15 @@ class CardMatcher:
 
     def _match_without_set(self, row: CardCsvRow, row_keys: tuple[str, str], number_key: str | None) -> RowOutcome:
         """The set name is not one we know: fall back to name + number over the whole catalogue."""
-        cards = self._cards(None)
         if number_key is not None:
-            cards = [c for c in cards if c.number_key == number_key]
-        fitting = [c for c in cards if c.name_key in row_keys]
+            fitting = [c for c in self._by_number.get(number_key, ()) if c.name_key in row_keys]
+        else:
+            fitting = list({c.id: c for key in row_keys for c in self._by_name_key.get(key, ())}.values())
         if not fitting:
             return RowOutcome(row, "unmatched", reason=f"unknown set {row.set_name!r} and no card "
                               f"{row.name!r}{f' numbered {row.number}' if row.number else ''}")  # fmt: skip
-        significant = set(normalize(row.set_name).split()) - SET_STOPWORDS
-        close = [c for c in fitting if significant & (set(normalize(c.set_name).split()) - SET_STOPWORDS)]
+        significant = set(_norm(row.set_name).split()) - SET_STOPWORDS
+        close = [c for c in fitting if significant & (set(_norm(c.set_name).split()) - SET_STOPWORDS)]
         if len(close) == 1 and number_key is not None:
             return RowOutcome(row, "matched", close[0].id, reason=f"set {row.set_name!r} read as {close[0].set_name}")
         return RowOutcome(row, "ambiguous", candidates=[c.id for c in (close or fitting)][:10],
@@ -578,67 +713,127 @@ def import_cards_csv(
     choices: Mapping[int, str | None] | None = None,
     dry_run: bool = False,
     currency: str = "USD",
+    max_rows: int = DEFAULT_MAX_ROWS,
 ) -> CardImportReport:
     """Preview (`dry_run`) or import an export into the owner's cards.
 
     `choices` maps a row number to the card id the user picked for an ambiguous (or unmatched) row, or to
-    None/"" to skip it. The caller owns the transaction: commit it to keep the import, roll back to drop it.
+    None/"" to skip it. The caller owns the transaction: commit it to keep the import, roll back to drop it
+    (an InvalidInput raised half-way, such as the row limit, leaves the caller nothing to commit).
+
+    Bounded in memory and fast: the file is read as a stream, rows are matched from the in-memory catalogue
+    index and planned and written BATCH_ROWS at a time (new entries by one executemany INSERT per batch).
     """
-    kind, rows = read_cards_csv(data, currency=currency)
-    report = CardImportReport(kind)
     matcher = CardMatcher(session)
     choices = dict(choices or {})
-    known_ids = matcher.card_ids() if choices else set()
-    for row in rows:
-        if row.error:
-            report.rows.append(RowOutcome(row, "invalid", reason=row.error))
-            continue
-        if row.skip_reason:
-            report.rows.append(RowOutcome(row, "skipped", reason=row.skip_reason))
-            continue
-        outcome = matcher.match(row)
-        if row.row in choices and outcome.status != "matched":
-            chosen = choices[row.row]
-            if not chosen:
-                outcome = RowOutcome(row, "skipped", candidates=outcome.candidates, reason="skipped by you")
-            elif chosen in known_ids:
-                outcome = RowOutcome(row, "matched", chosen, candidates=outcome.candidates, reason="chosen by you")
-            else:
-                outcome.reason = f"{chosen!r} is not a catalogue card"
-        report.rows.append(outcome)
-    _plan_and_apply(session, owner_id, kind, report, dry_run=dry_run)
+    with cards_csv_rows(data, currency=currency, max_rows=max_rows) as (kind, rows):
+        report = CardImportReport(kind)
+        planner = _Planner(session, owner_id, kind, report, matcher, dry_run=dry_run)
+        for batch in _batched(rows, BATCH_ROWS):
+            planner.apply([_outcome(matcher, row, choices) for row in batch])
+        planner.finish()
     return report
 
 
-def _plan_and_apply(session: Session, owner_id: int, kind: str, report: CardImportReport, *, dry_run: bool) -> None:
-    matched = [o for o in report.rows if o.status == "matched"]
-    card_ids = sorted({o.card_id for o in matched if o.card_id})
-    printings = known_printings(session, card_ids)
-    cards: dict[str, PokemonCard] = {}
-    for start in range(0, len(card_ids), 500):
-        chunk = card_ids[start : start + 500]
-        cards.update((card.id, card) for card in session.scalars(select(PokemonCard).where(PokemonCard.id.in_(chunk))))
-    existing = {
-        item.origin_row_id: item
-        for item in session.scalars(select(Item).where(Item.owner_id == owner_id, Item.origin_source == kind))
-    }
-    seen: dict[str, int] = {}
-    estimates: list[Observation] = []
-    for outcome in report.rows:
-        if outcome.status in ("skipped",):
-            report.skipped += 1
-            continue
-        if outcome.status != "matched" or outcome.card_id is None:
-            candidates = f" (candidates: {', '.join(outcome.candidates)})" if outcome.candidates else ""
-            report.errors.append({"row": outcome.row.row, "reason": f"{outcome.status}: {outcome.reason}{candidates}"})
-            continue
-        row, card = outcome.row, cards[outcome.card_id]
-        outcome.printing = _resolve_printing(row.printing, card.rarity, printings.get(card.id, ()))
+def _batched(rows: Iterator[CardCsvRow], size: int) -> Iterator[list[CardCsvRow]]:
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
+
+
+def _outcome(matcher: CardMatcher, row: CardCsvRow, choices: Mapping[int, str | None]) -> RowOutcome:
+    if row.error:
+        return RowOutcome(row, "invalid", reason=row.error)
+    if row.skip_reason:
+        return RowOutcome(row, "skipped", reason=row.skip_reason)
+    outcome = matcher.match(row)
+    if row.row in choices and outcome.status != "matched":
+        chosen = choices[row.row]
+        if not chosen:
+            return RowOutcome(row, "skipped", candidates=outcome.candidates, reason="skipped by you")
+        if chosen in matcher.by_id:
+            return RowOutcome(row, "matched", chosen, candidates=outcome.candidates, reason="chosen by you")
+        outcome.reason = f"{chosen!r} is not a catalogue card"
+    return outcome
+
+
+class _Planner:
+    """Decides create / update / unchanged per matched row and writes each batch (unless a dry run).
+
+    What it holds across batches is bounded by the catalogue (printings per card) and by the number of row
+    keys (to number repeated lines of one export); the owner's existing entries are looked up per batch."""
+
+    def __init__(self, session: Session, owner_id: int, kind: str, report: CardImportReport, matcher: CardMatcher,
+                 *, dry_run: bool) -> None:  # fmt: skip
+        self.session, self.owner_id, self.kind, self.report = session, owner_id, kind, report
+        self.matcher, self.dry_run = matcher, dry_run
+        self.printings: dict[str, tuple[str, ...]] = {}
+        self.seen: dict[str, int] = {}
+        self.loaded: list[Item] = []  # entries loaded to update in this batch, let go once written
+
+    def apply(self, outcomes: list[RowOutcome]) -> None:
+        report = self.report
+        matched: list[RowOutcome] = []
+        for outcome in outcomes:
+            report.keep(outcome)
+            if outcome.status == "skipped":
+                report.skipped += 1
+            elif outcome.status != "matched" or outcome.card_id is None:
+                candidates = f" (candidates: {', '.join(outcome.candidates)})" if outcome.candidates else ""
+                report.error(outcome.row.row, f"{outcome.status}: {outcome.reason}{candidates}")
+            else:
+                matched.append(outcome)
+        if not matched:
+            return
+        missing = sorted({o.card_id for o in matched if o.card_id not in self.printings})  # type: ignore[misc]
+        found = known_printings(self.session, missing)
+        self.printings.update((card_id, found.get(card_id, ())) for card_id in missing)
+        planned = [self._plan(outcome) for outcome in matched]
+        existing = self._existing([key for key, _ in planned])
+        creates: list[dict[str, Any]] = []
+        estimates: list[tuple[str, Decimal, str | None]] = []
+        for key, outcome in planned:
+            self._decide(key, outcome, existing.get(key), creates, estimates)
+        if self.dry_run:
+            return
+        new_ids: dict[str, int] = {}
+        if creates:
+            inserted = self.session.execute(insert(Item).returning(Item.origin_row_id, Item.id), creates)
+            new_ids = {key: item_id for key, item_id in inserted}
+        self.session.flush()  # the updates of this batch
+        record_observations(
+            self.session,
+            [_estimate(new_ids[key] if key in new_ids else existing[key][0], value, currency)
+             for key, value, currency in estimates],
+        )  # fmt: skip
+        for item in self.loaded:  # keep the identity map (and memory) flat across batches
+            self.session.expunge(item)
+        self.loaded.clear()
+
+    def _plan(self, outcome: RowOutcome) -> tuple[str, RowOutcome]:
+        row, card = outcome.row, self.matcher.by_id[outcome.card_id]  # type: ignore[index]
+        outcome.printing = _resolve_printing(row.printing, card.rarity, self.printings.get(card.id, ()))
         base_key = row.key if row.key.startswith("sku|") else _row_key(
             row.key, card.id, row.condition, outcome.printing, row.language
         )  # fmt: skip
-        seen[base_key] = seen.get(base_key, 0) + 1
-        key = base_key if seen[base_key] == 1 else _row_key(base_key, f"#{seen[base_key]}")
+        self.seen[base_key] = self.seen.get(base_key, 0) + 1
+        return (base_key if self.seen[base_key] == 1 else _row_key(base_key, f"#{self.seen[base_key]}")), outcome
+
+    def _existing(self, keys: list[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        found: dict[str, tuple[int, dict[str, Any]]] = {}
+        for start in range(0, len(keys), 500):
+            rows = self.session.execute(
+                select(Item.origin_row_id, Item.id, Item.details).where(
+                    Item.owner_id == self.owner_id,
+                    Item.origin_source == self.kind,
+                    Item.origin_row_id.in_(keys[start : start + 500]),
+                )
+            )
+            found.update((key, (item_id, details or {})) for key, item_id, details in rows)
+        return found
+
+    def _decide(self, key: str, outcome: RowOutcome, existing: tuple[int, dict[str, Any]] | None,
+                creates: list[dict[str, Any]], estimates: list[tuple[str, Decimal, str | None]]) -> None:  # fmt: skip
+        row, card = outcome.row, self.matcher.by_id[outcome.card_id]  # type: ignore[index]
         values = {
             "quantity": row.quantity, "grade": row.condition, "grade_code": row.condition,
             "printing": outcome.printing, "language": row.language, "status": row.status,
@@ -646,42 +841,42 @@ def _plan_and_apply(session: Session, owner_id: int, kind: str, report: CardImpo
             "acquired_date": row.acquired_date, "notes": row.notes, "estimate": row.estimate,
         }  # fmt: skip
         snapshot = _snapshot(values)
-        item = existing.get(key)
-        if item is None:
+        if existing is None:
             outcome.action = "create"
-            report.created += 1
-            if dry_run:
-                continue
+            self.report.created += 1
             fields = {name: value for name, value in values.items() if name != "estimate"}
-            item = add_item(
-                session, owner_id, kind="card", title=f"{card.name} ({card.set.name} {card.number})",
-                pokemontcg_card_id=card.id, origin_source=kind, origin_row_id=key,
-                details={"source": row.source, SNAPSHOT_KEY: snapshot}, **fields,
-            )  # fmt: skip
+            creates.append(fields | {
+                "owner_id": self.owner_id, "kind": "card", "title": f"{card.name} ({card.set_name} {card.number})",
+                "pokemontcg_card_id": card.id, "origin_source": self.kind, "origin_row_id": key, "version": 1,
+                "details": {"source": row.source, SNAPSHOT_KEY: snapshot},
+            })  # fmt: skip
             if row.estimate is not None:
-                estimates.append(_estimate(item.id, row.estimate, row.estimate_currency))
-            existing[key] = item
-            continue
-        previous = (item.details or {}).get(SNAPSHOT_KEY, {})
+                estimates.append((key, row.estimate, row.estimate_currency))
+            return
+        item_id, details = existing
+        previous = details.get(SNAPSHOT_KEY, {})
         changed = [name for name, value in snapshot.items() if previous.get(name) != value]
         if not changed:
             outcome.action = "unchanged"
-            report.unchanged += 1
-            continue
+            self.report.unchanged += 1
+            return
         outcome.action = "update"
-        report.updated += 1
-        if dry_run:
-            continue
+        self.report.updated += 1
+        if self.dry_run:
+            return
+        item = self.session.get_one(Item, item_id)
+        self.loaded.append(item)
         for name in changed:
             if name == "estimate":
                 if row.estimate is not None:
-                    estimates.append(_estimate(item.id, row.estimate, row.estimate_currency))
+                    estimates.append((key, row.estimate, row.estimate_currency))
             else:
                 setattr(item, name, values[name])
-        item.details = {**(item.details or {}), "source": row.source, SNAPSHOT_KEY: snapshot}
-    if not dry_run:
-        record_observations(session, estimates)
-        session.flush()
+        item.details = {**details, "source": row.source, SNAPSHOT_KEY: snapshot}
+
+    def finish(self) -> None:
+        if not self.dry_run:
+            self.session.flush()
 
 
 def describe_cards(session: Session, card_ids: Iterable[str]) -> dict[str, str]:

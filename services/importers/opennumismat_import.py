@@ -25,8 +25,10 @@ from services.importers.opennumismat import read_opennumismat
 from services.importers.opennumismat_models import OpenNumismatCoin, OpenNumismatCollection
 from services.pricing import Observation, record_observations
 from services.store.models import Item, ItemImage
+from services.validation import OutOfRange, check_money, check_quantity, check_year
 
 SOURCE_PREFIX = "opennumismat:"
+IMAGE_BATCH_BYTES = 16 * 1024 * 1024  # images are inserted a batch at a time, never all held at once
 SNAPSHOT_KEY = "_imported"
 DETAIL_FIELDS = (
     "category", "region", "period", "ruler", "type", "subject", "value", "unit", "issue_date", "mint", "mintmark",
@@ -86,6 +88,7 @@ def source_name(path: str | Path) -> str:
 
 def _mapped(coin: OpenNumismatCoin, grades: GradeMapper, currency: str) -> dict[str, Any]:
     """Our item's fields for one coin row (typed), plus every other column of the row in `details`."""
+    _check_ranges(coin)
     title = coin.title or " ".join(str(p) for p in (coin.value, coin.unit, coin.country, coin.year) if p) or "Coin"
     details = {name: _jsonable(getattr(coin, name)) for name in DETAIL_FIELDS}
     details["raw"] = {
@@ -95,14 +98,14 @@ def _mapped(coin: OpenNumismatCoin, grades: GradeMapper, currency: str) -> dict[
     }
     return {
         "title": title[:400],
-        "quantity": coin.quantity if coin.quantity and coin.quantity > 0 else 1,
+        "quantity": check_quantity(coin.quantity) if coin.quantity and coin.quantity > 0 else 1,
         "grade": coin.grade_raw,
         "grade_code": grades(coin.grade_raw),
         "status": coin.status if coin.status != "unknown" else "owned",
         "country": coin.country,
-        "year": coin.year,
+        "year": check_year(coin.year),
         "series": coin.series,
-        "acquired_price": coin.payprice,
+        "acquired_price": check_money(coin.payprice, name="paid price"),
         "acquired_currency": currency if coin.payprice is not None else None,
         "acquired_date": coin.paydate,
         "acquired_place": coin.payplace,
@@ -113,6 +116,12 @@ def _mapped(coin: OpenNumismatCoin, grades: GradeMapper, currency: str) -> dict[
         "numista_issue_id": coin.numista_issue_id,
         "details": {key: value for key, value in details.items() if value not in (None, "", {}, [])},
     }
+
+
+def _check_ranges(coin: OpenNumismatCoin) -> None:
+    """The catalogue prices go to the price history (NUMERIC(14,2)): they must fit it too."""
+    for grade, value in coin.catalogue_values.items():
+        check_money(value, name=f"catalogue price ({grade})")
 
 
 def _snapshot(mapped: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +169,7 @@ def import_opennumismat(
     for coin in collection.coins:
         try:
             mapped = _mapped(coin, grades, currency)
-        except (ValueError, TypeError, ArithmeticError) as error:
+        except (ValueError, TypeError, ArithmeticError, OutOfRange) as error:
             report.errors.append({"row": coin.source_row_id, "reason": str(error).splitlines()[0][:200]})
             report.skipped += 1
             continue
@@ -233,14 +242,22 @@ def _merge(item: Item, mapped: dict[str, Any], snapshot: dict[str, Any], *, dry_
 
 
 def _store_images(session: Session, collection: OpenNumismatCollection, created: list[tuple[int, Any]]) -> None:
-    rows = []
+    """Copy the new coins' images, loading and inserting them in batches of about IMAGE_BATCH_BYTES so a
+    collection of thousands of photos never sits in memory whole."""
+    rows: list[dict[str, Any]] = []
+    held = 0
     with collection.images() as loader:
         for item_id, coin in created:
             refs = ([("thumbnail", coin.thumbnail)] if coin.thumbnail else []) + [("photo", r) for r in coin.photos]
             for position, (role, ref) in enumerate(refs):
                 image = loader.load(ref)
-                if image is not None:
-                    rows.append({"item_id": item_id, "position": position, "role": role, "mime": image.mime,
-                                 "data": image.data})  # fmt: skip
+                if image is None:
+                    continue
+                rows.append({"item_id": item_id, "position": position, "role": role, "mime": image.mime,
+                             "data": image.data})  # fmt: skip
+                held += len(image.data)
+                if held >= IMAGE_BATCH_BYTES:
+                    session.execute(insert(ItemImage.__table__), rows)
+                    rows, held = [], 0
     if rows:
         session.execute(insert(ItemImage.__table__), rows)

@@ -1,0 +1,107 @@
+"""The one home of the ranges a value must fit before it is stored.
+
+Every door a value comes in by (card CSVs, OpenNumismat files, `items add`, the Collection page's edits)
+checks it here, so the database only ever holds what the pages and `value` can add up: a quantity is a
+whole number of copies, money fits the NUMERIC(14,2) columns and is never negative, a year is a year.
+Each check raises `OutOfRange` (an InvalidInput: one line a user can act on) naming the field and the value.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from services.errors import InvalidInput
+from services.states import ItemStatus, parse
+
+QUANTITY_MIN, QUANTITY_MAX = 1, 1_000_000
+MONEY_MAX = Decimal("999999999999.99")  # NUMERIC(14,2): 12 digits before the point, 2 after
+YEAR_MIN, YEAR_MAX = -5000, 2100
+CENT = Decimal("0.01")
+
+
+class OutOfRange(InvalidInput):
+    """A value that is readable but cannot be right (a billion copies, a negative price, the year 99999)."""
+
+    code = "OUT_OF_RANGE"
+
+
+def _shown(value: Any) -> str:
+    """The value as the user typed it (text quoted), cut short: a refusal is one short line."""
+    text = str(value)
+    text = text if len(text) <= 24 else text[:21] + "..."
+    return repr(text) if isinstance(value, str) else text
+
+
+def check_quantity(value: Any, *, name: str = "quantity") -> int:
+    """A whole number of copies in QUANTITY_MIN..QUANTITY_MAX (bools and fractions refused)."""
+    refusal = OutOfRange(
+        f"{name} must be a whole number from {QUANTITY_MIN} to {QUANTITY_MAX:,}, not {_shown(value)}",
+        code="INVALID_QUANTITY",
+    )
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | float | str):
+        raise refusal
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise refusal from None
+    if not number.is_finite() or number != number.to_integral_value() or not QUANTITY_MIN <= number <= QUANTITY_MAX:
+        raise refusal
+    return int(number)
+
+
+def check_money(value: Any, *, name: str = "price") -> Decimal | None:
+    """An amount of money, rounded to the cent, 0..MONEY_MAX; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise OutOfRange(f"{name} {value!r} is not an amount", code="INVALID_PRICE")
+    try:
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise OutOfRange(f"{name} {_shown(value)} is not an amount", code="INVALID_PRICE") from None
+    if not amount.is_finite():
+        raise OutOfRange(f"{name} {_shown(value)} is not an amount", code="INVALID_PRICE")
+    if amount < 0:
+        raise OutOfRange(f"{name} {_shown(value)} is negative", code="INVALID_PRICE")
+    if amount > MONEY_MAX:
+        raise OutOfRange(f"{name} {_shown(value)} is out of range (at most {MONEY_MAX:,})", code="INVALID_PRICE")
+    return amount.quantize(CENT)
+
+
+def check_year(value: Any, *, name: str = "year") -> int | None:
+    """A year in YEAR_MIN..YEAR_MAX (negative = BC); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OutOfRange(f"{name} {_shown(value)} is not a whole number", code="INVALID_YEAR")
+    if not YEAR_MIN <= value <= YEAR_MAX:
+        raise OutOfRange(f"{name} {_shown(value)} is out of range ({YEAR_MIN} to {YEAR_MAX})", code="INVALID_YEAR")
+    return value
+
+
+def check_status(value: Any, *, name: str = "status") -> ItemStatus:
+    """One of the item statuses (services.states.ItemStatus)."""
+    return parse(ItemStatus, value, f"An item's {name}")
+
+
+CHECKS = {"quantity": check_quantity, "acquired_price": check_money, "year": check_year, "status": check_status}
+
+
+def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The item fields with their values checked (quantity, acquired_price, year, status); others unchanged."""
+    return {name: (CHECKS[name](value, name=name.replace("_", " ")) if name in CHECKS else value)
+            for name, value in fields.items()}  # fmt: skip
+
+
+def readable_quantity(value: Any) -> int:
+    """Read side: a stored quantity outside the range (an older database) counts as 1, never as a crash."""
+    return value if isinstance(value, int) and QUANTITY_MIN <= value <= QUANTITY_MAX else 1
+
+
+def readable_money(value: Any) -> Decimal | None:
+    """Read side: a stored amount outside the range reads as unknown (None), never as a crash."""
+    try:
+        return check_money(value)
+    except OutOfRange:
+        return None
