@@ -63,6 +63,9 @@ class Settings:
     numista_max_concurrency: int = 1
     pokemontcg_rate_limit: int = 30
     pokemontcg_rate_window: float = 60.0
+    # Club sign-in cookie (streamlit-authenticator): HS256 key and lifetime. Checked by cookie_key_problem().
+    cookie_key: str | None = None
+    cookie_expiry_days: float = 7.0
 
     @property
     def club_mode(self) -> bool:
@@ -89,6 +92,8 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
         "DISCOGS_CONSUMER_SECRET",
         "POKEMONTCG_API_KEY",
         "POKEMONTCG_RATE_LIMIT",
+        "VITRINE_COOKIE_KEY",
+        "VITRINE_COOKIE_DAYS",
     ]:
         if os.environ.get(key):
             values[key] = os.environ[key]
@@ -124,4 +129,25 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
             values.get("POKEMONTCG_RATE_LIMIT") or (60 if values.get("POKEMONTCG_API_KEY") else 30)
         ),
         pokemontcg_rate_window=float(values["POKEMONTCG_RATE_WINDOW"]),
+        cookie_key=values.get("VITRINE_COOKIE_KEY"),
+        cookie_expiry_days=float(values.get("VITRINE_COOKIE_DAYS") or 7),
     )
+
+
+MIN_COOKIE_KEY_LENGTH = 32
+_PLACEHOLDER_WORDS = ("change", "placeholder", "example", "secret", "your", "xxxx", "some_key", "replace", "todo")
+
+
+def cookie_key_problem(key: str | None) -> str | None:
+    """Why a club instance must not start with this cookie key, or None when it is fit to sign cookies.
+
+    Anyone who knows the key can mint a sign-in cookie for any member, so a missing, short or copied-from-the-docs
+    key is refused (the message never repeats the key)."""
+    generate = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    if not key:
+        return f"Club mode needs VITRINE_COOKIE_KEY (environment or secrets.toml); {generate}."
+    if len(key) < MIN_COOKIE_KEY_LENGTH:
+        return f"VITRINE_COOKIE_KEY is too short (at least {MIN_COOKIE_KEY_LENGTH} characters); {generate}."
+    if any(word in key.lower() for word in _PLACEHOLDER_WORDS) or len(set(key)) < 12:
+        return f"VITRINE_COOKIE_KEY looks like a placeholder; {generate}."
+    return None

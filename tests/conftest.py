@@ -83,6 +83,16 @@ def app_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[n
     return url
 
 
+@pytest.fixture
+def club_app_env(app_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The same, in club mode with a fit sign-in cookie key (tests/club_support.py signs members in)."""
+    from tests.club_support import COOKIE_KEY
+
+    monkeypatch.setenv("VITRINE_MODE", "club")
+    monkeypatch.setenv("VITRINE_COOKIE_KEY", COOKIE_KEY)
+    return app_env
+
+
 @pytest.fixture(autouse=True)
 def _clear_streamlit_caches() -> Iterator[None]:
     yield
