@@ -39,9 +39,14 @@ ADMIN_PAGES = [
 ]
 
 
-def _only(title: str, url_path: str, body: Callable[[], object] = lambda: None) -> None:
-    """A run that shows no member page (signed out, signing in, setup error): one page, nothing to navigate."""
-    st.navigation([st.Page(body, title=title, url_path=url_path)]).run()
+def _only(title: str, body: Callable[[], object] = lambda: None) -> None:
+    """A run that shows no member page (signed out, signing in, setup error): one page, nothing to navigate.
+
+    It takes the url_path of the page the browser asked for, so the URL stays put and, once signed in, the
+    member lands on that page (Streamlit routes by a hash of the url_path)."""
+    asked = (st.context.url or "").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    known = {page.url_path for page in PAGES + ADMIN_PAGES}
+    st.navigation([st.Page(body, title=title, url_path=asked if asked and asked in known else "overview")]).run()
 
 
 def club_gate() -> bool:
@@ -49,25 +54,25 @@ def club_gate() -> bool:
     every rerun (ui/auth.py). True when a member may see the pages in this run."""
     problem = cookie_key_problem(context.settings.cookie_key)
     if problem:  # a club instance does not start with a missing, short or placeholder cookie key
-        _only("Vitrine", "setup", lambda: st.error(problem))
+        _only("Vitrine", lambda: st.error(problem))
         return False
     auth = authenticator(context)
     member = current_member(context, auth)
     if member is None:
         member = sign_in_form(context, auth)
         if member is None:
-            _only("Sign in", "login")
+            _only("Sign in")
             return False
     if cookie_pending():  # signed in by password this run: the cookie component reruns the app once written
-        _only("Sign in", "login", lambda: st.info("Signing in…"))
+        _only("Sign in", lambda: st.info("Signing in…"))
         return False
     with st.sidebar:
         st.caption(f"Signed in as **{member.username}**")
     if sign_out_button(context, auth):
-        _only("Signed out", "login", lambda: st.info("You are signed out."))
+        _only("Signed out", lambda: st.info("You are signed out."))
         return False
     if member.must_change_password:
-        _only("Choose your password", "password", lambda: forced_password_change(context, auth, member))
+        _only("Choose your password", lambda: forced_password_change(context, auth, member))
         return False
     return True
 

@@ -90,7 +90,23 @@ def club_app_env(app_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
     monkeypatch.setenv("VITRINE_MODE", "club")
     monkeypatch.setenv("VITRINE_COOKIE_KEY", COOKIE_KEY)
+    _route_every_run_through_app_py(monkeypatch)
     return app_env
+
+
+def _route_every_run_through_app_py(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest forgets before every run that app.py calls st.navigation, so a run on a page whose url_path is a
+    file name in pages/ executes that file alone (legacy pages/ mode), skipping app.py and its sign-in gate.
+    A real server forgets it only at start-up; make each AppTest run behave like that server's later runs."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def routed(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", routed)
 
 
 @pytest.fixture(autouse=True)

@@ -183,7 +183,7 @@ def sign_out_button(context: AppContext, auth: stauth.Authenticate) -> bool:
             with context.session() as session:
                 signin.sign_out(session, held["id"])
 
-    auth.logout("Sign out", location="sidebar", key="logout", callback=end_everywhere)
+    auth.logout("Sign out", location="sidebar", key="sign_out", callback=end_everywhere)
     if st.session_state.get("authentication_status"):
         return False
     _forget_session("You are signed out.")
