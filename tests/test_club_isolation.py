@@ -99,3 +99,44 @@ def test_pages_and_caches_show_each_member_only_their_own(club_on_postgres: dict
     with open_context().session() as session, pytest.raises(NotFound):
         collection.get_item(session, club_on_postgres["bob"], club_on_postgres["item"])
 
+
+
+@pytest.mark.postgres
+def test_no_secret_in_clear_text_in_the_database_or_the_pages(club_on_postgres: dict[str, int]) -> None:
+    """After sign-ins (right and wrong), a lockout, a reset and a stored Numista key, a dump of every table and
+    every page an admin sees hold no password, key or token in clear text."""
+    from sqlalchemy import text
+
+    from services.accounts import connections
+    from services.store.registry import metadata
+    from tests.club_support import COOKIE_KEY, submit_sign_in
+
+    numista_key = "ann-numista-key-0123456789"
+    context = open_context()
+    with context.session() as session:
+        connections.save_secret(session, context.vault, club_on_postgres["ann"], "numista", numista_key)
+    at = start_club()
+    for _ in range(5):
+        submit_sign_in(at, "bob", "bob's guessed password")
+    ann = sign_in(start_club(), "ann", "ann's long password")
+    ann.switch_page("pages/admin.py").run()
+    ann.selectbox(key="admin_member").select("bob").run()
+    ann.button(key="admin_reset").click().run()
+    temporary = ann.success[0].value.split("`")[1]
+    shown = " ".join(str(element.value) for kind in ("markdown", "caption", "info", "success", "error", "metric")
+                     for element in getattr(ann, kind))  # fmt: skip
+    shown += " ".join(frame.value.to_string() for frame in ann.dataframe)
+    ann.switch_page("pages/connections.py").run()
+    shown += " ".join(str(element.value) for element in [*ann.markdown, *ann.success, *ann.caption, *ann.text_input])
+    with context.engine.connect() as connection:
+        tables = [connection.execute(text(f"SELECT * FROM {table.name}")) for table in metadata.sorted_tables]
+        dump = " ".join(str(row) for rows in tables for row in rows)
+    assert "scrypt$" in dump and "locked_out" in dump and "password_reset" in dump, "the dump holds what was done"
+    secrets = {
+        "passwords": ["ann's long password", "bob's long password", "bob's guessed password", temporary],
+        "keys": [COOKIE_KEY, context.settings.secret_key or "", numista_key],
+    }
+    for secret in [*secrets["passwords"], *secrets["keys"]]:
+        assert secret not in dump, secret[:6]
+    for secret in [*secrets["passwords"][:3], *secrets["keys"]]:
+        assert secret not in shown, secret[:6]
