@@ -49,6 +49,11 @@ def _only(title: str, body: Callable[[], object] = lambda: None) -> None:
     st.navigation([st.Page(body, title=title, url_path=asked if asked and asked in known else "overview")]).run()
 
 
+def signing_in() -> None:
+    st.info("Signing in…")
+    st.button("Continue", key="signing_in_continue")  # if the browser never reports the cookie written
+
+
 def club_gate() -> bool:
     """Club mode: sign-in with streamlit-authenticator's widgets and cookie, checked against the database on
     every rerun (ui/auth.py). True when a member may see the pages in this run."""
@@ -64,7 +69,7 @@ def club_gate() -> bool:
             _only("Sign in")
             return False
     if cookie_pending():  # signed in by password this run: the cookie component reruns the app once written
-        _only("Sign in", lambda: st.info("Signing in…"))
+        _only("Sign in", signing_in)
         return False
     with st.sidebar:
         st.caption(f"Signed in as **{member.username}**")

@@ -63,13 +63,13 @@ def _sign_in(page, url: str, username: str, password: str) -> None:  # type: ign
 
 
 def _signed_in_as(page, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_text(f"Signed in as {username}").wait_for(timeout=30_000)
-    page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
+    page.get_by_text(f"Signed in as {username}").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
 
 
 def _sign_in_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
     _wait_rendered(page)
-    page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
     return page.get_by_text("Signed in as").count() == 0
 
 
@@ -80,7 +80,7 @@ def test_two_members_reload_sign_out_and_a_replayed_cookie(browser, club_server,
     _sign_in(ann, url, "ann", ANN)
     _sign_in(bob, url, "bob", BOB)
     assert ann.get_by_text("Your collection is empty").count() == 0, "ann has the demo collection"
-    bob.get_by_text("Your collection is empty").wait_for(timeout=30_000)
+    bob.get_by_text("Your collection is empty").wait_for(timeout=60_000)
 
     for page, name in ((ann, "ann"), (bob, "bob")):  # a reload is a new Streamlit session: the cookie signs in
         page.reload()
@@ -88,12 +88,20 @@ def test_two_members_reload_sign_out_and_a_replayed_cookie(browser, club_server,
         _signed_in_as(page, name)
     ann.goto(f"{url}/collection")  # so does a new tab on another page
     _wait_rendered(ann)
-    ann.get_by_text("Signed in as ann").wait_for(timeout=30_000)
+    ann.get_by_text("Signed in as ann").wait_for(timeout=60_000)
     bob_cookie = next(c for c in bob_context.cookies() if c["name"] == "vitrine_signin")
+    copy_context = browser.new_context()  # the copied cookie signs in elsewhere while bob is signed in...
+    copy_context.add_cookies([bob_cookie])
+    copy = copy_context.new_page()
+    copy.goto(url)
+    _wait_rendered(copy)
+    _signed_in_as(copy, "bob")
 
     bob.get_by_role("button", name="Sign out").click()
     assert _sign_in_form_shown(bob)
-    replay_context = browser.new_context()
+    copy.reload()  # ...and dies with his sign-out, in the browser that held it
+    assert _sign_in_form_shown(copy), "the copy's session ended with bob's sign-out"
+    replay_context = browser.new_context()  # and replayed anywhere afterwards
     replay_context.add_cookies([bob_cookie])
     replay = replay_context.new_page()
     replay.goto(url)
@@ -102,10 +110,10 @@ def test_two_members_reload_sign_out_and_a_replayed_cookie(browser, club_server,
 
     ann.reload()
     _wait_rendered(ann)
-    ann.get_by_text("Signed in as ann").wait_for(timeout=30_000)  # bob's sign-out left ann alone
+    ann.get_by_text("Signed in as ann").wait_for(timeout=60_000)  # bob's sign-out left ann alone
     _cli(env, "users", "add", "carl", "--admin", stdin="carl's long password\n")
     _cli(env, "users", "disable", "ann")
     ann.reload()
     assert _sign_in_form_shown(ann), "a disabled member's cookie is refused"
-    for context in (ann_context, bob_context, replay_context):
+    for context in (ann_context, bob_context, copy_context, replay_context):
         context.close()
