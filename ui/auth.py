@@ -16,6 +16,7 @@ failures in that dict, and trusts its cookie until it expires. Here:
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -58,14 +59,19 @@ class _DatabaseCredentials(AuthenticationModel):
         st.session_state[COOKIE_PENDING_KEY] = True
         return True
 
-    def login(self, username: str | None = None, password: str | None = None, *args: Any, **kwargs: Any) -> Any:
-        token = kwargs.get("token") if "token" in kwargs else (args[2] if len(args) > 2 else None)
+    def login(  # the library's signature (0.4.2)
+        self, username: str | None = None, password: str | None = None, max_concurrent_users: int | None = None,
+        max_login_attempts: int | None = None, token: dict[str, Any] | None = None, single_session: bool = False,
+        callback: Any = None,
+    ) -> Any:  # fmt: skip
         if token and not username:  # the re-authentication cookie: check it against the database first
             member = self._member_from_cookie(token)
             if member is None:
                 return None
             self._admit(token["username"], member)
-        return super().login(username, password, *args, **kwargs)
+        return super().login(
+            username, password, max_concurrent_users, max_login_attempts, token, single_session, callback
+        )
 
     def _member_from_cookie(self, token: dict[str, Any]) -> Member | None:
         user_id, generation = token.get("uid"), token.get("gen")
@@ -86,7 +92,19 @@ class _DatabaseCredentials(AuthenticationModel):
 
 
 class _MemberCookie(CookieModel):
-    """The library's cookie, also carrying the member id and session generation; any bad token is refused."""
+    """The library's cookie, also carrying the member id and session generation; any bad token is refused.
+
+    SameSite=Lax (the library asks for Strict) so the return from Discogs' or Numista's authorisation page,
+    a top-level navigation from their site, still carries it; Secure whenever the club is served over HTTPS."""
+
+    def set_cookie(self) -> None:
+        if self.cookie_expiry_days != 0:
+            self.exp_date = self._set_exp_date()
+            self.cookie_manager.set(
+                self.cookie_name, self._token_encode(), same_site="lax",
+                expires_at=datetime.now() + timedelta(days=self.cookie_expiry_days),
+                secure=True if (st.context.url or "").startswith("https:") else None,
+            )  # fmt: skip
 
     def _token_encode(self) -> str:
         member = st.session_state[MEMBER_KEY]
