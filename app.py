@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
-from services.accounts import authenticate
+from services.config import cookie_key_problem
+from ui.auth import (
+    authenticator,
+    cookie_pending,
+    current_member,
+    forced_password_change,
+    sign_in_form,
+    sign_out_button,
+)
 from ui.session import Actor, app_context, local_actor
 from ui.sync_worker import background_worker
 
@@ -24,40 +34,63 @@ PAGES = [
 ]
 
 
-def login_form() -> None:
-    """Club mode: members sign in with the username and password an admin created for them."""
-    st.title("Vitrine")
-    with st.form("login", clear_on_submit=False):
-        username = st.text_input("Username", key="login_username")
-        password = st.text_input("Password", type="password", key="login_password")
-        submitted = st.form_submit_button("Sign in")
-    if submitted:
-        with app_context().session() as session:
-            user = authenticate(session, username, password)
-            if user is None:
-                st.error("Wrong username or password.")
-                return
-            st.session_state["actor"] = Actor(user.id, user.username, user.is_admin, user.currency)
-        st.rerun()
+ADMIN_PAGES = [
+    st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:", url_path="admin"),
+]
+
+
+def _only(title: str, body: Callable[[], object] = lambda: None) -> None:
+    """A run that shows no member page (signed out, signing in, setup error): one page, nothing to navigate.
+
+    It takes the url_path of the page the browser asked for, so the URL stays put and, once signed in, the
+    member lands on that page (Streamlit routes by a hash of the url_path)."""
+    asked = (st.context.url or "").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    known = {page.url_path for page in PAGES + ADMIN_PAGES}
+    st.navigation([st.Page(body, title=title, url_path=asked if asked and asked in known else "overview")]).run()
+
+
+def signing_in() -> None:
+    st.info("Signing in…")
+    st.button("Continue", key="signing_in_continue")  # if the browser never reports the cookie written
+
+
+def club_gate() -> bool:
+    """Club mode: sign-in with streamlit-authenticator's widgets and cookie, checked against the database on
+    every rerun (ui/auth.py). True when a member may see the pages in this run."""
+    problem = cookie_key_problem(context.settings.cookie_key)
+    if problem:  # a club instance does not start with a missing, short or placeholder cookie key
+        _only("Vitrine", lambda: st.error(problem))
+        return False
+    auth = authenticator(context)
+    member = current_member(context, auth)
+    if member is None:
+        member = sign_in_form(context, auth)
+        if member is None:
+            _only("Sign in")
+            return False
+    if cookie_pending():  # signed in by password this run: the cookie component reruns the app once written
+        _only("Sign in", signing_in)
+        return False
+    with st.sidebar:
+        st.caption(f"Signed in as **{member.username}**")
+    if sign_out_button(context, auth):
+        _only("Signed out", lambda: st.info("You are signed out."))
+        return False
+    if member.must_change_password:
+        _only("Choose your password", lambda: forced_password_change(context, auth, member))
+        return False
+    return True
 
 
 context = app_context()
 background_worker()  # the push worker thread of this server process, started once (ui/sync_worker.py)
 if context.settings.club_mode:
     st.set_option("client.showErrorDetails", "none")  # tracebacks never reach members
-if context.settings.club_mode and "actor" not in st.session_state:
-    st.navigation([st.Page(login_form, title="Sign in", url_path="login")]).run()
-else:
+if not context.settings.club_mode or club_gate():
     if "actor" not in st.session_state:
         st.session_state["actor"] = local_actor()
     actor: Actor = st.session_state["actor"]
-    if context.settings.club_mode:
-        with st.sidebar:
-            st.caption(f"Signed in as **{actor.username}**")
-            if st.button("Sign out", key="logout"):
-                del st.session_state["actor"]
-                st.rerun()
-    navigation = st.navigation(PAGES)
+    navigation = st.navigation(PAGES + (ADMIN_PAGES if context.settings.club_mode and actor.is_admin else []))
     goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page opened directly
     target = next((page for page in PAGES if page.url_path == goto), None)
     if target is not None:

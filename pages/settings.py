@@ -6,6 +6,7 @@ from services.accounts.users import set_currency
 from services.errors import VitrineError
 from services.exchange_rates import current_rates, refresh_rates
 from ui import cache
+from ui.auth import change_password_form, end_own_session
 from ui.numista_grades import grade_overrides_editor
 from ui.session import Actor, app_context, current_actor
 
@@ -42,6 +43,13 @@ if st.button("Refresh rates from the ECB", key="refresh_rates"):
     (st.success if refreshed.refreshed else st.warning)(refreshed.message)
     if refreshed.refreshed:
         cache.invalidate()
+
+if settings.club_mode:
+    st.subheader("Your password")
+    st.caption("Changing it signs you out everywhere, this browser included; sign in again with the new one.")
+    if change_password_form(context, actor.id, forced=False, key="own_password") is not None:
+        end_own_session("Password changed. Sign in with your new password.")
+        st.rerun()
 
 st.subheader("Coin grades → Numista")
 grade_overrides_editor(context, actor)

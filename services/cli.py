@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services import __version__
-from services.accounts import create_user, resolve_user
+from services.accounts import resolve_user
+from services.accounts.commands import add_parsers as add_user_parsers
 from services.card_printings import CARD_PRINTINGS
 from services.collection import (
     CARD_CONDITIONS,
@@ -73,13 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vitrine {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    users = commands.add_parser("users", help="manage users (club mode)").add_subparsers(
-        dest="action", required=True
-    )
-    users_add = users.add_parser("add", parents=[common], help="add a user; password read from stdin")
-    users_add.add_argument("name")
-    users_add.add_argument("--admin", action="store_true")
-    users_add.set_defaults(handler=cmd_users_add)
+    add_user_parsers(commands, common)  # users add|list|disable|enable|passwd|role: services/accounts/commands.py
 
     items = commands.add_parser("items", help="list and add items").add_subparsers(
         dest="action", required=True
@@ -182,15 +177,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 Handler = Callable[[AppContext, Session, User, argparse.Namespace], tuple[Any, str, int]]
-
-
-def cmd_users_add(context: AppContext, session: Session, _actor: User | None, args: argparse.Namespace) -> tuple:
-    password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        raise InvalidInput("Give the password on the first line of standard input.", code="PASSWORD_REQUIRED")
-    user = create_user(session, args.name, password, admin=args.admin, currency=context.settings.currency)
-    document = {"id": user.id, "username": user.username, "admin": user.is_admin}
-    return document, f"Created user {user.username}{' (admin)' if user.is_admin else ''}.", EXIT_OK
 
 
 def cmd_items_list(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
@@ -426,9 +412,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         context = open_context()
         with context.session() as session:
-            # `users add` acts for no member: whoever runs it with the club's settings administers the club
-            # (README Club setup creates the first member this way).
-            actor = None if args.handler is cmd_users_add else resolve_user(
+            # Operator commands (users ..., worker) act for nobody: no --user needed, in club mode too.
+            operator = getattr(args, "operator", False)
+            actor = None if operator else resolve_user(
                 session, args.user, club_mode=context.settings.club_mode, currency=context.settings.currency
             )  # fmt: skip
             document, summary, status = args.handler(context, session, actor, args)

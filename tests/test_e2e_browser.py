@@ -65,10 +65,13 @@ def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 @contextmanager
-def _serve(data: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """`streamlit run app.py` on a free port over a demo collection in `data` (`extra_env`: e.g. NUMISTA_API_URL)."""
+def _serve(data: Path, extra_env: dict[str, str] | None = None, demo_user: str | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free port over a demo collection in `data` (`extra_env`: e.g. NUMISTA_API_URL;
+    `demo_user`: whose demo collection, in club mode)."""
     env = _app_env(data, extra_env)
-    subprocess.run([sys.executable, "-m", "services", "demo", "load"], cwd=ROOT, env=env, check=True, timeout=120)
+    user = ["--user", demo_user] if demo_user else []
+    demo_load = [sys.executable, "-m", "services", "demo", "load", *user]
+    subprocess.run(demo_load, cwd=ROOT, env=env, check=True, timeout=120)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),

@@ -11,6 +11,7 @@ from services.accounts import create_user, ensure_local_user
 from services.collection import list_items
 from services.context import open_context
 from services.demo import load_demo
+from tests.club_support import sign_in, start_club, submit_sign_in
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["collection", "sets", "catalog", "import", "export", "connections", "settings"]
@@ -121,22 +122,17 @@ def test_connections_page_stores_a_key_encrypted_and_masks_it(demo_app: AppTest)
     assert "1234" in shown and "numista-secret-key" not in shown
 
 
-def test_club_mode_requires_login_and_scopes_data(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VITRINE_MODE", "club")
+def test_club_mode_requires_login_and_scopes_data(club_app_env: str) -> None:
     context = open_context()
     with context.session() as session:
         ann = create_user(session, "ann", "ann's long password")
         create_user(session, "bob", "bob's long password")
         load_demo(session, ann.id)
-    at = start()
+    at = start_club()
     assert not at.metric, "nothing is shown before signing in"
-    at.text_input(key="login_username").input("bob")
-    at.text_input(key="login_password").input("wrong password")
-    at.button[0].click().run()
+    submit_sign_in(at, "bob", "wrong password")
     assert at.error and "Wrong username or password" in at.error[0].value
-    at.text_input(key="login_password").input("bob's long password")
-    at.button[0].click().run()
-    assert not at.exception, at.exception
+    sign_in(at, "bob", "bob's long password")
     assert "empty" in at.info[0].value, "bob sees none of ann's demo items"
 
 
@@ -146,5 +142,5 @@ def test_every_url_path_is_its_file_name() -> None:
 
     source = Path(APP).read_text()
     pages = re.findall(r'st\.Page\("pages/(\w+)\.py".*?url_path="([\w-]+)"', source)
-    assert len(pages) == 8
+    assert len(pages) == 9
     assert all(stem == url_path for stem, url_path in pages), pages

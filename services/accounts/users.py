@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.accounts.passwords import hash_password, verify_password
@@ -22,11 +22,9 @@ def create_user(
 ) -> User:
     if not _USERNAME.match(username):
         raise InvalidInput("A username is 1-80 letters, digits, '.', '_' or '-'.", code="INVALID_USERNAME")
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(
-            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", code="WEAK_PASSWORD"
-        )
-    if session.scalar(select(User).where(User.username == username)) is not None:
+    if password is not None:
+        check_new_password(password)
+    if find_user(session, username) is not None:
         raise Conflict(f"User {username!r} already exists.", code="USER_EXISTS")
     user = User(
         username=username,
@@ -40,8 +38,24 @@ def create_user(
     return user
 
 
+def check_new_password(password: str) -> None:
+    """The one rule for a new password (CLI, admin page, own change). Surrounding spaces are refused because
+    the sign-in form strips them, and a password that could never be typed back would lock its member out."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", code="WEAK_PASSWORD"
+        )
+    if password != password.strip():
+        raise InvalidInput("A password cannot start or end with a space.", code="WEAK_PASSWORD")
+
+
 def get_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
+
+
+def find_user(session: Session, typed: str) -> User | None:
+    """The user whose name matches what was typed, ignoring case (the sign-in form lowercases names)."""
+    return session.scalar(select(User).where(func.lower(User.username) == typed.strip().lower()))
 
 
 def list_users(session: Session) -> list[User]:

@@ -42,7 +42,9 @@ def create_configured_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A club server runs every browser session's script in its own thread, plus its push worker: a pool of 10
+    # (20 more under bursts) per process, recycled before idle connections are cut by servers or proxies.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def alembic_config(url: str) -> Config:

@@ -53,7 +53,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
 
     worker = commands.add_parser("worker", parents=[common], help="push queued jobs until stopped")
     worker.add_argument("--once", action="store_true", help="stop when no job has work left")
-    worker.set_defaults(handler=cmd_worker)
+    worker.set_defaults(handler=cmd_worker, operator=True)  # acts for every member: no --user in club mode
 
 
 def run_job(context: AppContext, session: Session, actor: User, job_id: int) -> tuple[dict[str, Any], str, int]:

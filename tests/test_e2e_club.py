@@ -1,0 +1,134 @@
+"""Club mode in a real browser: two members signed in at once (two browser contexts) on one server, a reload
+keeps each signed in (streamlit-authenticator's cookie), signing out kills that member's cookie on the server
+(a replayed copy is refused), and a member disabled from the command line is signed out at the next reload."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.club_support import COOKIE_KEY
+from tests.test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, _cli, _serve, _wait_rendered
+
+pytestmark = pytest.mark.e2e
+
+ANN, BOB = "ann's long password", "bob's long password"
+
+
+@pytest.fixture(scope="module")
+def club_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """A club server on PostgreSQL (TEST_DATABASE_URL, schema reset) or else SQLite, with ann (admin, demo
+    collection) and bob (nothing), made with the operator's CLI as the README says."""
+    data = tmp_path_factory.mktemp("club")
+    extra = {"VITRINE_MODE": "club", "VITRINE_COOKIE_KEY": COOKIE_KEY}
+    postgres = os.environ.get("TEST_DATABASE_URL")
+    if postgres:
+        from tests.conftest import _reset_postgres
+
+        _reset_postgres(postgres).dispose()
+        extra["DATABASE_URL"] = postgres
+    env = _prepared_env(data, extra)
+    _cli(env, "users", "add", "ann", "--admin", stdin=ANN + "\n")
+    _cli(env, "users", "add", "bob", stdin=BOB + "\n")
+    with _serve(data, extra, demo_user="ann") as url:
+        yield url, env
+
+
+def _prepared_env(data: Path, extra: dict[str, str]) -> dict[str, str]:
+    from tests.test_e2e_browser import _app_env
+
+    return _app_env(data, extra)
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _sign_in(page, url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign in as a person would. A new session reruns once when the library's cookie component has reported
+    the browser's cookies; on a loaded machine that can come after the form is filled and wipe what was typed
+    (nothing reaches the server), so the person types again."""
+    page.goto(url)
+    _wait_rendered(page)
+    for _attempt in range(3):
+        page.get_by_role("textbox", name="Username").fill(username)
+        page.get_by_role("textbox", name="Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        try:
+            page.get_by_text(f"Signed in as {username}").wait_for(timeout=20_000)
+            break
+        except Exception:  # typed into a form that was being replaced: type again
+            continue
+    _signed_in_as(page, username)
+
+
+def _signed_in_as(page, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_text(f"Signed in as {username}").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+
+
+def _sign_in_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
+    _wait_rendered(page)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
+    return page.get_by_text("Signed in as").count() == 0
+
+
+def test_two_members_reload_sign_out_and_a_replayed_cookie(browser, club_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url, env = club_server
+    ann_context, bob_context = browser.new_context(), browser.new_context()
+    ann, bob = ann_context.new_page(), bob_context.new_page()
+    _sign_in(ann, url, "ann", ANN)
+    _sign_in(bob, url, "bob", BOB)
+    assert ann.get_by_text("Your collection is empty").count() == 0, "ann has the demo collection"
+    bob.get_by_text("Your collection is empty").wait_for(timeout=60_000)
+
+    for page, name in ((ann, "ann"), (bob, "bob")):  # a reload is a new Streamlit session: the cookie signs in
+        page.reload()
+        _wait_rendered(page)
+        _signed_in_as(page, name)
+    ann.goto(f"{url}/collection")  # so does a new tab on another page
+    _wait_rendered(ann)
+    ann.get_by_text("Signed in as ann").wait_for(timeout=60_000)
+    # and the way back from another site (Discogs' authorisation page links back to the app)
+    ann.set_content(f'<a id="back" href="{url}/connections?oauth_token=t&oauth_verifier=v">back to Vitrine</a>')
+    ann.click("#back")
+    _wait_rendered(ann)
+    ann.get_by_text("Signed in as ann").wait_for(timeout=60_000)
+    bob_cookie = next(c for c in bob_context.cookies() if c["name"] == "vitrine_signin")
+    assert bob_cookie["sameSite"] == "Lax" and bob_cookie["path"] == "/"
+    copy_context = browser.new_context()  # the copied cookie signs in elsewhere while bob is signed in...
+    copy_context.add_cookies([bob_cookie])
+    copy = copy_context.new_page()
+    copy.goto(url)
+    _wait_rendered(copy)
+    _signed_in_as(copy, "bob")
+
+    bob.get_by_role("button", name="Sign out").click()
+    assert _sign_in_form_shown(bob)
+    copy.reload()  # ...and dies with his sign-out, in the browser that held it
+    assert _sign_in_form_shown(copy), "the copy's session ended with bob's sign-out"
+    replay_context = browser.new_context()  # and replayed anywhere afterwards
+    replay_context.add_cookies([bob_cookie])
+    replay = replay_context.new_page()
+    replay.goto(url)
+    assert _sign_in_form_shown(replay), "bob's copied cookie died with his sign-out"
+    replay.screenshot(path=str(tmp_path / "replayed-cookie.png"))
+
+    ann.reload()
+    _wait_rendered(ann)
+    ann.get_by_text("Signed in as ann").wait_for(timeout=60_000)  # bob's sign-out left ann alone
+    _cli(env, "users", "add", "carl", "--admin", stdin="carl's long password\n")
+    _cli(env, "users", "disable", "ann")
+    ann.reload()
+    assert _sign_in_form_shown(ann), "a disabled member's cookie is refused"
+    for context in (ann_context, bob_context, copy_context, replay_context):
+        context.close()
