@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.accounts import members
 from services.accounts.signin import security_row
-from services.context import AppContext
+from services.context import AppContext, CommandResult
 from services.errors import InvalidInput
 
 EXIT_OK = 0
@@ -54,7 +54,7 @@ def _password_from_stdin() -> str:
     return password
 
 
-def cmd_users_add(context: AppContext, session: Session, _actor: None, args: argparse.Namespace) -> tuple:
+def cmd_users_add(context: AppContext, session: Session, _actor: None, args: argparse.Namespace) -> CommandResult:
     user, _shown = members.add_member(
         session, args.name, _password_from_stdin(), admin=args.admin, currency=context.settings.currency,
         channel="cli",
@@ -65,7 +65,7 @@ def cmd_users_add(context: AppContext, session: Session, _actor: None, args: arg
     return document, f"Created user {user.username}{' (admin)' if user.is_admin else ''}.", EXIT_OK
 
 
-def cmd_users_list(_context: AppContext, session: Session, _actor: None, _args: argparse.Namespace) -> tuple:
+def cmd_users_list(_context: AppContext, session: Session, _actor: None, _args: argparse.Namespace) -> CommandResult:
     rows = members.list_members(session)
     lines = [_member_line(row) for row in rows]
     lines.append(f"{len(rows)} member(s)")
@@ -79,13 +79,13 @@ def _member_line(row: members.MemberRow) -> str:
     return f"{row.username:<20} {', '.join(flags):<40} {seen}"
 
 
-def cmd_users_active(_context: AppContext, session: Session, _actor: None, args: argparse.Namespace) -> tuple:
+def cmd_users_active(_context: AppContext, session: Session, _actor: None, args: argparse.Namespace) -> CommandResult:
     user = members.set_active(session, members.member(session, args.name).id, args.active, channel="cli")
     state = "enabled" if user.active else "disabled (signed out everywhere)"
     return {"username": user.username, "active": user.active}, f"{user.username} {state}.", EXIT_OK
 
 
-def cmd_users_passwd(_context: AppContext, session: Session, _actor: None, args: argparse.Namespace) -> tuple:
+def cmd_users_passwd(_context: AppContext, session: Session, _actor: None, args: argparse.Namespace) -> CommandResult:
     user = members.member(session, args.name)
     members.set_password(session, user.id, _password_from_stdin(), temporary=args.temporary, channel="cli")
     note = "; they must choose a new one at sign-in" if args.temporary else ""
@@ -96,7 +96,7 @@ def cmd_users_passwd(_context: AppContext, session: Session, _actor: None, args:
     )
 
 
-def cmd_users_role(_context: AppContext, session: Session, _actor: None, args: argparse.Namespace) -> tuple:
+def cmd_users_role(_context: AppContext, session: Session, _actor: None, args: argparse.Namespace) -> CommandResult:
     user = members.set_role(session, members.member(session, args.name).id, args.role, channel="cli")
     role = "admin" if user.is_admin else "member"
     return {"username": user.username, "role": role}, f"{user.username} is now {role}.", EXIT_OK

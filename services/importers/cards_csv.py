@@ -451,7 +451,8 @@ def cards_csv_rows(
 def _next_record(reader: Any, line: int) -> list[str] | None:
     """The next CSV record; a structural error (a 50 MB field, an unclosed quote) refuses the file."""
     try:
-        return next(reader)
+        record: list[str] = next(reader)
+        return record
     except StopIteration:
         return None
     except csv.Error as error:
@@ -784,7 +785,7 @@ class _Planner:
                 matched.append(outcome)
         if not matched:
             return
-        missing = sorted({o.card_id for o in matched if o.card_id not in self.printings})  # type: ignore[misc]
+        missing = sorted({o.card_id for o in matched if o.card_id is not None and o.card_id not in self.printings})
         found = known_printings(self.session, missing)
         self.printings.update((card_id, found.get(card_id, ())) for card_id in missing)
         planned = [self._plan(outcome) for outcome in matched]
@@ -798,7 +799,7 @@ class _Planner:
         new_ids: dict[str, int] = {}
         if creates:
             inserted = self.session.execute(insert(Item).returning(Item.origin_row_id, Item.id), creates)
-            new_ids = {key: item_id for key, item_id in inserted}
+            new_ids = {key: item_id for key, item_id in inserted if key is not None}
         self.session.flush()  # the updates of this batch
         record_observations(
             self.session,

@@ -193,7 +193,7 @@ def import_opennumismat(
     if dry_run:
         return report
     if new_rows:
-        session.execute(insert(Item.__table__), new_rows)  # Core executemany: batched, not one ORM round per row
+        session.execute(insert(Item), new_rows)  # Core executemany: batched, not one ORM round per row
         known = [item.id for item in existing.values()]
         new_ids = dict(
             session.execute(
@@ -257,7 +257,7 @@ def _store_images(session: Session, collection: OpenNumismatCollection, created:
                              "data": image.data})  # fmt: skip
                 held += len(image.data)
                 if held >= IMAGE_BATCH_BYTES:
-                    session.execute(insert(ItemImage.__table__), rows)
+                    session.execute(insert(ItemImage), rows)
                     rows, held = [], 0
     if rows:
-        session.execute(insert(ItemImage.__table__), rows)
+        session.execute(insert(ItemImage), rows)

@@ -53,7 +53,7 @@ class RawRow(Mapping[str, object]):
 
     def __init__(self, index: Mapping[str, int], values: tuple[object, ...]) -> None:
         self._index = index
-        self._packed: bytes | None = marshal.dumps(values)
+        self._packed: bytes | None = marshal.dumps(values)  # type: ignore[arg-type]  # cells: None/int/float/str/bytes
         self._values: tuple[object, ...] | None = None
 
     def _row(self) -> tuple[object, ...]:
@@ -251,7 +251,7 @@ def builder_classes(cls: type[_T], order: tuple[str, ...] | None = None) -> tupl
     repr, FrozenInstanceError unchanged). CPython lays slots out by sorted name, so any field order gives
     the identical memory layout that the __class__ assignment requires (it refuses otherwise).
     """
-    names = [item.name for item in fields(cls)]
+    names = [item.name for item in fields(cls)]  # type: ignore[arg-type]  # cls is a dataclass (caller's contract)
     if order is not None and sorted(order) != sorted(names):
         raise ValueError(f"builder order must be a permutation of {cls.__name__}'s fields")
     twin = make_dataclass(f"_{cls.__name__}Builder", list(order or names), slots=True)

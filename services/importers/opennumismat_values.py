@@ -11,6 +11,7 @@ import math
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 DATE_SENTINEL = "2000-01-01"
 """The editor's legacy "no date" value, saved literally by older versions (notes §4, §0.7)."""
@@ -71,11 +72,11 @@ def decimal(value: object) -> Decimal | None:
         return None
     cls = value.__class__
     if cls is float:
-        return _Decimal(repr(value)) if value - value == 0.0 else None
+        return _Decimal(repr(value)) if cast(float, value) - cast(float, value) == 0.0 else None
     if cls is int:
-        return _Decimal(value)
+        return _Decimal(cast(int, value))
     if cls is str:
-        number = _number_text(value)
+        number = _number_text(cast(str, value))
         if number is None:
             return None
         try:
@@ -92,11 +93,12 @@ def real(value: object) -> float | None:
         return None
     cls = value.__class__
     if cls is float:
-        return value if math.isfinite(value) else None
+        measured = cast(float, value)
+        return measured if math.isfinite(measured) else None
     if cls is int:
-        return float(value)
+        return float(cast(int, value))
     if cls is str:
-        number = _number_text(value)
+        number = _number_text(cast(str, value))
         if number is None:
             return None
         result = float(number)
@@ -110,11 +112,12 @@ def integer(value: object) -> int | None:
         return None
     cls = value.__class__
     if cls is int:
-        return value
+        return cast(int, value)
     if cls is float:
-        return int(value) if math.isfinite(value) and value.is_integer() else None
+        whole = cast(float, value)
+        return int(whole) if math.isfinite(whole) and whole.is_integer() else None
     if cls is str:
-        number = _number_text(value)
+        number = _number_text(cast(str, value))
         if number is None:
             return None
         result = float(number) if "." in number else int(number)

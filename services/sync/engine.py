@@ -165,9 +165,11 @@ class Claim:
 
 
 @functools.lru_cache(maxsize=32)
-def _candidate_query(postgres: bool, job_scoped: bool, services: tuple[str, ...] | None) -> Select[Any]:
+def _candidate_query(
+    postgres: bool, job_scoped: bool, services: tuple[str, ...] | None
+) -> Select[*tuple[Any, ...]]:
     """The "next row to push" query, built once per shape (cheap to execute again and again)."""
-    query: Select[Any] = (
+    query: Select[*tuple[Any, ...]] = (
         select(
             JobItem.id, JobItem.job_id, JobItem.item_id, JobItem.status, JobItem.attempts, JobItem.updated_at,
             Job.owner_id, Job.service, Job.status.label("job_status"),

@@ -92,7 +92,8 @@ def _to_json_schema(node: Any, components: Mapping[str, Any], depth: int = 0) ->
 @functools.lru_cache(maxsize=1)
 def _swagger() -> dict[str, Any]:
     with SWAGGER_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        document: dict[str, Any] = yaml.safe_load(handle)
+    return document
 
 
 @functools.lru_cache(maxsize=4)
@@ -331,12 +332,12 @@ def remote_as_request(remote: Mapping[str, Any]) -> dict[str, Any]:
 
 def _same(left: Any, right: Any) -> bool:
     if isinstance(left, Mapping) and isinstance(right, Mapping):
-        return left.keys() == right.keys() and all(_same(left[key], right[key]) for key in left)
+        return bool(left.keys() == right.keys() and all(_same(left[key], right[key]) for key in left))
     if isinstance(left, bool) or isinstance(right, bool):
-        return left == right
+        return bool(left == right)
     if isinstance(left, int | float) and isinstance(right, int | float):
         return math.isclose(float(left), float(right), rel_tol=0, abs_tol=1e-6)
-    return left == right
+    return bool(left == right)
 
 
 @dataclass(frozen=True)

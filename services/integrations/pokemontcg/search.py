@@ -279,7 +279,7 @@ class CardIndex:
             return tests[0]
         return lambda i: all(test(i) for test in tests)
 
-    def _positions(self, filters: CardFilter) -> Iterable[int]:
+    def _positions(self, filters: CardFilter) -> range:
         if filters.set_id:
             start, end = self.set_range.get(filters.set_id, (0, 0))
             return range(start, end)
@@ -323,7 +323,7 @@ class CardIndex:
             positions = self._positions(filters)
             if keep is None:
                 total = len(positions)
-                chosen = list(positions)[offset : offset + limit]  # type: ignore[call-overload]
+                chosen = positions[offset : offset + limit]
                 return SearchPage([self.hit(i) for i in chosen], total, offset, limit)
             matched = [i for i in positions if keep(i)]
             return SearchPage([self.hit(i) for i in matched[offset : offset + limit]], len(matched), offset, limit)
