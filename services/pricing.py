@@ -108,6 +108,8 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
             ("item", item_ref, "manual", literal(""), "estimate"),
             ("discogs_release", cast(Item.discogs_release_id, String), "discogs",
              grade, "suggested"),
+            # No price suggestions (no seller settings): the release's lowest marketplace price.
+            ("discogs_release", cast(Item.discogs_release_id, String), "discogs", literal(""), "lowest"),
             ("item", item_ref, "demo", grade, "estimate"),
         ],
     }  # fmt: skip

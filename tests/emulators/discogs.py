@@ -41,7 +41,8 @@ rewritten to the emulator's URL. Errors are ``{"message": ...}``.
 Faults beyond the generic ones: ``emu.faults.exhaust_rate_limit()`` (fill the window now),
 ``emu.faults.incomplete_seller_settings("example")`` (price suggestions come back ``{}``).
 State helpers: ``collection_instances("example")``, ``wantlist("example")``, ``listings("example")``,
-``add_release({...})``, ``set_price_suggestions(release_id, {...})``.
+``add_release({...})``, ``add_instance(release_id, folder_id=1, fields={1: "Mint (M)"})``,
+``field_values(instance_id)``, ``set_price_suggestions(release_id, {...})``.
 
 Run by hand: ``python -m tests.emulators.discogs --port 8767``.
 """
@@ -381,6 +382,24 @@ class DiscogsEmulator(Emulator):
     def listings(self, username: str = "example") -> list[dict[str, Any]]:
         with self.lock:
             return [copy.deepcopy(v) for v in self.state.listings.values() if v["seller"] == username]
+
+    def add_instance(self, release_id: int, *, username: str = "example", folder_id: int = 1,
+                     fields: dict[int, str] | None = None) -> int:
+        """Put a copy of a release in a user's collection as if added on the site; returns its instance id."""
+        with self.lock:
+            self._release(release_id)
+            instance_id = self.state.next_instance_id
+            self.state.next_instance_id += 1
+            self.state.instances[username].append({"id": release_id, "instance_id": instance_id,
+                                                   "folder_id": folder_id, "rating": 0, "date_added": _now_iso()})
+            if fields:
+                self.state.field_values[(username, instance_id)] = dict(fields)
+            return instance_id
+
+    def field_values(self, instance_id: int, username: str = "example") -> dict[int, str]:
+        """The custom field values (field id -> value) of one instance."""
+        with self.lock:
+            return dict(self.state.field_values.get((username, instance_id), {}))
 
     def set_price_suggestions(self, release_id: int, suggestions: dict[str, Any]) -> None:
         """Override the suggestions of a release (``{}`` = none available)."""

@@ -1,0 +1,1 @@
+"""One package per external service: its API boundary, catalogue cache, mapping and pusher."""
