@@ -76,3 +76,41 @@ def discogs_csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow(row)
     return out.getvalue()
+
+
+def add_records(env: DiscogsEnv, release_ids: list[int], **fields: Any) -> list[int]:
+    """One record item per release id (media condition, sleeve and notes unless overridden)."""
+    from services.collection import add_item
+    from services.store.models import Item
+
+    ids = []
+    grade_code = fields.pop("grade_code", "Very Good Plus (VG+)")
+    with session_scope(env.engine) as session:
+        for n, release_id in enumerate(release_ids):
+            values = {"grade": "Very Good Plus (VG+)", "notes": f"copy {n}", **fields}
+            item = add_item(session, env.owner_id, kind="record", title=f"Record {n}", **values)
+            stored = session.get(Item, item.id)
+            assert stored is not None
+            stored.discogs_release_id = release_id
+            stored.grade_code = grade_code
+            stored.details = {"sleeve_condition": "Generic"}
+            ids.append(item.id)
+    return ids
+
+
+def queue_discogs_export(env: DiscogsEnv, item_ids: list[int] | None, **options: Any) -> int:
+    from services.integrations.discogs.pusher import ExportOptions, plan_export, start_export
+
+    with session_scope(env.engine) as session:
+        chosen = ExportOptions(**options)
+        return start_export(session, env.owner_id, plan_export(session, env.owner_id, item_ids, chosen), chosen)
+
+
+def discogs_worker(env: DiscogsEnv, config: Any = None, **kwargs: Any) -> Any:
+    from services.integrations.discogs.pusher import pushers
+    from services.sync.worker import Worker
+    from tests.sync_support import FAST
+
+    config = config or FAST
+    return Worker(env.engine, pushers(env.engine, env.settings, env.vault, settle_seconds=config.settle_seconds),
+                  config, **kwargs)  # fmt: skip

@@ -42,12 +42,15 @@ EXIT_OK, EXIT_PARTIAL = 0, 1
 
 def build_worker(context: AppContext, config: WorkerConfig | None = None) -> Worker:
     """A worker with every pusher this installation has (Numista today; Discogs joins here)."""
+    from services.integrations.discogs.pusher import pushers as discogs_pushers
     from services.sync.numista import NumistaPusher
 
     config = config or WorkerConfig.from_env()
     pushers = {
         "numista": NumistaPusher(context.engine, context.settings, context.vault, settle_seconds=config.settle_seconds)
     }
+    pushers.update(discogs_pushers(context.engine, context.settings, context.vault,
+                                   settle_seconds=config.settle_seconds))  # fmt: skip
     return Worker(context.engine, pushers, config)
 
 

@@ -39,6 +39,8 @@ joalla fixtures when one matches (``/artists/1``, ``/masters/4242``...). Fixture
 rewritten to the emulator's URL. Errors are ``{"message": ...}``.
 
 Faults beyond the generic ones: ``emu.faults.exhaust_rate_limit()`` (fill the window now),
+``emu.faults.fail_after_write_next(n, path=...)`` (do the write, then answer 500),
+``emu.faults.flaky_writes(before, after, seed=..., path=...)`` (random 500s before/after acting),
 ``emu.faults.incomplete_seller_settings("example")`` (price suggestions come back ``{}``).
 State helpers: ``collection_instances("example")``, ``wantlist("example")``, ``listings("example")``,
 ``add_release({...})``, ``add_instance(release_id, folder_id=1, fields={1: "Mint (M)"})``,
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import fnmatch
 import hashlib
 import hmac
 import json
@@ -72,6 +75,7 @@ from tests.emulators.base import (
     RecordedRequest,
     Request,
     Response,
+    _Fault,
     reference_dir,
     run_cli,
 )
@@ -178,6 +182,22 @@ class DiscogsFaults(Faults):
             now = time.monotonic()
             emu._window.extend([now] * max(0, emu.rate_limit - len(emu._window)))
 
+    def fail_after_write_next(self, n: int = 1, status: int = 500, *, path: str | None = None,
+                              method: str | None = "POST") -> None:
+        """Handle the next ``n`` matching requests (the write happens), then answer ``status`` anyway: the
+        client cannot tell whether its POST took effect."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        with self._emulator.lock:
+            self._emulator.after_faults.append(_Fault("after", n, status=status, path=path, method=method))
+
+    def flaky_writes(self, before: float, after: float, *, seed: int = 0, path: str = "*",
+                     method: str = "POST") -> None:
+        """From now on, fail a fraction of matching writes with 500: ``before`` without acting, ``after``
+        after acting. ``emu.injected`` counts both kinds."""
+        with self._emulator.lock:
+            self._emulator.flaky = (before, after, random.Random(seed), path, method)
+
     def incomplete_seller_settings(self, username: str = "example") -> None:
         """The user has not filled their seller settings: price suggestions answer ``{}``."""
         with self._emulator.lock:
@@ -218,6 +238,10 @@ class DiscogsEmulator(Emulator):
         self.request_token_ttl = request_token_ttl
         self.reject_generic_user_agents = reject_generic_user_agents
         self._window: deque[float] = deque()
+        self.after_faults: list[_Fault] = []
+        self.flaky: tuple[float, float, random.Random, str, str] | None = None
+        self.injected = {"before": 0, "after": 0}
+        self._fail_after: set[int] = set()
         self._auth: Auth | None = None
         self._rate_headers: dict[int, dict[str, str]] = {}
         self.state = DiscogsState()
@@ -331,6 +355,8 @@ class DiscogsEmulator(Emulator):
     # ------------------------------------------------------------------ state
     def reset_state(self) -> None:
         self._window = deque()
+        self.after_faults, self.flaky, self._fail_after = [], None, set()
+        self.injected = {"before": 0, "after": 0}
         self._rate_headers = {}
         self.releases = copy.deepcopy(self._base_catalogue)
         self.search_index = copy.deepcopy(self._base_index)
@@ -575,9 +601,37 @@ class DiscogsEmulator(Emulator):
         self._rate_headers[id(request)] = self._rate_snapshot(limit)
         if auth_error is not None:
             raise auth_error
+        self._maybe_flaky(request)
         return None
 
+    def _maybe_flaky(self, request: RecordedRequest) -> None:
+        """Apply ``faults.flaky_writes`` and ``faults.fail_after_write_next`` to this request."""
+        for fault in self.after_faults:
+            if fault.matches(request.method, request.path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.after_faults.remove(fault)
+                self._fail_after.add(id(request))
+                return
+        if self.flaky is None:
+            return
+        before, after, rng, path, method = self.flaky
+        if request.method != method.upper() or not fnmatch.fnmatchcase(request.path, path):
+            return
+        roll = rng.random()
+        if roll < before:
+            self.injected["before"] += 1
+            raise HTTPError(500, "An internal server error occurred.")
+        if roll < before + after:
+            self.injected["after"] += 1
+            self._fail_after.add(id(request))
+
     def after_response(self, request: RecordedRequest, response: Response) -> None:
+        if id(request) in self._fail_after:
+            self._fail_after.discard(id(request))
+            if response.status < 400:  # the write happened; the answer is lost
+                response.status, response.body = 500, {"message": "An internal server error occurred."}
+                response.headers.pop("Content-Type", None)
         headers = self._rate_headers.pop(id(request), None) or self._rate_snapshot(self.rate_limit)
         for key, value in headers.items():
             response.headers.setdefault(key, value)
