@@ -108,7 +108,11 @@ def test_folder_zero_and_unlinked_records_are_refused_before_any_call(env: Disco
     assert plan[0].action == "skip" and "link it first" in (plan[0].reason or "")
 
 
-def test_exactly_once_through_429s_and_500s_before_and_after_the_write(env: DiscogsEnv) -> None:
+def test_exactly_once_through_429s_and_500s_before_and_after_the_write(
+    engine: Engine, session: Session, owner: User, emulator_factory: Any
+) -> None:
+    session.commit()
+    env = connected_env(engine, emulator_factory(DiscogsEmulator, rate_limit=60, rate_window=3.0), owner.id)
     releases = seed_releases(env.emulator, 30)
     ids = add_records(env, releases, notes=None)
     env.emulator.faults.rate_limit_next(3, retry_after=None, path=ADD_ONLY, method="POST")
