@@ -34,6 +34,7 @@ from services.context import AppContext, open_context
 from services.demo import load_demo
 from services.errors import InvalidInput, VitrineError
 from services.importers.opennumismat_import import import_opennumismat
+from services.integrations.discogs.commands import add_parsers as add_discogs_parsers
 from services.numista.commands import cmd_catalog_search_numista, cmd_connect_numista, cmd_prices_refresh
 from services.numista.grade_overrides import grade_overrides
 from services.pricing import valuation
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_load = demo.add_parser("load", parents=[common], help="load the demo collection (idempotent)")
     demo_load.set_defaults(handler=cmd_demo_load)
     add_sync_parsers(commands, common)  # export numista, jobs list|resume|cancel, worker (services/sync/commands.py)
+    add_discogs_parsers(commands, common)  # connect/import/catalog search/export discogs (integrations/discogs)
     return parser
 
 
