@@ -241,6 +241,7 @@ class DiscogsEmulator(Emulator):
         self.after_faults: list[_Fault] = []
         self.flaky: tuple[float, float, random.Random, str, str] | None = None
         self.injected = {"before": 0, "after": 0}
+        self.answers: list[tuple[float, str, str, int]] = []  # (arrival, method, path, status) of every answer
         self._fail_after: set[int] = set()
         self._auth: Auth | None = None
         self._rate_headers: dict[int, dict[str, str]] = {}
@@ -355,7 +356,7 @@ class DiscogsEmulator(Emulator):
     # ------------------------------------------------------------------ state
     def reset_state(self) -> None:
         self._window = deque()
-        self.after_faults, self.flaky, self._fail_after = [], None, set()
+        self.after_faults, self.flaky, self._fail_after, self.answers = [], None, set(), []
         self.injected = {"before": 0, "after": 0}
         self._rate_headers = {}
         self.releases = copy.deepcopy(self._base_catalogue)
@@ -627,6 +628,7 @@ class DiscogsEmulator(Emulator):
             self._fail_after.add(id(request))
 
     def after_response(self, request: RecordedRequest, response: Response) -> None:
+        self.answers.append((request.timestamp, request.method, request.path, response.status))
         if id(request) in self._fail_after:
             self._fail_after.discard(id(request))
             if response.status < 400:  # the write happened; the answer is lost

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from services.accounts import connections
@@ -24,6 +24,7 @@ from services.config import Settings
 from services.errors import InvalidInput, NotFound
 from services.http import AuthError, ServiceError, discogs_client
 from services.integrations.discogs.api import Credentials, DiscogsApi, Identity, oauth_auth
+from services.integrations.discogs.ratelimit import shared_discogs_limiter
 from services.store.models import Connection, utcnow
 from services.store.models_discogs import DiscogsRequestToken
 
@@ -216,7 +217,10 @@ def disconnect(session: Session, owner_id: int) -> None:
 
 
 def member_api(session: Session, settings: Settings, vault: Vault, owner_id: int, **options: Any) -> DiscogsApi:
-    """The member's signed client (raises DiscogsNotConnected)."""
+    """The member's signed client (raises DiscogsNotConnected), on the installation-wide request budget."""
+    if "limiter" not in options and "client" not in options:
+        bind = session.get_bind()
+        options["limiter"] = shared_discogs_limiter(bind if isinstance(bind, Engine) else bind.engine, settings)
     api = DiscogsApi(settings, load_credentials(session, vault, owner_id), **options)
     info = connection_info(session, owner_id)
     if info is not None and info.username:
