@@ -582,8 +582,10 @@ class DiscogsEmulator(Emulator):
     def before_request(self, request: RecordedRequest) -> Response | None:
         self._auth = None
         ua = (request.header("User-Agent") or "").strip()
-        if not ua or not PRODUCT_USER_AGENT.match(ua) or (
-                self.reject_generic_user_agents and GENERIC_USER_AGENT.match(ua)):
+        website = request.path == "/oauth/authorize"  # www.discogs.com's page, opened by the member's browser
+        blocked = not ua or not PRODUCT_USER_AGENT.match(ua) or (
+            self.reject_generic_user_agents and GENERIC_USER_AGENT.match(ua))
+        if blocked and not website:
             return Response(403, b"", {"Content-Type": "text/plain"})  # Discogs silently blocks these
         oauth_endpoint = request.path in ("/oauth/request_token", "/oauth/access_token", "/oauth/authorize")
         auth_error: HTTPError | None = None
