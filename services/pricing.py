@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from services.catalog.pokemon_prices import CARDMARKET_CARD_PRINTINGS, card_price_order
 from services.collection import NOT_HELD_STATUSES
-from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
+from services.store.models import DiscogsRelease, Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
 
 # Static conversion to the user's currency. The sources price in USD (TCGplayer) and EUR (Cardmarket,
 # Numista in the requested currency); rates are configurable with VITRINE_FX_RATES in a later issue.
@@ -329,7 +329,13 @@ def unit_prices(session: Session, owner_id: int, item_ids: list[int], currency: 
 
 def value_by(session: Session, owner_id: int, kind: str, group: str, currency: str) -> list[dict[str, Any]]:
     """Copies and estimated value of one kind of item grouped by an item column (e.g. coins by country)."""
-    column = {"country": Item.country, "series": Item.series, "year": Item.year}[group]
+    columns = {
+        "country": Item.country, "series": Item.series, "year": Item.year,
+        "label": Item.series,  # a record's series is its (first) label
+        "artist": select(DiscogsRelease.artist).where(DiscogsRelease.id == Item.discogs_release_id)
+        .correlate(Item).scalar_subquery(),  # records: the artist of the cached release
+    }  # fmt: skip
+    column = columns[group]
     priced = priced_items_query(owner_id).add_columns(column.label("grp")).where(Item.kind == kind).subquery()
     rows = session.execute(
         select(

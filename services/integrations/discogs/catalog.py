@@ -33,20 +33,22 @@ PRICE_SOURCE = "discogs"
 SUGGESTED, LOWEST = "suggested", "lowest"
 
 
-def cache_releases(session: Session, summaries: Iterable[Mapping[str, Any]], *, full: bool = False) -> None:
-    """Upsert release facts (from collection pages, searches or full release reads)."""
+def cache_releases(session: Session, summaries: Iterable[Mapping[str, Any]], *, full: bool = False,
+                   only_new: bool = False) -> None:  # fmt: skip
+    """Upsert release facts (from collection pages, searches or full release reads; ``only_new``: a CSV's
+    few facts never replace what Discogs itself said)."""
     now = utcnow()
     for summary in summaries:
         row = session.get(DiscogsRelease, summary["release_id"])
         if row is None:
             row = DiscogsRelease(id=summary["release_id"])
             session.add(row)
-        elif (row.data or {}).get("full") and not full:
+        elif only_new or ((row.data or {}).get("full") and not full):
             continue  # a full read is not overwritten by the short basic_information
         row.title = summary["title"][:400] or "?"
         row.artist = summary["artist"][:400]
         row.year = summary.get("year")
-        row.formats = format_text(summary["formats"])
+        row.formats = format_text(summary.get("formats") or [])
         row.country = (summary.get("country") or None) and str(summary["country"])[:100]
         row.data = {**summary, "full": full}
         row.fetched_at = now

@@ -148,6 +148,14 @@ def _csv_mapped(row: dict[str, str]) -> dict[str, Any]:
                          notes=cell("Collection Notes"), extra=extra)  # fmt: skip
 
 
+def _csv_summary(mapped: dict[str, Any]) -> dict[str, Any]:
+    """The release facts a CSV row gives (artist, title, labels, format, year), for the release cache."""
+    details = mapped["details"]
+    return {"release_id": mapped["discogs_release_id"], "title": details.get("release_title", ""),
+            "artist": details.get("artist", ""), "year": mapped["year"], "labels": details.get("labels", []),
+            "formats": details.get("formats", []), "country": None}  # fmt: skip
+
+
 def _open_csv(path: Path) -> io.TextIOWrapper:
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file.", code="FILE_NOT_FOUND")
@@ -175,6 +183,7 @@ def import_discogs_csv(session: Session, owner_id: int, path: str | Path, *, dry
                 raise InvalidInput(f"{path.name}: not a Discogs collection export (no column {', '.join(missing)}).",
                                    code="INVALID_FILE")  # fmt: skip
             batch: list[tuple[str, dict[str, Any]]] = []
+            summaries: list[dict[str, Any]] = []
             for number, row in enumerate(reader, start=2):
                 if None in row:
                     raise InvalidInput(f"{path.name}, line {number}: more fields than the header has.",
@@ -186,13 +195,17 @@ def import_discogs_csv(session: Session, owner_id: int, path: str | Path, *, dry
                     report.skipped += 1
                     continue
                 release_id = mapped["discogs_release_id"]
+                if not dry_run and release_id not in seen:
+                    summaries.append(_csv_summary(mapped))
                 seen[release_id] += 1
                 batch.append((f"{release_id}#{seen[release_id]}", mapped))
                 if len(batch) >= batch_size:
                     upserter.apply(batch)
-                    batch = []
+                    cache_releases(session, summaries, only_new=True)
+                    batch, summaries = [], []
             if batch:
                 upserter.apply(batch)
+            cache_releases(session, summaries, only_new=True)
     except UnicodeDecodeError:
         raise InvalidInput(f"{path.name}: not a UTF-8 text file; is it a Discogs CSV export?",
                            code="INVALID_FILE") from None  # fmt: skip
