@@ -74,8 +74,9 @@ def _engine(environment: dict[str, str]) -> Engine:
 
 def test_connect_with_the_pasted_verifier_never_shows_a_token(environment: dict[str, str],
                                                               emulator: DiscogsEmulator) -> None:
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     process = subprocess.Popen([sys.executable, "-m", "services", "connect", "discogs"], cwd=ROOT, env=environment,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                               text=True, **pipes)  # fmt: skip
     assert process.stdout is not None and process.stdin is not None
     lines = [process.stdout.readline(), process.stdout.readline()]
     url = lines[1].strip()
@@ -185,4 +186,5 @@ def test_import_export_wantlist_marketplace_end_to_end(environment: dict[str, st
     assert found["results"][0]["releaseId"] == releases[7]
     manual = run_json(environment, "items", "add", "record", "Unlinked record", "--grade", "VG")
     linked = run_json(environment, "catalog", "search", "discogs", "--catno", "CAT-0042", "--link", str(manual["id"]))
-    assert linked["linked"] == {"item": manual["id"], "releaseId": releases[42]}
+    assert linked["linked"]["item"] == manual["id"] and linked["linked"]["releaseId"] == releases[42]
+    assert linked["linked"]["artist"] == "Band 8"

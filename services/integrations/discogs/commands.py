@@ -24,7 +24,12 @@ from services.context import AppContext
 from services.errors import InvalidInput, VitrineError
 from services.http import AuthError, RateLimitedError, ServiceError
 from services.integrations.discogs import oauth
-from services.integrations.discogs.catalog import link_record, refresh_record_values, search_releases
+from services.integrations.discogs.catalog import (
+    link_record,
+    refresh_record_values,
+    release_details,
+    search_releases,
+)
 from services.integrations.discogs.importer import import_discogs_csv, import_from_account
 from services.integrations.discogs.pusher import TARGETS, ExportOptions, dry_run_document, plan_export, start_export
 from services.store.models import User
@@ -160,26 +165,32 @@ def cmd_import_discogs(context: AppContext, session: Session, actor: User, args:
 # ------------------------------------------------------------------------------------------ search
 def cmd_catalog_search_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
     api = oauth.member_api(session, context.settings, context.vault, actor.id)
+    linked: dict[str, Any] | None = None
     try:
         with api:
             hits = search_releases(api, args.query, barcode=args.barcode, catno=args.catno)
+            if args.link is not None:
+                if not hits:
+                    raise InvalidInput("Nothing found to link.", code="NOTHING_FOUND")
+                if args.pick is None and len(hits) > 1:
+                    raise InvalidInput(f"{len(hits)} releases match: choose one with --pick N.", code="AMBIGUOUS")
+                pick = args.pick or 1
+                if not 1 <= pick <= len(hits):
+                    raise InvalidInput(f"--pick is between 1 and {len(hits)}.", code="INVALID_PICK")
+                item = link_record(session, actor.id, args.link, hits[pick - 1].release_id)
+                details, cached = release_details(session, api, hits[pick - 1].release_id)  # cached for a week
+                linked = {"item": item.id, "releaseId": item.discogs_release_id, "artist": details["artist"],
+                          "title": details["title"], "fromCache": cached}  # fmt: skip
     except ServiceError as error:
         raise as_vitrine_error(error) from None
     document: dict[str, Any] = {"count": len(hits), "results": [h.to_json() for h in hits], "calls": api.calls}
     lines = [f"{n:>3}. r{h.release_id:<9} {h.title}  ({h.year or '?'}, {', '.join(h.labels[:2]) or '?'}, "
              f"{h.catno or '-'}, {', '.join(h.formats[:3])})" for n, h in enumerate(hits, start=1)]  # fmt: skip
+    if linked is not None:
+        document["linked"] = linked
+        lines.append(f"Linked item {linked['item']} to release {linked['releaseId']} ({linked['artist']} – "
+                     f"{linked['title']}).")  # fmt: skip
     lines.append(f"{len(hits)} release(s); {api.calls} call(s).")
-    if args.link is not None:
-        if not hits:
-            raise InvalidInput("Nothing found to link.", code="NOTHING_FOUND")
-        if args.pick is None and len(hits) > 1:
-            raise InvalidInput(f"{len(hits)} releases match: choose one with --pick N.", code="AMBIGUOUS")
-        pick = args.pick or 1
-        if not 1 <= pick <= len(hits):
-            raise InvalidInput(f"--pick is between 1 and {len(hits)}.", code="INVALID_PICK")
-        item = link_record(session, actor.id, args.link, hits[pick - 1].release_id)
-        document["linked"] = {"item": item.id, "releaseId": item.discogs_release_id}
-        lines.append(f"Linked item {item.id} to release {item.discogs_release_id}.")
     return document, "\n".join(lines), EXIT_OK
 
 

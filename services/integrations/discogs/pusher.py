@@ -41,7 +41,7 @@ from services.http import AuthError, BadRequestError, NotFoundError, RateLimited
 from services.integrations.discogs.api import DiscogsApi
 from services.integrations.discogs.conditions import MEDIA_CONDITIONS
 from services.integrations.discogs.mapping import RecordPayload, listing_body, marker, record_payload
-from services.integrations.discogs.oauth import member_api
+from services.integrations.discogs.oauth import DiscogsNotConnected, member_api
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, utcnow
 from services.store.models_discogs import DiscogsPushBaseline
@@ -183,10 +183,26 @@ class DiscogsPusher:
         self.settle_seconds = settle_seconds
         self.api_options = dict(api_options or {})
 
-    def __call__(self, job: JobInfo) -> DiscogsPushSession:
-        with session_scope(self.engine) as session:
-            api = member_api(session, self.settings, self.vault, job.owner_id, **self.api_options)
+    def __call__(self, job: JobInfo) -> DiscogsPushSession | _NotConnected:
+        try:
+            with session_scope(self.engine) as session:
+                api = member_api(session, self.settings, self.vault, job.owner_id, **self.api_options)
+        except DiscogsNotConnected as error:
+            return _NotConnected(error.message)
         return DiscogsPushSession(self.engine, api, job, settle_seconds=self.settle_seconds)
+
+
+class _NotConnected:
+    """The member disconnected Discogs after queueing: the job pauses with the reason, nothing is lost."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def push(self, claim: Claim) -> Outcome:
+        raise JobPaused(f"{self.message} The export is paused; resume it after reconnecting.")
+
+    def close(self) -> None:
+        return None
 
 
 def pushers(engine: Engine, settings: Settings, vault: Vault, **options: Any) -> dict[str, DiscogsPusher]:
