@@ -215,3 +215,17 @@ def test_marketplace_drafts_with_exact_conditions_prices_and_marker(env: Discogs
     fixed = queue_discogs_export(env, [ids[1]], target="marketplace", price=Decimal("7.50"))
     run_until_settled(discogs_worker(env), fixed)
     assert _document(env, fixed)["counts"]["synced"] == 1
+
+
+def test_an_export_of_a_member_who_disconnected_pauses_with_the_reason(env: DiscogsEnv) -> None:
+    from services.integrations.discogs.oauth import disconnect
+
+    releases = seed_releases(env.emulator, 2)
+    ids = add_records(env, releases)
+    job_id = queue_discogs_export(env, ids, target="wantlist")
+    with session_scope(env.engine) as session:
+        disconnect(session, env.owner_id)
+    run_until_settled(discogs_worker(env), job_id)
+    document = _document(env, job_id)
+    assert document["status"] == "paused" and "not connected" in document["message"]
+    assert document["counts"]["queued"] == 2 and not env.emulator.wantlist().keys() & set(releases)
