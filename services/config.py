@@ -63,6 +63,7 @@ class Settings:
     numista_max_concurrency: int = 1
     pokemontcg_rate_limit: int = 30
     pokemontcg_rate_window: float = 60.0
+    redis_url: str | None = None  # shared rate limits across processes (else they go through the database)
 
     @property
     def club_mode(self) -> bool:
@@ -89,6 +90,7 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
         "DISCOGS_CONSUMER_SECRET",
         "POKEMONTCG_API_KEY",
         "POKEMONTCG_RATE_LIMIT",
+        "REDIS_URL",
     ]:
         if os.environ.get(key):
             values[key] = os.environ[key]
@@ -124,4 +126,5 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
             values.get("POKEMONTCG_RATE_LIMIT") or (60 if values.get("POKEMONTCG_API_KEY") else 30)
         ),
         pokemontcg_rate_window=float(values["POKEMONTCG_RATE_WINDOW"]),
+        redis_url=values.get("REDIS_URL") or None,
     )

@@ -60,6 +60,9 @@ def test_without_an_application_the_page_explains_and_offers_the_personal_token(
     assert not at.exception, at.exception
     assert "Connected as **example** (Discogs user 1)" in _texts(at)
     assert PERSONAL_TOKEN not in _texts(at)
+    at.button(key="discogs_refresh_prices").click().run()
+    assert not at.exception, at.exception
+    assert "Priced 0 release(s)" in _texts(at)
     at.button(key="discogs_disconnect").click().run()
     assert "disconnected" in _texts(at)
 

@@ -11,6 +11,8 @@ from services.context import AppContext
 from services.errors import VitrineError
 from services.http import ServiceError
 from services.integrations.discogs import oauth
+from services.integrations.discogs.catalog import refresh_record_values
+from ui import cache
 from ui.session import Actor
 
 _FLASH = "discogs_connection_flash"
@@ -53,6 +55,17 @@ def discogs_connection_panel(context: AppContext, actor: Actor) -> None:
         how = "OAuth" if info.kind == "oauth" else "a personal access token"
         since = f" since {info.connected_at:%Y-%m-%d %H:%M} UTC" if info.connected_at else ""
         st.success(f"Connected as **{info.username}** (Discogs user {info.user_id}) with {how}{since}.")
+        if st.button("Refresh record prices", key="discogs_refresh_prices",
+                     help="Discogs' price suggestions for your linked records (prices older than 3 days)"):
+            with st.spinner("Asking Discogs…"), context.session() as session:
+                api = oauth.member_api(session, context.settings, context.vault, actor.id)
+                with api:
+                    report = refresh_record_values(session, api, actor.id)
+            cache.invalidate()
+            message = (f"Priced {len(report.refreshed)} release(s), {report.fresh} still fresh, "
+                       f"{len(report.without_price)} without a price; {report.calls} call(s).")  # fmt: skip
+            (st.warning if report.stopped or report.failed else st.success)(
+                message + (f" Stopped: {report.stopped}" if report.stopped else ""))
         if st.button("Disconnect Discogs", key="discogs_disconnect"):
             with context.session() as session:
                 oauth.disconnect(session, actor.id)

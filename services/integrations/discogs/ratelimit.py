@@ -7,7 +7,8 @@ limiter each would together send twice the allowed rate and collect 429s. Each r
 request may take) until the answer arrives, then the moment it arrived: the same soundness argument as
 services.http.ratelimit (no server-side window can hold more than ``limit`` of our requests). Taking a slot
 is one short transaction serialized by the database (SQLite: the write lock the first DELETE takes;
-PostgreSQL: a transaction-scoped advisory lock). It adapts to ``X-Discogs-Ratelimit-*`` like the
+PostgreSQL: a transaction-scoped advisory lock), or with REDIS_URL one atomic Lua script on a sorted set.
+It adapts to ``X-Discogs-Ratelimit-*`` like the
 process-local limiter: "remaining" lower than we count means other traffic on the IP, filled with phantom
 slots.
 """
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, text, update
 
@@ -102,16 +105,92 @@ class DatabaseWindowLimiter(SlidingWindowLimiter):
                 connection.execute(insert(SLOTS), [{"at": now}] * missing)
 
 
-_REGISTRY: dict[str, DatabaseWindowLimiter] = {}
+# KEYS[1]: the sorted set of slots (member = slot id, score = until when it counts).
+# ARGV: now, window, limit, in-flight score, slot id. Returns 0 (taken) or the seconds to wait.
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local count = redis.call('ZCARD', KEYS[1])
+local limit = tonumber(ARGV[3])
+if count < limit then
+  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[5])
+  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2 + 120))
+  return '0'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+return tostring(math.max(tonumber(oldest[2]) + tonumber(ARGV[2]) - tonumber(ARGV[1]), 0.001))
+"""
+
+
+class RedisWindowLimiter(SlidingWindowLimiter):
+    """The same budget in Redis (REDIS_URL): one atomic script per slot instead of a database transaction."""
+
+    def __init__(self, client: Any, limit: int, window: float, *, key: str = "vitrine:discogs:slots",
+                 in_flight_cap: float = 60.0, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        super().__init__(limit, window, headers=DISCOGS_HEADERS, clock=clock)
+        self.client, self.key, self.in_flight_cap = client, key, in_flight_cap
+        self._script = client.register_script(_ACQUIRE)
+        self._mine = threading.local()
+
+    def try_acquire(self, now: float | None = None) -> float:
+        now = self.clock() if now is None else now
+        if now < self.paused_until:
+            return self.paused_until - now
+        slot = uuid.uuid4().hex
+        wait = float(self._script(keys=[self.key], args=[now, self.window, self.limit, now + self.in_flight_cap,
+                                                         slot]))  # fmt: skip
+        if wait <= 0:
+            self._mine.slots = [*getattr(self._mine, "slots", []), slot]
+        return wait
+
+    acquire = DatabaseWindowLimiter.acquire
+
+    def release(self, now: float | None = None) -> None:
+        slots = getattr(self._mine, "slots", [])
+        if slots:
+            self.client.zadd(self.key, {slots.pop(): self.clock() if now is None else now}, xx=True)
+
+    def used(self, now: float | None = None) -> int:
+        now = self.clock() if now is None else now
+        return int(self.client.zcount(self.key, f"({now - self.window}", "+inf"))
+
+    def observe(self, headers: Mapping[str, str], now: float | None = None) -> None:
+        reported = _header_int(headers, DISCOGS_HEADERS.limit)
+        remaining = _header_int(headers, DISCOGS_HEADERS.remaining)
+        if reported is not None and reported > 0:
+            self.reported_limit = reported
+        if remaining is None:
+            return
+        now = self.clock() if now is None else now
+        missing = self.limit - max(0, remaining) - self.used(now)
+        if missing > 0:
+            self.client.zadd(self.key, {f"phantom:{uuid.uuid4().hex}": now for _ in range(missing)})
+
+
+_REGISTRY: dict[str, SlidingWindowLimiter] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-def shared_discogs_limiter(engine: Engine, settings: Settings) -> DatabaseWindowLimiter:
-    """The process's limiter object for this database (every process shares the budget through the table)."""
+def shared_discogs_limiter(engine: Engine, settings: Settings) -> SlidingWindowLimiter:
+    """The process's limiter object for this installation: in Redis when REDIS_URL is set, else in the
+    database (every process shares the budget through it)."""
+    if settings.redis_url:
+        with _REGISTRY_LOCK:
+            found = _REGISTRY.get(settings.redis_url)
+            if found is None:
+                import redis
+
+                client = redis.Redis.from_url(settings.redis_url)
+                found = RedisWindowLimiter(client, settings.discogs_rate_limit, settings.discogs_rate_window,
+                                           in_flight_cap=settings.http_timeout + 5)  # fmt: skip
+                _REGISTRY[settings.redis_url] = found
+            elif (found.configured_limit, found.window) != (settings.discogs_rate_limit,
+                                                            float(settings.discogs_rate_window)):  # fmt: skip
+                found.configure(settings.discogs_rate_limit, settings.discogs_rate_window)
+            return found
     key = engine.url.render_as_string(hide_password=False)
     with _REGISTRY_LOCK:
         limiter = _REGISTRY.get(key)
-        if limiter is None or limiter.engine is not engine:
+        if not isinstance(limiter, DatabaseWindowLimiter) or limiter.engine is not engine:
             limiter = DatabaseWindowLimiter(engine, settings.discogs_rate_limit, settings.discogs_rate_window,
                                             in_flight_cap=settings.http_timeout + 5)  # fmt: skip
             _REGISTRY[key] = limiter
