@@ -163,8 +163,7 @@ def dry_run_document(plan: list[PlannedRecord]) -> dict[str, Any]:
 
 def start_export(session: Session, owner_id: int, plan: list[PlannedRecord], options: ExportOptions) -> int:
     """Queue the plan as a job of the target's service; returns the job id."""
-    rows = [PlannedRow(row.item_id, row.action if row.action != "copy" else "copy", row.reason, row.reconcile,
-                       row.remote_id) for row in plan]  # fmt: skip
+    rows = [PlannedRow(row.item_id, row.action, row.reason, row.reconcile, row.remote_id) for row in plan]
     job = jobs.create_job(session, owner_id, TARGETS[options.target], rows, options.params())
     return job.id
 
