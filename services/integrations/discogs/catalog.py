@@ -187,6 +187,7 @@ def refresh_record_values(session: Session, api: DiscogsApi, owner_id: int, *, f
                                              LatestPrice.source == PRICE_SOURCE)
             .group_by(LatestPrice.ref_id).having(func.max(LatestPrice.observed_at) >= cutoff)))  # fmt: skip
     start = api.calls
+    found: list[Observation] = []  # written after the calls: no write is held open while waiting for Discogs
     for index, release_id in enumerate(releases):
         if progress is not None:
             progress(index, len(releases))
@@ -204,10 +205,11 @@ def refresh_record_values(session: Session, api: DiscogsApi, owner_id: int, *, f
             continue
         observations = price_observations(release_id, suggestions, stats)
         if observations:
-            record_observations(session, observations)
+            found.extend(observations)
             report.refreshed.append(release_id)
         else:
             report.without_price.append(release_id)
+    record_observations(session, found)
     session.flush()
     report.calls = api.calls - start
     return report

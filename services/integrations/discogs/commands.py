@@ -7,7 +7,9 @@
     prices refresh --kind record            (Discogs price suggestions; other kinds keep their handler)
 
 They follow the cli.py handler contract ``(context, session, actor, args) -> (document, summary, status)``;
-those that talk to Discogs commit the command's session first, like the Numista and sync commands.
+those that talk to Discogs commit the command's session first, like the Numista and sync commands: every
+request takes a slot of the installation-wide budget through its own database connection, and on SQLite an
+open write in the command's session would block it. Their own writes come after the calls.
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ def cmd_import_discogs(context: AppContext, session: Session, actor: User, args:
 
 # ------------------------------------------------------------------------------------------ search
 def cmd_catalog_search_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    session.commit()  # the shared request budget writes through its own connection (see the module docstring)
     api = oauth.member_api(session, context.settings, context.vault, actor.id)
     linked: dict[str, Any] | None = None
     try:
@@ -177,8 +180,8 @@ def cmd_catalog_search_discogs(context: AppContext, session: Session, actor: Use
                 pick = args.pick or 1
                 if not 1 <= pick <= len(hits):
                     raise InvalidInput(f"--pick is between 1 and {len(hits)}.", code="INVALID_PICK")
-                item = link_record(session, actor.id, args.link, hits[pick - 1].release_id)
                 details, cached = release_details(session, api, hits[pick - 1].release_id)  # cached for a week
+                item = link_record(session, actor.id, args.link, hits[pick - 1].release_id)
                 linked = {"item": item.id, "releaseId": item.discogs_release_id, "artist": details["artist"],
                           "title": details["title"], "fromCache": cached}  # fmt: skip
     except ServiceError as error:
@@ -243,6 +246,7 @@ def cmd_export_discogs(context: AppContext, session: Session, actor: User, args:
 
 # ------------------------------------------------------------------------------------------ prices
 def cmd_prices_refresh_records(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    session.commit()  # the shared request budget writes through its own connection (see the module docstring)
     api = oauth.member_api(session, context.settings, context.vault, actor.id)
     with api:
         report = refresh_record_values(session, api, actor.id, force=args.force)
