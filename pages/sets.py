@@ -105,20 +105,6 @@ else:
         key="unpriced_table",
     )
 
-st.subheader("Coins by country and by series")
-with context.session() as session:
-    groups = {
-        group: pd.DataFrame(value_by(session, actor.id, "coin", group, actor.currency))
-        for group in ("country", "series")
-    }
-if groups["country"].empty:
-    st.info("No coins yet. Import an OpenNumismat file from the Import page.")
-else:
-    money_column = {"estimatedValue": st.column_config.NumberColumn("value", format=f"%.2f {actor.currency}")}
-    by_country, by_series = st.columns(2)
-    by_country.dataframe(groups["country"], hide_index=True, key="countries_table", column_config=money_column)
-    by_series.dataframe(groups["series"], hide_index=True, key="series_table", column_config=money_column)
-
 st.subheader("Records by artist and by label")
 with context.session() as session:
     records = {
@@ -132,3 +118,17 @@ else:
     by_artist, by_label = st.columns(2)
     by_artist.dataframe(records["artist"], hide_index=True, key="artists_table", column_config=record_money)
     by_label.dataframe(records["label"], hide_index=True, key="labels_table", column_config=record_money)
+
+st.subheader("Coins by country and by series")
+with context.session() as session:
+    groups = {
+        group: pd.DataFrame(value_by(session, actor.id, "coin", group, actor.currency))
+        for group in ("country", "series")
+    }
+if groups["country"].empty:
+    st.info("No coins yet. Import an OpenNumismat file from the Import page.")
+else:
+    money_column = {"estimatedValue": st.column_config.NumberColumn("value", format=f"%.2f {actor.currency}")}
+    by_country, by_series = st.columns(2)
+    by_country.dataframe(groups["country"], hide_index=True, key="countries_table", column_config=money_column)
+    by_series.dataframe(groups["series"], hide_index=True, key="series_table", column_config=money_column)

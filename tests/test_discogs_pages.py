@@ -144,3 +144,23 @@ def test_export_page_discogs_wizard_queues_a_job(registered: DiscogsEmulator) ->
         assert job is not None and job.service == "discogs" and job.params["folder"] == 1
         job_id = job.id
     assert f"Job {job_id}" in " ".join(s.value for s in at.subheader)
+
+
+def test_sets_page_shows_records_by_artist_and_label(discogs_env: DiscogsEmulator, tmp_path: Path) -> None:
+    from services.accounts import ensure_local_user
+    from services.integrations.discogs.importer import import_discogs_csv
+    from tests.discogs_support import discogs_csv
+
+    path = tmp_path / "export.csv"
+    path.write_text(discogs_csv([
+        {"Artist": "Can", "Title": "Tago Mago", "Label": "United Artists", "release_id": "11"},
+        {"Artist": "Can", "Title": "Ege Bamyasi", "Label": "United Artists", "release_id": "12"},
+        {"Artist": "Neu!", "Title": "Neu!", "Label": "Brain", "release_id": "13"},
+    ]), encoding="utf-8")  # fmt: skip
+    with open_context().session() as session:
+        import_discogs_csv(session, ensure_local_user(session, "EUR").id, path)
+    at = _page("sets")
+    frames = {frame.value.columns[0]: frame.value for frame in at.dataframe}
+    artists = frames["artist"].set_index("artist")["copies"].to_dict()
+    labels = frames["label"].set_index("label")["copies"].to_dict()
+    assert artists == {"Can": 2, "Neu!": 1} and labels == {"United Artists": 2, "Brain": 1}
