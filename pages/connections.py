@@ -5,6 +5,7 @@ import streamlit as st
 
 from services.accounts import connections
 from services.errors import VitrineError
+from ui.discogs_connection import discogs_connection_panel, handle_callback
 from ui.numista_connection import numista_connection_panel, replace_numista_key
 from ui.session import app_context, current_actor
 
@@ -12,6 +13,7 @@ actor = current_actor()
 context = app_context()
 settings = context.settings
 st.title("Connections")
+handle_callback(context, actor)  # Discogs sends the browser back here with oauth_token and oauth_verifier
 
 ENDPOINTS = {
     "numista": settings.numista_api_url,
@@ -24,6 +26,9 @@ with context.session() as session:
 for service, status in statuses.items():
     with st.container(border=True):
         st.markdown(f"**{service}** · `{ENDPOINTS[service]}`")
+        if service == "discogs":
+            discogs_connection_panel(context, actor)
+            continue
         if status.connected:
             who = f" as {status.remote_user}" if status.remote_user else ""
             st.success(f"Connected{who} · key {status.secret_hint}")
@@ -49,7 +54,5 @@ for service, status in statuses.items():
                             st.rerun()
                     except VitrineError as error:
                         st.error(error.message)
-        else:
-            st.caption("Discogs uses OAuth: the authorize flow arrives with the records integration.")
         if service == "numista":
             numista_connection_panel(context, actor)

@@ -28,6 +28,7 @@ from services.states import ItemKind
 from services.store.models import SYNC_STATUSES
 from services.sync import engine as jobs
 from ui import cache
+from ui.discogs_export import discogs_export_section
 from ui.session import app_context, current_actor
 from ui.sync_views import duration, numista_collections
 
@@ -295,19 +296,20 @@ def job_panel(job_id: int) -> None:
 st.header("Push coins to Numista")
 with context.session() as db:
     connected = connection_status(db, context.vault, actor.id, "numista").connected
-if not connected:
+step = state.get("export_step", "select")
+if step == "progress" and "export_job" in state:  # any export job: Numista or Discogs
+    job_panel(int(state["export_job"]))
+    if st.button("New export", key="export_new"):
+        state["export_step"] = "select"
+        st.rerun()
+elif not connected:
     st.info("Connect Numista first: save your API key on the Connections page.")
+elif step == "review" and "export_choice" in state:
+    review_step()
 else:
-    step = state.get("export_step", "select")
-    if step == "review" and "export_choice" in state:
-        review_step()
-    elif step == "progress" and "export_job" in state:
-        job_panel(int(state["export_job"]))
-        if st.button("New export", key="export_new"):
-            state["export_step"] = "select"
-            st.rerun()
-    else:
-        select_step()
+    select_step()
+
+discogs_export_section(context, actor)
 
 
 @st.fragment(run_every="5s")

@@ -13,6 +13,7 @@ from services.importers.opennumismat_import import import_opennumismat, source_n
 from services.integrations.numista.grade_overrides import grade_overrides
 from ui import cache
 from ui.cards_import import cards_csv_section
+from ui.discogs_import import discogs_import_section
 from ui.session import app_context, current_actor
 
 actor = current_actor()
@@ -80,3 +81,5 @@ if st.button("Load the demo collection", key="import_demo"):
     st.success(f"{result.created} added, {result.unchanged} already there.")
 
 cards_csv_section(context, actor)
+
+discogs_import_section(context, actor)

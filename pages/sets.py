@@ -105,6 +105,20 @@ else:
         key="unpriced_table",
     )
 
+st.subheader("Records by artist and by label")
+with context.session() as session:
+    records = {
+        group: pd.DataFrame(value_by(session, actor.id, "record", group, actor.currency))
+        for group in ("artist", "label")
+    }
+if records["artist"].empty:
+    st.info("No records yet. Import them from Discogs on the Import page.")
+else:
+    record_money = {"estimatedValue": st.column_config.NumberColumn("value", format=f"%.2f {actor.currency}")}
+    by_artist, by_label = st.columns(2)
+    by_artist.dataframe(records["artist"], hide_index=True, key="artists_table", column_config=record_money)
+    by_label.dataframe(records["label"], hide_index=True, key="labels_table", column_config=record_money)
+
 st.subheader("Coins by country and by series")
 with context.session() as session:
     groups = {

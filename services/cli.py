@@ -39,6 +39,7 @@ from services.context import AppContext, open_context
 from services.demo import load_demo
 from services.errors import InvalidInput, VitrineError
 from services.importers.opennumismat_import import import_opennumismat
+from services.integrations import registry
 from services.integrations.numista.commands import cmd_catalog_search_numista, cmd_connect_numista, cmd_prices_refresh
 from services.integrations.numista.grade_overrides import grade_overrides
 from services.pricing import valuation
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_load = demo.add_parser("load", parents=[common], help="load the demo collection (idempotent)")
     demo_load.set_defaults(handler=cmd_demo_load)
     add_sync_parsers(commands, common)  # export <service> (from the registry), jobs, worker (services/sync/commands.py)
+    registry.add_cli_parsers(commands, common)  # commands an integration adds itself (e.g. Discogs)
     return parser
 
 

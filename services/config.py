@@ -186,6 +186,8 @@ KEYS: tuple[Key, ...] = (
     # Club sign-in cookie (streamlit-authenticator): HS256 key and lifetime; checked by cookie_key_problem().
     Key("VITRINE_COOKIE_KEY", "cookie_key", _text, secret=True),
     Key("VITRINE_COOKIE_DAYS", "cookie_expiry_days", _seconds(0.01, 365), 7.0),
+    # Optional: rate limits shared by every process through Redis (else through the database).
+    Key("REDIS_URL", "redis_url", _text, secret=True),
 )
 KEY_NAMES = frozenset(key.name for key in KEYS)
 
@@ -229,6 +231,7 @@ class Settings:
     import_max_rows: int  # data rows one import file may have
     cookie_key: str | None
     cookie_expiry_days: float
+    redis_url: str | None
 
     @property
     def club_mode(self) -> bool:

@@ -20,7 +20,15 @@ from services.card_prices import CARDMARKET_CARD_PRINTINGS
 from services.config import current_settings
 from services.exchange_rates import ExchangeRates, current_rates
 from services.states import NOT_HELD_STATUSES
-from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
+from services.store.models import (
+    DiscogsRelease,
+    Item,
+    LatestPrice,
+    PokemonCard,
+    PokemonSet,
+    PriceObservation,
+    utcnow,
+)
 from services.validation import MONEY_MAX, QUANTITY_MAX, QUANTITY_MIN
 
 # The sources price in USD (TCGplayer), EUR (Cardmarket) or the requested currency (Numista, the user's
@@ -111,6 +119,8 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
             ("item", item_ref, "manual", literal(""), "estimate"),
             ("discogs_release", cast(Item.discogs_release_id, String), "discogs",
              grade, "suggested"),
+            # No price suggestions (no seller settings): the release's lowest marketplace price.
+            ("discogs_release", cast(Item.discogs_release_id, String), "discogs", literal(""), "lowest"),
             ("item", item_ref, "demo", grade, "estimate"),
         ],
     }  # fmt: skip
@@ -372,7 +382,13 @@ def value_by(
 ) -> list[dict[str, Any]]:
     """Copies and estimated value of one kind of item grouped by an item column (e.g. coins by country)."""
     rates = rates or current_rates()
-    column = {"country": Item.country, "series": Item.series, "year": Item.year}[group]
+    columns = {
+        "country": Item.country, "series": Item.series, "year": Item.year,
+        "label": Item.series,  # a record's series is its (first) label
+        "artist": select(DiscogsRelease.artist).where(DiscogsRelease.id == Item.discogs_release_id)
+        .correlate(Item).scalar_subquery(),  # records: the artist of the cached release
+    }  # fmt: skip
+    column = columns[group]
     priced = priced_items_query(owner_id).add_columns(column.label("grp")).where(Item.kind == kind).subquery()
     rows = session.execute(
         select(

@@ -377,3 +377,40 @@ def test_requests_are_recorded_with_auth_headers(discogs_emulator: DiscogsEmulat
     assert recorded.header("authorization", "").startswith("OAuth ")  # type: ignore[union-attr]
     assert recorded.header("user-agent") == USER_AGENT
     assert recorded.json() == {"notes": "n"}
+
+
+# ---------------------------------------------------------------------------- faults and state helpers
+def test_authorize_page_is_a_website_page_open_to_browsers(discogs_emulator: DiscogsEmulator) -> None:
+    with OAuth1Client(CONSUMER_KEY, CONSUMER_SECRET, redirect_uri="oob", headers=UA, timeout=5) as client:
+        token = client.fetch_request_token(discogs_emulator.url + "/oauth/request_token")["oauth_token"]
+    browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0"}
+    assert httpx.get(discogs_emulator.authorize_url, params={"oauth_token": token}, headers=browser).status_code == 200
+    assert httpx.get(discogs_emulator.url + "/releases/1", headers=browser).status_code == 403  # the API is not
+
+
+def test_fail_after_write_does_the_write_then_answers_500(discogs_emulator: DiscogsEmulator,
+                                                          owner: OAuth1Client) -> None:
+    discogs_emulator.faults.fail_after_write_next(1, path="/users/example/collection/folders/1/releases/*")
+    before = len(discogs_emulator.collection_instances())
+    answer = owner.post("/users/example/collection/folders/1/releases/1")
+    assert answer.status_code == 500 and "instance_id" not in answer.text
+    assert len(discogs_emulator.collection_instances()) == before + 1  # it was added anyway
+    assert owner.post("/users/example/collection/folders/1/releases/1").status_code == 201
+    assert discogs_emulator.answers[-1][3] == 201
+
+
+def test_flaky_writes_fail_some_before_and_some_after_acting(discogs_emulator: DiscogsEmulator,
+                                                             owner: OAuth1Client) -> None:
+    discogs_emulator.faults.flaky_writes(0.3, 0.3, seed=1, path="/users/example/collection/folders/1/releases/*")
+    before = len(discogs_emulator.collection_instances())
+    statuses = [owner.post("/users/example/collection/folders/1/releases/1").status_code for _ in range(20)]
+    injected = discogs_emulator.injected
+    assert statuses.count(500) == injected["before"] + injected["after"] and injected["before"] and injected["after"]
+    assert len(discogs_emulator.collection_instances()) == before + statuses.count(201) + injected["after"]
+
+
+def test_add_instance_with_field_values(discogs_emulator: DiscogsEmulator, owner: OAuth1Client) -> None:
+    instance = discogs_emulator.add_instance(1, folder_id=1, fields={1: "Mint (M)"})
+    assert discogs_emulator.field_values(instance) == {1: "Mint (M)"}
+    copies = owner.get("/users/example/collection/releases/1").json()["releases"]
+    assert {"field_id": 1, "value": "Mint (M)"} in next(c for c in copies if c["instance_id"] == instance)["notes"]

@@ -24,15 +24,21 @@ class Integration:
     """An external service and the hooks it offers (``module:function`` paths, or None)."""
 
     name: str
-    pusher: str | None = None  # (context, settle_seconds=...) -> PusherFactory
+    pushers: str | None = None  # (context, settle_seconds=...) -> {service: PusherFactory}
     export_parser: str | None = None  # (export subparsers, common parser) -> None
+    cli: str | None = None  # (command subparsers, common parser) -> None: its own subcommands
 
 
 INTEGRATIONS: tuple[Integration, ...] = (
     Integration(
         "numista",
-        pusher="services.integrations.numista.pusher:pusher_for",
+        pushers="services.integrations.numista.pusher:pushers_for",
         export_parser="services.integrations.numista.export_commands:add_export_parser",
+    ),
+    Integration(
+        "discogs",
+        pushers="services.integrations.discogs.pusher:pushers_for",
+        cli="services.integrations.discogs.commands:add_parsers",
     ),
     Integration("pokemontcg"),
 )
@@ -45,12 +51,13 @@ def _resolve(path: str) -> Callable[..., Any]:
 
 
 def pushers(context: AppContext, *, settle_seconds: float) -> Mapping[str, PusherFactory]:
-    """One pusher factory per integration that pushes, for the worker."""
-    return {
-        entry.name: _resolve(entry.pusher)(context, settle_seconds=settle_seconds)
-        for entry in INTEGRATIONS
-        if entry.pusher is not None
-    }
+    """The pusher factory of every service a job can target (one integration may serve several), for the
+    worker."""
+    found: dict[str, PusherFactory] = {}
+    for entry in INTEGRATIONS:
+        if entry.pushers is not None:
+            found.update(_resolve(entry.pushers)(context, settle_seconds=settle_seconds))
+    return found
 
 
 def add_export_parsers(export: Any, common: argparse.ArgumentParser) -> None:
@@ -58,3 +65,10 @@ def add_export_parsers(export: Any, common: argparse.ArgumentParser) -> None:
     for entry in INTEGRATIONS:
         if entry.export_parser is not None:
             _resolve(entry.export_parser)(export, common)
+
+
+def add_cli_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Subcommands an integration adds itself (after the generic ones exist, which it may extend)."""
+    for entry in INTEGRATIONS:
+        if entry.cli is not None:
+            _resolve(entry.cli)(commands, common)

@@ -39,9 +39,12 @@ joalla fixtures when one matches (``/artists/1``, ``/masters/4242``...). Fixture
 rewritten to the emulator's URL. Errors are ``{"message": ...}``.
 
 Faults beyond the generic ones: ``emu.faults.exhaust_rate_limit()`` (fill the window now),
+``emu.faults.fail_after_write_next(n, path=...)`` (do the write, then answer 500),
+``emu.faults.flaky_writes(before, after, seed=..., path=...)`` (random 500s before/after acting),
 ``emu.faults.incomplete_seller_settings("example")`` (price suggestions come back ``{}``).
 State helpers: ``collection_instances("example")``, ``wantlist("example")``, ``listings("example")``,
-``add_release({...})``, ``set_price_suggestions(release_id, {...})``.
+``add_release({...})``, ``add_instance(release_id, folder_id=1, fields={1: "Mint (M)"})``,
+``field_values(instance_id)``, ``set_price_suggestions(release_id, {...})``.
 
 Run by hand: ``python -m tests.emulators.discogs --port 8767``.
 """
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import fnmatch
 import hashlib
 import hmac
 import json
@@ -71,6 +75,7 @@ from tests.emulators.base import (
     RecordedRequest,
     Request,
     Response,
+    _Fault,
     run_cli,
 )
 from tests.fixture_files import FIXTURES, FixtureMissing, read_json
@@ -183,6 +188,22 @@ class DiscogsFaults(Faults):
             now = time.monotonic()
             emu._window.extend([now] * max(0, emu.rate_limit - len(emu._window)))
 
+    def fail_after_write_next(self, n: int = 1, status: int = 500, *, path: str | None = None,
+                              method: str | None = "POST") -> None:
+        """Handle the next ``n`` matching requests (the write happens), then answer ``status`` anyway: the
+        client cannot tell whether its POST took effect."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        with self._emulator.lock:
+            self._emulator.after_faults.append(_Fault("after", n, status=status, path=path, method=method))
+
+    def flaky_writes(self, before: float, after: float, *, seed: int = 0, path: str = "*",
+                     method: str = "POST") -> None:
+        """From now on, fail a fraction of matching writes with 500: ``before`` without acting, ``after``
+        after acting. ``emu.injected`` counts both kinds."""
+        with self._emulator.lock:
+            self._emulator.flaky = (before, after, random.Random(seed), path, method)
+
     def incomplete_seller_settings(self, username: str = "example") -> None:
         """The user has not filled their seller settings: price suggestions answer ``{}``."""
         with self._emulator.lock:
@@ -226,6 +247,11 @@ class DiscogsEmulator(Emulator):
         self.request_token_ttl = request_token_ttl
         self.reject_generic_user_agents = reject_generic_user_agents
         self._window: deque[float] = deque()
+        self.after_faults: list[_Fault] = []
+        self.flaky: tuple[float, float, random.Random, str, str] | None = None
+        self.injected = {"before": 0, "after": 0}
+        self.answers: list[tuple[float, str, str, int]] = []  # (arrival, method, path, status) of every answer
+        self._fail_after: set[int] = set()
         self._auth: Auth | None = None
         self._rate_headers: dict[int, dict[str, str]] = {}
         self.state = DiscogsState()
@@ -342,6 +368,8 @@ class DiscogsEmulator(Emulator):
     # ------------------------------------------------------------------ state
     def reset_state(self) -> None:
         self._window = deque()
+        self.after_faults, self.flaky, self._fail_after, self.answers = [], None, set(), []
+        self.injected = {"before": 0, "after": 0}
         self._rate_headers = {}
         self.releases = copy.deepcopy(self._base_catalogue)
         self.search_index = copy.deepcopy(self._base_index)
@@ -393,6 +421,24 @@ class DiscogsEmulator(Emulator):
     def listings(self, username: str = "example") -> list[dict[str, Any]]:
         with self.lock:
             return [copy.deepcopy(v) for v in self.state.listings.values() if v["seller"] == username]
+
+    def add_instance(self, release_id: int, *, username: str = "example", folder_id: int = 1,
+                     fields: dict[int, str] | None = None) -> int:
+        """Put a copy of a release in a user's collection as if added on the site; returns its instance id."""
+        with self.lock:
+            self._release(release_id)
+            instance_id = self.state.next_instance_id
+            self.state.next_instance_id += 1
+            self.state.instances[username].append({"id": release_id, "instance_id": instance_id,
+                                                   "folder_id": folder_id, "rating": 0, "date_added": _now_iso()})
+            if fields:
+                self.state.field_values[(username, instance_id)] = dict(fields)
+            return instance_id
+
+    def field_values(self, instance_id: int, username: str = "example") -> dict[int, str]:
+        """The custom field values (field id -> value) of one instance."""
+        with self.lock:
+            return dict(self.state.field_values.get((username, instance_id), {}))
 
     def set_price_suggestions(self, release_id: int, suggestions: dict[str, Any]) -> None:
         """Override the suggestions of a release (``{}`` = none available)."""
@@ -548,8 +594,10 @@ class DiscogsEmulator(Emulator):
     def before_request(self, request: RecordedRequest) -> Response | None:
         self._auth = None
         ua = (request.header("User-Agent") or "").strip()
-        if not ua or not PRODUCT_USER_AGENT.match(ua) or (
-                self.reject_generic_user_agents and GENERIC_USER_AGENT.match(ua)):
+        website = request.path == "/oauth/authorize"  # www.discogs.com's page, opened by the member's browser
+        blocked = not ua or not PRODUCT_USER_AGENT.match(ua) or (
+            self.reject_generic_user_agents and GENERIC_USER_AGENT.match(ua))
+        if blocked and not website:
             return Response(403, b"", {"Content-Type": "text/plain"})  # Discogs silently blocks these
         oauth_endpoint = request.path in ("/oauth/request_token", "/oauth/access_token", "/oauth/authorize")
         auth_error: HTTPError | None = None
@@ -568,9 +616,38 @@ class DiscogsEmulator(Emulator):
         self._rate_headers[id(request)] = self._rate_snapshot(limit)
         if auth_error is not None:
             raise auth_error
+        self._maybe_flaky(request)
         return None
 
+    def _maybe_flaky(self, request: RecordedRequest) -> None:
+        """Apply ``faults.flaky_writes`` and ``faults.fail_after_write_next`` to this request."""
+        for fault in self.after_faults:
+            if fault.matches(request.method, request.path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.after_faults.remove(fault)
+                self._fail_after.add(id(request))
+                return
+        if self.flaky is None:
+            return
+        before, after, rng, path, method = self.flaky
+        if request.method != method.upper() or not fnmatch.fnmatchcase(request.path, path):
+            return
+        roll = rng.random()
+        if roll < before:
+            self.injected["before"] += 1
+            raise HTTPError(500, "An internal server error occurred.")
+        if roll < before + after:
+            self.injected["after"] += 1
+            self._fail_after.add(id(request))
+
     def after_response(self, request: RecordedRequest, response: Response) -> None:
+        self.answers.append((request.timestamp, request.method, request.path, response.status))
+        if id(request) in self._fail_after:
+            self._fail_after.discard(id(request))
+            if response.status < 400:  # the write happened; the answer is lost
+                response.status, response.body = 500, {"message": "An internal server error occurred."}
+                response.headers.pop("Content-Type", None)
         headers = self._rate_headers.pop(id(request), None) or self._rate_snapshot(self.rate_limit)
         for key, value in headers.items():
             response.headers.setdefault(key, value)

@@ -370,9 +370,9 @@ class NumistaPusher:
         return NumistaPushSession(self.engine, api, job, settle_seconds=self.settle_seconds)
 
 
-def pusher_for(context: AppContext, *, settle_seconds: float) -> NumistaPusher:
+def pushers_for(context: AppContext, *, settle_seconds: float) -> dict[str, NumistaPusher]:
     """The worker's Numista pusher (registered in services.integrations.registry)."""
-    return NumistaPusher(context.engine, context.settings, context.vault, settle_seconds=settle_seconds)
+    return {SERVICE: NumistaPusher(context.engine, context.settings, context.vault, settle_seconds=settle_seconds)}
 
 
 class NumistaPushSession:

@@ -1,0 +1,257 @@
+"""Command-line handlers for Discogs, registered on the CLI's parser by ``add_parsers`` (cli.py stays small):
+
+    connect discogs [--personal-token | --disconnect]
+    import discogs [--folder ID]            import discogs-csv FILE [--dry-run]
+    catalog search discogs QUERY [--barcode B] [--catno C] [--link ITEM [--pick N]]
+    export discogs --target collection|wantlist|marketplace [--folder ID] [--all | --item ID ...] [--dry-run]
+    prices refresh --kind record            (Discogs price suggestions; other kinds keep their handler)
+
+They follow the cli.py handler contract ``(context, session, actor, args) -> (document, summary, status)``;
+those that talk to Discogs commit the command's session first, like the Numista and sync commands: every
+request takes a slot of the installation-wide budget through its own database connection, and on SQLite an
+open write in the command's session would block it. Their own writes come after the calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.context import AppContext
+from services.errors import InvalidInput, VitrineError
+from services.http import AuthError, RateLimitedError, ServiceError
+from services.integrations.discogs import oauth
+from services.integrations.discogs.catalog import (
+    link_record,
+    refresh_record_values,
+    release_details,
+    search_releases,
+)
+from services.integrations.discogs.importer import import_discogs_csv, import_from_account
+from services.integrations.discogs.pusher import TARGETS, ExportOptions, dry_run_document, plan_export, start_export
+from services.store.models import User
+
+EXIT_OK, EXIT_PARTIAL = 0, 1
+
+
+def as_vitrine_error(error: ServiceError) -> VitrineError:
+    code = ("DISCOGS_AUTH" if isinstance(error, AuthError) else
+            "DISCOGS_RATE_LIMITED" if isinstance(error, RateLimitedError) else "DISCOGS_ERROR")  # fmt: skip
+    return VitrineError(error.message, code=code)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> Any:
+    """The sub-command table of an existing command (to add ``discogs`` beside ``numista``)."""
+    return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+
+
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add the Discogs sub-commands to ``connect``, ``import``, ``catalog search``, ``export`` and ``prices``."""
+    connect = _subcommands(commands.choices["connect"]).add_parser(
+        "discogs", parents=[common], help="OAuth: prints the authorize URL, reads the verifier from stdin")
+    how = connect.add_mutually_exclusive_group()
+    how.add_argument("--personal-token", action="store_true", help="a Discogs personal access token from stdin")
+    how.add_argument("--disconnect", action="store_true", help="forget your Discogs tokens")
+    connect.set_defaults(handler=cmd_connect_discogs)
+
+    imports = _subcommands(commands.choices["import"])
+    account = imports.add_parser("discogs", parents=[common], help="your Discogs collection (resumable)")
+    account.add_argument("--folder", type=int, default=0, metavar="ID", help="one folder (default 0: all)")
+    account.set_defaults(handler=cmd_import_discogs)
+    csv_file = imports.add_parser("discogs-csv", parents=[common], help="a Discogs collection CSV export")
+    csv_file.add_argument("file", metavar="FILE")
+    csv_file.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    csv_file.set_defaults(handler=cmd_import_discogs_csv)
+
+    search = _subcommands(_subcommands(commands.choices["catalog"]).choices["search"]).add_parser(
+        "discogs", parents=[common], help="Discogs releases (your account) to link records")
+    search.add_argument("query", metavar="QUERY", nargs="?", default="")
+    search.add_argument("--barcode", metavar="B")
+    search.add_argument("--catno", metavar="C", help="catalogue number")
+    search.add_argument("--link", type=int, metavar="ITEM", help="link this record to the release picked")
+    search.add_argument("--pick", type=int, metavar="N", help="with --link: the N-th result (default: the only one)")
+    search.set_defaults(handler=cmd_catalog_search_discogs)
+
+    export = _subcommands(commands.choices["export"]).add_parser(
+        "discogs", parents=[common], help="push records to your Discogs collection, wantlist or marketplace")
+    export.add_argument("--target", choices=tuple(TARGETS), required=True)
+    chosen = export.add_mutually_exclusive_group()
+    chosen.add_argument("--all", action="store_true", help="every record (those that cannot go are skipped)")
+    chosen.add_argument("--item", type=int, action="append", metavar="ID", help="this record (repeatable)")
+    export.add_argument("--folder", type=int, default=1, metavar="ID", help="collection folder (default 1)")
+    export.add_argument("--another-copy", action="store_true", help="add a copy even if the release is there")
+    export.add_argument("--price", help="marketplace: the price of every listing (default: Discogs' suggestion)")
+    export.add_argument("--for-sale", action="store_true", help="marketplace: list For Sale instead of Draft")
+    export.add_argument("--dry-run", action="store_true", help="show what would be sent; queue and send nothing")
+    export.add_argument("--no-wait", action="store_true", help="queue the job and return (a worker pushes it)")
+    export.set_defaults(handler=cmd_export_discogs)
+
+    refresh = _subcommands(commands.choices["prices"]).choices["refresh"]
+    other_kinds = refresh.get_default("handler")
+
+    def prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+        if args.kind == "record":
+            return cmd_prices_refresh_records(context, session, actor, args)
+        return other_kinds(context, session, actor, args)
+
+    refresh.set_defaults(handler=prices_refresh)
+
+
+# ------------------------------------------------------------------------------------------ connect
+def cmd_connect_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    settings, vault = context.settings, context.vault
+    if args.disconnect:
+        oauth.disconnect(session, actor.id)
+        return {"connected": False}, "Discogs disconnected: its tokens are deleted.", EXIT_OK
+    if args.personal_token:
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise InvalidInput("Give your Discogs personal access token on the first line of standard input.",
+                               code="TOKEN_REQUIRED")  # fmt: skip
+        connection = oauth.connect_personal_token(session, settings, vault, actor.id, token)
+    else:
+        if not oauth.oauth_configured(settings):
+            raise InvalidInput(
+                f"No Discogs application is configured: register one at {oauth.REGISTER_URL} and set "
+                "DISCOGS_CONSUMER_KEY/DISCOGS_CONSUMER_SECRET, or run `connect discogs --personal-token`.",
+                code="DISCOGS_NOT_CONFIGURED")  # fmt: skip
+        try:
+            pending = oauth.start_authorization(session, settings, vault, actor.id)
+        except ServiceError as error:
+            raise as_vitrine_error(error) from None
+        session.commit()  # the request token must outlive this command if it fails later
+        out = sys.stderr if args.json else sys.stdout
+        print(f"Open this page, approve Vitrine, then paste the verification code here:\n{pending.authorize_url}",
+              file=out, flush=True)  # fmt: skip
+        verifier = sys.stdin.readline().strip()
+        connection = oauth.finish_authorization(session, settings, vault, actor.id, pending.request_token, verifier)
+    document = connection.to_json()
+    return document, f"Connected to Discogs as {connection.username} (user {connection.user_id}).", EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ imports
+def _import_summary(document: dict[str, Any], verb: str) -> str:
+    text = (f"{verb}: {document['created']} new, {document['updated']} updated, {document['unchanged']} unchanged, "
+            f"{document['skipped']} skipped.")  # fmt: skip
+    return text + "".join(f"\n  row {e['row']}: {e['reason']}" for e in document["errors"])
+
+
+def cmd_import_discogs_csv(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    report = import_discogs_csv(session, actor.id, Path(args.file), dry_run=args.dry_run)
+    document = report.to_json()
+    verb = f"Would import {Path(args.file).name}" if args.dry_run else f"Imported {Path(args.file).name}"
+    return document, _import_summary(document, verb), EXIT_PARTIAL if report.errors else EXIT_OK
+
+
+def cmd_import_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    oauth.load_credentials(session, context.vault, actor.id)  # DiscogsNotConnected: one clear line
+    session.commit()
+
+    def show(page: int, pages: int) -> None:
+        print(f"\rpage {page}/{pages}", end="", file=sys.stderr, flush=True)
+
+    report = import_from_account(context.engine, context.settings, context.vault, actor.id, folder_id=args.folder,
+                                 progress=show if sys.stderr.isatty() and not args.json else None)  # fmt: skip
+    document = report.to_json()
+    summary = _import_summary(document, f"Imported from Discogs (job {report.job}, {report.calls} calls)")
+    if report.stopped:
+        summary += f"\nStopped: {report.stopped}"
+    return document, summary, EXIT_PARTIAL if report.stopped else EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ search
+def cmd_catalog_search_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    session.commit()  # the shared request budget writes through its own connection (see the module docstring)
+    api = oauth.member_api(session, context.settings, context.vault, actor.id)
+    linked: dict[str, Any] | None = None
+    try:
+        with api:
+            hits = search_releases(api, args.query, barcode=args.barcode, catno=args.catno)
+            if args.link is not None:
+                if not hits:
+                    raise InvalidInput("Nothing found to link.", code="NOTHING_FOUND")
+                if args.pick is None and len(hits) > 1:
+                    raise InvalidInput(f"{len(hits)} releases match: choose one with --pick N.", code="AMBIGUOUS")
+                pick = args.pick or 1
+                if not 1 <= pick <= len(hits):
+                    raise InvalidInput(f"--pick is between 1 and {len(hits)}.", code="INVALID_PICK")
+                details, cached = release_details(session, api, hits[pick - 1].release_id)  # cached for a week
+                item = link_record(session, actor.id, args.link, hits[pick - 1].release_id)
+                linked = {"item": item.id, "releaseId": item.discogs_release_id, "artist": details["artist"],
+                          "title": details["title"], "fromCache": cached}  # fmt: skip
+    except ServiceError as error:
+        raise as_vitrine_error(error) from None
+    document: dict[str, Any] = {"count": len(hits), "results": [h.to_json() for h in hits], "calls": api.calls}
+    lines = [f"{n:>3}. r{h.release_id:<9} {h.title}  ({h.year or '?'}, {', '.join(h.labels[:2]) or '?'}, "
+             f"{h.catno or '-'}, {', '.join(h.formats[:3])})" for n, h in enumerate(hits, start=1)]  # fmt: skip
+    if linked is not None:
+        document["linked"] = linked
+        lines.append(f"Linked item {linked['item']} to release {linked['releaseId']} ({linked['artist']} – "
+                     f"{linked['title']}).")  # fmt: skip
+    lines.append(f"{len(hits)} release(s); {api.calls} call(s).")
+    return document, "\n".join(lines), EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ export
+def _price(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidInput(f"{text!r} is not an amount (e.g. 12.50).", code="INVALID_PRICE") from None
+    if not value.is_finite() or value <= 0:
+        raise InvalidInput("A listing price must be greater than 0.", code="INVALID_PRICE")
+    return value
+
+
+def cmd_export_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    from services.sync.commands import _job_result, _run_job
+
+    if not args.all and not args.item:
+        raise InvalidInput("Choose the records: --all, or --item ID (repeatable).", code="NOTHING_SELECTED")
+    options = ExportOptions(args.target, args.folder, args.another_copy,
+                            "For Sale" if args.for_sale else "Draft", _price(args.price))  # fmt: skip
+    plan = plan_export(session, actor.id, None if args.all else args.item, options)
+    if args.dry_run:
+        document = dry_run_document(plan)
+        counts = document["counts"]
+        summary = f"Dry run: {counts['queued']} to push, {counts['skipped']} skipped. Nothing was sent."
+        summary += "".join(f"\n  item {row.item_id}: skipped, {row.reason}" for row in plan if row.action == "skip")
+        return document, summary, EXIT_OK
+    oauth.load_credentials(session, context.vault, actor.id)
+    if args.target == "collection":
+        session.commit()
+        try:
+            with oauth.member_api(session, context.settings, context.vault, actor.id) as api:
+                folders = {int(f["id"]): f.get("name") for f in api.folders()}
+        except ServiceError as error:
+            raise as_vitrine_error(error) from None
+        if args.folder not in folders or args.folder == 0:
+            known = ", ".join(f"{fid} ({name})" for fid, name in folders.items() if fid) or "none"
+            raise InvalidInput(f"Folder {args.folder} is not one of yours; your folders: {known}.",
+                               code="UNKNOWN_FOLDER")  # fmt: skip
+    job_id = start_export(session, actor.id, plan, options)
+    session.commit()
+    if args.no_wait:
+        document, _summary, _status = _job_result(session, actor, job_id)
+        return document, f"Queued job {job_id}; a worker pushes it.", EXIT_OK
+    return _run_job(context, session, actor, job_id)
+
+
+# ------------------------------------------------------------------------------------------ prices
+def cmd_prices_refresh_records(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    session.commit()  # the shared request budget writes through its own connection (see the module docstring)
+    api = oauth.member_api(session, context.settings, context.vault, actor.id)
+    with api:
+        report = refresh_record_values(session, api, actor.id, force=args.force)
+    summary = (f"Priced {len(report.refreshed)} release(s), {report.fresh} still fresh, {len(report.without_price)} "
+               f"without any price, {len(report.failed)} failed; {report.calls} call(s).")  # fmt: skip
+    if report.stopped:
+        summary += f"\nStopped: {report.stopped}"
+    return report.to_json(), summary, EXIT_PARTIAL if report.stopped or report.failed else EXIT_OK

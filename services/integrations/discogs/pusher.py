@@ -1,0 +1,437 @@
+"""Exporting records to Discogs on the push engine: a collection folder, the wantlist, or Draft marketplace
+listings. The plan (what each record becomes, or why it is skipped), starting the job, and the push session
+the worker calls for every row.
+
+Each target is its own service key of the engine (``discogs`` = the collection, which is what
+``sync.discogs`` reports; ``discogs_wantlist``; ``discogs_listing``), so a record has one ledger row per
+target and the worker dispatches each job to the right pusher.
+
+Exactly once. Discogs never deduplicates: every collection POST is a new copy and every listing POST a new
+listing (notes/discogs.md §2.2, §5). So the remote is read once per job (collection or wantlist: pages of
+100) and that *baseline* is stored with the job. A release in the baseline is already there: DUPLICATE,
+never added again unless the member asked for another copy. A row whose earlier attempt may have reached
+Discogs (5xx, timeout, killed worker) comes back as ``retry`` and is reconciled before anything is sent:
+
+* collection: an instance of the release that is in the collection now, was not in the job's baseline
+  and is not recorded for any of the member's records is the one our lost attempt created: it is adopted
+  (and its fields written), never duplicated. Instances we did not create are never modified;
+* wantlist: PUT is an upsert of a release that was not wanted before the job: sending it again is safe;
+* marketplace: our listings carry ``external_id = marker(item)`` (private to the seller); a listing with
+  our marker that is not linked yet is adopted. Listings without our marker are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.accounts.vault import Vault
+from services.config import Settings
+from services.context import AppContext
+from services.errors import InvalidInput
+from services.http import AuthError, BadRequestError, NotFoundError, RateLimitedError, ServiceError
+from services.integrations.discogs.api import DiscogsApi
+from services.integrations.discogs.conditions import MEDIA_CONDITIONS
+from services.integrations.discogs.mapping import RecordPayload, listing_body, marker, record_payload
+from services.integrations.discogs.oauth import DiscogsNotConnected, member_api
+from services.states import RowStatus
+from services.store.db import session_scope
+from services.store.models import Item, JobItem, SyncLedger, utcnow
+from services.store.models_discogs import DiscogsPushBaseline
+from services.sync import engine as jobs
+from services.sync.engine import Claim, Outcome, PlannedRow
+from services.sync.worker import JobInfo, JobPaused
+
+log = logging.getLogger("services.integrations.discogs")
+
+TARGETS = {"collection": "discogs", "wantlist": "discogs_wantlist", "marketplace": "discogs_listing"}
+TARGET_NAMES = {"collection": "your Discogs collection", "wantlist": "your wantlist", "marketplace": "your inventory"}
+LISTING_STATUSES = ("Draft", "For Sale")
+BASELINE_TAKEN = 0  # release id 0 never exists: its row says "the baseline of this job is complete"
+
+
+# ------------------------------------------------------------------------------------------ the plan
+@dataclass(frozen=True)
+class ExportOptions:
+    target: str = "collection"
+    folder_id: int = 1
+    another_copy: bool = False
+    listing_status: str = "Draft"
+    price: Decimal | None = None  # marketplace: one price for every listing (else price suggestions)
+
+    def validate(self) -> None:
+        if self.target not in TARGETS:
+            raise InvalidInput(f"Target is one of {', '.join(TARGETS)}.", code="INVALID_TARGET")
+        if self.target == "collection" and self.folder_id <= 0:
+            raise InvalidInput("Folder 0 (All) cannot receive records; choose 1 (Uncategorized) or one of your "
+                               "folders.", code="INVALID_FOLDER")  # fmt: skip
+        if self.listing_status not in LISTING_STATUSES:
+            raise InvalidInput("A listing is Draft or For Sale.", code="INVALID_STATUS")
+        if self.price is not None and not self.price > 0:
+            raise InvalidInput("A listing price must be greater than 0.", code="INVALID_PRICE")
+
+    def params(self) -> dict[str, Any]:
+        return {"target": self.target, "folder": self.folder_id, "another_copy": self.another_copy,
+                "listing_status": self.listing_status, "price": str(self.price) if self.price else None}  # fmt: skip
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ExportOptions:
+        price = params.get("price")
+        return cls(str(params.get("target") or "collection"), int(params.get("folder") or 1),
+                   bool(params.get("another_copy")), str(params.get("listing_status") or "Draft"),
+                   Decimal(price) if price else None)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PlannedRecord:
+    item_id: int
+    title: str
+    payload: RecordPayload
+    action: str  # create | copy | skip
+    reason: str | None = None
+    sync_status: str = "NOT_SYNCED"
+    remote_id: str | None = None
+    reconcile: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.item_id, "status": "SKIPPED" if self.action == "skip" else "QUEUED",
+                "remoteId": self.remote_id, "error": self.reason, "action": self.action, "title": self.title,
+                "releaseId": self.payload.release_id, "media": self.payload.media,
+                "sleeve": self.payload.sleeve}  # fmt: skip
+
+
+def selectable_records(session: Session, owner_id: int, item_ids: Iterable[int] | None = None) -> list[Item]:
+    query = select(Item).where(Item.owner_id == owner_id, Item.kind == "record").order_by(Item.title, Item.id)
+    if item_ids is None:
+        return list(session.scalars(query))
+    ids = sorted(set(item_ids))
+    found: list[Item] = []
+    for start in range(0, len(ids), 900):
+        found.extend(session.scalars(query.where(Item.id.in_(ids[start : start + 900]))))
+    return found
+
+
+def plan_export(session: Session, owner_id: int, item_ids: Iterable[int] | None,
+                options: ExportOptions) -> list[PlannedRecord]:  # fmt: skip
+    """What the export would do, without calling Discogs."""
+    options.validate()
+    wanted = None if item_ids is None else list(item_ids)
+    items = selectable_records(session, owner_id, wanted)
+    if wanted is not None:
+        missing = set(wanted) - {item.id for item in items}
+        if missing:
+            raise InvalidInput(f"Not records of yours: {', '.join(map(str, sorted(missing)))}.",
+                               code="ITEM_NOT_FOUND")  # fmt: skip
+    service = TARGETS[options.target]
+    ledger = jobs.ledger_rows(session, service, [item.id for item in items])
+    plan = []
+    for item in items:
+        payload = record_payload(item)
+        entry = ledger.get(item.id)
+        status = entry.status if entry is not None else "NOT_SYNCED"
+        remote = entry.remote_id if entry is not None else None
+        reason = payload.problem
+        if reason is None and options.target == "marketplace" and payload.media is None:
+            reason = f"no media condition; Discogs needs one of: {', '.join(MEDIA_CONDITIONS)}"
+        if reason is not None:
+            plan.append(PlannedRecord(item.id, item.title, payload, "skip", reason, status, remote))
+        elif remote and options.target == "collection" and options.another_copy:
+            plan.append(PlannedRecord(item.id, item.title, payload, "copy", None, status, remote))
+        elif remote:
+            where = {"collection": f"in your collection (instance {remote})", "wantlist": "in your wantlist",
+                     "marketplace": f"listed (listing {remote})"}[options.target]  # fmt: skip
+            plan.append(PlannedRecord(item.id, item.title, payload, "skip", f"already {where}", status, remote))
+        else:
+            plan.append(PlannedRecord(item.id, item.title, payload, "create", None, status, None,
+                                      reconcile=status in ("QUEUED", "FAILED")))  # fmt: skip
+    return plan
+
+
+def dry_run_document(plan: list[PlannedRecord]) -> dict[str, Any]:
+    skipped = sum(1 for row in plan if row.action == "skip")
+    return {"job": None, "status": "dry-run",
+            "counts": {"synced": 0, "duplicate": 0, "failed": 0, "skipped": skipped, "queued": len(plan) - skipped},
+            "items": [row.to_json() for row in plan]}  # fmt: skip
+
+
+def start_export(session: Session, owner_id: int, plan: list[PlannedRecord], options: ExportOptions) -> int:
+    """Queue the plan as a job of the target's service; returns the job id."""
+    rows = [PlannedRow(row.item_id, row.action, row.reason, row.reconcile, row.remote_id) for row in plan]
+    job = jobs.create_job(session, owner_id, TARGETS[options.target], rows, options.params())
+    return job.id
+
+
+# ------------------------------------------------------------------------------------------ the pusher
+_ITEM = select(Item.id, Item.owner_id, Item.kind, Item.grade, Item.grade_code, Item.notes, Item.details,
+               Item.storage_location, Item.discogs_release_id).where(Item.id == bindparam("item"))  # fmt: skip
+
+
+class DiscogsPusher:
+    """Pusher factory for the worker, one per target service (see ``pushers``)."""
+
+    def __init__(self, engine: Engine, settings: Settings, vault: Vault, *, settle_seconds: float = 5.0,
+                 api_options: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+        self.engine, self.settings, self.vault = engine, settings, vault
+        self.settle_seconds = settle_seconds
+        self.api_options = dict(api_options or {})
+
+    def __call__(self, job: JobInfo) -> DiscogsPushSession | _NotConnected:
+        try:
+            with session_scope(self.engine) as session:
+                api = member_api(session, self.settings, self.vault, job.owner_id, **self.api_options)
+        except DiscogsNotConnected as error:
+            return _NotConnected(error.message)
+        return DiscogsPushSession(self.engine, api, job, settle_seconds=self.settle_seconds)
+
+
+class _NotConnected:
+    """The member disconnected Discogs after queueing: the job pauses with the reason, nothing is lost."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def push(self, claim: Claim) -> Outcome:
+        raise JobPaused(f"{self.message} The export is paused; resume it after reconnecting.")
+
+    def close(self) -> None:
+        return None
+
+
+def pushers(engine: Engine, settings: Settings, vault: Vault, **options: Any) -> dict[str, DiscogsPusher]:
+    """The worker's pushers for every Discogs target."""
+    pusher = DiscogsPusher(engine, settings, vault, **options)
+    return dict.fromkeys(TARGETS.values(), pusher)
+
+
+def pushers_for(context: AppContext, *, settle_seconds: float) -> dict[str, DiscogsPusher]:
+    """The worker's Discogs pushers (registered in services.integrations.registry)."""
+    return pushers(context.engine, context.settings, context.vault, settle_seconds=settle_seconds)
+
+
+class DiscogsPushSession:
+    """Pushes one job's rows for one worker: the API client, the job's baseline and view of the remote."""
+
+    def __init__(self, engine: Engine, api: DiscogsApi, job: JobInfo, *, settle_seconds: float = 5.0) -> None:
+        self.engine, self.api, self.job = engine, api, job
+        self.settle_seconds = settle_seconds
+        self.options = ExportOptions.from_params(job.params)
+        self.service = TARGETS[self.options.target]
+        self.baseline: dict[int, list[Any]] | None = None
+        self.current: dict[int, list[Any]] | None = None  # release (or 0 for listings) -> remote entries now
+        self.current_read_at: datetime | None = None
+        self.ours: set[str] = set()
+        self.field_ids: dict[str, tuple[int, list[str] | None]] | None = None
+        self.suggestions: dict[int, dict[str, Any]] = {}
+        self.remote_reads = 0
+
+    def close(self) -> None:
+        self.api.close()
+
+    # -- reading the remote ------------------------------------------------------------------------
+    def _read_remote(self) -> dict[int, list[Any]]:
+        """The remote now: release id -> instance ids (collection), [release] (wantlist), or for the
+        marketplace external_id -> listing ids."""
+        found: dict[int | str, list[Any]] = {}
+        if self.options.target == "collection":
+            for _page, _pages, entries in self.api.collection_pages(0):
+                for entry in entries:
+                    found.setdefault(int(entry["id"]), []).append(int(entry["instance_id"]))
+        elif self.options.target == "wantlist":
+            for _page, _pages, entries in self.api.want_pages():
+                for entry in entries:
+                    found.setdefault(int(entry["id"]), []).append(int(entry["id"]))
+        else:
+            for _page, _pages, entries in self.api.inventory_pages():
+                for entry in entries:
+                    if entry.get("external_id"):
+                        found.setdefault(str(entry["external_id"]), []).append(int(entry["id"]))
+        self.remote_reads += 1
+        return found  # type: ignore[return-value]
+
+    def _load_ours(self) -> None:
+        with session_scope(self.engine) as session:
+            linked = session.scalars(
+                select(SyncLedger.remote_id).join(Item, Item.id == SyncLedger.item_id)
+                .where(Item.owner_id == self.job.owner_id, SyncLedger.service == self.service,
+                       SyncLedger.remote_id.is_not(None)))  # fmt: skip
+            in_job = session.scalars(select(JobItem.remote_id).where(JobItem.job_id == self.job.id,
+                                                                     JobItem.remote_id.is_not(None)))  # fmt: skip
+            self.ours = {str(value) for value in (*linked, *in_job)}
+
+    def _baseline(self) -> dict[int, list[Any]]:
+        """What the remote held when this job first looked (stored: survives a killed worker)."""
+        if self.baseline is not None:
+            return self.baseline
+        with session_scope(self.engine) as session:
+            rows = list(session.scalars(select(DiscogsPushBaseline).where(DiscogsPushBaseline.job_id == self.job.id)))
+        if any(row.release_id == BASELINE_TAKEN for row in rows):
+            self.baseline = {row.release_id: list(row.remote_ids or []) for row in rows
+                             if row.release_id != BASELINE_TAKEN}  # fmt: skip
+            self._load_ours()
+            return self.baseline
+        started = utcnow()
+        remote = self._read_remote()
+        self.current, self.current_read_at = remote, started
+        try:
+            with session_scope(self.engine) as session:
+                session.execute(DiscogsPushBaseline.__table__.insert(), [
+                    {"job_id": self.job.id, "release_id": BASELINE_TAKEN, "remote_ids": []},
+                    *({"job_id": self.job.id, "release_id": key, "remote_ids": ids}
+                      for key, ids in remote.items() if isinstance(key, int)),
+                ])  # fmt: skip
+        except IntegrityError:  # another worker of the same job stored it first: use theirs
+            self.baseline = None
+            return self._baseline()
+        self.baseline = {key: ids for key, ids in remote.items() if isinstance(key, int)}
+        self._load_ours()
+        return self.baseline
+
+    def _current(self, claim: Claim) -> dict[Any, list[Any]]:
+        """The remote as of a moment after `claim`'s earlier attempt had settled (one read serves many)."""
+        end = claim.last_attempt_end
+        if self.current is not None and self.current_read_at is not None and (
+                end is None or self.current_read_at >= end + timedelta(seconds=self.settle_seconds)):
+            return self.current
+        with session_scope(self.engine) as session:
+            latest = session.scalar(select(func.max(JobItem.updated_at)).where(
+                JobItem.job_id == self.job.id, JobItem.status == RowStatus.RETRY))  # fmt: skip
+        ends = [moment for moment in (latest, end) if moment is not None]
+        if ends:
+            wait = (max(ends) + timedelta(seconds=self.settle_seconds) - utcnow()).total_seconds()
+            if wait > 0:
+                time.sleep(min(wait, self.settle_seconds))
+        started = utcnow()
+        self.current, self.current_read_at = self._read_remote(), started
+        self._load_ours()
+        return self.current
+
+    # -- one row ---------------------------------------------------------------------------------
+    def push(self, claim: Claim) -> Outcome:
+        with self.engine.connect() as connection:
+            item = connection.execute(_ITEM, {"item": claim.item_id}).first()
+            earlier = connection.scalar(select(JobItem.remote_id).where(JobItem.id == claim.row_id))
+            action = (self.job.params.get("actions") or {}).get(str(claim.item_id), "create")
+        if item is None or item.owner_id != claim.owner_id or item.kind != "record":
+            return Outcome("skipped", error="the record no longer exists")
+        payload = record_payload(item)
+        if payload.problem or payload.release_id is None:
+            return Outcome("skipped", error=payload.problem)
+        try:
+            if self.options.target == "collection":
+                return self._collection(claim, payload, action, earlier)
+            if self.options.target == "wantlist":
+                return self._wantlist(payload)
+            return self._listing(claim, payload, earlier)
+        except AuthError as error:
+            raise JobPaused(f"{error.message} The export is paused; resume it after reconnecting Discogs.") from None
+        except RateLimitedError as error:  # refused without acting: send again later, never a failure
+            return Outcome(claim.previous_status, error=error.message, refund=True)
+        except (BadRequestError, NotFoundError) as error:  # refused, and sending again will not help
+            return Outcome("failed", error=error.message)
+        except ServiceError as error:  # 5xx, timeout, dropped connection: it may have been done
+            return Outcome("retry", error=error.message)
+
+    # collection ---------------------------------------------------------------------------------
+    def _collection(self, claim: Claim, payload: RecordPayload, action: str, earlier: str | None) -> Outcome:
+        release_id = int(payload.release_id or 0)
+        baseline = self._baseline()
+        link = action != "copy"
+        if claim.needs_reconcile:
+            instance = int(earlier) if earlier else None
+            if instance is None:
+                before = set(baseline.get(release_id, []))
+                now = self._current(claim).get(release_id, [])
+                mine = [i for i in now if i not in before and str(i) not in self.ours]
+                instance = min(mine) if mine else None
+            if instance is not None:
+                log.info("job %s item %s: instance %s found on Discogs; not added again", claim.job_id,
+                         claim.item_id, instance)  # fmt: skip
+                return self._finish_instance(release_id, instance, payload, link)
+        if action != "copy" and not self.options.another_copy and baseline.get(release_id):
+            existing = baseline[release_id]
+            return Outcome("duplicate", remote_data={"existingInstances": existing}, link=link,
+                           error=f"already in your collection (instance {', '.join(map(str, existing))}); not added "
+                                 "again (ask for another copy to add one)")  # fmt: skip
+        instance = self.api.add_to_folder(self.options.folder_id, release_id)
+        self.ours.add(str(instance))
+        return self._finish_instance(release_id, instance, payload, link)
+
+    def _fields(self) -> dict[str, tuple[int, list[str] | None]]:
+        if self.field_ids is None:
+            self.field_ids = {str(f.get("name")): (int(f["id"]), f.get("options"))
+                              for f in self.api.collection_fields()}  # fmt: skip
+        return self.field_ids
+
+    def _finish_instance(self, release_id: int, instance: int, payload: RecordPayload, link: bool) -> Outcome:
+        """Write Media, Sleeve and Notes on our instance (by field name; a value a dropdown does not offer
+        is left out and reported). A failure here keeps the instance id on the row for the retry."""
+        self.ours.add(str(instance))
+        notes: list[str] = []
+        wanted = {"Media": payload.media, "Sleeve": payload.sleeve, "Notes": payload.notes}
+        try:
+            for name, value in wanted.items():
+                if not value:
+                    continue
+                found = self._fields().get(name)
+                if found is None:
+                    notes.append(f"no {name} field on your collection")
+                    continue
+                field_id, options = found
+                if options and value not in options:
+                    notes.append(f"{name} {value!r} is not one of your field's options")
+                    continue
+                self.api.set_field(self.options.folder_id, release_id, instance, field_id, value)
+        except (RateLimitedError, ServiceError) as error:
+            return Outcome("retry", remote_id=str(instance), error=f"added as instance {instance}, but writing its "
+                           f"fields failed: {error.message}")  # fmt: skip
+        data = {"release_id": release_id, "instance_id": instance, "folder_id": self.options.folder_id}
+        return Outcome("synced", str(instance), data, link=link, error="; ".join(notes) or None)
+
+    # wantlist -----------------------------------------------------------------------------------
+    def _wantlist(self, payload: RecordPayload) -> Outcome:
+        release_id = int(payload.release_id or 0)
+        if release_id in self._baseline() and str(release_id) not in self.ours:
+            return Outcome("duplicate", error="already in your wantlist; left as it is")
+        self.api.put_want(release_id, payload.notes)
+        self.ours.add(str(release_id))
+        return Outcome("synced", str(release_id), {"release_id": release_id})
+
+    # marketplace --------------------------------------------------------------------------------
+    def _price(self, payload: RecordPayload) -> Decimal | None:
+        if self.options.price is not None:
+            return self.options.price
+        release_id = int(payload.release_id or 0)
+        if release_id not in self.suggestions:
+            self.suggestions[release_id] = self.api.price_suggestions(release_id)
+        entry = self.suggestions[release_id].get(payload.media or "")
+        try:
+            value = Decimal(str(entry["value"])) if isinstance(entry, Mapping) else None
+        except (ArithmeticError, KeyError, ValueError):
+            value = None
+        return value.quantize(Decimal("0.01")) if value and value > 0 else None
+
+    def _listing(self, claim: Claim, payload: RecordPayload, earlier: str | None) -> Outcome:
+        tag = marker(claim.item_id)
+        if earlier:
+            return Outcome("synced", earlier, {"listing_id": int(earlier)})
+        if claim.needs_reconcile:
+            mine = [i for i in self._current(claim).get(tag, []) if str(i) not in self.ours]  # type: ignore[call-overload]
+            if mine:
+                return Outcome("synced", str(min(mine)), {"listing_id": min(mine)})
+        price = self._price(payload)
+        if price is None:
+            return Outcome("failed", error="no price: Discogs has no price suggestion for this condition (fill in "
+                                           "your seller settings) - give one with --price")  # fmt: skip
+        body = listing_body(claim.item_id, payload, float(price), status=self.options.listing_status)
+        listing = self.api.create_listing(body)
+        self.ours.add(str(listing))
+        return Outcome("synced", str(listing), {"listing_id": listing, "price": str(price)})

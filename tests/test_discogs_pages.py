@@ -1,0 +1,166 @@
+"""Discogs in the pages (AppTest through app.py, real HTTP to the emulator): Connections (Connect Discogs →
+authorize → callback query parameters, the registration explanation, personal token, disconnect), the
+Import page's CSV preview and commit, the Export page's Discogs wizard queueing a job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from services.context import open_context
+from services.store.models import Connection, Item, Job
+from tests.discogs_support import seed_releases
+from tests.emulators.discogs import CONSUMER_KEY, CONSUMER_SECRET, PERSONAL_TOKEN, USER_AGENT, DiscogsEmulator
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def discogs_env(app_env: str, discogs_emulator: DiscogsEmulator, monkeypatch: pytest.MonkeyPatch) -> DiscogsEmulator:
+    monkeypatch.setenv("DISCOGS_API_URL", discogs_emulator.base_url)
+    monkeypatch.setenv("DISCOGS_AUTHORIZE_URL", discogs_emulator.authorize_url)
+    monkeypatch.setenv("HTTP_BACKOFF_BASE", "0.01")
+    monkeypatch.setenv("VITRINE_BACKGROUND_WORKER", "0")
+    return discogs_emulator
+
+
+@pytest.fixture
+def registered(discogs_env: DiscogsEmulator, monkeypatch: pytest.MonkeyPatch) -> DiscogsEmulator:
+    monkeypatch.setenv("DISCOGS_CONSUMER_KEY", CONSUMER_KEY)
+    monkeypatch.setenv("DISCOGS_CONSUMER_SECRET", CONSUMER_SECRET)
+    return discogs_env
+
+
+def _page(page: str, query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for kind in (at.success, at.error, at.warning, at.info, at.markdown, at.caption)
+                    for e in kind)  # fmt: skip
+
+
+def test_without_an_application_the_page_explains_and_offers_the_personal_token(discogs_env: DiscogsEmulator) -> None:
+    at = _page("connections")
+    assert "DISCOGS_CONSUMER_KEY" in _texts(at) and not [b for b in at.button if b.key == "discogs_connect"]
+    at.text_input(key="discogs_personal_token").input(PERSONAL_TOKEN)
+    next(b for b in at.button if "discogs_token_form" in str(b.id)).click().run()
+    assert not at.exception, at.exception
+    assert "Connected as **example** (Discogs user 1)" in _texts(at)
+    assert PERSONAL_TOKEN not in _texts(at)
+    at.button(key="discogs_refresh_prices").click().run()
+    assert not at.exception, at.exception
+    assert "Priced 0 release(s)" in _texts(at)
+    at.button(key="discogs_disconnect").click().run()
+    assert "disconnected" in _texts(at)
+
+
+def test_connect_discogs_then_the_callback_connects_the_member(registered: DiscogsEmulator) -> None:
+    at = _page("connections")
+    at.button(key="discogs_connect").click().run()
+    assert not at.exception, at.exception
+    url = next(str(e.proto.url) for e in at.get("link_button"))
+    assert url.startswith(registered.authorize_url + "?oauth_token=")
+    answer = httpx.get(url, headers={"User-Agent": USER_AGENT})
+    # AppTest has no address bar: Discogs shows the code (oob); a browser is redirected (test_e2e_discogs)
+    verifier = answer.text.split('<code id="verifier">')[1].split("<")[0]
+    token = parse_qs(urlsplit(url).query)["oauth_token"][0]
+    # the callback arrives in a new browser session with the query parameters
+    back = _page("connections", {"oauth_token": token, "oauth_verifier": verifier})
+    assert "Connected to Discogs as example" in _texts(back) or "Connected as **example**" in _texts(back)
+    with open_context().session() as session:
+        connection = session.scalar(select(Connection).where(Connection.service == "discogs"))
+        assert connection is not None and connection.remote_user == "example"
+    # the same callback again is refused with a clear message
+    again = _page("connections", {"oauth_token": token, "oauth_verifier": verifier})
+    assert "already used" in _texts(again) or "unknown" in _texts(again)
+
+
+def test_import_page_imports_from_the_account_in_the_background(discogs_env: DiscogsEmulator) -> None:
+    at = _page("import")
+    assert at.button(key="discogs_import_account").disabled  # not connected yet
+    for release_id in seed_releases(discogs_env, 5):
+        discogs_env.add_instance(release_id)
+    context = open_context()
+    from services.accounts import ensure_local_user
+    from services.integrations.discogs.oauth import connect_personal_token
+
+    with context.session() as session:
+        owner = ensure_local_user(session, "EUR")
+        connect_personal_token(session, context.settings, context.vault, owner.id, PERSONAL_TOKEN)
+    at = _page("import")
+    at.button(key="discogs_import_account").click().run()
+    assert not at.exception, at.exception
+    from tests.sync_support import wait_for
+
+    def imported() -> bool:
+        with context.session() as session:
+            job = session.scalar(select(Job).where(Job.kind == "import"))
+            return job is not None and job.status == "done"
+
+    wait_for(imported, timeout=60)
+    at.run()
+    assert "Import done: page 1 of 1; 8 new" in " ".join(str(p.proto.text) for p in at.get("progress"))
+    with context.session() as session:
+        assert len(list(session.scalars(select(Item).where(Item.kind == "record")))) == 8
+
+
+def test_export_page_discogs_wizard_queues_a_job(registered: DiscogsEmulator) -> None:
+    releases = seed_releases(registered, 3)
+    context = open_context()
+    from services.accounts import ensure_local_user
+    from services.collection import add_item
+    from services.integrations.discogs.oauth import connect_personal_token
+
+    with context.session() as session:
+        owner = ensure_local_user(session, "EUR")
+        connect_personal_token(session, context.settings, context.vault, owner.id, PERSONAL_TOKEN)
+        for n, release_id in enumerate(releases):
+            item = add_item(session, owner.id, kind="record", title=f"R{n}", grade="Mint (M)")
+            item.discogs_release_id = release_id
+        add_item(session, owner.id, kind="record", title="Unlinked")
+    at = _page("export")
+    assert "1 record(s) cannot be chosen" in " ".join(str(e.label) for e in at.expander)
+    at.button(key="discogs_select_all").click().run()
+    assert at.data_editor[0].value["push"].all() and len(at.data_editor[0].value) == 3
+    at.button(key="discogs_review").click().run()
+    assert not at.exception, at.exception
+    at.button(key="discogs_confirm").click().run()
+    assert not at.exception, at.exception
+    with context.session() as session:
+        job = session.scalar(select(Job).order_by(Job.id.desc()))
+        assert job is not None and job.service == "discogs" and job.params["folder"] == 1
+        job_id = job.id
+    assert f"Job {job_id}" in " ".join(s.value for s in at.subheader)
+
+
+def test_sets_page_shows_records_by_artist_and_label(discogs_env: DiscogsEmulator, tmp_path: Path) -> None:
+    from services.accounts import ensure_local_user
+    from services.integrations.discogs.importer import import_discogs_csv
+    from tests.discogs_support import discogs_csv
+
+    path = tmp_path / "export.csv"
+    path.write_text(discogs_csv([
+        {"Artist": "Can", "Title": "Tago Mago", "Label": "United Artists", "release_id": "11"},
+        {"Artist": "Can", "Title": "Ege Bamyasi", "Label": "United Artists", "release_id": "12"},
+        {"Artist": "Neu!", "Title": "Neu!", "Label": "Brain", "release_id": "13"},
+    ]), encoding="utf-8")  # fmt: skip
+    with open_context().session() as session:
+        import_discogs_csv(session, ensure_local_user(session, "EUR").id, path)
+    at = _page("sets")
+    frames = {frame.value.columns[0]: frame.value for frame in at.dataframe}
+    artists = frames["artist"].set_index("artist")["copies"].to_dict()
+    labels = frames["label"].set_index("label")["copies"].to_dict()
+    assert artists == {"Can": 2, "Neu!": 1} and labels == {"United Artists": 2, "Brain": 1}
