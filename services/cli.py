@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from services import __version__
 from services.accounts import create_user, resolve_user
+from services.api.commands import add_parsers as add_token_parsers
 from services.collection import (
     CARD_CONDITIONS,
     CARD_PRINTINGS,
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_load = demo.add_parser("load", parents=[common], help="load the demo collection (idempotent)")
     demo_load.set_defaults(handler=cmd_demo_load)
     add_sync_parsers(commands, common)  # export numista, jobs list|resume|cancel, worker (services/sync/commands.py)
+    add_token_parsers(commands, common)  # tokens create|list|revoke (services/api/commands.py)
     return parser
 
 
