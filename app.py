@@ -5,10 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from services.accounts import authenticate
+from services.api.server import api_routes
 from ui.session import Actor, app_context, local_actor
 from ui.sync_worker import background_worker
-
-st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")
 
 # Each url_path equals its file's name: on a fresh server Streamlit's legacy pages/ mode routes the very first
 # request by file name before app.py has run (see ui.session.current_actor).
@@ -41,25 +40,31 @@ def login_form() -> None:
         st.rerun()
 
 
-context = app_context()
-background_worker()  # the push worker thread of this server process, started once (ui/sync_worker.py)
-if context.settings.club_mode:
-    st.set_option("client.showErrorDetails", "none")  # tracebacks never reach members
-if context.settings.club_mode and "actor" not in st.session_state:
-    st.navigation([st.Page(login_form, title="Sign in", url_path="login")]).run()
+if __name__ != "__main__":
+    # `streamlit run app.py` finds this ASGI app (Streamlit's app discovery), imports this file once as the module
+    # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API.
+    app = st.App(__file__, routes=api_routes(app_context))
 else:
-    if "actor" not in st.session_state:
-        st.session_state["actor"] = local_actor()
-    actor: Actor = st.session_state["actor"]
+    st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")
+    context = app_context()
+    background_worker()  # the push worker thread of this server process, started once (ui/sync_worker.py)
     if context.settings.club_mode:
-        with st.sidebar:
-            st.caption(f"Signed in as **{actor.username}**")
-            if st.button("Sign out", key="logout"):
-                del st.session_state["actor"]
-                st.rerun()
-    navigation = st.navigation(PAGES)
-    goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page opened directly
-    target = next((page for page in PAGES if page.url_path == goto), None)
-    if target is not None:
-        st.switch_page(target)
-    navigation.run()
+        st.set_option("client.showErrorDetails", "none")  # tracebacks never reach members
+    if context.settings.club_mode and "actor" not in st.session_state:
+        st.navigation([st.Page(login_form, title="Sign in", url_path="login")]).run()
+    else:
+        if "actor" not in st.session_state:
+            st.session_state["actor"] = local_actor()
+        actor: Actor = st.session_state["actor"]
+        if context.settings.club_mode:
+            with st.sidebar:
+                st.caption(f"Signed in as **{actor.username}**")
+                if st.button("Sign out", key="logout"):
+                    del st.session_state["actor"]
+                    st.rerun()
+        navigation = st.navigation(PAGES)
+        goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page opened directly
+        target = next((page for page in PAGES if page.url_path == goto), None)
+        if target is not None:
+            st.switch_page(target)
+        navigation.run()

@@ -32,6 +32,9 @@ DEFAULTS: dict[str, str] = {
     "NUMISTA_RATE_WINDOW": "60",
     "NUMISTA_MAX_CONCURRENCY": "1",
     "POKEMONTCG_RATE_WINDOW": "60",
+    "VITRINE_API_PUBLIC_CATALOGUE": "false",
+    "VITRINE_API_RATE_CATALOGUE": "60/minute",
+    "VITRINE_API_RATE_COLLECTION": "30/minute",
 }
 
 
@@ -63,6 +66,11 @@ class Settings:
     numista_max_concurrency: int = 1
     pokemontcg_rate_limit: int = 30
     pokemontcg_rate_window: float = 60.0
+    # REST API (services/api): anonymous catalogue reads, and rate limits per token and per client IP.
+    redis_url: str | None = None
+    api_public_catalogue: bool = False
+    api_rate_catalogue: str = "60/minute"
+    api_rate_collection: str = "30/minute"
 
     @property
     def club_mode(self) -> bool:
@@ -89,6 +97,7 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
         "DISCOGS_CONSUMER_SECRET",
         "POKEMONTCG_API_KEY",
         "POKEMONTCG_RATE_LIMIT",
+        "REDIS_URL",
     ]:
         if os.environ.get(key):
             values[key] = os.environ[key]
@@ -124,4 +133,8 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
             values.get("POKEMONTCG_RATE_LIMIT") or (60 if values.get("POKEMONTCG_API_KEY") else 30)
         ),
         pokemontcg_rate_window=float(values["POKEMONTCG_RATE_WINDOW"]),
+        redis_url=values.get("REDIS_URL"),
+        api_public_catalogue=values["VITRINE_API_PUBLIC_CATALOGUE"].strip().lower() in {"1", "true", "yes", "on"},
+        api_rate_catalogue=values["VITRINE_API_RATE_CATALOGUE"],
+        api_rate_collection=values["VITRINE_API_RATE_COLLECTION"],
     )

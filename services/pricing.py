@@ -221,8 +221,9 @@ def valuation(session: Session, owner_id: int, currency: str = "EUR") -> dict[st
     total_copies = 0
     unpriced = 0
     for kind, row_currency, _entries, copies, value, without_price in by_kind_currency:
-        bucket = by_kind.setdefault(kind, {"items": 0, "estimatedValue": Decimal(0)})
+        bucket = by_kind.setdefault(kind, {"items": 0, "estimatedValue": Decimal(0), "itemsWithoutPrice": 0})
         bucket["items"] += int(copies or 0)
+        bucket["itemsWithoutPrice"] += int(without_price or 0)
         total_copies += int(copies or 0)
         unpriced += int(without_price or 0)
         if value is not None:
@@ -235,7 +236,11 @@ def valuation(session: Session, owner_id: int, currency: str = "EUR") -> dict[st
         "totalItems": total_copies,
         "itemsWithoutPrice": unpriced,
         "byKind": {
-            k: {"items": v["items"], "estimatedValue": _money(v["estimatedValue"])}
+            k: {
+                "items": v["items"],
+                "estimatedValue": _money(v["estimatedValue"]),
+                "itemsWithoutPrice": v["itemsWithoutPrice"],
+            }
             for k, v in by_kind.items()
         },
         "bySet": _by_set(session, owner_id, priced, currency),

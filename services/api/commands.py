@@ -42,10 +42,11 @@ def cmd_tokens_list(_context: AppContext, session: Session, actor: User, _args: 
     tokens = list_tokens(session, actor.id)
     lines = [
         f"{t.id:>5}  {t.name:<30} {t.prefix}…  created {t.created_at:%Y-%m-%d}"
-        f"  last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else
-        f"{t.id:>5}  {t.name:<30} {t.prefix}…  created {t.created_at:%Y-%m-%d}  never used"
+        f"  last used {t.last_used_at:%Y-%m-%d %H:%M}"
+        if t.last_used_at
+        else f"{t.id:>5}  {t.name:<30} {t.prefix}…  created {t.created_at:%Y-%m-%d}  never used"
         for t in tokens
-    ]  # fmt: skip
+    ]
     lines.append(f"{len(tokens)} active token(s)")
     return [t.to_json() for t in tokens], "\n".join(lines), EXIT_OK
 

@@ -90,9 +90,7 @@ def list_tokens(session: Session, owner_id: int) -> list[TokenInfo]:
 
 def revoke_token(session: Session, owner_id: int, token_id: int) -> None:
     row = session.scalar(
-        select(ApiToken).where(
-            ApiToken.id == token_id, ApiToken.owner_id == owner_id, ApiToken.revoked_at.is_(None)
-        )
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.owner_id == owner_id, ApiToken.revoked_at.is_(None))
     )
     if row is None:
         raise NotFound(f"You have no active API token {token_id}.", code="TOKEN_NOT_FOUND")
