@@ -6,6 +6,7 @@ from services.accounts.users import set_currency
 from services.errors import VitrineError
 from services.pricing import FX_TO_EUR
 from ui import cache
+from ui.api_tokens import api_tokens_section
 from ui.numista_grades import grade_overrides_editor
 from ui.session import Actor, app_context, current_actor
 
@@ -34,6 +35,9 @@ if currency != actor.currency and st.button("Save currency", key="save_currency"
 
 st.subheader("Coin grades → Numista")
 grade_overrides_editor(context, actor)
+
+st.subheader("API tokens")
+api_tokens_section(context, actor)
 
 st.subheader("This instance")
 st.table(

@@ -37,7 +37,7 @@ from services.api.schemas import (
 )
 from services.collection import CARD_CONDITIONS, ItemFilter, add_card, count_items, delete_item, get_item, list_items
 from services.collection import update_item as update_service_item
-from services.errors import InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
 from services.pricing import unit_prices, valuation
 from services.store.models import Item, LatestPrice, PokemonCard, User
 
@@ -182,19 +182,27 @@ def _quantity(quantity: int) -> int:
 def create_entry(call: Call) -> Reply:
     body: EntryCreate = call.body
     currency = _currency(call)
-    item, created = add_card(
-        call.session,
-        call.owner.user_id,
-        body.cardId,
-        quantity=_quantity(body.quantity),
-        condition=_condition(body.conditionCode),
-        printing=body.printing,
-        strategy=body.duplicationStrategy.value,
-        price=Decimal(str(body.purchasePrice)) if body.purchasePrice is not None else None,
-        currency=body.purchaseCurrency or currency,
-        acquired=body.acquiredAt,
-        notes=body.notes,
-    )
+    try:
+        item, created = add_card(
+            call.session,
+            call.owner.user_id,
+            body.cardId,
+            quantity=_quantity(body.quantity),
+            condition=_condition(body.conditionCode),
+            printing=body.printing,
+            strategy=body.duplicationStrategy.value,
+            price=Decimal(str(body.purchasePrice)) if body.purchasePrice is not None else None,
+            currency=body.purchaseCurrency or currency,
+            acquired=body.acquiredAt,
+            notes=body.notes,
+        )
+    except Conflict:
+        raise ApiError(
+            409,
+            "ENTRY_EXISTS",
+            f"You already have an entry for {body.cardId} in {body.conditionCode.upper()} ({body.printing}); send "
+            'duplicationStrategy "increment" to add copies to it.',
+        ) from None
     call.session.flush()
     call.session.refresh(item)
     delta = _unit_value(call.session, call.owner.user_id, item.id, currency) * body.quantity
