@@ -177,10 +177,23 @@ def page_meta(page: int, page_size: int, total: int, expires_at: datetime | None
     )
 
 
-def _filters(session: Session, index: CardIndex, query: CardQuery) -> CardFilter:
+NO_SET = "\x00"  # a set id no catalogue has: the filter then matches nothing
+
+
+def _unknown(field: str, value: str, what: str) -> ApiWarning:
+    return ApiWarning(
+        code="UNKNOWN_FILTER_VALUE", message=f"{field}: no {what} {value!r} in the catalogue, so no card matches."
+    )
+
+
+def _filters(session: Session, index: CardIndex, query: CardQuery) -> tuple[CardFilter, list[ApiWarning]]:
+    """The search filter of a query, and a warning per filter value the catalogue does not know (such a filter
+    matches nothing, as a database filter would, instead of failing the request)."""
+    warnings: list[ApiWarning] = []
     set_id = query.setId
     if set_id is not None and set_id not in index.set_range:
-        raise ApiError(400, "INVALID_FILTER", f"No set {set_id!r} in the catalogue.", {"field": "setId"})
+        warnings.append(_unknown("setId", set_id, "set"))
+        set_id = NO_SET
     if query.setExternalId:
         external = query.setExternalId.casefold()
         found = session.scalar(
@@ -188,34 +201,26 @@ def _filters(session: Session, index: CardIndex, query: CardQuery) -> CardFilter
         )
         if found is None and query.setExternalId in index.set_range:
             found = query.setExternalId  # the pokemontcg.io id is an external id too
-        if found is None or (set_id is not None and found != set_id):
-            raise ApiError(
-                400, "INVALID_FILTER", f"No set with external id {query.setExternalId!r}.", {"field": "setExternalId"}
-            )
-        set_id = found
+        if found is None:
+            warnings.append(_unknown("setExternalId", query.setExternalId, "set"))
+        set_id = found if found is not None and set_id in (None, found) else NO_SET
     rarity = None
     if query.rarityId:
         rarities = {rarity_id(name): name for name in index.rarities_list()}
-        rarity = rarities.get(query.rarityId.casefold()) or rarities.get(rarity_id(query.rarityId))
+        rarity = rarities.get(rarity_id(query.rarityId))
         if rarity is None:
-            raise ApiError(
-                400,
-                "INVALID_FILTER",
-                f"Unknown rarity {query.rarityId!r}.",
-                {"field": "rarityId", "allowed": sorted(rarities)},
-            )
+            warnings.append(_unknown("rarityId", query.rarityId, "rarity"))
+            rarity = NO_SET
     if query.type and query.type.casefold() not in {t.casefold() for t in index.types_list()}:
-        raise ApiError(
-            400, "INVALID_FILTER", f"Unknown type {query.type!r}.", {"field": "type", "allowed": index.types_list()}
-        )
-    return CardFilter(set_id=set_id, number=query.cardNumber, rarity=rarity, type=query.type)
+        warnings.append(_unknown("type", query.type, "type"))
+    return CardFilter(set_id=set_id, number=query.cardNumber, rarity=rarity, type=query.type), warnings
 
 
 def list_cards(call: Call) -> CardPage:
     query: CardQuery = call.query
     ensure_offline_catalogue(call.session)
     index = card_index(call.session)
-    filters = _filters(call.session, index, query)
+    filters, warnings = _filters(call.session, index, query)
     text = (query.q or "").strip()
     sort = query.sort or (None if text else CardSort.set)
     positions: Sequence[int] = index.matches(text, filters, sort="number" if sort is CardSort.set else "relevance")
@@ -233,7 +238,7 @@ def list_cards(call: Call) -> CardPage:
     return CardPage(
         data=cards,
         meta=page_meta(query.page, query.pageSize, len(positions), expires_at),
-        warnings=stale_warnings(expires_at),
+        warnings=warnings + stale_warnings(expires_at),
     )
 
 
@@ -285,14 +290,17 @@ def price_history(session: Session, card_id: str) -> list[PricePoint]:
 
 
 def autocomplete(call: Call) -> SuggestionList:
+    """Cards whose names match `q` best first (the same ranking as the search); fewer than 2 characters is 400
+    QUERY_TOO_SHORT, and a `q` with fewer than 2 letters or digits ("!!") suggests nothing."""
     query: AutocompleteQuery = call.query
-    if len(normalize(query.q)) < 2:
-        raise ApiError(400, "QUERY_TOO_SHORT", "Type at least 2 letters or digits to get suggestions.")
     ensure_offline_catalogue(call.session)
     index = card_index(call.session)
-    if query.setId is not None and query.setId not in index.set_range:
-        raise ApiError(400, "INVALID_FILTER", f"No set {query.setId!r} in the catalogue.", {"field": "setId"})
-    positions = index.matches(query.q, CardFilter(set_id=query.setId))[: query.limit]
+    warnings = []
+    set_id = query.setId
+    if set_id is not None and set_id not in index.set_range:
+        warnings.append(_unknown("setId", set_id, "set"))
+        set_id = NO_SET
+    positions = index.matches(query.q, CardFilter(set_id=set_id))[: query.limit] if len(normalize(query.q)) >= 2 else []
     sets = {
         s.id: s
         for s in call.session.scalars(
@@ -309,7 +317,8 @@ def autocomplete(call: Call) -> SuggestionList:
                 image=index.images[i],
             )
             for i in positions
-        ]
+        ],
+        warnings=warnings,
     )
 
 
@@ -416,6 +425,7 @@ OPERATIONS = [
         query=AutocompleteQuery,
         errors={400: ("QUERY_TOO_SHORT", "INVALID_FILTER")},
         invalid_code="INVALID_FILTER",
+        field_codes={"q:string_too_short": "QUERY_TOO_SHORT", "q:missing": "QUERY_TOO_SHORT"},
     ),
     Operation(
         "GET",

@@ -35,7 +35,7 @@ from services.api.schemas import (
     SetSummary,
     SummaryMeta,
 )
-from services.collection import CARD_CONDITIONS, ItemFilter, add_card, count_items, delete_item, get_item, list_items
+from services.collection import ItemFilter, add_card, count_items, delete_item, get_item, list_items
 from services.collection import update_item as update_service_item
 from services.errors import Conflict, InvalidInput, NotFound
 from services.pricing import unit_prices, valuation
@@ -103,7 +103,11 @@ def _validators(entry: Entry) -> dict[str, str]:
 def _card_entry(call: Call) -> Item:
     raw = call.path["entryId"]
     try:
-        item = get_item(call.session, call.owner.user_id, int(raw)) if raw.isdigit() and len(raw) < 12 else None
+        item = (
+            get_item(call.session, call.owner.user_id, int(raw))
+            if raw.isascii() and raw.isdigit() and len(raw) < 12
+            else None
+        )
     except NotFound:
         item = None
     if item is None or item.kind != "card":
@@ -161,24 +165,6 @@ def get_entry(call: Call) -> Reply:
     return Reply(entry, headers=_validators(entry))
 
 
-def _condition(code: str) -> str:
-    code = code.strip().upper()
-    if code not in CARD_CONDITIONS:
-        raise ApiError(
-            400,
-            "INVALID_CONDITION",
-            f"Condition must be one of {', '.join(CARD_CONDITIONS)}.",
-            {"allowed": list(CARD_CONDITIONS)},
-        )
-    return code
-
-
-def _quantity(quantity: int) -> int:
-    if quantity < 1 or quantity > 1_000_000:
-        raise ApiError(400, "INVALID_QUANTITY", "Quantity must be a whole number from 1 to 1,000,000.")
-    return quantity
-
-
 def create_entry(call: Call) -> Reply:
     body: EntryCreate = call.body
     currency = _currency(call)
@@ -187,9 +173,9 @@ def create_entry(call: Call) -> Reply:
             call.session,
             call.owner.user_id,
             body.cardId,
-            quantity=_quantity(body.quantity),
-            condition=_condition(body.conditionCode),
-            printing=body.printing,
+            quantity=body.quantity,
+            condition=body.conditionCode.value,
+            printing=body.printing.value,
             strategy=body.duplicationStrategy.value,
             price=Decimal(str(body.purchasePrice)) if body.purchasePrice is not None else None,
             currency=body.purchaseCurrency or currency,
@@ -200,7 +186,7 @@ def create_entry(call: Call) -> Reply:
         raise ApiError(
             409,
             "ENTRY_EXISTS",
-            f"You already have an entry for {body.cardId} in {body.conditionCode.upper()} ({body.printing}); send "
+            f"You already have an entry for {body.cardId} in {body.conditionCode.value} ({body.printing.value}); send "
             'duplicationStrategy "increment" to add copies to it.',
         ) from None
     call.session.flush()
@@ -219,13 +205,9 @@ def update_entry(call: Call) -> Reply:
     given = body.model_fields_set
     changes: dict[str, Any] = {}
     if "quantity" in given:
-        if body.quantity is None:
-            raise ApiError(400, "INVALID_QUANTITY", "Quantity cannot be empty; delete the entry instead.")
-        changes["quantity"] = _quantity(body.quantity)
+        changes["quantity"] = body.quantity
     if "conditionCode" in given:
-        if body.conditionCode is None:
-            raise ApiError(400, "INVALID_CONDITION", "A card entry always has a condition.")
-        changes["grade"] = changes["grade_code"] = _condition(body.conditionCode)
+        changes["grade"] = changes["grade_code"] = body.conditionCode.value
     if "acquiredAt" in given:
         changes["acquired_date"] = body.acquiredAt
     if "purchasePrice" in given:
@@ -326,7 +308,11 @@ def profile_summary(call: Call) -> ProfileSummary:
     )
 
 
-_ENTRY_BODY_CODES = {"quantity": "INVALID_QUANTITY", "conditionCode": "INVALID_CONDITION"}
+_ENTRY_BODY_CODES = {
+    "quantity": "INVALID_QUANTITY",
+    "conditionCode": "INVALID_CONDITION",
+    "printing": "INVALID_PRINTING",
+}
 OPERATIONS = [
     Operation(
         "GET",

@@ -114,7 +114,8 @@ class Operation:
     status: int = 200
     errors: dict[int, tuple[str, ...]] = field(default_factory=dict)
     invalid_code: str = "INVALID_REQUEST"  # the code of a malformed query or body
-    field_codes: dict[str, str] = field(default_factory=dict)  # body field -> its own error code
+    # A field's own error code: "quantity" -> INVALID_QUANTITY, or per pydantic error type "q:string_too_short".
+    field_codes: dict[str, str] = field(default_factory=dict)
     path_params: tuple[str, ...] = ()
     extra_statuses: dict[int, tuple[type[BaseModel], str]] = field(default_factory=dict)
 
@@ -157,7 +158,8 @@ class Api:
             for path, ops in by_path.items()
         ]
         routes = list(self._routes)
-        routes.append(Route("/api/{rest:path}", self._unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+        every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+        routes.append(Route("/api/{rest:path}", self._unknown, methods=every_method))
         return routes
 
     def _endpoint(self, by_method: dict[str, Operation]) -> Callable[[Request], Any]:
@@ -248,13 +250,15 @@ def _validate(operation: Operation, model: type[BaseModel], data: Any, where: st
     try:
         return model.model_validate(data)
     except ValidationError as error:
+        found = error.errors(include_url=False, include_input=False, include_context=False)
         problems = [
             {"field": ".".join(str(part) for part in problem["loc"]) or where, "problem": problem["msg"]}
-            for problem in error.errors(include_url=False, include_input=False, include_context=False)
+            for problem in found
         ]
         code = operation.invalid_code
-        for problem in problems:
-            own = operation.field_codes.get(problem["field"].split(".")[0])
+        for problem, raw in zip(problems, found, strict=True):
+            name = problem["field"].split(".")[0]
+            own = operation.field_codes.get(f"{name}:{raw['type']}") or operation.field_codes.get(name)
             if own:
                 code = own
                 break

@@ -13,10 +13,17 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.collection import CARD_CONDITIONS, CARD_PRINTINGS
+
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
 _TEXT = 200  # longest free-text filter accepted
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """An optional field that may be left out but never sent as null (a PATCH of quantity: null is refused)."""
+    schema.pop("default", None)
 
 
 class Schema(BaseModel):
@@ -79,6 +86,8 @@ class CardQuery(Schema):
     setExternalId: str | None = Field(None, max_length=40, description="the set's PTCGO code, e.g. BS")
     cardNumber: str | None = Field(None, max_length=20)
     rarityId: str | None = Field(None, max_length=80, description="a rarity id from the cards, e.g. rare-holo")
+    # Values of setId, setExternalId, rarityId and type the catalogue does not know match no card; the answer
+    # says so in `warnings` (UNKNOWN_FILTER_VALUE). Malformed parameters are 400 INVALID_FILTER.
     type: str | None = Field(None, max_length=40, description="energy type, e.g. Fire")
     page: int = Field(1, ge=1, le=100_000)
     pageSize: int = Field(24, ge=1, le=MAX_PAGE_SIZE)
@@ -92,7 +101,7 @@ class CardQueryOne(Schema):
 
 
 class AutocompleteQuery(Schema):
-    q: str = Field(max_length=_TEXT, description="at least 2 characters")
+    q: str = Field(min_length=2, max_length=_TEXT, description="at least 2 characters (400 QUERY_TOO_SHORT)")
     setId: str | None = Field(None, max_length=40)
     limit: int = Field(8, ge=1, le=20)
 
@@ -198,11 +207,19 @@ class EntryQuery(Schema):
     q: str | None = Field(None, max_length=_TEXT, description="words of the entry's title")
 
 
+# TCGplayer's scale, best first (GET /api/card-conditions); services.collection holds the list.
+ConditionCode = StrEnum("ConditionCode", {code: code for code in CARD_CONDITIONS})
+Printing = StrEnum("Printing", {printing: printing for printing in CARD_PRINTINGS})
+
+
+MAX_QUANTITY = 1_000_000
+
+
 class EntryCreate(Schema):
     cardId: str = Field(min_length=1, max_length=60)
-    quantity: int = Field(1, description="1 or more (400 INVALID_QUANTITY otherwise)")
-    conditionCode: str = Field("NM", max_length=10, description="see /api/card-conditions")
-    printing: str = Field("normal", max_length=40)
+    quantity: int = Field(1, ge=1, le=MAX_QUANTITY, description="copies (400 INVALID_QUANTITY otherwise)")
+    conditionCode: ConditionCode = Field(ConditionCode.NM, description="400 INVALID_CONDITION otherwise")
+    printing: Printing = Field(Printing.normal, description="which print of the card")
     acquiredAt: date | None = None
     purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
     purchaseCurrency: str | None = Field(None, pattern="^[A-Z]{3}$", description="default: the member's")
@@ -211,8 +228,10 @@ class EntryCreate(Schema):
 
 
 class EntryUpdate(Schema):
-    quantity: int | None = Field(None, description="1 or more")
-    conditionCode: str | None = Field(None, max_length=10)
+    """Only the fields sent change; `acquiredAt`, `purchasePrice` and `notes` may be null to clear them."""
+
+    quantity: int = Field(None, ge=1, le=MAX_QUANTITY, json_schema_extra=_no_default)  # type: ignore[assignment]
+    conditionCode: ConditionCode = Field(None, json_schema_extra=_no_default)  # type: ignore[assignment]
     acquiredAt: date | None = None
     purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
     purchaseCurrency: str | None = Field(None, pattern="^[A-Z]{3}$")
