@@ -232,7 +232,12 @@ class Api:
                 "RATE_LIMITED",
                 f"Too many {scope} requests from {who} (limit {verdict.limit.amount} per "
                 f"{verdict.limit.get_expiry()} s); retry in {verdict.retry_after} s.",
-                details={"scope": scope, "limit": verdict.limit.amount, "windowSeconds": verdict.limit.get_expiry()},
+                details={
+                    "scope": scope,
+                    "per": identity.split(":", 1)[0],
+                    "limit": verdict.limit.amount,
+                    "windowSeconds": verdict.limit.get_expiry(),
+                },
                 headers={"Retry-After": str(verdict.retry_after)},
             )
 
