@@ -1,4 +1,4 @@
-"""api: members' REST API tokens (hashed) and shared rate-limit counters
+"""api: members' REST API tokens (hashed), shared rate-limit counters, entries in list order
 
 Revision ID: 0006_api_tokens
 Revises: 0005_merge
@@ -42,9 +42,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", name=op.f("pk_api_rate_counters")),
     )
     op.create_index(op.f("ix_api_rate_counters_expires_at"), "api_rate_counters", ["expires_at"], unique=False)
+    # Pages of a member's entries (REST API, Collection page) in list order without sorting 100k rows; it
+    # replaces (owner_id, kind), its prefix, which the planner would otherwise keep choosing.
+    op.create_index(
+        op.f("ix_items_owner_id_kind_title_id"), "items", ["owner_id", "kind", "title", "id"], unique=False
+    )
+    op.drop_index("ix_items_owner_id_kind", table_name="items")
 
 
 def downgrade() -> None:
+    op.create_index("ix_items_owner_id_kind", "items", ["owner_id", "kind"], unique=False)
+    op.drop_index(op.f("ix_items_owner_id_kind_title_id"), table_name="items")
     op.drop_index(op.f("ix_api_rate_counters_expires_at"), table_name="api_rate_counters")
     op.drop_table("api_rate_counters")
     op.drop_index(op.f("ix_api_tokens_owner_id"), table_name="api_tokens")
