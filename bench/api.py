@@ -48,10 +48,7 @@ from services.api.catalogue import list_cards  # noqa: E402
 from services.api.collection import list_entries  # noqa: E402
 from services.api.framework import Call  # noqa: E402
 from services.api.schemas import CardQuery, EntryQuery  # noqa: E402
-from services.api.tokens import (
-    TokenOwner,
-    create_token,
-)
+from services.api.tokens import TokenOwner, create_token  # noqa: E402
 from services.catalog.card_search import card_index  # noqa: E402
 from services.catalog.pokemon import upsert_cards, upsert_sets  # noqa: E402
 from services.context import open_context  # noqa: E402
