@@ -28,6 +28,7 @@ from services.api.schemas import (
     EntryCreate,
     EntryQuery,
     EntryUpdate,
+    ItemOut,
     Member,
     Money,
     Page,
@@ -95,7 +96,7 @@ def entry_documents(session: Session, owner_id: int, items: list[Item], currency
     return documents
 
 
-def _validators(entry: Entry) -> dict[str, str]:
+def validators(entry: Entry | ItemOut) -> dict[str, str]:
     """ETag (exact: the row version) and Last-Modified (HTTP dates have one-second resolution)."""
     return {"ETag": f'"v{entry.version}"', "Last-Modified": format_datetime(entry.updatedAt, usegmt=True)}
 
@@ -115,7 +116,7 @@ def _card_entry(call: Call) -> Item:
     return item
 
 
-def _check_preconditions(call: Call, item: Item) -> None:
+def check_preconditions(call: Call, item: Item) -> None:
     """If-Match (ETag "v<version>") and If-Unmodified-Since: refuse an edit based on an outdated read (412)."""
     if_match = call.headers.get("if-match")
     if if_match is not None and if_match.strip() != "*":
@@ -162,7 +163,7 @@ def list_entries(call: Call) -> EntryPage:
 
 def get_entry(call: Call) -> Reply:
     entry = entry_documents(call.session, call.owner.user_id, [_card_entry(call)], _currency(call))[0]
-    return Reply(entry, headers=_validators(entry))
+    return Reply(entry, headers=validators(entry))
 
 
 def create_entry(call: Call) -> Reply:
@@ -194,14 +195,14 @@ def create_entry(call: Call) -> Reply:
     delta = _unit_value(call.session, call.owner.user_id, item.id, currency) * body.quantity
     entry = entry_documents(call.session, call.owner.user_id, [item], currency)[0]
     change = EntryChange(entry=entry, created=created, collectionValueDelta=float(round(delta, 2)), currency=currency)
-    headers = _validators(entry) | {"Location": f"/api/collection/entries/{item.id}"}
+    headers = validators(entry) | {"Location": f"/api/collection/entries/{item.id}"}
     return Reply(change, status=201 if created else 200, headers=headers)
 
 
 def update_entry(call: Call) -> Reply:
     body: EntryUpdate = call.body
     item = _card_entry(call)
-    _check_preconditions(call, item)
+    check_preconditions(call, item)
     given = body.model_fields_set
     changes: dict[str, Any] = {}
     if "quantity" in given:
@@ -223,12 +224,12 @@ def update_entry(call: Call) -> Reply:
         item = update_service_item(call.session, call.owner.user_id, item.id, item.version, **changes)
         call.session.refresh(item)
     entry = entry_documents(call.session, call.owner.user_id, [item], _currency(call))[0]
-    return Reply(entry, headers=_validators(entry))
+    return Reply(entry, headers=validators(entry))
 
 
 def delete_entry(call: Call) -> Deleted:
     item = _card_entry(call)
-    _check_preconditions(call, item)
+    check_preconditions(call, item)
     currency = _currency(call)
     delta = -_unit_value(call.session, call.owner.user_id, item.id, currency) * item.quantity
     delete_item(call.session, call.owner.user_id, item.id)

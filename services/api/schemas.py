@@ -14,6 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.collection import CARD_CONDITIONS, CARD_PRINTINGS
+from services.store.models import ITEM_KINDS
 
 T = TypeVar("T")
 
@@ -347,3 +348,70 @@ class ExternalStatus(Schema):
 
 class NoQuery(Schema):
     """Endpoints without query parameters still refuse unknown ones (a typo is not silently ignored)."""
+
+
+# -- every kind of item: /api/items ---------------------------------------------------------------------------
+ItemKind = StrEnum("ItemKind", {kind: kind for kind in ITEM_KINDS})
+HandKind = StrEnum("HandKind", {"coin": "coin", "record": "record"})
+
+
+class ItemQuery(Schema):
+    kind: ItemKind | None = Field(None, description="coin, record or card; default all")
+    page: int = Field(1, ge=1, le=100_000)
+    pageSize: int = Field(24, ge=1, le=MAX_PAGE_SIZE)
+    q: str | None = Field(None, max_length=_TEXT, description="words of the title")
+
+
+class ItemRefs(Schema):
+    pokemontcg: str | None
+    numistaType: int | None
+    numistaIssue: int | None
+    discogsRelease: int | None
+
+
+class ItemOut(Schema):
+    """The `items list --json` shape, plus acquisition and the estimated unit value."""
+
+    id: int
+    kind: str
+    title: str
+    quantity: int
+    grade: str | None = Field(description="on the item's native scale (coins: XF...; records: Discogs media)")
+    status: str
+    notes: str | None
+    country: str | None
+    year: int | None
+    acquiredAt: date | None
+    purchasePrice: Money | None
+    refs: ItemRefs
+    sync: dict[str, str | None]
+    estimatedUnitValue: Money | None
+    updatedAt: datetime
+    version: int
+
+
+class ItemCreate(Schema):
+    kind: HandKind = Field(description="coins and records; cards go through /api/collection/entries")
+    title: str = Field(min_length=1, max_length=400, pattern=r"\S")
+    quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
+    grade: str | None = Field(None, max_length=80)
+    country: str | None = Field(None, max_length=200)
+    year: int | None = Field(None, ge=-3000, le=3000)
+    acquiredAt: date | None = None
+    purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
+    purchaseCurrency: str | None = Field(None, pattern="^[A-Z]{3}$")
+    notes: str | None = Field(None, max_length=4000)
+
+
+class ItemUpdate(Schema):
+    """Only the fields sent change; nullable ones may be sent as null to clear them."""
+
+    title: str = Field(None, min_length=1, max_length=400, pattern=r"\S", json_schema_extra=_no_default)  # type: ignore[assignment]
+    quantity: int = Field(None, ge=1, le=MAX_QUANTITY, json_schema_extra=_no_default)  # type: ignore[assignment]
+    grade: str | None = Field(None, max_length=80)
+    country: str | None = Field(None, max_length=200)
+    year: int | None = Field(None, ge=-3000, le=3000)
+    acquiredAt: date | None = None
+    purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
+    purchaseCurrency: str | None = Field(None, pattern="^[A-Z]{3}$")
+    notes: str | None = Field(None, max_length=4000)

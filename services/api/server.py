@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from services.api import catalogue, collection, status
+from services.api import catalogue, collection, items, status
 from services.api.framework import Api, Operation
 from services.api.openapi import build_document, docs_page
 from services.context import AppContext
 
-OPERATIONS: list[Operation] = [*catalogue.OPERATIONS, *collection.OPERATIONS, *status.OPERATIONS]
+OPERATIONS: list[Operation] = [*catalogue.OPERATIONS, *collection.OPERATIONS, *items.OPERATIONS, *status.OPERATIONS]
 
 
 def api_routes(context_provider: Callable[[], AppContext]) -> list[BaseRoute]:
