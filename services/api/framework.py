@@ -195,12 +195,12 @@ class Api:
         context = self.context
         client_ip = request.client.host if request.client else "unknown"
         self._throttle(operation.scope, f"ip:{client_ip}")
-        query = _validate(operation, operation.query, dict(request.query_params), "query")
-        body = _parse_body(operation, raw_body) if operation.body is not None else None
         with _session(context) as session:  # its own short transaction: SQLite allows one writer at a time
             member = self._authenticate(session, request, operation, context.settings.api_public_catalogue)
         if member is not None:
             self._throttle(operation.scope, f"token:{member.token_id}")
+        query = _validate(operation, operation.query, dict(request.query_params), "query")
+        body = _parse_body(operation, raw_body) if operation.body is not None else None
         with _session(context) as session:
             call = Call(session, member, dict(request.path_params), query, body, request.headers, context)
             result = operation.handler(call)
@@ -251,9 +251,9 @@ def _session(context: AppContext) -> Iterator[Session]:
         raise from_service_error(error) from None
 
 
-def _validate(operation: Operation, model: type[BaseModel], data: Any, where: str) -> Any:
+def _validate(operation: Operation, model: type[BaseModel], data: Any, where: str, *, from_json: bool = False) -> Any:
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(data) if from_json else model.model_validate(data)
     except ValidationError as error:
         found = error.errors(include_url=False, include_input=False, include_context=False)
         problems = [
@@ -281,4 +281,4 @@ def _parse_body(operation: Operation, raw: bytes) -> Any:
     if not isinstance(data, dict):
         raise ApiError(400, operation.invalid_code, "The request body must be a JSON object.")
     assert operation.body is not None
-    return _validate(operation, operation.body, data, "body")
+    return _validate(operation, operation.body, raw, "body", from_json=True)

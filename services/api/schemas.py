@@ -33,6 +33,12 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Body(Schema):
+    """A JSON request body, validated strictly from the JSON text: `false` is not 0 and "3" is not 3."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
 # -- errors -----------------------------------------------------------------------------------------------
 class ErrorBody(Schema):
     code: str = Field(description="stable machine code, e.g. CARD_NOT_FOUND")
@@ -216,7 +222,7 @@ Printing = StrEnum("Printing", {printing: printing for printing in CARD_PRINTING
 MAX_QUANTITY = 1_000_000
 
 
-class EntryCreate(Schema):
+class EntryCreate(Body):
     cardId: str = Field(min_length=1, max_length=60)
     quantity: int = Field(1, ge=1, le=MAX_QUANTITY, description="copies (400 INVALID_QUANTITY otherwise)")
     conditionCode: ConditionCode = Field(ConditionCode.NM, description="400 INVALID_CONDITION otherwise")
@@ -228,7 +234,7 @@ class EntryCreate(Schema):
     duplicationStrategy: Strategy = Strategy.increment
 
 
-class EntryUpdate(Schema):
+class EntryUpdate(Body):
     """Only the fields sent change; `acquiredAt`, `purchasePrice` and `notes` may be null to clear them."""
 
     quantity: int = Field(None, ge=1, le=MAX_QUANTITY, json_schema_extra=_no_default)  # type: ignore[assignment]
@@ -390,7 +396,7 @@ class ItemOut(Schema):
     version: int
 
 
-class ItemCreate(Schema):
+class ItemCreate(Body):
     kind: HandKind = Field(description="coins and records; cards go through /api/collection/entries")
     title: str = Field(min_length=1, max_length=400, pattern=r"\S")
     quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
@@ -403,7 +409,7 @@ class ItemCreate(Schema):
     notes: str | None = Field(None, max_length=4000)
 
 
-class ItemUpdate(Schema):
+class ItemUpdate(Body):
     """Only the fields sent change; nullable ones may be sent as null to clear them."""
 
     title: str = Field(None, min_length=1, max_length=400, pattern=r"\S", json_schema_extra=_no_default)  # type: ignore[assignment]
