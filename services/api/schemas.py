@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.collection import CARD_CONDITIONS, CARD_PRINTINGS
 from services.store.models import ITEM_KINDS
@@ -31,6 +31,14 @@ class Schema(BaseModel):
     """Strict about unknown input fields; documented without titles clutter."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 3.0 as an integer; strict validation would not (and still refuses "3" and true)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
 
 
 class Body(Schema):
@@ -224,7 +232,7 @@ MAX_QUANTITY = 1_000_000
 
 class EntryCreate(Body):
     cardId: str = Field(min_length=1, max_length=60)
-    quantity: int = Field(1, ge=1, le=MAX_QUANTITY, description="copies (400 INVALID_QUANTITY otherwise)")
+    quantity: WholeNumber = Field(1, ge=1, le=MAX_QUANTITY, description="copies (400 INVALID_QUANTITY otherwise)")
     conditionCode: ConditionCode = Field(ConditionCode.NM, description="400 INVALID_CONDITION otherwise")
     printing: Printing = Field(Printing.normal, description="which print of the card")
     acquiredAt: date | None = None
@@ -237,7 +245,7 @@ class EntryCreate(Body):
 class EntryUpdate(Body):
     """Only the fields sent change; `acquiredAt`, `purchasePrice` and `notes` may be null to clear them."""
 
-    quantity: int = Field(None, ge=1, le=MAX_QUANTITY, json_schema_extra=_no_default)  # type: ignore[assignment]
+    quantity: WholeNumber = Field(None, ge=1, le=MAX_QUANTITY, json_schema_extra=_no_default)  # type: ignore[assignment]
     conditionCode: ConditionCode = Field(None, json_schema_extra=_no_default)  # type: ignore[assignment]
     acquiredAt: date | None = None
     purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
@@ -399,10 +407,10 @@ class ItemOut(Schema):
 class ItemCreate(Body):
     kind: HandKind = Field(description="coins and records; cards go through /api/collection/entries")
     title: str = Field(min_length=1, max_length=400, pattern=r"\S")
-    quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
+    quantity: WholeNumber = Field(1, ge=1, le=MAX_QUANTITY)
     grade: str | None = Field(None, max_length=80)
     country: str | None = Field(None, max_length=200)
-    year: int | None = Field(None, ge=-3000, le=3000)
+    year: WholeNumber | None = Field(None, ge=-3000, le=3000)
     acquiredAt: date | None = None
     purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
     purchaseCurrency: str | None = Field(None, pattern="^[A-Z]{3}$")
@@ -413,10 +421,10 @@ class ItemUpdate(Body):
     """Only the fields sent change; nullable ones may be sent as null to clear them."""
 
     title: str = Field(None, min_length=1, max_length=400, pattern=r"\S", json_schema_extra=_no_default)  # type: ignore[assignment]
-    quantity: int = Field(None, ge=1, le=MAX_QUANTITY, json_schema_extra=_no_default)  # type: ignore[assignment]
+    quantity: WholeNumber = Field(None, ge=1, le=MAX_QUANTITY, json_schema_extra=_no_default)  # type: ignore[assignment]
     grade: str | None = Field(None, max_length=80)
     country: str | None = Field(None, max_length=200)
-    year: int | None = Field(None, ge=-3000, le=3000)
+    year: WholeNumber | None = Field(None, ge=-3000, le=3000)
     acquiredAt: date | None = None
     purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
     purchaseCurrency: str | None = Field(None, pattern="^[A-Z]{3}$")
