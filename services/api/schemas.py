@@ -39,6 +39,7 @@ def _integral(value: Any) -> Any:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_integral)]
+Year = Annotated[int, Field(ge=-3000, le=3000), BeforeValidator(_integral)]  # constraints first: documented
 
 
 class Body(Schema):
@@ -410,7 +411,7 @@ class ItemCreate(Body):
     quantity: WholeNumber = Field(1, ge=1, le=MAX_QUANTITY)
     grade: str | None = Field(None, max_length=80)
     country: str | None = Field(None, max_length=200)
-    year: WholeNumber | None = Field(None, ge=-3000, le=3000)
+    year: Year | None = None
     acquiredAt: date | None = None
     purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
     purchaseCurrency: str | None = Field(None, pattern="^[A-Z]{3}$")
@@ -424,7 +425,7 @@ class ItemUpdate(Body):
     quantity: WholeNumber = Field(None, ge=1, le=MAX_QUANTITY, json_schema_extra=_no_default)  # type: ignore[assignment]
     grade: str | None = Field(None, max_length=80)
     country: str | None = Field(None, max_length=200)
-    year: WholeNumber | None = Field(None, ge=-3000, le=3000)
+    year: Year | None = None
     acquiredAt: date | None = None
     purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
     purchaseCurrency: str | None = Field(None, pattern="^[A-Z]{3}$")
