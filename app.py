@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from services.api.server import api_routes
 from services.config import cookie_key_problem
 from ui.auth import (
     authenticator,
@@ -17,8 +18,6 @@ from ui.auth import (
 )
 from ui.session import Actor, app_context, local_actor
 from ui.sync_worker import background_worker
-
-st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")
 
 # Each url_path equals its file's name: on a fresh server Streamlit's legacy pages/ mode routes the very first
 # request by file name before app.py has run (see ui.session.current_actor).
@@ -82,17 +81,23 @@ def club_gate() -> bool:
     return True
 
 
-context = app_context()
-background_worker()  # the push worker thread of this server process, started once (ui/sync_worker.py)
-if context.settings.club_mode:
-    st.set_option("client.showErrorDetails", "none")  # tracebacks never reach members
-if not context.settings.club_mode or club_gate():
-    if "actor" not in st.session_state:
-        st.session_state["actor"] = local_actor()
-    actor: Actor = st.session_state["actor"]
-    navigation = st.navigation(PAGES + (ADMIN_PAGES if context.settings.club_mode and actor.is_admin else []))
-    goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page opened directly
-    target = next((page for page in PAGES if page.url_path == goto), None)
-    if target is not None:
-        st.switch_page(target)
-    navigation.run()
+if __name__ != "__main__":
+    # `streamlit run app.py` finds this ASGI app (Streamlit's app discovery), imports this file once as the module
+    # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API.
+    app = st.App(__file__, routes=api_routes(app_context))
+else:
+    st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")
+    context = app_context()
+    background_worker()  # the push worker thread of this server process, started once (ui/sync_worker.py)
+    if context.settings.club_mode:
+        st.set_option("client.showErrorDetails", "none")  # tracebacks never reach members
+    if not context.settings.club_mode or club_gate():
+        if "actor" not in st.session_state:
+            st.session_state["actor"] = local_actor()
+        actor: Actor = st.session_state["actor"]
+        navigation = st.navigation(PAGES + (ADMIN_PAGES if context.settings.club_mode and actor.is_admin else []))
+        goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page opened directly
+        target = next((page for page in PAGES if page.url_path == goto), None)
+        if target is not None:
+            st.switch_page(target)
+        navigation.run()

@@ -6,6 +6,7 @@ from services.accounts.users import set_currency
 from services.errors import VitrineError
 from services.exchange_rates import current_rates, refresh_rates
 from ui import cache
+from ui.api_tokens import api_tokens_section
 from ui.auth import change_password_form, end_own_session
 from ui.numista_grades import grade_overrides_editor
 from ui.session import Actor, app_context, current_actor
@@ -53,6 +54,9 @@ if settings.club_mode:
 
 st.subheader("Coin grades → Numista")
 grade_overrides_editor(context, actor)
+
+st.subheader("API tokens")
+api_tokens_section(context, actor)
 
 st.subheader("This instance")
 st.table(

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from services import __version__
 from services.accounts import resolve_user
 from services.accounts.commands import add_parsers as add_user_parsers
+from services.api.commands import add_parsers as add_token_parsers
 from services.card_printings import CARD_PRINTINGS
 from services.collection import (
     CARD_CONDITIONS,
@@ -175,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_load.set_defaults(handler=cmd_demo_load)
     add_sync_parsers(commands, common)  # export <service> (from the registry), jobs, worker (services/sync/commands.py)
     registry.add_cli_parsers(commands, common)  # commands an integration adds itself (e.g. Discogs)
+    add_token_parsers(commands, common)  # tokens create|list|revoke (services/api/commands.py)
     return parser
 
 

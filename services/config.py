@@ -133,6 +133,18 @@ def _flag(value: Any) -> bool:
     raise ValueError("must be 1 or 0 (true/false, yes/no, on/off)")
 
 
+def _rate(value: Any) -> str:
+    """A `limits` rate such as "60/minute" or "10 per second"."""
+    from limits import parse
+
+    text = _text(value)
+    try:
+        parse(text)
+    except ValueError:
+        raise ValueError('must be a rate such as "60/minute"') from None
+    return text
+
+
 def _price_order(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(parse_price_order(_text(value)))
 
@@ -188,6 +200,10 @@ KEYS: tuple[Key, ...] = (
     Key("VITRINE_COOKIE_DAYS", "cookie_expiry_days", _seconds(0.01, 365), 7.0),
     # Optional: rate limits shared by every process through Redis (else through the database).
     Key("REDIS_URL", "redis_url", _text, secret=True),
+    # REST API (services/api): anonymous catalogue reads, and rate limits per token and per client IP.
+    Key("VITRINE_API_PUBLIC_CATALOGUE", "api_public_catalogue", _flag, False),
+    Key("VITRINE_API_RATE_CATALOGUE", "api_rate_catalogue", _rate, "60/minute"),
+    Key("VITRINE_API_RATE_COLLECTION", "api_rate_collection", _rate, "30/minute"),
 )
 KEY_NAMES = frozenset(key.name for key in KEYS)
 
@@ -232,6 +248,9 @@ class Settings:
     cookie_key: str | None
     cookie_expiry_days: float
     redis_url: str | None
+    api_public_catalogue: bool
+    api_rate_catalogue: str
+    api_rate_collection: str
 
     @property
     def club_mode(self) -> bool:

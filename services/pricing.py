@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, String, and_, case, cast, func, literal, select
@@ -129,6 +130,14 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
 def priced_items_query(owner_id: int) -> Select[Any]:
     """One row per held item of the owner: id, kind, title, quantity, Pokémon set, the unit price, its
     currency, and the key of the price chosen (so value history can follow the same series)."""
+    base = _priced_items(tuple(current_settings().card_price_order))
+    return base.where(Item.owner_id == owner_id, Item.status.not_in(NOT_HELD_STATUSES))
+
+
+@lru_cache(maxsize=8)
+def _priced_items(_price_order: tuple[tuple[str, str], ...]) -> Select[Any]:
+    """The owner-independent part of priced_items_query, built once per price order: building its dozen
+    aliased joins costs more than running it for a page of items (a Select is immutable, so sharing is safe)."""
     joins = []
     chosen: dict[str, list[tuple[Any, Any]]] = {name: [] for name in ("value", "currency", *PRICE_KEY)}
     for kind, candidates in _candidates().items():
@@ -159,7 +168,7 @@ def priced_items_query(owner_id: int) -> Select[Any]:
     query = query.select_from(Item).outerjoin(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id)
     for alias, condition in joins:
         query = query.outerjoin(alias, condition)
-    return query.where(Item.owner_id == owner_id, Item.status.not_in(NOT_HELD_STATUSES))
+    return query
 
 
 def _month(column: Any, dialect: str) -> Any:
@@ -255,8 +264,9 @@ def valuation(
     unpriced = without_rate = 0
     currencies_without_rate: set[str] = set()
     for kind, row_currency, entries, copies, value, without_price in by_kind_currency:
-        bucket = by_kind.setdefault(kind, {"items": 0, "estimatedValue": Decimal(0)})
+        bucket = by_kind.setdefault(kind, {"items": 0, "estimatedValue": Decimal(0), "itemsWithoutPrice": 0})
         bucket["items"] += int(copies or 0)
+        bucket["itemsWithoutPrice"] += int(without_price or 0)
         total_copies += int(copies or 0)
         unpriced += int(without_price or 0)
         if value is None:
@@ -280,7 +290,11 @@ def valuation(
         "itemsWithoutRate": without_rate,
         "currenciesWithoutRate": sorted(currencies_without_rate),
         "byKind": {
-            k: {"items": v["items"], "estimatedValue": _money(v["estimatedValue"])}
+            k: {
+                "items": v["items"],
+                "estimatedValue": _money(v["estimatedValue"]),
+                "itemsWithoutPrice": v["itemsWithoutPrice"],
+            }
             for k, v in by_kind.items()
         },
         "bySet": _by_set(session, owner_id, priced, currency, rates),

@@ -145,7 +145,7 @@ class Item(Base):
 
     __tablename__ = "items"
     __table_args__ = (
-        Index(None, "owner_id", "kind"),
+        Index(None, "owner_id", "kind", "title", "id"),  # also the list order of collection.list_items: no sort
         Index(None, "owner_id", "pokemontcg_card_id"),
         Index(None, "owner_id", "numista_type_id"),
         Index(None, "owner_id", "discogs_release_id"),

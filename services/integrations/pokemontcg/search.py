@@ -20,7 +20,7 @@ import re
 import threading
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -309,6 +309,13 @@ class CardIndex:
             raise InvalidInput("The offset cannot be negative.", code="INVALID_OFFSET")
         if sort not in SORTS:
             raise InvalidInput(f"Sort must be one of {', '.join(SORTS)}.", code="INVALID_SORT")
+        matched = self.matches(text, filters, sort=sort)
+        chosen = matched[offset : offset + limit]
+        return SearchPage([self.hit(i) for i in chosen], len(matched), offset, limit)
+
+    def matches(self, text: str = "", filters: CardFilter = CardFilter(), *, sort: str = "relevance") -> Sequence[int]:
+        """Index positions of every card matching `text` and `filters`, in `sort` order (see `search`); the REST
+        API pages and re-sorts these itself."""
         text = text.strip()
         number_in_text = _NUMBER_IN_QUERY.search(text)
         if number_in_text and not filters.number:  # "charizard 4/102", "pikachu #58"
@@ -321,12 +328,7 @@ class CardIndex:
         query = normalize(text)
         if not query:
             positions = self._positions(filters)
-            if keep is None:
-                total = len(positions)
-                chosen = positions[offset : offset + limit]
-                return SearchPage([self.hit(i) for i in chosen], total, offset, limit)
-            matched = [i for i in positions if keep(i)]
-            return SearchPage([self.hit(i) for i in matched[offset : offset + limit]], len(matched), offset, limit)
+            return positions if keep is None else [i for i in positions if keep(i)]
         exact_id = self.position_of_id.get(text.casefold())
         matched = [exact_id] if exact_id is not None and (keep is None or keep(exact_id)) else []
         for _key, name in self.ranked_names(query):
@@ -334,7 +336,7 @@ class CardIndex:
             matched.extend(i for i in rows if i != exact_id and (keep is None or keep(i)))
         if sort == "number":
             matched.sort()
-        return SearchPage([self.hit(i) for i in matched[offset : offset + limit]], len(matched), offset, limit)
+        return matched
 
     def suggest(self, text: str, limit: int = 8) -> list[str]:
         """Card names for autocomplete, best first; nothing under two characters."""

@@ -1,0 +1,211 @@
+"""Benchmark: the REST API on a full-size collection, next to the same queries run directly through the services.
+
+Builds a temporary database (SQLite by default, or --database-url for PostgreSQL): the ~20,000-card catalogue of
+bench/card_search.py, TCGplayer prices for half of it, and one member with 10,000 card entries. Starts the real
+server (`streamlit run app.py`, rate limits on: in the database, or in Redis with --redis) and sends, with 8
+concurrent clients (threads with keep-alive connections):
+
+* `GET /api/cards?q=...` (names, typos and prefixes, as users type them; 24 per page), and
+* `GET /api/collection/entries?page=N` (24 per page, pages across the 10,000 entries).
+
+Then the same queries in this process with 8 threads, straight through the service functions the endpoints call
+(services.api.catalogue.list_cards: the search index, card rows and prices; services.api.collection.list_entries:
+count_items, list_items, unit_prices, card rows), each in its own session, without HTTP, token check, rate limit,
+validation or JSON. Prints requests/s and p50/p95 latency of each side and the ratio API/direct: the API's own
+cost. Targets: API p95 <= 50 ms, ratio <= 2. Numbers only, with the machine's load average (it is shared).
+
+    python bench/api.py [--requests 800] [--clients 8] [--redis redis://127.0.0.1:6379/0] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from card_search import synthesize, typo  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from services.accounts import create_user  # noqa: E402
+from services.api.catalogue import list_cards  # noqa: E402
+from services.api.collection import list_entries  # noqa: E402
+from services.api.framework import Call  # noqa: E402
+from services.api.schemas import CardQuery, EntryQuery  # noqa: E402
+from services.api.tokens import TokenOwner, create_token  # noqa: E402
+from services.context import open_context  # noqa: E402
+from services.integrations.pokemontcg.catalog import upsert_cards, upsert_sets  # noqa: E402
+from services.integrations.pokemontcg.search import card_index  # noqa: E402
+from services.pricing import Observation, record_observations  # noqa: E402
+from services.store.db import create_configured_engine, dispose_engine, init_db, session_scope  # noqa: E402
+from services.store.models import Item  # noqa: E402
+from tests.api_support import app_env, serve  # noqa: E402
+
+ENTRIES = 10_000
+PAGE = 24
+CONDITIONS = ("NM", "NM", "NM", "LP", "MP", "HP", "DMG")
+
+
+def build(url: str, seed: int) -> tuple[str, list[str], int]:
+    """Catalogue, prices, a member with ENTRIES entries; returns (token, search texts, owner id)."""
+    rng = random.Random(seed)
+    engine = create_configured_engine(url)
+    init_db(engine)
+    sets, cards = synthesize(seed)
+    every = [card for group in cards.values() for card in group]
+    with session_scope(engine) as session:
+        upsert_sets(session, sets, expires_at=None)
+        for set_id, group in cards.items():
+            upsert_cards(session, set_id, group, expires_at=None)
+        record_observations(session, [
+            Observation("pokemontcg", card["id"], "tcgplayer", "normal", "market", "USD",
+                        Decimal(rng.randint(10, 50_000)) / 100)
+            for card in every[::2]
+        ])  # fmt: skip
+        owner = create_user(session, "bench", "a long enough password")
+        token = create_token(session, owner.id, "bench").token
+        picked = rng.sample(every, ENTRIES)
+        session.execute(insert(Item), [
+            {"owner_id": owner.id, "kind": "card", "title": f"{card['name']} ({card['id']})",
+             "quantity": rng.randint(1, 4), "grade": (condition := rng.choice(CONDITIONS)), "grade_code": condition,
+             "printing": "normal",
+             "language": "en", "pokemontcg_card_id": card["id"], "acquired_date": date(2024, 1, 1)}
+            for card in picked
+        ])  # fmt: skip
+        owner_id = owner.id
+    engine.dispose()
+    texts = []
+    for _ in range(200):
+        name = rng.choice(every)["name"]
+        texts += [name, " ".join(typo(word, rng) for word in name.split()), name[: rng.randint(3, max(3, len(name)))]]
+    return token, texts, owner_id
+
+
+def run(clients: int, total: int, call: Callable[[int], None]) -> tuple[float, list[float]]:
+    """`total` calls spread over `clients` threads; (requests per second, latencies in ms)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        mine = []
+        while True:
+            with lock:
+                n = next(counter, None)
+            if n is None:
+                break
+            start = time.perf_counter()
+            call(n)
+            mine.append((time.perf_counter() - start) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return total / (time.perf_counter() - started), latencies
+
+
+def quantiles(samples: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples, n=100)
+    return q[49], q[94]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=800, help="per endpoint and per side (default 800)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--redis", help="rate-limit counters in this Redis (default: the database)")
+    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        started = time.perf_counter()
+        token, texts, owner_id = build(url, args.seed)
+        print(f"built: 20k-card catalogue, {ENTRIES:,} entries in {time.perf_counter() - started:.1f} s")
+        pages = -(-ENTRIES // PAGE)
+        env = app_env(url, VITRINE_API_RATE_CATALOGUE="1000000/minute", VITRINE_API_RATE_COLLECTION="1000000/minute",
+                      **({"REDIS_URL": args.redis} if args.redis else {}))  # fmt: skip
+
+        results: dict[str, dict[str, tuple[float, list[float]]]] = {}
+        with serve(env, Path(tmp) / "server.log") as base:
+            local = threading.local()
+
+            def client() -> httpx.Client:
+                if not hasattr(local, "client"):
+                    local.client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+                return local.client
+
+            def get(path: str, params: dict) -> None:
+                response = client().get(path, params=params)
+                if response.status_code != 200:
+                    raise SystemExit(f"{path} answered {response.status_code}: {response.text[:200]}")
+
+            for text in texts[:40]:  # warm-up: index build, first queries, connections
+                get("/api/cards", {"q": text})
+            get("/api/collection/entries", {"page": 1})
+            results["GET /api/cards?q="] = {"api": run(args.clients, args.requests, lambda n: get(
+                "/api/cards", {"q": texts[n % len(texts)], "pageSize": PAGE}))}  # fmt: skip
+            results["GET /api/collection/entries"] = {"api": run(args.clients, args.requests, lambda n: get(
+                "/api/collection/entries", {"page": 1 + (n * 37) % pages, "pageSize": PAGE}))}  # fmt: skip
+
+        engine = create_configured_engine(url)
+
+        context = open_context({"DATABASE_URL": url})
+        member = TokenOwner(token_id=0, user_id=owner_id, username="bench", currency="EUR")
+
+        def call(session: Session, query: object) -> Call:
+            return Call(session, member, {}, query, None, {}, context)
+
+        def direct_search(n: int) -> None:
+            with session_scope(engine) as session:
+                list_cards(call(session, CardQuery(q=texts[n % len(texts)], pageSize=PAGE)))
+
+        def direct_entries(n: int) -> None:
+            with session_scope(engine) as session:
+                list_entries(call(session, EntryQuery(page=1 + (n * 37) % pages, pageSize=PAGE)))
+
+        with session_scope(engine) as session:
+            card_index(session)  # the same warm index the server had
+        results["GET /api/cards?q="]["direct"] = run(args.clients, args.requests, direct_search)
+        results["GET /api/collection/entries"]["direct"] = run(args.clients, args.requests, direct_entries)
+        engine.dispose()
+        dispose_engine(url)
+
+    backend = "Redis" if args.redis else "the database"
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"{args.clients} concurrent clients, {args.requests} requests each side; rate limits counted in {backend}; "
+          f"load average {load} on {os.cpu_count()} cores")
+    print(f"{'':30} {'API req/s':>9} {'p50':>7} {'p95':>7}   {'direct req/s':>12} {'p50':>7} {'p95':>7}   "
+          f"{'ratio p50':>9} {'ratio p95':>9}")  # fmt: skip
+    for name, sides in results.items():
+        (api_rate, api_lat), (direct_rate, direct_lat) = sides["api"], sides["direct"]
+        (a50, a95), (d50, d95) = quantiles(api_lat), quantiles(direct_lat)
+        print(f"{name:30} {api_rate:9.0f} {a50:6.1f}ms {a95:6.1f}ms   {direct_rate:12.0f} {d50:6.1f}ms {d95:6.1f}ms   "
+              f"{a50 / d50:9.2f} {a95 / d95:9.2f}")  # fmt: skip
+    print("targets: API p95 <= 50 ms, ratio <= 2")
+
+
+if __name__ == "__main__":
+    main()

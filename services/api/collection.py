@@ -1,0 +1,412 @@
+"""Collection endpoints: the member's card entries (list, add, edit, delete), per-set summary, value, profile.
+
+Every read and write goes through services.collection and services.pricing with the token's member as owner,
+so another member's entry id answers 404 exactly like an id that does not exist. The values are the ones
+`value --json` and the Overview show (services.pricing.valuation).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from services.api.catalogue import aware, page_meta, set_ref
+from services.api.framework import ApiError, Call, Operation, Reply
+from services.api.schemas import (
+    Activity,
+    CardSummary,
+    CollectionSummary,
+    CollectionValue,
+    Deleted,
+    Entry,
+    EntryChange,
+    EntryCreate,
+    EntryQuery,
+    EntryUpdate,
+    ItemOut,
+    Member,
+    Money,
+    Page,
+    ProfileSummary,
+    SetSummary,
+    SummaryMeta,
+)
+from services.collection import ItemFilter, add_card, count_items, delete_item, get_item, list_items
+from services.collection import update_item as update_service_item
+from services.errors import Conflict, InvalidInput, NotFound
+from services.pricing import unit_prices, valuation
+from services.store.models import Item, LatestPrice, PokemonCard, User
+
+_TOP_SETS = 5
+_RECENT = 10
+
+
+class EntryPage(Page[Entry]):
+    pass
+
+
+def _currency(call: Call) -> str:
+    return call.owner.currency or call.context.settings.currency
+
+
+def entry_documents(session: Session, owner_id: int, items: list[Item], currency: str) -> list[Entry]:
+    card_ids = {item.pokemontcg_card_id for item in items if item.pokemontcg_card_id}
+    cards = {
+        card.id: card
+        for card in session.scalars(
+            select(PokemonCard).options(joinedload(PokemonCard.set)).where(PokemonCard.id.in_(card_ids))
+        )
+    }
+    prices = unit_prices(session, owner_id, [item.id for item in items], currency)
+    documents = []
+    for item in items:
+        card = cards.get(item.pokemontcg_card_id or "")
+        price = prices.get(item.id)
+        documents.append(
+            Entry(
+                id=item.id,
+                cardId=item.pokemontcg_card_id,
+                card=CardSummary(
+                    id=card.id, name=card.name, cardNumber=card.number, set=set_ref(card.set), image=card.image_small
+                )
+                if card
+                else None,
+                quantity=item.quantity,
+                conditionCode=item.grade_code or item.grade,
+                printing=item.printing,
+                language=item.language,
+                acquiredAt=item.acquired_date,
+                purchasePrice=Money(amount=float(item.acquired_price), currency=item.acquired_currency or currency)
+                if item.acquired_price is not None
+                else None,
+                notes=item.notes,
+                estimatedUnitValue=Money(amount=float(round(price, 2)), currency=currency)
+                if price is not None
+                else None,
+                createdAt=aware(item.created_at),
+                updatedAt=aware(item.updated_at),
+                version=item.version,
+            )
+        )
+    return documents
+
+
+def validators(entry: Entry | ItemOut) -> dict[str, str]:
+    """ETag (exact: the row version) and Last-Modified (HTTP dates have one-second resolution)."""
+    return {"ETag": f'"v{entry.version}"', "Last-Modified": format_datetime(entry.updatedAt, usegmt=True)}
+
+
+def _card_entry(call: Call) -> Item:
+    raw = call.path["entryId"]
+    try:
+        item = (
+            get_item(call.session, call.owner.user_id, int(raw))
+            if raw.isascii() and raw.isdigit() and len(raw) < 12
+            else None
+        )
+    except NotFound:
+        item = None
+    if item is None or item.kind != "card":
+        raise ApiError(404, "ENTRY_NOT_FOUND", f"No entry {raw} in your collection.")
+    return item
+
+
+def check_preconditions(call: Call, item: Item) -> None:
+    """If-Match (ETag "v<version>") and If-Unmodified-Since: refuse an edit based on an outdated read (412)."""
+    if_match = call.headers.get("if-match")
+    if if_match is not None and if_match.strip() != "*":
+        wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+        if f'"v{item.version}"' not in wanted:
+            raise ApiError(
+                412,
+                "PRECONDITION_FAILED",
+                "The entry changed since you read it (ETag mismatch); read it again and reapply your change.",
+                {"currentVersion": item.version},
+            )
+    since = call.headers.get("if-unmodified-since")
+    if since is not None:
+        try:
+            moment = parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            moment = None  # RFC 9110: an invalid date is ignored
+        if moment is not None and moment.tzinfo is not None:
+            modified = aware(item.updated_at).replace(microsecond=0)
+            if modified > moment:
+                raise ApiError(
+                    412,
+                    "PRECONDITION_FAILED",
+                    f"The entry changed at {format_datetime(modified, True)},"
+                    " after your copy; read it again and reapply your change.",
+                    {"lastModified": modified.isoformat()},
+                )
+
+
+def _unit_value(session: Session, owner_id: int, item_id: int, currency: str) -> Decimal:
+    return unit_prices(session, owner_id, [item_id], currency).get(item_id, Decimal(0))
+
+
+def list_entries(call: Call) -> EntryPage:
+    query: EntryQuery = call.query
+    filters = ItemFilter(kind="card", set_id=query.setId, text=query.q)
+    total = count_items(call.session, call.owner.user_id, filters)
+    items = list_items(
+        call.session, call.owner.user_id, filters, limit=query.pageSize, offset=(query.page - 1) * query.pageSize
+    )
+    data = entry_documents(call.session, call.owner.user_id, items, _currency(call))
+    return EntryPage(data=data, meta=page_meta(query.page, query.pageSize, total, None))
+
+
+def get_entry(call: Call) -> Reply:
+    entry = entry_documents(call.session, call.owner.user_id, [_card_entry(call)], _currency(call))[0]
+    return Reply(entry, headers=validators(entry))
+
+
+def create_entry(call: Call) -> Reply:
+    body: EntryCreate = call.body
+    currency = _currency(call)
+    try:
+        item, created = add_card(
+            call.session,
+            call.owner.user_id,
+            body.cardId,
+            quantity=body.quantity,
+            condition=body.conditionCode.value,
+            printing=body.printing.value,
+            strategy=body.duplicationStrategy.value,
+            price=Decimal(str(body.purchasePrice)) if body.purchasePrice is not None else None,
+            currency=body.purchaseCurrency or currency,
+            acquired=body.acquiredAt,
+            notes=body.notes,
+        )
+    except Conflict:
+        raise ApiError(
+            409,
+            "ENTRY_EXISTS",
+            f"You already have an entry for {body.cardId} in {body.conditionCode.value} ({body.printing.value}); send "
+            'duplicationStrategy "increment" to add copies to it.',
+        ) from None
+    call.session.flush()
+    call.session.refresh(item)
+    delta = _unit_value(call.session, call.owner.user_id, item.id, currency) * body.quantity
+    entry = entry_documents(call.session, call.owner.user_id, [item], currency)[0]
+    change = EntryChange(entry=entry, created=created, collectionValueDelta=float(round(delta, 2)), currency=currency)
+    headers = validators(entry) | {"Location": f"/api/collection/entries/{item.id}"}
+    return Reply(change, status=201 if created else 200, headers=headers)
+
+
+def update_entry(call: Call) -> Reply:
+    body: EntryUpdate = call.body
+    item = _card_entry(call)
+    check_preconditions(call, item)
+    given = body.model_fields_set
+    changes: dict[str, Any] = {}
+    if "quantity" in given:
+        changes["quantity"] = body.quantity
+    if "conditionCode" in given:
+        changes["grade"] = changes["grade_code"] = body.conditionCode.value
+    if "acquiredAt" in given:
+        changes["acquired_date"] = body.acquiredAt
+    if "purchasePrice" in given:
+        changes["acquired_price"] = Decimal(str(body.purchasePrice)) if body.purchasePrice is not None else None
+        changes["acquired_currency"] = (
+            (body.purchaseCurrency or _currency(call)) if body.purchasePrice is not None else None
+        )
+    elif "purchaseCurrency" in given and body.purchaseCurrency:
+        changes["acquired_currency"] = body.purchaseCurrency
+    if "notes" in given:
+        changes["notes"] = body.notes
+    if changes:
+        item = update_service_item(call.session, call.owner.user_id, item.id, item.version, **changes)
+        call.session.refresh(item)
+    entry = entry_documents(call.session, call.owner.user_id, [item], _currency(call))[0]
+    return Reply(entry, headers=validators(entry))
+
+
+def delete_entry(call: Call) -> Deleted:
+    item = _card_entry(call)
+    check_preconditions(call, item)
+    currency = _currency(call)
+    delta = -_unit_value(call.session, call.owner.user_id, item.id, currency) * item.quantity
+    delete_item(call.session, call.owner.user_id, item.id)
+    return Deleted(deleted=True, collectionValueDelta=float(round(delta, 2)), currency=currency)
+
+
+def _card_value(report: dict[str, Any]) -> CollectionValue:
+    cards = report["byKind"].get("card", {"items": 0, "estimatedValue": 0.0, "itemsWithoutPrice": 0})
+    return CollectionValue(
+        totalEstimatedValue=cards["estimatedValue"],
+        totalCards=cards["items"],
+        cardsWithoutPrice=cards["itemsWithoutPrice"],
+        currency=report["currency"],
+    )
+
+
+def _set_summaries(report: dict[str, Any]) -> list[SetSummary]:
+    return [
+        SetSummary(
+            set={"id": s["set"]["id"], "name": s["set"]["name"]},
+            uniqueCards=s["uniqueCards"],
+            totalQuantity=s["totalQuantity"],
+            estimatedValue=s["estimatedValue"],
+            setTotal=s["setTotal"],
+            completion=s["completion"],
+        )
+        for s in report["bySet"]
+    ]
+
+
+def _last_price_refresh(session: Session, owner_id: int) -> datetime | None:
+    owned = select(Item.pokemontcg_card_id).where(Item.owner_id == owner_id, Item.kind == "card")
+    return aware(
+        session.scalar(
+            select(func.max(LatestPrice.observed_at)).where(
+                LatestPrice.ref_kind == "pokemontcg", LatestPrice.ref_id.in_(owned)
+            )
+        )
+    )
+
+
+def collection_summary(call: Call) -> CollectionSummary:
+    report = valuation(call.session, call.owner.user_id, _currency(call))
+    meta = SummaryMeta(
+        currency=report["currency"], lastRefreshedAt=_last_price_refresh(call.session, call.owner.user_id)
+    )
+    return CollectionSummary(data=_set_summaries(report), meta=meta)
+
+
+def collection_value(call: Call) -> CollectionValue:
+    return _card_value(valuation(call.session, call.owner.user_id, _currency(call)))
+
+
+def profile_summary(call: Call) -> ProfileSummary:
+    user = call.session.get(User, call.owner.user_id)
+    if user is None:
+        raise InvalidInput("Your account no longer exists.", code="UNAUTHENTICATED")
+    report = valuation(call.session, user.id, _currency(call))
+    top = sorted(_set_summaries(report), key=lambda s: (-s.estimatedValue, s.set.name))[:_TOP_SETS]
+    recent = call.session.execute(
+        select(Item.id, Item.title, Item.quantity, Item.updated_at)
+        .where(Item.owner_id == user.id, Item.kind == "card")
+        .order_by(Item.updated_at.desc(), Item.id.desc())
+        .limit(_RECENT)
+    )
+    return ProfileSummary(
+        member=Member(
+            id=user.id,
+            username=user.username,
+            displayName=user.display_name,
+            currency=_currency(call),
+            memberSince=aware(user.created_at),
+        ),
+        value=_card_value(report),
+        topSets=top,
+        recentActivity=[Activity(entryId=i, title=t, quantity=q, updatedAt=aware(u)) for i, t, q, u in recent],
+    )
+
+
+_ENTRY_BODY_CODES = {
+    "quantity": "INVALID_QUANTITY",
+    "conditionCode": "INVALID_CONDITION",
+    "printing": "INVALID_PRINTING",
+}
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/api/collection/entries",
+        list_entries,
+        "Your card entries",
+        EntryPage,
+        "collection",
+        "collection",
+        query=EntryQuery,
+    ),
+    Operation(
+        "POST",
+        "/api/collection/entries",
+        create_entry,
+        "Add copies of a card",
+        EntryChange,
+        "collection",
+        "collection",
+        body=EntryCreate,
+        status=201,
+        field_codes=_ENTRY_BODY_CODES,
+        errors={
+            400: ("INVALID_QUANTITY", "INVALID_CONDITION", "INVALID_PRINTING"),
+            404: ("CARD_NOT_FOUND",),
+            409: ("ENTRY_EXISTS",),
+        },
+        extra_statuses={200: (EntryChange, "Copies added to your existing entry (duplicationStrategy increment)")},
+    ),
+    Operation(
+        "GET",
+        "/api/collection/entries/{entryId}",
+        get_entry,
+        "One of your entries",
+        Entry,
+        "collection",
+        "collection",
+        errors={404: ("ENTRY_NOT_FOUND",)},
+        path_params=("entryId",),
+    ),
+    Operation(
+        "PATCH",
+        "/api/collection/entries/{entryId}",
+        update_entry,
+        "Edit an entry",
+        Entry,
+        "collection",
+        "collection",
+        body=EntryUpdate,
+        field_codes=_ENTRY_BODY_CODES,
+        path_params=("entryId",),
+        errors={
+            400: ("INVALID_QUANTITY", "INVALID_CONDITION"),
+            404: ("ENTRY_NOT_FOUND",),
+            412: ("PRECONDITION_FAILED",),
+        },
+    ),
+    Operation(
+        "DELETE",
+        "/api/collection/entries/{entryId}",
+        delete_entry,
+        "Delete an entry",
+        Deleted,
+        "collection",
+        "collection",
+        path_params=("entryId",),
+        errors={404: ("ENTRY_NOT_FOUND",), 412: ("PRECONDITION_FAILED",)},
+    ),
+    Operation(
+        "GET",
+        "/api/collection/summary",
+        collection_summary,
+        "Your cards per set",
+        CollectionSummary,
+        "collection",
+        "collection",
+    ),
+    Operation(
+        "GET",
+        "/api/collection/value",
+        collection_value,
+        "Estimated value of your cards",
+        CollectionValue,
+        "collection",
+        "collection",
+    ),
+    Operation(
+        "GET",
+        "/api/profile/summary",
+        profile_summary,
+        "You, your value, top sets, recent activity",
+        ProfileSummary,
+        "collection",
+        "profile",
+    ),
+]

@@ -1,0 +1,284 @@
+"""How an API operation runs: authenticate, rate-limit, validate, call the services, answer JSON.
+
+Each endpoint is declared once as an `Operation` (method, path, query/body/response models, error codes); the
+same declarations build the Starlette routes (`routes`) and the OpenAPI document (services.api.openapi), so the
+documented contract and the served one are the same object. Handlers are plain synchronous functions that get
+a `Call` (an open, owner-scoped session and the validated input) and return a pydantic model; they run in a
+worker thread so the event loop that also serves the dashboard's websockets never waits on the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.api.ratelimit import ApiRateLimiter, build_limiter
+from services.api.schemas import ErrorBody, ErrorResponse, NoQuery
+from services.api.tokens import TokenOwner, resolve_token
+from services.context import AppContext
+from services.errors import Conflict, InvalidInput, NotFound, StaleEdit, VitrineError
+
+log = logging.getLogger(__name__)
+
+Scope = Literal["catalogue", "collection"]
+JSON = "application/json"
+# Service error codes that the plan names differently at this edge.
+_RENAMED = {"DUPLICATE_ENTRY": "ENTRY_EXISTS", "ITEM_NOT_FOUND": "ENTRY_NOT_FOUND", "STALE_EDIT": "PRECONDITION_FAILED"}
+
+
+class ApiError(Exception):
+    """An answer other than success: HTTP status + the uniform error document."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details, self.headers = status, code, message, details, headers
+
+    def response(self) -> Response:
+        body = ErrorResponse(error=ErrorBody(code=self.code, message=self.message, details=self.details))
+        return Response(body.model_dump_json(), status_code=self.status, media_type=JSON, headers=self.headers)
+
+
+def from_service_error(error: VitrineError) -> ApiError:
+    code = _RENAMED.get(error.code, error.code)
+    if isinstance(error, StaleEdit):
+        return ApiError(412, code, error.message)
+    if isinstance(error, NotFound):
+        return ApiError(404, code, error.message)
+    if isinstance(error, Conflict):
+        return ApiError(409, code, error.message)
+    if isinstance(error, InvalidInput):
+        return ApiError(400, code, error.message)
+    return ApiError(400, code, error.message)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the acting member (None for an anonymous public catalogue read), an open session
+    (committed when the handler returns), path parameters, validated query and body, and request headers."""
+
+    session: Session
+    member: TokenOwner | None
+    path: dict[str, str]
+    query: Any
+    body: Any
+    headers: Any
+    context: AppContext
+
+    @property
+    def owner(self) -> TokenOwner:
+        assert self.member is not None, "collection operations always authenticate"
+        return self.member
+
+
+@dataclass
+class Reply:
+    """A handler's answer when it needs more than a 200 with the model: a status and headers."""
+
+    model: BaseModel
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Call], BaseModel | Reply]
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    response: type[BaseModel]
+    scope: Scope
+    tag: str
+    query: type[BaseModel] = NoQuery
+    body: type[BaseModel] | None = None
+    status: int = 200
+    errors: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    invalid_code: str = "INVALID_REQUEST"  # the code of a malformed query or body
+    # A field's own error code: "quantity" -> INVALID_QUANTITY, or per pydantic error type "q:string_too_short".
+    field_codes: dict[str, str] = field(default_factory=dict)
+    path_params: tuple[str, ...] = ()
+    extra_statuses: dict[int, tuple[type[BaseModel], str]] = field(default_factory=dict)
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+    def public(self, public_catalogue: bool) -> bool:
+        return self.scope == "catalogue" and public_catalogue
+
+
+class Api:
+    """The operations of the API bound to one app context (built lazily: the engine migrates on first use)."""
+
+    def __init__(self, operations: list[Operation], context_provider: Callable[[], AppContext]) -> None:
+        self.operations = operations
+        self._context_provider = context_provider
+        self._limiter: ApiRateLimiter | None = None
+        self._routes: list[Route] = []
+
+    @property
+    def context(self) -> AppContext:
+        return self._context_provider()
+
+    @property
+    def limiter(self) -> ApiRateLimiter:
+        if self._limiter is None:
+            settings = self.context.settings
+            self._limiter = build_limiter(
+                self.context.engine, settings.redis_url, settings.api_rate_catalogue, settings.api_rate_collection
+            )
+        return self._limiter
+
+    def routes(self) -> list[Route]:
+        by_path: dict[str, list[Operation]] = {}
+        for operation in self.operations:
+            by_path.setdefault(operation.path, []).append(operation)
+        self._routes = [
+            Route(path, self._endpoint({op.method: op for op in ops}), methods=[op.method for op in ops])
+            for path, ops in by_path.items()
+        ]
+        routes = list(self._routes)
+        every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+        routes.append(Route("/api/{rest:path}", self._unknown, methods=every_method))
+        return routes
+
+    def _endpoint(self, by_method: dict[str, Operation]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            operation = by_method[request.method if request.method != "HEAD" else "GET"]
+            try:
+                raw_body = await request.body() if operation.body is not None else b""
+                return await run_in_threadpool(self._run, operation, request, raw_body)
+            except ApiError as error:
+                return error.response()
+            except Exception:  # a bug: logged here, never shown to the caller
+                log.exception("API %s %s failed", request.method, request.url.path)
+                return ApiError(500, "INTERNAL_ERROR", "The server failed to answer; the error was logged.").response()
+
+        return endpoint
+
+    async def _unknown(self, request: Request) -> Response:
+        path = request.url.path
+        for route in self._routes:
+            match, _ = route.matches({"type": "http", "path": path, "method": "OPTIONS"})
+            if match.name != "NONE":
+                allowed = ", ".join(sorted(route.methods or ()))
+                return ApiError(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    f"{request.method} is not allowed here; use {allowed}.",
+                    headers={"Allow": allowed},
+                ).response()
+        return ApiError(404, "NOT_FOUND", f"No API endpoint at {path}; see /api/openapi.json.").response()
+
+    # -- one request, in a worker thread ---------------------------------------------------------------------
+    def _run(self, operation: Operation, request: Request, raw_body: bytes) -> Response:
+        context = self.context
+        client_ip = request.client.host if request.client else "unknown"
+        self._throttle(operation.scope, f"ip:{client_ip}")
+        with _session(context) as session:  # its own short transaction: SQLite allows one writer at a time
+            member = self._authenticate(session, request, operation, context.settings.api_public_catalogue)
+        if member is not None:
+            self._throttle(operation.scope, f"token:{member.token_id}")
+        query = _validate(operation, operation.query, dict(request.query_params), "query")
+        body = _parse_body(operation, raw_body) if operation.body is not None else None
+        with _session(context) as session:
+            call = Call(session, member, dict(request.path_params), query, body, request.headers, context)
+            result = operation.handler(call)
+        reply = result if isinstance(result, Reply) else Reply(result, operation.status)
+        return Response(reply.model.model_dump_json(), status_code=reply.status, media_type=JSON, headers=reply.headers)
+
+    def _authenticate(
+        self, session: Session, request: Request, operation: Operation, public_catalogue: bool
+    ) -> TokenOwner | None:
+        header = request.headers.get("authorization")
+        if header is None and operation.public(public_catalogue):
+            return None
+        scheme, _, token = (header or "").partition(" ")
+        member = resolve_token(session, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if member is None:
+            message = (
+                "Send a valid API token as 'Authorization: Bearer <token>' (create one in Settings or with "
+                "'python -m services tokens create')."
+            )
+            raise ApiError(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": 'Bearer realm="vitrine"'})
+        return member
+
+    def _throttle(self, scope: Scope, identity: str) -> None:
+        verdict = self.limiter.hit(scope, identity)
+        if not verdict.allowed:
+            who = "this token" if identity.startswith("token:") else "your address"
+            raise ApiError(
+                429,
+                "RATE_LIMITED",
+                f"Too many {scope} requests from {who} (limit {verdict.limit.amount} per "
+                f"{verdict.limit.get_expiry()} s); retry in {verdict.retry_after} s.",
+                details={
+                    "scope": scope,
+                    "per": identity.split(":", 1)[0],
+                    "limit": verdict.limit.amount,
+                    "windowSeconds": verdict.limit.get_expiry(),
+                },
+                headers={"Retry-After": str(verdict.retry_after)},
+            )
+
+
+@contextmanager
+def _session(context: AppContext) -> Iterator[Session]:
+    try:
+        with context.session() as session:
+            yield session
+    except VitrineError as error:
+        raise from_service_error(error) from None
+
+
+def _validate(operation: Operation, model: type[BaseModel], data: Any, where: str, *, from_json: bool = False) -> Any:
+    try:
+        return model.model_validate_json(data) if from_json else model.model_validate(data)
+    except ValidationError as error:
+        found = error.errors(include_url=False, include_input=False, include_context=False)
+        problems = [
+            {"field": ".".join(str(part) for part in problem["loc"]) or where, "problem": problem["msg"]}
+            for problem in found
+        ]
+        code = operation.invalid_code
+        for problem, raw in zip(problems, found, strict=True):
+            name = problem["field"].split(".")[0]
+            own = operation.field_codes.get(f"{name}:{raw['type']}") or operation.field_codes.get(name)
+            if own:
+                code = own
+                break
+        first = problems[0]
+        raise ApiError(
+            400, code, f"Invalid {where} field {first['field']!r}: {first['problem']}.", {"fields": problems}
+        ) from None
+
+
+def _parse_body(operation: Operation, raw: bytes) -> Any:
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "INVALID_JSON", "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, operation.invalid_code, "The request body must be a JSON object.")
+    assert operation.body is not None
+    return _validate(operation, operation.body, raw, "body", from_json=True)

@@ -1,0 +1,80 @@
+"""Rate limits of the REST API on live servers: 429 with Retry-After, a budget per category shared by every
+server process of the instance (two servers on one database), anonymous public catalogue reads counted per
+client IP; and the Redis backend shared by two limiters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import httpx
+import pytest
+from limits.storage import RedisStorage
+
+from services.api.ratelimit import ApiRateLimiter
+from tests.api_support import app_env, cli, new_token, serve
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="module")
+def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str], str]]:
+    data = tmp_path_factory.mktemp("api-limits")
+    env = app_env(
+        f"sqlite:///{data / 'vitrine.db'}",
+        VITRINE_API_RATE_CATALOGUE="5/minute",
+        VITRINE_API_RATE_COLLECTION="4/minute",
+        VITRINE_API_PUBLIC_CATALOGUE="true",
+    )
+    cli(env, "demo", "load")
+    token = new_token(env)
+    with ExitStack() as stack:
+        urls = [stack.enter_context(serve(env, data / f"server{i}.log")) for i in (1, 2)]
+        yield urls, token
+
+
+def from_address(address: str) -> httpx.Client:
+    """A client whose requests come from `address` (any 127.x.y.z is this machine): another client IP."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
+
+
+def test_a_tokens_budget_is_shared_by_two_server_processes_and_any_address(two_servers: tuple[list[str], str]) -> None:
+    (first, second), token = two_servers
+    headers = {"Authorization": f"Bearer {token}"}
+    with from_address("127.0.0.2") as here, from_address("127.0.0.3") as there:
+        statuses = [client.get(f"{url}/api/collection/value", headers=headers).status_code
+                    for client, url in ((here, first), (there, second), (here, second), (there, first))]  # fmt: skip
+        assert statuses == [200, 200, 200, 200]
+        refused = here.get(f"{first}/api/collection/value", headers=headers)
+        assert refused.status_code == 429, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "RATE_LIMITED" and error["message"]
+        assert error["details"] == {"scope": "collection", "per": "token", "limit": 4, "windowSeconds": 60}
+        assert 1 <= int(refused.headers["retry-after"]) <= 120
+        assert there.get(f"{second}/api/collection/value", headers=headers).status_code == 429  # everywhere
+        assert here.get(f"{first}/api/card-conditions", headers=headers).status_code == 200  # other category
+
+
+def test_public_catalogue_reads_are_limited_per_client_ip(two_servers: tuple[list[str], str]) -> None:
+    (first, second), _token = two_servers
+    with from_address("127.0.0.4") as anonymous, from_address("127.0.0.5") as neighbour:
+        assert anonymous.get(f"{first}/api/collection/value").status_code == 401  # only the catalogue is public
+        statuses = [anonymous.get(f"{url}/api/card-conditions").status_code for url in (first, second) * 3]
+        assert statuses == [200] * 5 + [429], statuses
+        refused = anonymous.get(f"{second}/api/cards")
+        assert refused.status_code == 429 and refused.json()["error"]["details"]["per"] == "ip"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert neighbour.get(f"{first}/api/card-conditions").status_code == 200  # another address, its own budget
+
+
+def test_redis_backend_shares_one_budget_between_limiters() -> None:
+    storage_a, storage_b = RedisStorage(REDIS_URL), RedisStorage(REDIS_URL)
+    if not storage_a.check():
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}")
+    budgets = {"catalogue": "3/minute", "collection": "2/minute"}
+    first, second = ApiRateLimiter(storage_a, budgets), ApiRateLimiter(storage_b, budgets)
+    identity = f"token:test-{time.time_ns()}"  # a key of this run only
+    verdicts = [limiter.hit("collection", identity) for limiter in (first, second, first)]
+    assert [v.allowed for v in verdicts] == [True, True, False]
+    assert 1 <= verdicts[-1].retry_after <= 120

@@ -1,0 +1,82 @@
+"""API tokens (services.api.tokens) and the rate limiter's database storage, on SQLite and PostgreSQL; the
+Settings page section that creates and revokes tokens (AppTest)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from streamlit.testing.v1 import AppTest
+
+from services.accounts import ensure_local_user
+from services.api.ratelimit import ApiRateLimiter, SqlStorage
+from services.api.tokens import create_token, digest, list_tokens, resolve_token, revoke_token
+from services.context import open_context
+from services.errors import NotFound
+from services.store.models import User
+from services.store.models_api import ApiToken
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def test_a_token_is_stored_hashed_and_resolves_to_its_member(session: Session, owner: User, other_owner: User) -> None:
+    new = create_token(session, owner.id, "spreadsheet")
+    assert new.token.startswith("vt_") and len(new.token) >= 40
+    row = session.get(ApiToken, new.id)
+    assert row is not None and row.token_hash == digest(new.token) and new.token not in (row.token_hash, row.prefix)
+    found = resolve_token(session, new.token)
+    assert found is not None and (found.user_id, found.username, found.token_id) == (owner.id, "ann", new.id)
+    assert resolve_token(session, new.token + "x") is None
+    assert resolve_token(session, "Bearer " + new.token) is None
+    assert [t.name for t in list_tokens(session, owner.id)] == ["spreadsheet"]
+    assert list_tokens(session, other_owner.id) == []
+
+
+def test_revoked_tokens_and_disabled_members_stop_working(session: Session, owner: User, other_owner: User) -> None:
+    first, second = create_token(session, owner.id, "a"), create_token(session, owner.id, "b")
+    with pytest.raises(NotFound) as refused:
+        revoke_token(session, other_owner.id, first.id)  # not theirs
+    assert refused.value.code == "TOKEN_NOT_FOUND"
+    revoke_token(session, owner.id, first.id)
+    assert resolve_token(session, first.token) is None
+    assert [t.id for t in list_tokens(session, owner.id)] == [second.id]
+    owner.active = False
+    session.flush()
+    assert resolve_token(session, second.token) is None
+
+
+def test_database_rate_limit_is_a_sliding_window_shared_by_storages(engine: Engine) -> None:
+    """Two limiters on the same database (two server processes) share one budget."""
+    first = ApiRateLimiter(SqlStorage(engine), {"catalogue": "3/minute", "collection": "2/minute"})
+    second = ApiRateLimiter(SqlStorage(engine), {"catalogue": "3/minute", "collection": "2/minute"})
+    identity = f"token:{time.time_ns()}"
+    verdicts = [limiter.hit("catalogue", identity) for limiter in (first, second, first, second)]
+    assert [v.allowed for v in verdicts] == [True, True, True, False]
+    assert 1 <= verdicts[-1].retry_after <= 120
+    assert first.hit("collection", identity).allowed  # each category has its own budget
+    assert first.hit("catalogue", "ip:elsewhere").allowed  # and each identity
+
+
+def test_settings_page_creates_shows_once_and_revokes_a_token(app_env: str) -> None:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/settings.py").run()
+    at.text_input(key="api_token_name").input("my script")
+    submit = next(b for b in at.button if b.label == "Create token")
+    submit.click().run()
+    assert not at.exception, at.exception
+    shown = at.code[0].value
+    context = open_context()
+    with context.session() as session:
+        owner = ensure_local_user(session)
+        member = resolve_token(session, shown)
+        assert member is not None and member.user_id == owner.id
+        assert session.scalar(select(ApiToken.name)) == "my script"
+    at.run()  # the token is shown once only
+    assert not at.code
+    at.button(key="api_token_revoke").click().run()
+    assert not at.exception, at.exception
+    with context.session() as session:
+        assert resolve_token(session, shown) is None
