@@ -32,6 +32,8 @@ DEFAULTS: dict[str, str] = {
     "NUMISTA_RATE_WINDOW": "60",
     "NUMISTA_MAX_CONCURRENCY": "1",
     "POKEMONTCG_RATE_WINDOW": "60",
+    "IMAGE_CACHE_DIR": str(DATA_DIR / "images"),
+    "IMAGE_CACHE_MB": "200",
 }
 
 
@@ -63,6 +65,8 @@ class Settings:
     numista_max_concurrency: int = 1
     pokemontcg_rate_limit: int = 30
     pokemontcg_rate_window: float = 60.0
+    image_cache_dir: str = str(DATA_DIR / "images")
+    image_cache_mb: int = 200
 
     @property
     def club_mode(self) -> bool:
@@ -124,4 +128,6 @@ def load_settings(overrides: Mapping[str, object] | None = None) -> Settings:
             values.get("POKEMONTCG_RATE_LIMIT") or (60 if values.get("POKEMONTCG_API_KEY") else 30)
         ),
         pokemontcg_rate_window=float(values["POKEMONTCG_RATE_WINDOW"]),
+        image_cache_dir=values["IMAGE_CACHE_DIR"],
+        image_cache_mb=int(values["IMAGE_CACHE_MB"]),
     )
