@@ -12,11 +12,12 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, select
+from sqlalchemy import Select, String, and_, case, cast, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from services.card_prices import CARDMARKET_CARD_PRINTINGS, card_price_order
+from services.errors import InvalidInput
 from services.states import NOT_HELD_STATUSES
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
 
@@ -345,3 +346,37 @@ def value_by(session: Session, owner_id: int, kind: str, group: str, currency: s
             bucket["estimatedValue"] += convert(Decimal(value), row_currency, currency)
     ordered = sorted(groups.values(), key=lambda g: g["estimatedValue"], reverse=True)
     return [{**g, "estimatedValue": _money(g["estimatedValue"])} for g in ordered]
+
+
+# ---------------------------------------------------------------------------- the user's own estimate
+OWN_ESTIMATE = ("item", "manual", "", "estimate")  # ref_kind, source, variant, metric: beats every catalogue
+
+
+def own_estimate(session: Session, item_id: int) -> tuple[Decimal, str] | None:
+    """The user's own estimate of one item (value, currency), if they gave one."""
+    ref_kind, source, variant, metric = OWN_ESTIMATE
+    row = session.execute(
+        select(LatestPrice.value, LatestPrice.currency).where(
+            LatestPrice.ref_kind == ref_kind, LatestPrice.ref_id == str(item_id), LatestPrice.source == source,
+            LatestPrice.variant == variant, LatestPrice.metric == metric,
+        )
+    ).first()  # fmt: skip
+    return (Decimal(row[0]), row[1]) if row is not None else None
+
+
+def set_own_estimate(session: Session, item_id: int, value: Decimal | None, currency: str) -> None:
+    """Record the user's own estimate of an item (kept in the price history); None withdraws it, so the
+    catalogue prices count again. The caller has checked that the item is the acting owner's."""
+    ref_kind, source, variant, metric = OWN_ESTIMATE
+    if value is None:
+        session.execute(
+            delete(LatestPrice).where(
+                LatestPrice.ref_kind == ref_kind, LatestPrice.ref_id == str(item_id), LatestPrice.source == source,
+                LatestPrice.variant == variant, LatestPrice.metric == metric,
+            )
+        )  # fmt: skip
+        return
+    if value < 0:
+        raise InvalidInput("An estimate cannot be negative.", code="INVALID_PRICE")
+    record_observations(session, [Observation(ref_kind, str(item_id), source, variant, metric, currency.upper(),
+                                              value.quantize(Decimal("0.01")))])  # fmt: skip
