@@ -7,9 +7,18 @@ import pandas as pd
 import streamlit as st
 
 from services import labels
-from services.collection import ItemFilter, bulk_update, count_items, delete_item, delete_items, find_items, get_item
+from services.collection import (
+    ItemFilter,
+    bulk_update,
+    count_items,
+    delete_item,
+    delete_items,
+    find_items,
+    get_item,
+    list_items_by_id,
+)
 from services.collection_table import HEADERS, columns_for, page_rows, rows_csv, rows_json, view_rows
-from services.images import ImageCache
+from services.images import ImageCache, fetch_images, remote_picture_urls
 from services.states import ItemStatus, SyncStatus, values
 from services.store.models import ITEM_KINDS
 from ui import cache
@@ -96,11 +105,22 @@ def _view_json() -> str:
         return rows_json(view_rows(session, actor.id, filters, currency=actor.currency), filters.kind)
 
 
-csv_col, json_col, _ = st.columns([1, 1, 4])
+csv_col, json_col, pictures_col, _ = st.columns([1, 1, 1, 3])
 csv_col.download_button(f"Download {total:,} as CSV", _view_csv, "vitrine-collection.csv", "text/csv",
                         key="collection_csv", on_click="ignore", icon=":material/download:")  # fmt: skip
 json_col.download_button(f"Download {total:,} as JSON", _view_json, "vitrine-collection.json", "application/json",
                          key="collection_json", on_click="ignore", icon=":material/download:")  # fmt: skip
+
+if pictures_col.button("Fetch this page's pictures", key="collection_fetch_pictures", icon=":material/image:",
+                       help="Card images and covers are fetched once, then shown from the cache, also offline."):
+    with context.session() as session:
+        shown = list_items_by_id(session, actor.id, [row.id for row in rows])
+        urls = list(remote_picture_urls(session, shown).values())
+    with st.spinner(f"Fetching {len(urls)} picture(s)…"):
+        added = fetch_images(ImageCache.from_settings(context.settings), urls, context.settings)
+    st.session_state[FLASH] = (f"{added} new picture(s) cached." if added else
+                               "No new picture could be fetched: the ones shown come from the cache or are drawn.")
+    st.rerun()
 
 selected_ids = [rows[index].id for index in selection.selection.rows] if selection else []
 if selected_ids:
