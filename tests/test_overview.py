@@ -53,3 +53,16 @@ def test_overview_page_shows_money_with_currency(app_env: str) -> None:
     assert metrics["Gain / loss"].startswith("+")
     tables = " ".join(str(frame.value.to_numpy().tolist()) for frame in at.dataframe)
     assert "None" not in tables and "nan" not in tables and "T0" not in tables
+
+
+def test_a_group_with_no_price_is_unpriced_not_zero(session: Session, owner: User) -> None:
+    from services.sets_view import group_values
+
+    load_demo(session, owner.id)
+    add_item(session, owner.id, kind="coin", title="Sol 1864", country="Peru", series="Sol")
+    groups = {group.name: group for group in group_values(session, owner.id, "coin", "series", "EUR")}
+    assert groups["Sol"].value is None and groups["Sol"].copies == 1
+    assert groups["2 Euro"].value is not None and groups["2 Euro"].value > 0
+    assert list(groups)[-1] == "Sol"  # unpriced groups last
+    artists = group_values(session, owner.id, "record", "artist", "EUR")
+    assert len(artists) == 5 and all(group.value is not None for group in artists)

@@ -100,17 +100,27 @@ def test_catalog_search_and_add_a_card(demo_app: AppTest) -> None:
         assert any(i.pokemontcg_card_id == card_id and i.quantity == 3 for i in owner_items)
 
 
-def test_sets_page_shows_completion_and_missing_cards(demo_app: AppTest) -> None:
+def test_sets_page_shows_completion_binder_and_groups(demo_app: AppTest) -> None:
     at = demo_app.switch_page("pages/sets.py").run()
     sets = at.dataframe[0].value
     team_rocket = sets.set_index("id").loc["base5"]
-    assert team_rocket["all cards"] == 83 and team_rocket["printed total"] == 82
-    at.selectbox(key="sets_missing").select("base5").run()
-    missing = at.dataframe[1].value
-    assert len(missing) == 83 - team_rocket["unique cards"]
-    by_country, by_series = at.dataframe[-2].value, at.dataframe[-1].value
-    assert by_country["copies"].sum() == by_series["copies"].sum() == 21  # the demo's coins
-    assert "2 Euro" in set(by_series["series"])
+    assert team_rocket["All cards"] == 83 and team_rocket["Printed total"] == 82
+    at.selectbox(key="binder_set").select("base5").run()
+    assert f"{team_rocket['Unique cards']} of 83 cards owned" in " ".join(c.value for c in at.caption)
+    at.segmented_control(key="binder_show").set_value("Missing").run()
+    assert not at.exception, at.exception
+    missing = [b for b in at.button if b.key and b.key.startswith("binder_add_")]
+    assert len(missing) == 18  # one binder page of missing cards, each with its Add button
+    card_id = missing[0].key.removeprefix("binder_add_")
+    missing[0].click().run()
+    assert not at.exception, at.exception
+    assert at.success and at.success[0].value.startswith("Added ")
+    with open_context().session() as session:
+        assert any(i.pokemontcg_card_id == card_id for i in list_items(session, 1))
+    by_country, by_series = at.dataframe[-3].value, at.dataframe[-2].value
+    assert by_country["Copies"].sum() == by_series["Copies"].sum() == 21  # the demo's coins
+    assert "2 Euro" in set(by_series["Series"])
+    assert by_series["Value"].str.endswith(" EUR").all()
 
 
 def test_connections_page_stores_a_key_encrypted_and_masks_it(demo_app: AppTest) -> None:
