@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from services.accounts.connections import status as connection_status
+from services.collection import sync_summary
 from services.errors import VitrineError
 from services.grades import NUMISTA_GRADES
 from services.integrations.numista.pusher import (
@@ -24,6 +25,7 @@ from services.integrations.numista.pusher import (
     start_export,
 )
 from services.integrations.numista.quota import quota_status
+from services.labels import SERVICE_LABELS, moment, status_label, sync_label
 from services.store.models import SYNC_STATUSES
 from services.sync import engine as jobs
 from ui import cache
@@ -43,16 +45,28 @@ context = app_context()
 state = st.session_state
 st.title("Export")
 
-summary = cache.sync_summary(actor.id)
-st.subheader("Sync status")
-table = pd.DataFrame(
-    [
-        {"service": service, **{status: counts.get(status, 0) for status in SYNC_STATUSES}}
-        for service, counts in summary.items()
-    ]
-)
-st.dataframe(table, hide_index=True, key="sync_table")
-st.caption("Coins go to Numista, records to Discogs. Connect your accounts on the Connections page first.")
+@st.fragment(run_every="5s")
+def sync_summary_panel() -> None:
+    """Where items stand per service, read fresh every few seconds: the background worker changes it."""
+    with context.session() as session:
+        summary = sync_summary(session, actor.id)
+        connected = {service: connection_status(session, context.vault, actor.id, service).connected
+                     for service in summary}  # fmt: skip
+    st.subheader("Sync status")
+    table = pd.DataFrame(
+        [
+            {"Service": SERVICE_LABELS.get(service, service),
+             **{sync_label(status): counts.get(status, 0) for status in SYNC_STATUSES}}
+            for service, counts in summary.items()
+        ]
+    )  # fmt: skip
+    st.dataframe(table, hide_index=True, key="sync_table")
+    missing = [SERVICE_LABELS.get(service, service) for service, ok in connected.items() if not ok]
+    connect_hint = f" Connect {' and '.join(missing)} on the Connections page to push there." if missing else ""
+    st.caption("Coins go to Numista, records to Discogs." + connect_hint)
+
+
+sync_summary_panel()
 
 
 def select_step() -> None:
@@ -67,7 +81,8 @@ def select_step() -> None:
         return
     text_col, sync_col, held_col = st.columns([2, 1, 1])
     text = text_col.text_input("Title contains", key="export_filter_text")
-    sync_filter = sync_col.selectbox("Sync status", ["any", *SYNC_STATUSES], key="export_filter_sync")
+    sync_filter = sync_col.selectbox("Sync status", ["any", *SYNC_STATUSES], key="export_filter_sync",
+                                     format_func=lambda s: "Any" if s == "any" else sync_label(s))  # fmt: skip
     held_only = held_col.checkbox("Coins you hold", value=True, key="export_filter_held")
     previous = set(state.get("export_selection", []))
     default = state.get("export_default_push")
@@ -86,7 +101,7 @@ def select_step() -> None:
             {"push": default if default is not None else coin.id in previous, "id": coin.id, "title": coin.title,
              "grade": coin.grade, "Numista grade": own.get("grade") or "", "for swap": bool(own.get("for_swap")),
              "if on Numista": state.get("export_actions", {}).get(coin.id, "") if linked else "",
-             "status": coin.status, "sync": sync, "N#": coin.numista_type_id}
+             "status": status_label(coin.status), "sync": sync_label(sync), "N#": coin.numista_type_id}
         )  # fmt: skip
     all_col, none_col, _ = st.columns([1, 1, 4])
     if all_col.button("Select all", key="export_select_all"):
@@ -325,9 +340,10 @@ def recent_jobs() -> None:
     st.subheader("Recent exports")
     st.dataframe(
         pd.DataFrame(
-            [{"job": j["id"], "service": j["service"], "status": JOB_LABELS.get(j["status"], j["status"]),
+            [{"job": j["id"], "service": SERVICE_LABELS.get(j["service"], j["service"]),
+              "status": JOB_LABELS.get(j["status"], j["status"]),
               "done": j["progress"]["done"], "failed": j["progress"]["failed"],
-              "remaining": j["progress"]["remaining"], "started": j["startedAt"], "message": j["message"]}
+              "remaining": j["progress"]["remaining"], "started": moment(j["startedAt"]), "message": j["message"] or ""}
              for j in recent]
         ),
         hide_index=True,

@@ -89,3 +89,11 @@ def number(value: Decimal | float | int | None) -> str:
         return ""
     amount = Decimal(str(value)).normalize()
     return f"{amount:,f}" if amount == amount.to_integral() else f"{amount:f}"
+
+
+def moment(value: datetime | str | None) -> str:
+    """'1 Dec 2026 23:40 UTC' for a timestamp (or its ISO text); '' when unknown."""
+    if not value:
+        return ""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{day(when)} {when.strftime('%H:%M')}" + (" UTC" if when.utcoffset() is not None else "")
