@@ -45,9 +45,14 @@ context = app_context()
 state = st.session_state
 st.title("Export")
 
-@st.fragment(run_every="5s")
+with context.session() as session:
+    pushing = any(job.status in jobs.OPEN_JOB for job in jobs.list_jobs(session, actor.id, limit=5))
+
+
+@st.fragment(run_every="5s" if pushing else None)
 def sync_summary_panel() -> None:
-    """Where items stand per service, read fresh every few seconds: the background worker changes it."""
+    """Where items stand per service, read fresh on every run and every few seconds while a push is open
+    (the background worker changes it meanwhile)."""
     with context.session() as session:
         summary = sync_summary(session, actor.id)
         connected = {service: connection_status(session, context.vault, actor.id, service).connected

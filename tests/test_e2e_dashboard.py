@@ -113,6 +113,8 @@ def test_filter_download_and_edit_the_collection(page, served_app: str, tmp_path
 
     page.locator(".st-key-edit_search input").fill("Greece")
     page.keyboard.press("Enter")
+    page.locator("[data-testid='stForm']").get_by_text(re.compile(r"^Coin #\d+")).first.wait_for(timeout=30_000)
+    page.locator(".st-key-edit_item_id").get_by_text("2 euro 2004").wait_for(timeout=30_000)
     _wait_rendered(page)
     form = page.locator("[data-testid='stForm']").first
     form.get_by_label("Storage").fill("Album 1, page 3")
@@ -130,10 +132,11 @@ def test_a_stale_edit_is_refused_in_the_browser(browser, tmp_path: Path) -> None
         try:
             page.goto(f"{url}/collection")
             page.get_by_role("heading", name="Collection").first.wait_for(timeout=30_000)
+            coin = next(item for item in _items(env) if item.country == "Luxembourg")
             page.locator(".st-key-edit_search input").fill("Luxembourg")
             page.keyboard.press("Enter")
+            page.locator("[data-testid='stForm']").get_by_text(f"Coin #{coin.id}").wait_for(timeout=30_000)
             _wait_rendered(page)
-            coin = next(item for item in _items(env) if item.country == "Luxembourg")
             context = open_context({name: env[name] for name in ("DATABASE_URL", "VITRINE_SECRET_KEY")})
             with context.session() as session:  # saved elsewhere meanwhile (another tab, the CLI)
                 update_item(session, ensure_local_user(session).id, coin.id, coin.version, notes="from elsewhere")
