@@ -41,7 +41,7 @@ status = status_col.selectbox("Status", ["any", *values(ItemStatus)], key="colle
                               format_func=lambda s: "Any status" if s == "any" else labels.status_label(s))  # fmt: skip
 sync_status = sync_col.selectbox("Sync", ["any", *values(SyncStatus)], key="collection_sync",
                                  format_func=lambda s: "Any" if s == "any" else labels.sync_label(s))  # fmt: skip
-text = text_col.text_input("Search", placeholder="title, or #id", key="collection_text")
+text = text_col.text_input("Search", placeholder="title, country or #id", key="collection_text")
 filters = ItemFilter(
     kind=None if kind == "all" else kind,
     status=None if status == "any" else status,
@@ -151,8 +151,8 @@ if selected_ids:
             st.rerun()
 
 st.subheader("Edit an item")
-search = st.text_input("Find any item to edit", placeholder="title, or #id: the whole collection, not only this page",
-                       key="edit_search")  # fmt: skip
+search = st.text_input("Find any item to edit", key="edit_search",
+                       placeholder="title, country or #id: the whole collection, not only this page")
 with context.session() as session:
     found = [(item.id, f"#{item.id} {item.title}") for item in find_items(session, actor.id, search)] if search else []
 choices = found or [(row.id, f"#{row.id} {row.title}") for row in rows]

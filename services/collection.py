@@ -74,9 +74,9 @@ def _sync_status_clause(status: str) -> Any:
 
 
 def _text_clause(text: str) -> Any:
-    """Title contains the text; '#12' or '12' also finds item 12."""
+    """Title or country contains the text; '#12' or '12' also finds item 12."""
     wanted = text.strip()
-    clause = Item.title.ilike(f"%{wanted}%")
+    clause = or_(Item.title.ilike(f"%{wanted}%"), Item.country.ilike(f"%{wanted}%"))
     number = wanted.removeprefix("#").strip()
     return or_(clause, Item.id == int(number)) if number.isdigit() else clause
 
