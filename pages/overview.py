@@ -28,7 +28,8 @@ if totals.copies == 0:
     st.page_link("pages/import.py", label="Import a collection", icon=":material/upload_file:")
     st.stop()
 
-value_col, cost_col, gain_col, copies_col, unpriced_col = st.columns(5)
+value_col, cost_col, gain_col = st.columns(3)
+copies_col, unpriced_col, _ = st.columns(3)
 value_col.metric("Estimated value", labels.money(totals.value, currency))
 cost_col.metric("What you paid", labels.money(totals.cost, currency) if totals.cost_entries else "not recorded",
                 help=f"Purchase prices known for {totals.cost_entries:,} entries.")  # fmt: skip
