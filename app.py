@@ -28,6 +28,7 @@ PAGES = [
     st.Page("pages/catalog.py", title="Catalog", icon=":material/search:", url_path="catalog"),
     st.Page("pages/import.py", title="Import", icon=":material/upload_file:", url_path="import"),
     st.Page("pages/export.py", title="Export", icon=":material/cloud_upload:", url_path="export"),
+    st.Page("pages/numista_link.py", title="Link to Numista", icon=":material/join:", url_path="numista_link"),
     st.Page("pages/connections.py", title="Connections", icon=":material/link:", url_path="connections"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
 ]

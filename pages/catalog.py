@@ -108,11 +108,12 @@ filters = CardFilter(set_id=set_id or None, number=number or None, rarity=rarity
 signature = (text, filters, sort)
 if st.session_state.get("catalog_signature") != signature:  # a new search starts on its first page
     st.session_state["catalog_signature"] = signature
-    st.session_state["catalog_page"] = 1
+    st.session_state.pop("catalog_page", None)  # back to the widget's default, page 1 (setting it would warn)
 page_number = int(st.session_state.get("catalog_page") or 1)
 results = index.search(text, filters, sort=sort, limit=DEFAULT_LIMIT, offset=(page_number - 1) * DEFAULT_LIMIT)
 if results.total and not results.hits:  # the filters changed under a later page: back to the first
-    st.session_state["catalog_page"] = page_number = 1
+    st.session_state.pop("catalog_page", None)
+    page_number = 1
     results = index.search(text, filters, sort=sort, limit=DEFAULT_LIMIT)
 if not results.hits:
     st.info("No card matches. Check the spelling, clear a filter or pick another set.")
@@ -154,7 +155,13 @@ else:
 if st.session_state.get("add_card_for") != card_id:  # another card: preselect its first printing
     st.session_state["add_card_for"] = card_id
     st.session_state["add_card_printing"] = printing_options[0]
+ADD_FORM_FIELDS = (
+    "add_card_for", "add_card_quantity", "add_card_condition", "add_card_printing", "add_card_language",
+    "add_card_acquired", "add_card_price", "add_card_currency", "add_card_strategy", "add_card_notes",
+)  # fmt: skip
 currencies = list(dict.fromkeys([actor.currency, "USD", "EUR", "GBP", "CHF"]))
+if flash := st.session_state.pop("add_card_flash", None):
+    st.success(flash)
 with st.form("add_card_form"):
     quantity_col, condition_col, printing_col, language_col = st.columns(4)
     quantity = quantity_col.number_input("Quantity", min_value=1, value=1, key="add_card_quantity")
@@ -187,7 +194,11 @@ if submitted:
                 currency=currency if price is not None else None,
             )  # fmt: skip
             message = f"{'Added' if created else 'Updated'} {item.title}: {item.quantity} in your collection."
-        cache.invalidate()
-        st.success(message)
     except VitrineError as error:
         st.error(error.message)
+    else:
+        cache.invalidate()
+        for field in ADD_FORM_FIELDS:  # a cleared form: a second click cannot silently add the same copies again
+            st.session_state.pop(field, None)
+        st.session_state["add_card_flash"] = message
+        st.rerun()

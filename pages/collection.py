@@ -1,90 +1,179 @@
-"""Collection: every item you own, filtered and paged in the database, with edit and delete."""
+"""Collection: every item you own, with kind-specific columns and pictures, filtered and paged in the database;
+bulk edit and delete, downloads of the view, and a complete editor for one item."""
 
 import math
 
 import pandas as pd
 import streamlit as st
 
-from services.collection import ItemFilter, count_items, delete_item, get_item, update_item
-from services.collection_table import page_rows
-from services.errors import VitrineError
-from services.store.models import ITEM_KINDS, SYNC_STATUSES
+from services import labels
+from services.collection import (
+    ItemFilter,
+    bulk_update,
+    count_items,
+    delete_item,
+    delete_items,
+    find_items,
+    get_item,
+    list_items_by_id,
+)
+from services.collection_table import HEADERS, columns_for, page_rows, rows_csv, rows_json, view_rows
+from services.images import ImageCache, fetch_images, remote_picture_urls
+from services.states import ItemStatus, SyncStatus, values
+from services.store.models import ITEM_KINDS
 from ui import cache
+from ui.collection_editor import FLASH, item_editor
 from ui.numista_link import numista_link_section
 from ui.session import app_context, current_actor
 
 PAGE_SIZE = 50
+PAGE_KEY = "collection_page_no"
 actor = current_actor()
 context = app_context()
 st.title("Collection")
+if flash := st.session_state.pop(FLASH, None):
+    st.success(flash)
 
-kind_col, sync_col, text_col = st.columns([1, 1, 2])
-kind = kind_col.selectbox("Kind", ["all", *ITEM_KINDS], key="collection_kind")
-sync_status = sync_col.selectbox("Sync status", ["any", *SYNC_STATUSES], key="collection_sync")
-text = text_col.text_input("Title contains", key="collection_text")
+kind_col, status_col, sync_col, text_col = st.columns([1, 1, 1, 2])
+kind = kind_col.selectbox("Kind", ["all", *ITEM_KINDS], key="collection_kind",
+                          format_func=lambda k: "All kinds" if k == "all" else labels.KIND_PLURALS[k])  # fmt: skip
+status = status_col.selectbox("Status", ["any", *values(ItemStatus)], key="collection_status",
+                              format_func=lambda s: "Any status" if s == "any" else labels.status_label(s))  # fmt: skip
+sync_status = sync_col.selectbox("Sync", ["any", *values(SyncStatus)], key="collection_sync",
+                                 format_func=lambda s: "Any" if s == "any" else labels.sync_label(s))  # fmt: skip
+text = text_col.text_input("Search", placeholder="title, country or #id", key="collection_text")
 filters = ItemFilter(
     kind=None if kind == "all" else kind,
+    status=None if status == "any" else status,
     sync_status=None if sync_status == "any" else sync_status,
     text=text or None,
 )
+if st.session_state.get("collection_filters") != filters:  # new filters start at the first page
+    st.session_state["collection_filters"] = filters
+    st.session_state[PAGE_KEY] = 1
 
 with context.session() as session:
     total = count_items(session, actor.id, filters)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="collection_page") if pages > 1 else 1
-    rows = page_rows(
-        session, actor.id, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, currency=actor.currency
-    )
+pages = max(1, math.ceil(total / PAGE_SIZE))
+page = min(max(1, int(st.session_state.get(PAGE_KEY, 1))), pages)
+with context.session() as session:
+    rows = page_rows(session, actor.id, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                     currency=actor.currency, images=ImageCache.from_settings(context.settings))  # fmt: skip
 
-st.caption(f"{total:,} item(s) match; showing {len(rows)}.")
-table = pd.DataFrame(rows)
-if table.empty:
-    st.info("Nothing matches these filters.")
+if not rows:
+    st.info("Nothing matches these filters. Clear the search or choose another kind." if total == 0 and (
+        text or kind != "all" or status != "any" or sync_status != "any")
+        else "Your collection is empty: load the demo on the Overview page, or import your coins, cards or records.")
     st.stop()
-st.dataframe(
-    table.drop(columns=["version"]),
+
+columns = columns_for(filters.kind)
+table = pd.DataFrame([{HEADERS[name]: getattr(row, name) for name in columns} for row in rows])
+selection = st.dataframe(
+    table,
     hide_index=True,
     key="collection_table",
+    on_select="rerun",
+    selection_mode="multi-row",
+    row_height=56,
     column_config={
-        "unit value": st.column_config.NumberColumn(format=f"%.2f {actor.currency}"),
-        "value": st.column_config.NumberColumn(format=f"%.2f {actor.currency}"),
+        HEADERS["picture"]: st.column_config.ImageColumn(HEADERS["picture"], width="small"),
+        HEADERS["id"]: st.column_config.NumberColumn(HEADERS["id"], format="%d", width="small"),
+        HEADERS["title"]: st.column_config.TextColumn(HEADERS["title"], width="large"),
     },
 )
 
-st.subheader("Edit an item")
-choice = st.selectbox(
-    "Item",
-    table["id"],
-    format_func=lambda i: f"#{i} {table.set_index('id').at[i, 'title']}",
-    key="edit_item_id",
-)
-# The form edits the stored item, never the table's copy: a DataFrame turns missing values into NaN, and
-# "NaN or ''" is NaN, which a text field shows (and saves) as the text "nan".
-with context.session() as session:
-    selected = get_item(session, actor.id, int(choice))
-    session.expunge(selected)
-with st.form(f"edit_item_{choice}"):
-    quantity = st.number_input("Quantity", min_value=1, value=selected.quantity, key=f"edit_qty_{choice}")
-    notes = st.text_area("Notes", value=selected.notes or "", key=f"edit_notes_{choice}")
-    saved = st.form_submit_button("Save")
-if saved:
-    try:
-        with context.session() as session:
-            update_item(
-                session, actor.id, int(choice), selected.version, quantity=int(quantity), notes=notes or None
-            )
-        cache.invalidate()
-        st.success("Saved.")
+first_col, prev_col, where_col, next_col, last_col = st.columns([1, 1, 2, 1, 1])
+for column, name, label, target, disabled in (
+    (first_col, "first", "⏮ First", 1, page == 1), (prev_col, "previous", "◀ Previous", page - 1, page == 1),
+    (next_col, "next", "Next ▶", page + 1, page == pages), (last_col, "last", "Last ⏭", pages, page == pages),
+):  # fmt: skip
+    if column.button(label, key=f"collection_goto_{name}", disabled=disabled, width="stretch"):
+        st.session_state[PAGE_KEY] = target
         st.rerun()
-    except VitrineError as error:
-        st.error(error.message)
+first_shown = (page - 1) * PAGE_SIZE + 1
+where_col.markdown(f"Page **{page}** of **{pages}** · items {first_shown:,}–{first_shown + len(rows) - 1:,} "
+                   f"of {total:,}")  # fmt: skip
+
+
+def _view_csv() -> str:
+    with context.session() as session:
+        return rows_csv(view_rows(session, actor.id, filters, currency=actor.currency), filters.kind)
+
+
+def _view_json() -> str:
+    with context.session() as session:
+        return rows_json(view_rows(session, actor.id, filters, currency=actor.currency), filters.kind)
+
+
+csv_col, json_col, pictures_col, _ = st.columns([1, 1, 1, 3])
+csv_col.download_button(f"Download {total:,} as CSV", _view_csv, "vitrine-collection.csv", "text/csv",
+                        key="collection_csv", on_click="ignore", icon=":material/download:")  # fmt: skip
+json_col.download_button(f"Download {total:,} as JSON", _view_json, "vitrine-collection.json", "application/json",
+                         key="collection_json", on_click="ignore", icon=":material/download:")  # fmt: skip
+
+if pictures_col.button("Fetch this page's pictures", key="collection_fetch_pictures", icon=":material/image:",
+                       help="Card images and covers are fetched once, then shown from the cache, also offline."):
+    with context.session() as session:
+        shown = list_items_by_id(session, actor.id, [row.id for row in rows])
+        urls = list(remote_picture_urls(session, shown).values())
+    with st.spinner(f"Fetching {len(urls)} picture(s)…"):
+        added = fetch_images(ImageCache.from_settings(context.settings), urls, context.settings)
+    st.session_state[FLASH] = (f"{added} new picture(s) cached." if added else
+                               "No new picture could be fetched: the ones shown come from the cache or are drawn.")
+    st.rerun()
+
+selected_ids = [rows[index].id for index in selection.selection.rows] if selection else []
+if selected_ids:
+    with st.container(border=True, key="collection_bulk"):
+        st.markdown(f"**{len(selected_ids)} selected** · " + ", ".join(f"#{i}" for i in selected_ids[:12])
+                    + (" …" if len(selected_ids) > 12 else ""))  # fmt: skip
+        new_status_col, storage_col, tags_col = st.columns(3)
+        new_status = new_status_col.selectbox(
+            "Set status", ["", *values(ItemStatus)], key="bulk_status",
+            format_func=lambda s: "keep" if not s else labels.status_label(s),
+        )  # fmt: skip
+        storage = storage_col.text_input("Set storage", placeholder="keep", key="bulk_storage")
+        tags = tags_col.text_input("Add tags", placeholder="comma, separated", key="bulk_tags")
+        apply_col, confirm_col, delete_col = st.columns([1, 2, 1])
+        if apply_col.button("Apply to selected", key="bulk_apply", type="primary"):
+            with context.session() as session:
+                changed = bulk_update(session, actor.id, selected_ids, status=new_status or None,
+                                      storage_location=storage, add_tags=tags.split(","))  # fmt: skip
+            cache.invalidate()
+            st.session_state[FLASH] = f"Updated {changed} of {len(selected_ids)} selected item(s)."
+            st.rerun()
+        confirm = confirm_col.checkbox(f"Yes, delete the {len(selected_ids)} selected item(s)", key="bulk_delete_ok")
+        if delete_col.button("Delete selected", key="bulk_delete", disabled=not confirm):
+            with context.session() as session:
+                deleted = delete_items(session, actor.id, selected_ids)
+            cache.invalidate()
+            st.session_state[FLASH] = f"Deleted {deleted} item(s)."
+            st.rerun()
+
+st.subheader("Edit an item")
+search = st.text_input("Find any item to edit", key="edit_search",
+                       placeholder="title, country or #id: the whole collection, not only this page")
+with context.session() as session:
+    found = [(item.id, f"#{item.id} {item.title}") for item in find_items(session, actor.id, search)] if search else []
+choices = found or [(row.id, f"#{row.id} {row.title}") for row in rows]
+if selected_ids and not found:
+    by_id = dict(choices)
+    choices = [(i, by_id.get(i, f"#{i}")) for i in selected_ids] + [c for c in choices if c[0] not in selected_ids]
+if search and not found:
+    st.caption("No item matches that search; showing this page's items.")
+names = dict(choices)
+choice = st.selectbox("Item", list(names), format_func=names.__getitem__, key="edit_item_id")
+item_editor(context, actor, int(choice))
 
 with st.expander("Delete this item"):
-    confirm = st.checkbox(f"Yes, delete #{choice} {selected.title}", key=f"delete_confirm_{choice}")
+    with context.session() as session:
+        title = get_item(session, actor.id, int(choice)).title
+    confirm = st.checkbox(f"Yes, delete #{choice} {title}", key=f"delete_confirm_{choice}")
     if st.button("Delete", key=f"delete_{choice}", disabled=not confirm, type="primary"):
         with context.session() as session:
             delete_item(session, actor.id, int(choice))
         cache.invalidate()
+        st.session_state[FLASH] = f"Deleted #{choice} {title}."
         st.rerun()
 
 numista_link_section(context, actor, int(choice))

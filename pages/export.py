@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from services.accounts.connections import status as connection_status
-from services.collection import ItemFilter, count_items
+from services.collection import ItemFilter, count_items, sync_summary
 from services.errors import VitrineError
 from services.grades import NUMISTA_GRADES
 from services.integrations.numista.pusher import (
@@ -24,6 +24,7 @@ from services.integrations.numista.pusher import (
     start_export,
 )
 from services.integrations.numista.quota import quota_status
+from services.labels import SERVICE_LABELS, moment, status_label, sync_label
 from services.states import ItemKind
 from services.store.models import SYNC_STATUSES
 from services.sync import engine as jobs
@@ -44,23 +45,41 @@ context = app_context()
 state = st.session_state
 st.title("Export")
 
-summary = cache.sync_summary(actor.id)
-st.subheader("Sync status")
-table = pd.DataFrame(
-    [
-        {"service": service, **{status: counts.get(status, 0) for status in SYNC_STATUSES}}
-        for service, counts in summary.items()
-    ]
-)
-st.dataframe(table, hide_index=True, key="sync_table")
-st.caption("Coins go to Numista, records to Discogs. Connect your accounts on the Connections page first.")
+with context.session() as session:
+    pushing = any(job.status in jobs.OPEN_JOB for job in jobs.list_jobs(session, actor.id, limit=5))
+
+
+@st.fragment(run_every="5s" if pushing else None)
+def sync_summary_panel() -> None:
+    """Where items stand per service, read fresh on every run and every few seconds while a push is open
+    (the background worker changes it meanwhile)."""
+    with context.session() as session:
+        summary = sync_summary(session, actor.id)
+        connected = {service: connection_status(session, context.vault, actor.id, service).connected
+                     for service in summary}  # fmt: skip
+    st.subheader("Sync status")
+    table = pd.DataFrame(
+        [
+            {"Service": SERVICE_LABELS.get(service, service),
+             **{sync_label(status): counts.get(status, 0) for status in SYNC_STATUSES}}
+            for service, counts in summary.items()
+        ]
+    )  # fmt: skip
+    st.dataframe(table, hide_index=True, key="sync_table")
+    missing = [SERVICE_LABELS.get(service, service) for service, ok in connected.items() if not ok]
+    connect_hint = f" Connect {' and '.join(missing)} on the Connections page to push there." if missing else ""
+    st.caption("Coins go to Numista, records to Discogs." + connect_hint)
+
+
+sync_summary_panel()
 
 
 def select_step() -> None:
     """Step 1: which coins, into which collection, and what to do with coins already on Numista."""
     text_col, sync_col, held_col = st.columns([2, 1, 1])
     text = text_col.text_input("Title contains", key="export_filter_text")
-    sync_filter = sync_col.selectbox("Sync status", ["any", *SYNC_STATUSES], key="export_filter_sync")
+    sync_filter = sync_col.selectbox("Sync status", ["any", *SYNC_STATUSES], key="export_filter_sync",
+                                     format_func=lambda s: "Any" if s == "any" else sync_label(s))  # fmt: skip
     held_only = held_col.checkbox("Coins you hold", value=True, key="export_filter_held")
     filters = ItemFilter(
         sync_status=None if sync_filter == "any" else sync_filter, text=text or None, held_only=held_only
@@ -79,7 +98,7 @@ def select_step() -> None:
          "title": coin.title, "grade": coin.grade, "Numista grade": coin.grade_override or "",
          "for swap": coin.for_swap,
          "if on Numista": state.get("export_actions", {}).get(coin.item_id, "") if coin.linked else "",
-         "status": coin.status, "sync": coin.sync, "N#": coin.numista_type_id}
+         "status": status_label(coin.status), "sync": sync_label(coin.sync), "N#": coin.numista_type_id}
         for coin in candidates
     ]  # fmt: skip
     options = {coin.item_id: {"grade": coin.grade_override, "for_swap": coin.for_swap} for coin in candidates}
@@ -322,9 +341,10 @@ def recent_jobs() -> None:
     st.subheader("Recent exports")
     st.dataframe(
         pd.DataFrame(
-            [{"job": j["id"], "service": j["service"], "status": JOB_LABELS.get(j["status"], j["status"]),
+            [{"job": j["id"], "service": SERVICE_LABELS.get(j["service"], j["service"]),
+              "status": JOB_LABELS.get(j["status"], j["status"]),
               "done": j["progress"]["done"], "failed": j["progress"]["failed"],
-              "remaining": j["progress"]["remaining"], "started": j["startedAt"], "message": j["message"]}
+              "remaining": j["progress"]["remaining"], "started": moment(j["startedAt"]), "message": j["message"] or ""}
              for j in recent]
         ),
         hide_index=True,

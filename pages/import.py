@@ -25,6 +25,8 @@ st.caption(
     "Choose your collection file (.db). You see what would change first; nothing is written until you confirm. "
     "Importing the same file again updates the coins it brought in and keeps your own edits."
 )
+if flash := st.session_state.pop("import_flash", None):
+    st.success(flash)
 upload = st.file_uploader("OpenNumismat file", type=["db"], key="opennumismat_file")
 if upload is not None:
     with tempfile.TemporaryDirectory() as folder:
@@ -62,7 +64,9 @@ if upload is not None:
                     done = import_opennumismat(session, actor.id, path, currency=actor.currency, source=origin,
                                                grade_overrides=grade_overrides(session, actor.id))
                 cache.invalidate()
-                st.success(f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged.")
+                st.session_state["import_flash"] = (f"Imported: {done.created} new, {done.updated} updated, "
+                                                    f"{done.unchanged} unchanged.")  # fmt: skip
+                st.rerun()  # the preview now reads the collection as it is after the import
 
 st.subheader("What is in your collection, by source")
 with context.session() as session:

@@ -1,32 +1,45 @@
-"""Overview: what the collection is worth, by kind, and how that changed over time."""
+"""Overview: what the collection is worth and what it cost, by kind; value over time; top items, movers and
+recent additions. Figures come from services/overview.py; this page only draws them."""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from services import labels
 from services.demo import load_demo
 from ui import cache
-from ui.session import app_context, current_actor, money
+from ui.session import app_context, current_actor
 
 actor = current_actor()
 st.title("Overview")
 
-report = cache.valuation(actor.id, actor.currency)
-if report["totalItems"] == 0:
-    st.info("Your collection is empty. Load the demo collection to look around, or import your own.")
+data = cache.overview(actor.id, actor.currency)
+totals = data.totals
+currency = totals.currency
+if totals.copies == 0:
+    st.info("Your collection is empty. Load the demo collection to look around, or import your own coins "
+            "(OpenNumismat), cards (CSV or the Catalog page) or records.")  # fmt: skip
     if st.button("Load the demo collection", key="load_demo", type="primary"):
         with st.spinner("Loading the demo collection…"), app_context().session() as session:
             result = load_demo(session, actor.id)
         cache.invalidate()
         st.success(f"Added {result.created} demo items.")
         st.rerun()
+    st.page_link("pages/import.py", label="Import a collection", icon=":material/upload_file:")
     st.stop()
 
-total, copies, unpriced = st.columns(3)
-total.metric("Estimated value", money(report["totalEstimatedValue"], report["currency"]))
-copies.metric("Items (copies)", f"{report['totalItems']:,}")
-unpriced.metric("Entries without a price", f"{report['itemsWithoutPrice']:,}")
-rates_note = f"Converted to {report['currency']} at the ECB reference rates of {report['rateDate']}."
+value_col, cost_col, gain_col = st.columns(3)
+copies_col, unpriced_col, _ = st.columns(3)
+value_col.metric("Estimated value", labels.money(totals.value, currency))
+cost_col.metric("What you paid", labels.money(totals.cost, currency) if totals.cost_entries else "not recorded",
+                help=f"Purchase prices known for {totals.cost_entries:,} entries.")  # fmt: skip
+gain_col.metric("Gain / loss", labels.signed_money(totals.gain, currency) if totals.gain_entries else "not known",
+                help=f"Value minus price paid, over the {totals.gain_entries:,} entries with both.")  # fmt: skip
+copies_col.metric("Items (copies)", f"{totals.copies:,}")
+unpriced_col.metric("Entries without a price", f"{totals.unpriced:,}",
+                    help="Never counted as 0: give your own estimate on the Collection page.")  # fmt: skip
+report = cache.valuation(actor.id, currency)
+rates_note = f"Converted to {currency} at the ECB reference rates of {report['rateDate']}."
 if report["itemsWithoutRate"]:
     rates_note += (
         f" {report['itemsWithoutRate']:,} of the entries without a price are priced in a currency the ECB"
@@ -34,39 +47,73 @@ if report["itemsWithoutRate"]:
     )
 st.caption(rates_note)
 
-by_kind = pd.DataFrame(
-    [
-        {"kind": kind, "copies": v["items"], "value": v["estimatedValue"]}
-        for kind, v in report["byKind"].items()
-    ]
-)
+by_kind = pd.DataFrame([
+    {"Kind": labels.KIND_PLURALS.get(k.kind, k.kind), "Copies": k.copies, "Value": labels.money(k.value, currency),
+     "Paid": labels.money(k.cost, currency) if k.cost_entries else "not recorded",
+     "Gain / loss": labels.signed_money(k.gain, currency) if k.gain_entries else "not known",
+     "Without a price": k.unpriced, "value_number": float(k.value)}
+    for k in totals.kinds
+])  # fmt: skip
 left, right = st.columns(2)
 with left:
     st.subheader("By kind")
     st.altair_chart(
-        alt.Chart(by_kind)
-        .mark_bar()
-        .encode(
-            x=alt.X("value:Q", title=f"Estimated value ({report['currency']})"),
-            y=alt.Y("kind:N", title=None, sort="-x"),
-            tooltip=["kind", "copies", "value"],
+        alt.Chart(by_kind).mark_bar().encode(
+            x=alt.X("value_number:Q", title=f"Estimated value ({currency})"),
+            y=alt.Y("Kind:N", title=None, sort="-x"),
+            tooltip=["Kind", "Copies", "Value", "Paid", "Gain / loss"],
         ),
         width="stretch",
-    )
-    st.dataframe(by_kind, hide_index=True, key="by_kind_table")
+    )  # fmt: skip
+    st.dataframe(by_kind.drop(columns=["value_number"]), hide_index=True, key="by_kind_table")
 with right:
     st.subheader("Value over time")
-    history = pd.DataFrame(cache.value_history(actor.id, actor.currency))
-    if history.empty:
-        st.caption("No price history yet: each price refresh adds a point.")
+    if not data.history:
+        st.caption("No price history yet: each price refresh adds a point, and the chart grows month by month.")
     else:
+        history = pd.DataFrame([
+            {"month": pd.Timestamp(point.month), "Kind": labels.KIND_PLURALS.get(point.kind, point.kind),
+             "value": float(point.value), "Value": labels.money(point.value, currency),
+             "Month": point.month.strftime("%B %Y")}
+            for point in data.history
+        ])  # fmt: skip
         st.altair_chart(
-            alt.Chart(history)
-            .mark_line(point=True)
-            .encode(
-                x=alt.X("month:T", title=None),
-                y=alt.Y("estimatedValue:Q", title=f"Estimated value ({report['currency']})"),
-                tooltip=["month", "estimatedValue", "entries"],
+            alt.Chart(history).mark_line(point=True).encode(
+                x=alt.X("month:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=-40)),
+                y=alt.Y("value:Q", title=f"Estimated value ({currency})"),
+                color=alt.Color("Kind:N", legend=alt.Legend(orient="bottom")),
+                tooltip=["Month", "Kind", "Value"],
             ),
             width="stretch",
-        )
+        )  # fmt: skip
+
+top_col, movers_col = st.columns(2)
+with top_col:
+    st.subheader("Top items by value")
+    if data.top:
+        st.dataframe(pd.DataFrame([
+            {"#": i.item_id, "Item": i.title, "Kind": labels.kind_label(i.kind), "Copies": i.copies,
+             "Value": labels.money(i.value, currency)} for i in data.top
+        ]), hide_index=True, key="top_items")  # fmt: skip
+    else:
+        st.caption("No item has a price yet: sync prices or give your own estimates.")
+with movers_col:
+    st.subheader("Biggest movers")
+    for tab, days, moved in zip(st.tabs(["7 days", "30 days"]), (7, 30), (data.movers_7, data.movers_30),
+                                strict=True):  # fmt: skip
+        with tab:
+            if not moved:
+                st.caption(f"No price moved over the last {days} days.")
+                continue
+            st.dataframe(pd.DataFrame([
+                {"Item": m.title, "Kind": labels.kind_label(m.kind), "Since": labels.day(m.since),
+                 "Then": labels.money(m.before, currency), "Now": labels.money(m.now, currency),
+                 "Change": labels.signed_money(m.change, currency),
+                 "%": f"{m.change_ratio:+.1%}" if m.change_ratio is not None else ""} for m in moved
+            ]), hide_index=True, key=f"movers_{days}")  # fmt: skip
+
+st.subheader("Recent additions")
+st.dataframe(pd.DataFrame([
+    {"#": r.item_id, "Item": r.title, "Kind": labels.kind_label(r.kind), "Added": labels.day(r.added)}
+    for r in data.recent
+]), hide_index=True, key="recent_additions")  # fmt: skip

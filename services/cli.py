@@ -36,7 +36,7 @@ from services.collection import (
     sync_statuses,
 )
 from services.config import DATA_DIR
-from services.context import AppContext, open_context
+from services.context import AppContext, CommandResult, open_context
 from services.demo import load_demo
 from services.errors import InvalidInput, VitrineError
 from services.importers.opennumismat_import import import_opennumismat
@@ -63,8 +63,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common() -> _Parser:
+    common = _Parser(add_help=False)
     common.add_argument("--user", help="act for this user (local mode: the implicit owner)")
     common.add_argument("--json", action="store_true", help="print one JSON document instead of a summary")
     return common
@@ -111,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_other.add_argument("--acquired", help="acquisition date, YYYY-MM-DD")
         add_other.set_defaults(handler=cmd_items_add_other)
 
-    imports = commands.add_parser("import", help="import a collection file")
-    imports = imports.add_subparsers(dest="source", required=True)
+    imports = commands.add_parser("import", help="import a collection file").add_subparsers(
+        dest="source", required=True
+    )
     opennumismat = imports.add_parser("opennumismat", parents=[common], help="an OpenNumismat .db collection")
     opennumismat.add_argument("file", metavar="FILE")
     opennumismat.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
@@ -183,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 Handler = Callable[[AppContext, Session, User, argparse.Namespace], tuple[Any, str, int]]
 
 
-def cmd_items_list(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_items_list(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     items = list_items(session, actor.id, ItemFilter(kind=args.kind, sync_status=args.sync_status))
     statuses = sync_statuses(session, [item.id for item in items])
     documents = [item_document(item, statuses.get(item.id)) for item in items]
@@ -195,7 +196,7 @@ def cmd_items_list(_context: AppContext, session: Session, actor: User, args: ar
     return documents, "\n".join(lines), EXIT_OK
 
 
-def cmd_items_add_card(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_items_add_card(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     price = _decimal(args.price) if args.price else None
     acquired = _date(args.acquired) if args.acquired else None
     item, created = add_card(
@@ -212,7 +213,7 @@ def cmd_items_add_card(context: AppContext, session: Session, actor: User, args:
     )
 
 
-def cmd_items_add_other(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_items_add_other(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     price = _decimal(args.price) if args.price else None
     item = add_item(
         session, actor.id, kind=args.kind, title=args.title, quantity=args.quantity, grade=args.grade,
@@ -223,7 +224,9 @@ def cmd_items_add_other(context: AppContext, session: Session, actor: User, args
     return item_document(item) | {"created": True}, f"Added {item.title}.", EXIT_OK
 
 
-def cmd_import_opennumismat(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_import_opennumismat(
+    context: AppContext, session: Session, actor: User, args: argparse.Namespace
+) -> CommandResult:
     path = Path(args.file)
     if not path.is_file():
         raise InvalidInput(f"{args.file}: no such file.", code="FILE_NOT_FOUND")
@@ -241,7 +244,7 @@ def cmd_import_opennumismat(context: AppContext, session: Session, actor: User, 
     return report.to_json(), summary, EXIT_PARTIAL if report.errors else EXIT_OK
 
 
-def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     from services.importers.cards_csv import import_cards_csv
     from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 
@@ -268,7 +271,9 @@ def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, arg
     return document, summary, EXIT_PARTIAL if report.errors else EXIT_OK
 
 
-def cmd_catalog_sync_pokemon(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_catalog_sync_pokemon(
+    context: AppContext, session: Session, actor: User, args: argparse.Namespace
+) -> CommandResult:
     from services.integrations.pokemontcg.sync import SyncProgress, sync_pokemon_for_user
 
     def show(progress: SyncProgress) -> None:
@@ -295,7 +300,9 @@ def cmd_catalog_sync_pokemon(context: AppContext, session: Session, actor: User,
     return report.to_json(), summary, EXIT_PARTIAL
 
 
-def cmd_catalog_search_pokemon(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_catalog_search_pokemon(
+    context: AppContext, session: Session, actor: User, args: argparse.Namespace
+) -> CommandResult:
     from services.errors import NotFound
     from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
     from services.integrations.pokemontcg.search import CardFilter, search_catalogue
@@ -311,7 +318,7 @@ def cmd_catalog_search_pokemon(context: AppContext, session: Session, actor: Use
     return page.to_json(), "\n".join(lines), EXIT_OK
 
 
-def cmd_value(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:
+def cmd_value(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> CommandResult:
     document = valuation(session, actor.id, actor.currency or context.settings.currency)
     no_rate = (
         f", {document['itemsWithoutRate']} of them in a currency without an ECB rate: "
@@ -336,7 +343,7 @@ def cmd_value(context: AppContext, session: Session, actor: User, _args: argpars
     return document, "\n".join(lines), EXIT_OK
 
 
-def cmd_prices_rates(context: AppContext, _session: Session, _actor: User, args: argparse.Namespace) -> tuple:
+def cmd_prices_rates(context: AppContext, _session: Session, _actor: User, args: argparse.Namespace) -> CommandResult:
     from services.exchange_rates import current_rates, refresh_rates
 
     if args.refresh:
@@ -351,7 +358,7 @@ def cmd_prices_rates(context: AppContext, _session: Session, _actor: User, args:
     return document, f"Using the {rates.description}: {', '.join(sorted(rates.currencies))}.", EXIT_OK
 
 
-def cmd_demo_load(_context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:
+def cmd_demo_load(_context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> CommandResult:
     result = load_demo(session, actor.id)
     return (
         result.to_json(),
@@ -431,4 +438,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = f"internal error ({type(error).__name__}); nothing was saved. Details: {where}"
         return _emit_error("INTERNAL_ERROR", message, as_json, EXIT_INTERNAL)
     print(json.dumps(document, ensure_ascii=False, default=str) if args.json else summary)
-    return status
+    return int(status)

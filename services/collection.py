@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.card_printings import card_printings, choose_printing
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
-from services.states import NOT_HELD_STATUSES
+from services.states import NOT_HELD_STATUSES, ItemStatus, parse
 from services.store.chunks import in_chunks
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
 from services.validation import check_fields, check_money, check_quantity, readable_quantity
@@ -36,6 +36,7 @@ class ItemFilter:
     text: str | None = None
     set_id: str | None = None
     held_only: bool = False
+    status: str | None = None
 
 
 def _owned(owner_id: int) -> Select[Item]:
@@ -67,6 +68,14 @@ def _sync_status_clause(status: str) -> Any:
     return and_(Item.kind.in_(tuple(SYNC_SERVICE_FOR_KIND)), current == literal(status))
 
 
+def _text_clause(text: str) -> Any:
+    """Title or country contains the text; '#12' or '12' also finds item 12."""
+    wanted = text.strip()
+    clause = or_(Item.title.ilike(f"%{wanted}%"), Item.country.ilike(f"%{wanted}%"))
+    number = wanted.removeprefix("#").strip()
+    return or_(clause, Item.id == int(number)) if number.isdigit() else clause
+
+
 def _filtered(owner_id: int, filters: ItemFilter) -> Select[Item]:
     query = _owned(owner_id)
     if filters.kind:
@@ -75,8 +84,10 @@ def _filtered(owner_id: int, filters: ItemFilter) -> Select[Item]:
         query = query.where(Item.kind == filters.kind)
     if filters.sync_status:
         query = query.where(_sync_status_clause(filters.sync_status))
+    if filters.status:
+        query = query.where(Item.status == parse(ItemStatus, filters.status, "An item's status"))
     if filters.text:
-        query = query.where(Item.title.ilike(f"%{filters.text}%"))
+        query = query.where(_text_clause(filters.text))
     if filters.set_id:
         query = query.join(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id).where(
             PokemonCard.set_id == filters.set_id
@@ -276,6 +287,76 @@ def _stale(title: str) -> StaleEdit:
 def delete_item(session: Session, owner_id: int, item_id: int) -> None:
     session.delete(get_item(session, owner_id, item_id))
     session.flush()
+
+
+FIELDS_BY_KIND = {
+    "coin": ("country", "year", "series", "grade", "grade_code", "numista_type_id", "numista_issue_id"),
+    "card": ("grade", "printing", "language"),
+    "record": ("year", "country", "grade", "discogs_release_id"),
+}
+COMMON_EDIT_FIELDS = (
+    "title", "quantity", "status", "storage_location", "tags", "notes", "acquired_date", "acquired_price",
+    "acquired_currency", "acquired_place",
+)  # fmt: skip
+
+
+def edit_fields_for(kind: str) -> tuple[str, ...]:
+    """Every editable field of an item of this kind, in form order (a subset of EDITABLE_FIELDS)."""
+    return (*COMMON_EDIT_FIELDS[:3], *FIELDS_BY_KIND.get(kind, ()), *COMMON_EDIT_FIELDS[3:])
+
+
+def find_items(session: Session, owner_id: int, text: str, *, limit: int = 25) -> list[Item]:
+    """The owner's items whose title contains ``text`` or whose id it is ('#12'), for an item picker that
+    reaches the whole collection, not only the page on screen."""
+    if not text.strip():
+        return []
+    query = _owned(owner_id).where(_text_clause(text)).order_by(Item.kind, Item.title, Item.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def bulk_update(
+    session: Session,
+    owner_id: int,
+    item_ids: list[int],
+    *,
+    status: str | None = None,
+    storage_location: str | None = None,
+    add_tags: list[str] | None = None,
+) -> int:
+    """Set the status and/or storage of several items and add tags to them; returns how many changed.
+    Each item is checked like a single edit (status validated, owner-scoped)."""
+    changed = 0
+    new_tags = [tag.strip() for tag in add_tags or [] if tag.strip()]
+    for item_id in dict.fromkeys(item_ids):
+        item = get_item(session, owner_id, item_id)
+        changes: dict[str, Any] = {}
+        if status:
+            changes["status"] = status
+        if storage_location is not None and storage_location.strip():
+            changes["storage_location"] = storage_location.strip()
+        if new_tags:
+            merged = list(dict.fromkeys([*(item.tags or []), *new_tags]))
+            if merged != (item.tags or []):
+                changes["tags"] = merged
+        if changes:
+            update_item(session, owner_id, item_id, item.version, **changes)
+            changed += 1
+    return changed
+
+
+def list_items_by_id(session: Session, owner_id: int, item_ids: list[int]) -> list[Item]:
+    """The owner's items among ``item_ids`` (others' ids are simply not found)."""
+    found: list[Item] = []
+    for start in range(0, len(item_ids), 900):
+        found.extend(session.scalars(_owned(owner_id).where(Item.id.in_(item_ids[start : start + 900]))))
+    return found
+
+
+def delete_items(session: Session, owner_id: int, item_ids: list[int]) -> int:
+    for item_id in dict.fromkeys(item_ids):
+        session.delete(get_item(session, owner_id, item_id))
+    session.flush()
+    return len(set(item_ids))
 
 
 def sync_summary(session: Session, owner_id: int) -> dict[str, dict[str, int]]:

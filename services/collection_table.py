@@ -1,35 +1,231 @@
-"""One page of the Collection table: each item's stable document plus its remote status and estimated value."""
+"""One page of the Collection table as typed rows: kind-specific columns (coins: country, year, face value, mint,
+grade; cards: set, number, printing, condition; records: artist, label, format, media, sleeve), humanised
+statuses, money with its currency, a picture for every row. Also the whole filtered view for downloads."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.collection import ItemFilter, item_document, list_items, sync_statuses
+from services import labels
+from services.collection import SYNC_SERVICE_FOR_KIND, ItemFilter, list_items, sync_statuses
+from services.images import ImageCache, item_pictures
 from services.pricing import unit_prices
+from services.states import ItemKind
+from services.store.models import DiscogsRelease, Item, PokemonCard, PokemonSet
+
+EXPORT_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    """What the Collection table shows of one item; every text is ready to read ('' where unknown)."""
+
+    id: int
+    picture: str
+    kind: str
+    title: str
+    quantity: int
+    status: str
+    sync: str
+    unit_value: str
+    value: str
+    paid: str
+    # coins
+    country: str = ""
+    year: str = ""
+    face_value: str = ""
+    mint: str = ""
+    grade: str = ""
+    # cards
+    set: str = ""
+    number: str = ""
+    printing: str = ""
+    condition: str = ""
+    # records
+    artist: str = ""
+    label: str = ""
+    format: str = ""
+    media: str = ""
+    sleeve: str = ""
+    storage: str = ""
+    tags: str = ""
+    notes: str = ""
+    added: str = ""
+    version: int = 0
+
+
+COMMON_COLUMNS = ("picture", "id", "title", "quantity", "status", "unit_value", "value", "paid")
+KIND_COLUMNS = {
+    ItemKind.COIN: ("country", "year", "face_value", "mint", "grade", "sync"),
+    ItemKind.CARD: ("set", "number", "printing", "condition"),
+    ItemKind.RECORD: ("artist", "label", "format", "media", "sleeve", "year", "sync"),
+}
+ALL_KINDS_COLUMNS = ("kind", "country", "year", "grade", "sync")
+TRAILING_COLUMNS = ("storage", "tags", "notes", "added")
+HEADERS = {
+    "picture": "Picture", "id": "#", "title": "Title", "quantity": "Qty", "status": "Status", "sync": "Sync",
+    "unit_value": "Unit value", "value": "Value", "paid": "Paid", "kind": "Kind", "country": "Country",
+    "year": "Year", "face_value": "Face value", "mint": "Mint", "grade": "Grade", "set": "Set", "number": "No.",
+    "printing": "Printing", "condition": "Condition", "artist": "Artist", "label": "Label", "format": "Format",
+    "media": "Media", "sleeve": "Sleeve", "storage": "Storage", "tags": "Tags", "notes": "Notes", "added": "Added",
+}  # fmt: skip
+
+
+def columns_for(kind: str | None) -> tuple[str, ...]:
+    """The table's columns, in order, for one kind (or every kind)."""
+    middle = KIND_COLUMNS.get(kind, ALL_KINDS_COLUMNS) if kind else ALL_KINDS_COLUMNS  # type: ignore[call-overload]
+    return (*COMMON_COLUMNS[:3], *middle, *COMMON_COLUMNS[3:], *TRAILING_COLUMNS)
+
+
+def _detail(item: Item, *names: str) -> str:
+    details = item.details or {}
+    return next((labels.text(details[name]) for name in names if not labels.is_blank(details.get(name))), "")
+
+
+def _face_value(item: Item) -> str:
+    value, unit = _detail(item, "value"), _detail(item, "unit")
+    if value:
+        return f"{labels.number(Decimal(value)) if _is_number(value) else value} {unit}".strip()
+    return item.series or ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
+
+
+def _cards(session: Session, items: list[Item]) -> dict[str, tuple[str, str]]:
+    ids = {item.pokemontcg_card_id for item in items if item.pokemontcg_card_id}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(PokemonCard.id, PokemonSet.name, PokemonCard.number)
+        .join(PokemonSet, PokemonSet.id == PokemonCard.set_id)
+        .where(PokemonCard.id.in_(ids))
+    )
+    return {card_id: (set_name, number) for card_id, set_name, number in rows}
+
+
+def _releases(session: Session, items: list[Item]) -> dict[int, DiscogsRelease]:
+    ids = {item.discogs_release_id for item in items if item.discogs_release_id}
+    if not ids:
+        return {}
+    found = session.scalars(select(DiscogsRelease).where(DiscogsRelease.id.in_(ids)))
+    return {release.id: release for release in found}
+
+
+def _record_fields(item: Item, release: DiscogsRelease | None) -> dict[str, str]:
+    data = (release.data if release is not None else None) or {}
+    listed = data.get("labels")
+    release_labels = listed if isinstance(listed, list) else []
+    label = _detail(item, "label", "labels") or next(
+        (str(entry.get("name")) for entry in release_labels if isinstance(entry, dict) and entry.get("name")), ""
+    )
+    return {
+        "artist": _detail(item, "artist") or (release.artist if release is not None and release.artist else ""),
+        "label": label,
+        "format": _detail(item, "format", "formats") or (release.formats or "" if release is not None else ""),
+        "media": _detail(item, "media_condition") or (item.grade or ""),
+        "sleeve": _detail(item, "sleeve_condition"),
+    }
+
+
+def build_rows(
+    session: Session, owner_id: int, items: list[Item], *, currency: str, images: ImageCache | None
+) -> list[CollectionRow]:
+    """Rows for the given owner-scoped items (pictures only with an image cache: downloads skip them)."""
+    ids = [item.id for item in items]
+    statuses = sync_statuses(session, ids)
+    prices = unit_prices(session, owner_id, ids, currency)
+    cards = _cards(session, items)
+    releases = _releases(session, items)
+    numbers = {item.id: cards[item.pokemontcg_card_id][1] for item in items if item.pokemontcg_card_id in cards}
+    pictures = item_pictures(session, images, items, numbers) if images is not None else {}
+    rows = []
+    for item in items:
+        price = prices.get(item.id)
+        service = SYNC_SERVICE_FOR_KIND.get(item.kind)
+        sync = labels.sync_label(statuses.get(item.id, {}).get(service, "NOT_SYNCED"), service) if service else ""
+        extra: dict[str, str] = {}
+        if item.kind == ItemKind.COIN:
+            extra = {"face_value": _face_value(item), "mint": _detail(item, "mintmark", "mint"),
+                     "grade": item.grade or ""}  # fmt: skip
+        elif item.kind == ItemKind.CARD:
+            set_name, number = cards.get(item.pokemontcg_card_id or "", ("", ""))
+            extra = {"set": set_name, "number": number, "printing": labels.printing_label(item.printing),
+                     "condition": item.grade or ""}  # fmt: skip
+        elif item.kind == ItemKind.RECORD:
+            extra = {**_record_fields(item, releases.get(item.discogs_release_id or 0)), "grade": item.grade or ""}
+        rows.append(
+            CollectionRow(
+                id=item.id, picture=pictures.get(item.id, ""), kind=labels.kind_label(item.kind), title=item.title,
+                quantity=item.quantity, status=labels.status_label(item.status), sync=sync,
+                unit_value=labels.money(price, currency),
+                value=labels.money(price * item.quantity if price is not None else None, currency),
+                paid=labels.money(item.acquired_price, item.acquired_currency or currency, missing=""),
+                country=item.country or "", year=str(item.year) if item.year else "",
+                storage=item.storage_location or "", tags=", ".join(item.tags or []), notes=item.notes or "",
+                added=labels.day(item.created_at), version=item.version, **extra,
+            )
+        )  # fmt: skip
+    return rows
 
 
 def page_rows(
-    session: Session, owner_id: int, filters: ItemFilter, *, limit: int, offset: int, currency: str
-) -> list[dict[str, Any]]:
-    """Rows for the Collection page, paged in SQL; `sync` is the status on the item's own service
-    ("" where none applies), values are in `currency` (None when unknown, never 0)."""
+    session: Session,
+    owner_id: int,
+    filters: ItemFilter,
+    *,
+    limit: int,
+    offset: int,
+    currency: str,
+    images: ImageCache | None = None,
+) -> list[CollectionRow]:
+    """Rows for the Collection page, paged in SQL; values in `currency` ('no price' when unknown, never 0)."""
     items = list_items(session, owner_id, filters, limit=limit, offset=offset)
-    statuses = sync_statuses(session, [item.id for item in items])
-    prices = unit_prices(session, owner_id, [item.id for item in items], currency)
-    rows = []
-    for item in items:
-        document = item_document(item, statuses.get(item.id))
-        price = prices.get(item.id)
-        rows.append(
-            {
-                **{key: document[key] for key in ("id", "kind", "title", "quantity", "grade", "status")},
-                "sync": next(filter(None, document["sync"].values()), ""),
-                "unit value": float(price) if price is not None else None,
-                "value": float(price * document["quantity"]) if price is not None else None,
-                "notes": item.notes,
-                "version": item.version,
-            }
-        )
+    return build_rows(session, owner_id, items, currency=currency, images=images)
+
+
+def view_rows(session: Session, owner_id: int, filters: ItemFilter, *, currency: str) -> list[CollectionRow]:
+    """Every row of the filtered view (for a download), in chunks, without pictures."""
+    rows: list[CollectionRow] = []
+    for offset in range(0, EXPORT_LIMIT, 1000):
+        chunk = list_items(session, owner_id, filters, limit=1000, offset=offset)
+        rows.extend(build_rows(session, owner_id, chunk, currency=currency, images=None))
+        if len(chunk) < 1000:
+            break
     return rows
+
+
+def _plain(row: CollectionRow, columns: Iterable[str]) -> dict[str, Any]:
+    record = asdict(row)
+    return {HEADERS[name]: record[name] for name in columns if name != "picture"}
+
+
+def rows_csv(rows: list[CollectionRow], kind: str | None) -> str:
+    columns = columns_for(kind)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[HEADERS[name] for name in columns if name != "picture"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(_plain(row, columns))
+    return out.getvalue()
+
+
+def rows_json(rows: list[CollectionRow], kind: str | None) -> str:
+    names = [name for name in columns_for(kind) if name != "picture"]
+    return json.dumps([{name: asdict(row)[name] for name in names} for row in rows], ensure_ascii=False, indent=1)
+
+

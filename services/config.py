@@ -204,6 +204,9 @@ KEYS: tuple[Key, ...] = (
     Key("VITRINE_API_PUBLIC_CATALOGUE", "api_public_catalogue", _flag, False),
     Key("VITRINE_API_RATE_CATALOGUE", "api_rate_catalogue", _rate, "60/minute"),
     Key("VITRINE_API_RATE_COLLECTION", "api_rate_collection", _rate, "30/minute"),
+    # Pictures: a bounded on-disk cache of thumbnails (services/images.py).
+    Key("IMAGE_CACHE_DIR", "image_cache_dir", _text, str(DATA_DIR / "images")),
+    Key("IMAGE_CACHE_MB", "image_cache_mb", _integer(1, 100_000), 200),
 )
 KEY_NAMES = frozenset(key.name for key in KEYS)
 
@@ -251,6 +254,8 @@ class Settings:
     api_public_catalogue: bool
     api_rate_catalogue: str
     api_rate_collection: str
+    image_cache_dir: str
+    image_cache_mb: int
 
     @property
     def club_mode(self) -> bool:

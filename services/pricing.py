@@ -13,12 +13,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, select
+from sqlalchemy import Select, String, and_, case, cast, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from services.card_prices import CARDMARKET_CARD_PRINTINGS
 from services.config import current_settings
+from services.errors import InvalidInput
 from services.exchange_rates import ExchangeRates, current_rates
 from services.states import NOT_HELD_STATUSES
 from services.store.models import (
@@ -28,6 +29,7 @@ from services.store.models import (
     PokemonCard,
     PokemonSet,
     PriceObservation,
+    table_of,
     utcnow,
 )
 from services.validation import MONEY_MAX, QUANTITY_MAX, QUANTITY_MIN
@@ -68,18 +70,18 @@ def record_observations(session: Session, observations: Iterable[Observation]) -
     ]
     if not rows:
         return 0
-    session.execute(PriceObservation.__table__.insert(), rows)  # Core executemany (batched)
+    session.execute(table_of(PriceObservation).insert(), rows)  # Core executemany (batched)
     newest: dict[tuple[str, ...], dict[str, Any]] = {}
     for row in rows:  # one row per key: an upsert may not touch the same row twice
-        key = tuple(row[name] for name in PRICE_KEY)
+        key = tuple(str(row[name]) for name in PRICE_KEY)
         if key not in newest or row["observed_at"] >= newest[key]["observed_at"]:
             newest[key] = row
     dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LatestPrice.__table__)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table_of(LatestPrice))
     statement = statement.on_conflict_do_update(
         index_elements=list(PRICE_KEY),
         set_={name: statement.excluded[name] for name in ("currency", "value", "observed_at")},
-        where=statement.excluded.observed_at >= LatestPrice.__table__.c.observed_at,
+        where=statement.excluded.observed_at >= table_of(LatestPrice).c.observed_at,
     )
     session.execute(statement, list(newest.values()))
     return len(rows)
@@ -275,6 +277,7 @@ def valuation(
         if converted is None:
             priced_entries = int(entries) - int(without_price or 0)
             unpriced += priced_entries
+            bucket["itemsWithoutPrice"] += priced_entries
             without_rate += priced_entries
             # the price's currency, or the display currency itself (one stored before rates were checked)
             currencies_without_rate.add(row_currency if rates.per_euro(row_currency) is None else currency)
@@ -420,3 +423,37 @@ def value_by(
             bucket["estimatedValue"] += rates.convert(Decimal(value), row_currency, currency) or Decimal(0)
     ordered = sorted(groups.values(), key=lambda g: g["estimatedValue"], reverse=True)
     return [{**g, "estimatedValue": _money(g["estimatedValue"])} for g in ordered]
+
+
+# ---------------------------------------------------------------------------- the user's own estimate
+OWN_ESTIMATE = ("item", "manual", "", "estimate")  # ref_kind, source, variant, metric: beats every catalogue
+
+
+def own_estimate(session: Session, item_id: int) -> tuple[Decimal, str] | None:
+    """The user's own estimate of one item (value, currency), if they gave one."""
+    ref_kind, source, variant, metric = OWN_ESTIMATE
+    row = session.execute(
+        select(LatestPrice.value, LatestPrice.currency).where(
+            LatestPrice.ref_kind == ref_kind, LatestPrice.ref_id == str(item_id), LatestPrice.source == source,
+            LatestPrice.variant == variant, LatestPrice.metric == metric,
+        )
+    ).first()  # fmt: skip
+    return (Decimal(row[0]), row[1]) if row is not None else None
+
+
+def set_own_estimate(session: Session, item_id: int, value: Decimal | None, currency: str) -> None:
+    """Record the user's own estimate of an item (kept in the price history); None withdraws it, so the
+    catalogue prices count again. The caller has checked that the item is the acting owner's."""
+    ref_kind, source, variant, metric = OWN_ESTIMATE
+    if value is None:
+        session.execute(
+            delete(LatestPrice).where(
+                LatestPrice.ref_kind == ref_kind, LatestPrice.ref_id == str(item_id), LatestPrice.source == source,
+                LatestPrice.variant == variant, LatestPrice.metric == metric,
+            )
+        )  # fmt: skip
+        return
+    if value < 0:
+        raise InvalidInput("An estimate cannot be negative.", code="INVALID_PRICE")
+    record_observations(session, [Observation(ref_kind, str(item_id), source, variant, metric, currency.upper(),
+                                              value.quantize(Decimal("0.01")))])  # fmt: skip

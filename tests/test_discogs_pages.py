@@ -161,6 +161,6 @@ def test_sets_page_shows_records_by_artist_and_label(discogs_env: DiscogsEmulato
         import_discogs_csv(session, ensure_local_user(session, "EUR").id, path)
     at = _page("sets")
     frames = {frame.value.columns[0]: frame.value for frame in at.dataframe}
-    artists = frames["artist"].set_index("artist")["copies"].to_dict()
-    labels = frames["label"].set_index("label")["copies"].to_dict()
+    artists = frames["Artist"].set_index("Artist")["Copies"].to_dict()
+    labels = frames["Label"].set_index("Label")["Copies"].to_dict()
     assert artists == {"Can": 2, "Neu!": 1} and labels == {"United Artists": 2, "Brain": 1}

@@ -26,7 +26,8 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 PAGES = {
     "overview": "Overview", "collection": "Collection", "sets": "Sets", "catalog": "Catalog",
-    "import": "Import", "export": "Export", "connections": "Connections", "settings": "Settings",
+    "import": "Import", "export": "Export", "numista_link": "Link coins to Numista", "connections": "Connections",
+    "settings": "Settings",
 }  # fmt: skip
 
 pytestmark = pytest.mark.e2e
@@ -130,9 +131,9 @@ def test_overview_renders_the_totals(page, served_app: str, tmp_path: Path) -> N
     page.get_by_text("Estimated value").first.wait_for(timeout=30_000)
     _wait_rendered(page)
     metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()
-    assert len(metrics) == 3
+    assert len(metrics) == 5
     assert metrics[0].endswith("EUR") and float(metrics[0].split()[0].replace(",", "")) > 0
-    assert int(metrics[1].replace(",", "")) > 0
+    assert metrics[2].startswith("+") and int(metrics[3].replace(",", "")) > 0
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(_screenshot_dir(tmp_path) / "overview.png"), full_page=True)
 
@@ -159,6 +160,9 @@ def test_import_an_opennumismat_file_in_the_browser(page, served_app: str, tmp_p
     page.screenshot(path=str(_screenshot_dir(tmp_path) / "import-preview.png"), full_page=True)
     page.get_by_role("button", name="Import now").click()
     page.get_by_text("Imported: 21 new").wait_for(timeout=30_000)
+    _wait_rendered(page)
+    values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    assert values[:4] == ["0", "0", "21", "0"]  # the preview now reads the collection after the import
     assert page.locator("[data-testid='stException']").count() == 0
 
 

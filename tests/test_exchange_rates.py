@@ -105,7 +105,7 @@ def test_a_currency_without_a_rate_is_unpriced_never_one_to_one(session: Session
     assert report["totalEstimatedValue"] == 10.0
     assert report["itemsWithoutPrice"] == 2 and report["itemsWithoutRate"] == 2
     assert report["currenciesWithoutRate"] == ["HRK", "XYZ"]
-    assert report["byKind"]["coin"] == {"items": 5, "estimatedValue": 10.0}
+    assert report["byKind"]["coin"] == {"items": 5, "estimatedValue": 10.0, "itemsWithoutPrice": 2}
     assert unit_prices(session, owner.id, [euro_coin.id, invented.id, kuna.id], "EUR") == {euro_coin.id: Decimal(10)}
     history = {point["month"]: point for point in value_history(session, owner.id, "EUR")}
     assert history["2020-03"]["estimatedValue"] == float(round(75 / per_euro("HRK", date(2020, 3, 2)), 2))

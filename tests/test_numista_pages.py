@@ -104,6 +104,8 @@ def test_find_on_numista_from_the_collection_page(numista_env: NumistaEmulator) 
     assert not at.exception, at.exception
     pick = at.radio(key=f"numista_pick_{coin_id}")
     assert pick.options and "N# 420" in pick.options[0]
+    assert pick.value is None and at.button(key=f"numista_link_{coin_id}").disabled  # nothing preselected
+    pick.set_value(420).run()
     at.button(key=f"numista_link_{coin_id}").click().run()
     assert not at.exception, at.exception
     assert any("Linked to N# 420 and issue 4202" in e.value for e in at.success)

@@ -49,5 +49,5 @@ def test_second_user_sees_nothing_of_the_first(session: Session, owner: User, ot
     assert len(collection.list_items(session, owner.id)) == len(ann_items)
     ann_rows = page_rows(session, owner.id, collection.ItemFilter(), limit=100, offset=0, currency="EUR")
     assert len(ann_rows) == len(ann_items)
-    assert sum(row["value"] is None for row in ann_rows) == 1  # the demo's one unpriced card, never valued 0
+    assert sum(row.value == "no price" for row in ann_rows) == 1  # the demo's one unpriced card, never valued 0
     assert connections.read_secret(session, VAULT, owner.id, "numista") == "ann-secret-numista-key"

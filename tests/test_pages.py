@@ -53,8 +53,8 @@ def test_collection_page_filters_and_shows_values(demo_app: AppTest) -> None:
     at = demo_app.switch_page("pages/collection.py").run()
     at.selectbox(key="collection_kind").select("record").run()
     table = at.dataframe[0].value
-    assert set(table["kind"]) == {"record"} and len(table) == 5
-    assert table["value"].notna().all()
+    assert len(table) == 5 and {"Artist", "Format", "Media"} <= set(table.columns)
+    assert table["Value"].str.endswith(" EUR").all()
 
 
 @pytest.mark.parametrize("kind", ["all", "coin", "record", "card"])
@@ -72,10 +72,11 @@ def test_an_empty_note_stays_empty_through_edit_and_save(demo_app: AppTest, app_
     at = demo_app.switch_page("pages/collection.py").run()
     at.selectbox(key="collection_kind").select(kind).run()
     assert page_kinds and not at.exception
+    at.text_input(key="edit_search").input(f"#{blank_id}").run()
     at.selectbox(key="edit_item_id").select(blank_id).run()
-    assert at.text_area(key=f"edit_notes_{blank_id}").value == ""
-    at.number_input(key=f"edit_qty_{blank_id}").set_value(3)
-    at.button[[b.label for b in at.button].index("Save")].click().run()
+    assert at.text_area(key=f"edit_{blank_id}_v1_notes").value == ""
+    at.number_input(key=f"edit_{blank_id}_v1_quantity").set_value(3)
+    at.button[[b.label for b in at.button].index("Save changes")].click().run()
     assert not at.exception, at.exception
     with context.session() as session:
         saved = next(i for i in list_items(session, ensure_local_user(session).id) if i.id == blank_id)
@@ -100,17 +101,28 @@ def test_catalog_search_and_add_a_card(demo_app: AppTest) -> None:
         assert any(i.pokemontcg_card_id == card_id and i.quantity == 3 for i in owner_items)
 
 
-def test_sets_page_shows_completion_and_missing_cards(demo_app: AppTest) -> None:
+def test_sets_page_shows_completion_binder_and_groups(demo_app: AppTest) -> None:
     at = demo_app.switch_page("pages/sets.py").run()
     sets = at.dataframe[0].value
     team_rocket = sets.set_index("id").loc["base5"]
-    assert team_rocket["all cards"] == 83 and team_rocket["printed total"] == 82
-    at.selectbox(key="sets_missing").select("base5").run()
-    missing = at.dataframe[1].value
-    assert len(missing) == 83 - team_rocket["unique cards"]
-    by_country, by_series = at.dataframe[-2].value, at.dataframe[-1].value
-    assert by_country["copies"].sum() == by_series["copies"].sum() == 21  # the demo's coins
-    assert "2 Euro" in set(by_series["series"])
+    assert team_rocket["All cards"] == 83 and team_rocket["Printed total"] == 82
+    at.selectbox(key="binder_set").select("base5").run()
+    assert f"{team_rocket['Unique cards']} of 83 cards owned" in " ".join(c.value for c in at.caption)
+    at.segmented_control(key="binder_show").set_value("Missing").run()
+    assert not at.exception, at.exception
+    missing = [b for b in at.button if b.key and b.key.startswith("binder_add_")]
+    assert len(missing) == 18  # one binder page of missing cards, each with its Add button
+    card_id = missing[0].key.removeprefix("binder_add_")
+    missing[0].click().run()
+    assert not at.exception, at.exception
+    assert at.success and at.success[0].value.startswith("Added ")
+    with open_context().session() as session:
+        assert any(i.pokemontcg_card_id == card_id for i in list_items(session, 1))
+    frames = {frame.value.columns[0]: frame.value for frame in at.dataframe}
+    by_country, by_series = frames["Country"], frames["Series"]
+    assert by_country["Copies"].sum() == by_series["Copies"].sum() == 21  # the demo's coins
+    assert "2 Euro" in set(by_series["Series"])
+    assert by_series["Value"].str.endswith(" EUR").all()
 
 
 def test_connections_page_stores_a_key_encrypted_and_masks_it(demo_app: AppTest) -> None:
@@ -142,5 +154,5 @@ def test_every_url_path_is_its_file_name() -> None:
 
     source = Path(APP).read_text()
     pages = re.findall(r'st\.Page\("pages/(\w+)\.py".*?url_path="([\w-]+)"', source)
-    assert len(pages) == 9
+    assert len(pages) == 10
     assert all(stem == url_path for stem, url_path in pages), pages

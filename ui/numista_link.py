@@ -94,8 +94,9 @@ def numista_link_section(context: AppContext, actor: Actor, item_id: int) -> Non
         st.info("No Numista type matches; change the search.")
         return
     labels = {r["id"]: r["label"] for r in results}
-    pick = st.radio("Pick the type", list(labels), format_func=labels.__getitem__, key=f"numista_pick_{item_id}")
-    if st.button("Link to this type", key=f"numista_link_{item_id}", type="primary"):
+    pick = st.radio("Pick the type", list(labels), format_func=labels.__getitem__, key=f"numista_pick_{item_id}",
+                    index=None)  # nothing preselected: one careless click must not link the wrong coin
+    if st.button("Link to this type", key=f"numista_link_{item_id}", type="primary", disabled=pick is None):
         with numista_api(context, actor.id) as api:
             try:
                 linked = set_numista_link(NumistaCatalog(api), item_id, int(pick), expected_version=version)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.api.tokens import create_token, list_tokens, revoke_token
-from services.context import AppContext
+from services.context import AppContext, CommandResult
 from services.store.models import User
 
 EXIT_OK = 0
@@ -29,7 +29,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     revoke.set_defaults(handler=cmd_tokens_revoke)
 
 
-def cmd_tokens_create(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_tokens_create(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     token = create_token(session, actor.id, args.name)
     summary = (
         f"Created API token {token.id} ({token.name}) for {actor.username}:\n{token.token}\n"
@@ -38,7 +38,7 @@ def cmd_tokens_create(_context: AppContext, session: Session, actor: User, args:
     return token.to_json(), summary, EXIT_OK
 
 
-def cmd_tokens_list(_context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> tuple:
+def cmd_tokens_list(_context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> CommandResult:
     tokens = list_tokens(session, actor.id)
     lines = [
         f"{t.id:>5}  {t.name:<30} {t.prefix}…  created {t.created_at:%Y-%m-%d}"
@@ -51,6 +51,6 @@ def cmd_tokens_list(_context: AppContext, session: Session, actor: User, _args: 
     return [t.to_json() for t in tokens], "\n".join(lines), EXIT_OK
 
 
-def cmd_tokens_revoke(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_tokens_revoke(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     revoke_token(session, actor.id, args.token_id)
     return {"id": args.token_id, "revoked": True}, f"Revoked API token {args.token_id}.", EXIT_OK

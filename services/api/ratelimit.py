@@ -21,6 +21,7 @@ from sqlalchemy import Engine, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.store.models import table_of
 from services.store.models_api import ApiRateCounter
 
 _CLEANUP_ODDS = 500  # one hit in this many deletes lapsed counters
@@ -35,7 +36,7 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
     def __init__(self, engine: Engine) -> None:
         super().__init__(wrap_exceptions=False)
         self.engine = engine
-        self.table = ApiRateCounter.__table__
+        self.table = table_of(ApiRateCounter)
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 

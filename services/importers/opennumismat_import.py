@@ -24,7 +24,7 @@ from services.grades import GradeMapper, grade_report
 from services.importers.opennumismat import read_opennumismat
 from services.importers.opennumismat_models import OpenNumismatCoin, OpenNumismatCollection
 from services.pricing import Observation, record_observations
-from services.store.models import Item, ItemImage
+from services.store.models import Item, ItemImage, table_of
 from services.validation import OutOfRange, check_money, check_quantity, check_year
 
 SOURCE_PREFIX = "opennumismat:"
@@ -193,7 +193,7 @@ def import_opennumismat(
     if dry_run:
         return report
     if new_rows:
-        session.execute(insert(Item), new_rows)  # Core executemany: batched, not one ORM round per row
+        session.execute(insert(table_of(Item)), new_rows)  # Core executemany: batched, not one ORM round per row
         known = [item.id for item in existing.values()]
         new_ids = dict(
             session.execute(
@@ -257,7 +257,7 @@ def _store_images(session: Session, collection: OpenNumismatCollection, created:
                              "data": image.data})  # fmt: skip
                 held += len(image.data)
                 if held >= IMAGE_BATCH_BYTES:
-                    session.execute(insert(ItemImage), rows)
+                    session.execute(insert(table_of(ItemImage)), rows)
                     rows, held = [], 0
     if rows:
-        session.execute(insert(ItemImage), rows)
+        session.execute(insert(table_of(ItemImage)), rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -49,6 +50,11 @@ def one_of(column: str, enum: type[StrEnum]) -> CheckConstraint:
     """CHECK that ``column`` holds a value of ``enum`` (named ``ck_<table>_<column>``)."""
     allowed = ", ".join(f"'{value}'" for value in values(enum))
     return CheckConstraint(f"{column} IN ({allowed})", name=column)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table, for executemany statements that must stay Core (the ORM's bulk path is slower)."""
+    return cast(Table, model.__table__)
 
 
 def utcnow() -> datetime:

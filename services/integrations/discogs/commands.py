@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.context import AppContext
+from services.context import AppContext, CommandResult
 from services.errors import InvalidInput, VitrineError
 from services.http import AuthError, RateLimitedError, ServiceError
 from services.integrations.discogs import oauth
@@ -94,7 +94,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     refresh = _subcommands(commands.choices["prices"]).choices["refresh"]
     other_kinds = refresh.get_default("handler")
 
-    def prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+    def prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
         if args.kind == "record":
             return cmd_prices_refresh_records(context, session, actor, args)
         return other_kinds(context, session, actor, args)
@@ -103,7 +103,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 # ------------------------------------------------------------------------------------------ connect
-def cmd_connect_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_connect_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     settings, vault = context.settings, context.vault
     if args.disconnect:
         oauth.disconnect(session, actor.id)
@@ -141,14 +141,16 @@ def _import_summary(document: dict[str, Any], verb: str) -> str:
     return text + "".join(f"\n  row {e['row']}: {e['reason']}" for e in document["errors"])
 
 
-def cmd_import_discogs_csv(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_import_discogs_csv(
+    _context: AppContext, session: Session, actor: User, args: argparse.Namespace
+) -> CommandResult:
     report = import_discogs_csv(session, actor.id, Path(args.file), dry_run=args.dry_run)
     document = report.to_json()
     verb = f"Would import {Path(args.file).name}" if args.dry_run else f"Imported {Path(args.file).name}"
     return document, _import_summary(document, verb), EXIT_PARTIAL if report.errors else EXIT_OK
 
 
-def cmd_import_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_import_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     oauth.load_credentials(session, context.vault, actor.id)  # DiscogsNotConnected: one clear line
     session.commit()
 
@@ -165,7 +167,9 @@ def cmd_import_discogs(context: AppContext, session: Session, actor: User, args:
 
 
 # ------------------------------------------------------------------------------------------ search
-def cmd_catalog_search_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_catalog_search_discogs(
+    context: AppContext, session: Session, actor: User, args: argparse.Namespace
+) -> CommandResult:
     session.commit()  # the shared request budget writes through its own connection (see the module docstring)
     api = oauth.member_api(session, context.settings, context.vault, actor.id)
     linked: dict[str, Any] | None = None
@@ -210,8 +214,8 @@ def _price(text: str | None) -> Decimal | None:
     return value
 
 
-def cmd_export_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
-    from services.sync.commands import _job_result, _run_job
+def cmd_export_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
+    from services.sync.commands import job_result, run_job
 
     if not args.all and not args.item:
         raise InvalidInput("Choose the records: --all, or --item ID (repeatable).", code="NOTHING_SELECTED")
@@ -239,13 +243,15 @@ def cmd_export_discogs(context: AppContext, session: Session, actor: User, args:
     job_id = start_export(session, actor.id, plan, options)
     session.commit()
     if args.no_wait:
-        document, _summary, _status = _job_result(session, actor, job_id)
+        document, _summary, _status = job_result(session, actor, job_id)
         return document, f"Queued job {job_id}; a worker pushes it.", EXIT_OK
-    return _run_job(context, session, actor, job_id)
+    return run_job(context, session, actor, job_id)
 
 
 # ------------------------------------------------------------------------------------------ prices
-def cmd_prices_refresh_records(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> tuple:
+def cmd_prices_refresh_records(
+    context: AppContext, session: Session, actor: User, args: argparse.Namespace
+) -> CommandResult:
     session.commit()  # the shared request budget writes through its own connection (see the module docstring)
     api = oauth.member_api(session, context.settings, context.vault, actor.id)
     with api:

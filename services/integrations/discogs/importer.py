@@ -29,7 +29,7 @@ from services.integrations.discogs.catalog import cache_releases
 from services.integrations.discogs.mapping import instance_field_values, record_fields, release_summary
 from services.integrations.discogs.oauth import member_api
 from services.store.db import session_scope
-from services.store.models import Item, Job, utcnow
+from services.store.models import Item, Job, table_of, utcnow
 
 ACCOUNT_SOURCE = "discogs"
 CSV_SOURCE = "discogs-csv"
@@ -109,7 +109,7 @@ class _Upserter:
             else:
                 self.report.unchanged += 1
         if new_rows and not self.dry_run:
-            self.session.execute(insert(Item.__table__), new_rows)
+            self.session.execute(insert(table_of(Item)), new_rows)
         self.session.flush()
 
 

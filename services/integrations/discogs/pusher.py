@@ -45,7 +45,7 @@ from services.integrations.discogs.mapping import RecordPayload, listing_body, m
 from services.integrations.discogs.oauth import DiscogsNotConnected, member_api
 from services.states import RowStatus
 from services.store.db import session_scope
-from services.store.models import Item, JobItem, SyncLedger, utcnow
+from services.store.models import Item, JobItem, SyncLedger, table_of, utcnow
 from services.store.models_discogs import DiscogsPushBaseline
 from services.sync import engine as jobs
 from services.sync.engine import Claim, Outcome, PlannedRow
@@ -283,7 +283,7 @@ class DiscogsPushSession:
         self.current, self.current_read_at = remote, started
         try:
             with session_scope(self.engine) as session:
-                session.execute(DiscogsPushBaseline.__table__.insert(), [
+                session.execute(table_of(DiscogsPushBaseline).insert(), [
                     {"job_id": self.job.id, "release_id": BASELINE_TAKEN, "remote_ids": []},
                     *({"job_id": self.job.id, "release_id": key, "remote_ids": ids}
                       for key, ids in remote.items() if isinstance(key, int)),

@@ -25,10 +25,11 @@ from sqlalchemy import Engine, delete, func, insert, select, text, update
 
 from services.config import Settings
 from services.http.ratelimit import DISCOGS_HEADERS, LimiterTimeout, SlidingWindowLimiter, _header_int
+from services.store.models import table_of
 from services.store.models_discogs import DiscogsRateSlot
 
 ADVISORY_KEY = 0x44697363  # "Disc": one lock for the table, held only inside a slot transaction
-SLOTS = DiscogsRateSlot.__table__
+SLOTS = table_of(DiscogsRateSlot)
 
 
 class DatabaseWindowLimiter(SlidingWindowLimiter):

@@ -161,11 +161,15 @@ class NumistaCatalog:
         return None
 
     # -- reference lists (issuers, catalogues) ---------------------------------------------------
-    def _reference(self, name: str, fetch: Callable[[], Any], list_key: str) -> list[dict[str, Any]]:
+    def _reference(
+        self, name: str, fetch: Callable[[], Any], list_key: str, *, cached_only: bool = False
+    ) -> list[dict[str, Any]] | None:
         key = f"{name}:{self.api.lang}"
         cached = self._cached_json(key)
         if cached is not None:
             return list(cached[0] or [])
+        if cached_only:
+            return None
         data = fetch()
         rows = data.get(list_key) if isinstance(data, dict) else None
         rows = list(rows) if isinstance(rows, list) else []
@@ -179,18 +183,22 @@ class NumistaCatalog:
         if not name or not name.strip():
             return None
         wanted = name.strip().casefold()
-        issuers = self._reference("issuers", self.api.list_issuers, "issuers")
+        issuers = self._reference("issuers", self.api.list_issuers, "issuers") or []
         for issuer in issuers:
             if wanted in (str(issuer.get("code", "")).casefold(), str(issuer.get("name", "")).casefold()):
                 return str(issuer["code"])
         return None
+
+    def issuers_cached(self) -> bool:
+        """Whether the issuer list is cached (resolving a country to its code then costs no call)."""
+        return self._reference("issuers", self.api.list_issuers, "issuers", cached_only=True) is not None
 
     def catalogue_id(self, code: str | None) -> int | None:
         """The id of a reference catalogue by its code (``KM`` → 3); one call a month for the list."""
         if not code:
             return None
         wanted = code.strip().casefold()
-        catalogues = self._reference("catalogues", self.api.list_catalogues, "catalogues")
+        catalogues = self._reference("catalogues", self.api.list_catalogues, "catalogues") or []
         for catalogue in catalogues:
             if str(catalogue.get("code", "")).casefold() == wanted:
                 return _year(catalogue.get("id"))
@@ -211,6 +219,38 @@ class NumistaCatalog:
 
         An issuer or catalogue Numista does not know is folded into the text query instead of failing
         (Numista answers 400 to an unknown issuer code)."""
+        params = self._search_params(q, issuer, year, catalogue_number, page)
+        key = self._search_key(params)
+        if not refresh:
+            cached = self._cached_json(key)
+            if cached is not None:
+                data, fetched_at = cached
+                return SearchResult(int(data["count"]), list(data["types"]), fetched_at, True, params)
+        answer = self.api.search_types(
+            params.get("q"), issuer=params.get("issuer"), year=params.get("year"), catalogue=params.get("catalogue"),
+            number=params.get("number"), page=params["page"],
+        )  # fmt: skip
+        with self.api.transaction() as session:
+            fetched_at = self._store_entry(session, key, "search", answer, SEARCH_TTL)
+        return SearchResult(answer["count"], answer["types"], fetched_at, False, params)
+
+    def cached_search(
+        self, q: str | None = None, *, issuer: str | None = None, year: int | str | None = None, page: int = 1
+    ) -> SearchResult | None:
+        """The fresh cached answer of :meth:`search_types` for the same search, or None; never calls Numista
+        (an issuer name is resolved only from a cached issuer list)."""
+        if issuer and not self.issuers_cached():
+            return None
+        key = self._search_key(self._search_params(q, issuer, year, None, page))
+        cached = self._cached_json(key)
+        if cached is None:
+            return None
+        data, fetched_at = cached
+        return SearchResult(int(data["count"]), list(data["types"]), fetched_at, True)
+
+    def _search_params(
+        self, q: str | None, issuer: str | None, year: int | str | None, catalogue_number: str | None, page: int
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"page": max(1, page)}
         words = [q.strip()] if q and q.strip() else []
         if issuer:
@@ -230,21 +270,12 @@ class NumistaCatalog:
             params["q"] = " ".join(words)
         if not any(name in params for name in ("q", "issuer", "catalogue", "year")):
             raise ValueError("Give a title, an issuer, a year or a catalogue number to search Numista.")
-        key = "search:" + hashlib.sha256(
+        return params
+
+    def _search_key(self, params: dict[str, Any]) -> str:
+        return "search:" + hashlib.sha256(
             json.dumps({**params, "lang": self.api.lang}, sort_keys=True, default=str).encode()
         ).hexdigest()[:40]
-        if not refresh:
-            cached = self._cached_json(key)
-            if cached is not None:
-                data, fetched_at = cached
-                return SearchResult(int(data["count"]), list(data["types"]), fetched_at, True, params)
-        answer = self.api.search_types(
-            params.get("q"), issuer=params.get("issuer"), year=params.get("year"), catalogue=params.get("catalogue"),
-            number=params.get("number"), page=params["page"],
-        )  # fmt: skip
-        with self.api.transaction() as session:
-            fetched_at = self._store_entry(session, key, "search", answer, SEARCH_TTL)
-        return SearchResult(answer["count"], answer["types"], fetched_at, False, params)
 
     # -- types -----------------------------------------------------------------------------------
     def get_type(self, type_id: int, *, refresh: bool = False) -> dict[str, Any]:

@@ -1,0 +1,272 @@
+"""The Overview's figures, computed from the same chosen price per item as the valuation (services.pricing):
+value now, what was paid and the gain or loss by kind; value over time per kind; top items; biggest movers
+over 7 and 30 days; recent additions. Typed results; the page only draws them.
+
+Honesty rules: an item without a price is counted as unpriced, never as 0; the gain is computed only over the
+items that have both a price and a known purchase price, and says over how many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from services.exchange_rates import ExchangeRates, current_rates
+from services.pricing import PRICE_KEY, priced_items_query
+from services.store.models import Item, PriceObservation, utcnow
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class KindTotals:
+    kind: str
+    copies: int
+    entries: int
+    unpriced: int  # entries with no price
+    value: Decimal  # of the priced entries
+    cost: Decimal  # what was paid, for the entries with a known purchase price
+    cost_entries: int  # how many entries have a known purchase price
+    gain: Decimal  # value − cost over the entries with both
+    gain_entries: int  # how many entries the gain covers
+
+
+@dataclass(frozen=True)
+class OverviewTotals:
+    currency: str
+    kinds: tuple[KindTotals, ...]
+
+    @property
+    def copies(self) -> int:
+        return sum(kind.copies for kind in self.kinds)
+
+    @property
+    def unpriced(self) -> int:
+        return sum(kind.unpriced for kind in self.kinds)
+
+    @property
+    def value(self) -> Decimal:
+        return sum((kind.value for kind in self.kinds), Decimal(0))
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((kind.cost for kind in self.kinds), Decimal(0))
+
+    @property
+    def gain(self) -> Decimal:
+        return sum((kind.gain for kind in self.kinds), Decimal(0))
+
+    @property
+    def cost_entries(self) -> int:
+        return sum(kind.cost_entries for kind in self.kinds)
+
+    @property
+    def gain_entries(self) -> int:
+        return sum(kind.gain_entries for kind in self.kinds)
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    month: date  # the first day of the month
+    kind: str
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class ItemValue:
+    item_id: int
+    kind: str
+    title: str
+    copies: int
+    value: Decimal  # copies × unit price, in the overview's currency
+
+
+@dataclass(frozen=True)
+class Mover:
+    item_id: int
+    kind: str
+    title: str
+    before: Decimal  # the line's value then
+    now: Decimal
+    since: datetime
+
+    @property
+    def change(self) -> Decimal:
+        return self.now - self.before
+
+    @property
+    def change_ratio(self) -> float | None:
+        return float(self.change / self.before) if self.before else None
+
+
+@dataclass(frozen=True)
+class RecentItem:
+    item_id: int
+    kind: str
+    title: str
+    added: datetime
+
+
+def _money(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT)
+
+
+def _converted(
+    rates: ExchangeRates, amount: Any, from_currency: str, currency: str, quantity: int = 1, on: date | None = None
+) -> Decimal | None:
+    """``amount`` × ``quantity`` in ``currency`` at the ECB rate (of ``on``); None without a rate (unpriced)."""
+    value = rates.convert(Decimal(amount), from_currency, currency, on)
+    return value * quantity if value is not None else None
+
+
+def totals(session: Session, owner_id: int, currency: str) -> OverviewTotals:
+    """Value, cost and gain per kind of the held items, in ``currency``."""
+    rates = current_rates()
+    priced = priced_items_query(owner_id).subquery()
+    rows = session.execute(
+        select(priced.c.kind, priced.c.quantity, priced.c.unit_price, priced.c.currency,
+               Item.acquired_price, Item.acquired_currency)
+        .join(Item, Item.id == priced.c.id)
+    )  # fmt: skip
+    buckets: dict[str, dict[str, Any]] = {}
+    for kind, quantity, unit_price, price_currency, paid, paid_currency in rows:
+        bucket = buckets.setdefault(kind, {"copies": 0, "entries": 0, "unpriced": 0, "value": Decimal(0),
+                                           "cost": Decimal(0), "cost_entries": 0, "gain": Decimal(0),
+                                           "gain_entries": 0})  # fmt: skip
+        bucket["copies"] += quantity
+        bucket["entries"] += 1
+        value = _converted(rates, unit_price, price_currency, currency, quantity) if unit_price is not None else None
+        cost = _converted(rates, paid, paid_currency or currency, currency, quantity) if paid is not None else None
+        if value is None:
+            bucket["unpriced"] += 1
+        else:
+            bucket["value"] += value
+        if cost is not None:
+            bucket["cost"] += cost
+            bucket["cost_entries"] += 1
+        if value is not None and cost is not None:
+            bucket["gain"] += value - cost
+            bucket["gain_entries"] += 1
+    kinds = tuple(
+        KindTotals(kind, b["copies"], b["entries"], b["unpriced"], _money(b["value"]), _money(b["cost"]),
+                   b["cost_entries"], _money(b["gain"]), b["gain_entries"])
+        for kind, b in sorted(buckets.items(), key=lambda entry: -entry[1]["value"])
+    )  # fmt: skip
+    return OverviewTotals(currency, kinds)
+
+
+def _month(column: Any, dialect: str) -> Any:
+    return func.to_char(column, "YYYY-MM") if dialect == "postgresql" else func.strftime("%Y-%m", column)
+
+
+def history_by_kind(session: Session, owner_id: int, currency: str) -> list[HistoryPoint]:
+    """Estimated value per month and kind, each item at the average of its chosen series in that month."""
+    priced = priced_items_query(owner_id).subquery()
+    month = _month(PriceObservation.observed_at, session.get_bind().dialect.name).label("month")
+    per_item = (
+        select(priced.c.id, priced.c.kind, priced.c.quantity, month, PriceObservation.currency,
+               func.avg(PriceObservation.value).label("unit"))
+        .join(PriceObservation, and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY)))
+        .group_by(priced.c.id, priced.c.kind, priced.c.quantity, month, PriceObservation.currency)
+        .subquery()
+    )  # fmt: skip
+    rows = session.execute(
+        select(per_item.c.month, per_item.c.kind, per_item.c.currency, func.sum(per_item.c.quantity * per_item.c.unit))
+        .group_by(per_item.c.month, per_item.c.kind, per_item.c.currency)
+    )  # fmt: skip
+    rates = current_rates()
+    points: dict[tuple[str, str], Decimal] = {}
+    for month_label, kind, row_currency, total in rows:
+        month_start = date(int(month_label[:4]), int(month_label[5:7]), 1)
+        converted = _converted(rates, total, row_currency, currency, on=month_start)
+        if converted is not None:  # a currency without a rate is left out, never taken 1:1
+            points[(month_label, kind)] = points.get((month_label, kind), Decimal(0)) + converted
+    return [
+        HistoryPoint(date(int(label[:4]), int(label[5:7]), 1), kind, _money(value))
+        for (label, kind), value in sorted(points.items())
+    ]
+
+
+def top_items(session: Session, owner_id: int, currency: str, *, limit: int = 10) -> list[ItemValue]:
+    """The held items worth most (copies × unit price)."""
+    priced = priced_items_query(owner_id).subquery()
+    rows = session.execute(
+        select(priced.c.id, priced.c.kind, priced.c.title, priced.c.quantity, priced.c.unit_price, priced.c.currency)
+        .where(priced.c.unit_price.is_not(None))
+        .order_by((priced.c.quantity * priced.c.unit_price).desc())
+        .limit(limit * 3)  # currencies differ: take more, convert, then cut
+    )  # fmt: skip
+    rates = current_rates()
+    found = []
+    for item_id, kind, title, quantity, unit, unit_currency in rows:
+        value = _converted(rates, unit, unit_currency, currency, quantity)
+        if value is not None:
+            found.append(ItemValue(item_id, kind, title, quantity, _money(value)))
+    return sorted(found, key=lambda item: -item.value)[:limit]
+
+
+def movers(session: Session, owner_id: int, currency: str, *, days: int, limit: int = 10) -> list[Mover]:
+    """The held items whose value changed most since ``days`` ago: today's chosen price against the newest
+    observation of the same series at or before then. Items with no price that far back are left out."""
+    cutoff = utcnow() - timedelta(days=days)
+    priced = priced_items_query(owner_id).subquery()
+    same_series = and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY))
+    then = (
+        select(priced.c.id, func.max(PriceObservation.observed_at).label("at"))
+        .join(PriceObservation, and_(same_series, PriceObservation.observed_at <= cutoff))
+        .group_by(priced.c.id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(priced.c.id, priced.c.kind, priced.c.title, priced.c.quantity, priced.c.unit_price, priced.c.currency,
+               PriceObservation.value, PriceObservation.currency, then.c.at)
+        .join(then, then.c.id == priced.c.id)
+        .join(PriceObservation, and_(same_series, PriceObservation.observed_at == then.c.at))
+        .where(priced.c.unit_price.is_not(None))
+    )  # fmt: skip
+    rates = current_rates()
+    found: dict[int, Mover] = {}
+    for item_id, kind, title, quantity, unit, unit_currency, old, old_currency, at in rows:
+        value_now = _converted(rates, unit, unit_currency, currency, quantity)
+        value_then = _converted(rates, old, old_currency, currency, quantity)
+        if value_now is None or value_then is None:
+            continue
+        now, before = _money(value_now), _money(value_then)
+        if now != before:
+            found[item_id] = Mover(item_id, kind, title, before, now, at)
+    return sorted(found.values(), key=lambda mover: -abs(mover.change))[:limit]
+
+
+def recent_additions(session: Session, owner_id: int, *, limit: int = 10) -> list[RecentItem]:
+    rows = session.execute(
+        select(Item.id, Item.kind, Item.title, Item.created_at)
+        .where(Item.owner_id == owner_id)
+        .order_by(Item.created_at.desc(), Item.id.desc())
+        .limit(limit)
+    )
+    return [RecentItem(item_id, kind, title, added) for item_id, kind, title, added in rows]
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Everything the Overview page shows, read in one go."""
+
+    totals: OverviewTotals
+    history: list[HistoryPoint]
+    top: list[ItemValue]
+    movers_7: list[Mover]
+    movers_30: list[Mover]
+    recent: list[RecentItem]
+
+
+def overview(session: Session, owner_id: int, currency: str) -> Overview:
+    return Overview(
+        totals(session, owner_id, currency), history_by_kind(session, owner_id, currency),
+        top_items(session, owner_id, currency), movers(session, owner_id, currency, days=7),
+        movers(session, owner_id, currency, days=30), recent_additions(session, owner_id),
+    )  # fmt: skip

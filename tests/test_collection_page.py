@@ -1,0 +1,188 @@
+"""The Collection page (AppTest through app.py) and its services: kind-specific, humanised columns, paging, the
+complete editor with a confirmation and stale edits refused, bulk edit, the whole-collection picker, downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services.accounts import ensure_local_user
+from services.collection import ItemFilter, add_item, get_item, list_items, update_item
+from services.collection_table import page_rows, rows_csv, rows_json, view_rows
+from services.context import open_context
+from services.demo import load_demo
+from services.pricing import own_estimate, unit_prices
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+RAW = re.compile(r"\b(None|nan|NaN|NOT_SYNCED|SYNCED|reverseHolofoil|\d{4}-\d{2}-\d{2}T\d{2}:\d{2})\b")
+
+
+@pytest.fixture
+def owner_id(app_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setenv("IMAGE_CACHE_DIR", str(tmp_path / "images"))
+    with open_context().session() as session:
+        owner = ensure_local_user(session)
+        load_demo(session, owner.id)
+        return owner.id
+
+
+def _collection() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.switch_page("pages/collection.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _item(owner_id: int, **wanted: object):  # type: ignore[no-untyped-def]
+    with open_context().session() as session:
+        found = next(i for i in list_items(session, owner_id) if all(getattr(i, k) == v for k, v in wanted.items()))
+        session.expunge(found)
+        return found
+
+
+@pytest.mark.parametrize(
+    "kind, columns",
+    [("coin", {"Country", "Year", "Face value", "Mint", "Grade"}), ("card", {"Set", "No.", "Printing", "Condition"}),
+     ("record", {"Artist", "Label", "Format", "Media", "Sleeve"})],
+)  # fmt: skip
+def test_each_kind_shows_its_own_columns_in_words(owner_id: int, kind: str, columns: set[str]) -> None:
+    at = _collection()
+    at.selectbox(key="collection_kind").select(kind).run()
+    table = at.dataframe[0].value
+    assert columns <= set(table.columns)
+    assert table["Picture"].str.startswith("data:image/").all()  # a picture or a drawn placeholder, never broken
+    cells = table.drop(columns=["Picture"]).astype(str).to_numpy().ravel()
+    assert not [cell for cell in cells if RAW.search(cell)], "raw codes, None, nan or ISO timestamps on screen"
+    assert table["Value"].str.match(r"^([\d,]+\.\d\d (EUR|USD)|no price)$").all()
+
+
+def test_coins_are_told_apart_by_country_and_year(owner_id: int) -> None:
+    at = _collection()
+    at.selectbox(key="collection_kind").select("coin").run()
+    table = at.dataframe[0].value
+    two_euro = table[table["Title"] == "2 euro 2004"]
+    assert len(two_euro) == 8 and set(two_euro["Country"]) >= {"Greece", "Italy", "Finland"}
+    assert set(two_euro["Sync"]) == {"Not on Numista"} and set(two_euro["Face value"]) == {"2 Euro"}
+
+
+def test_paging_first_previous_next_last(owner_id: int) -> None:
+    with open_context().session() as session:
+        for number in range(60):
+            add_item(session, owner_id, kind="coin", title=f"Token {number:02d}", country="Nowhere")
+        total = len(list_items(session, owner_id))
+    pages = -(-total // 50)
+
+    def shown() -> str:
+        return next(m.value for m in at.markdown if m.value.startswith("Page **"))
+
+    at = _collection()
+    assert shown().startswith(f"Page **1** of **{pages}**")
+    at.button(key="collection_goto_last").click().run()
+    assert shown().startswith(f"Page **{pages}** of **{pages}**")
+    assert len(at.dataframe[0].value) == total - 50 * (pages - 1)
+    at.button(key="collection_goto_previous").click().run()
+    assert shown().startswith(f"Page **{pages - 1}** of")
+    at.button(key="collection_goto_first").click().run()
+    at.button(key="collection_goto_next").click().run()
+    assert shown().startswith("Page **2** of")
+
+
+def test_every_field_of_a_coin_is_edited_and_confirmed(owner_id: int) -> None:
+    coin = _item(owner_id, kind="coin", country="Greece")
+    at = _collection()
+    at.text_input(key="edit_search").input(f"#{coin.id}").run()
+    at.selectbox(key="edit_item_id").select(coin.id).run()
+    key = f"edit_{coin.id}_v{coin.version}"
+    at.text_input(key=f"{key}_title").input("2 euro 2004 Olympics")
+    at.number_input(key=f"{key}_quantity").set_value(2)
+    at.selectbox(key=f"{key}_status").select("sale")
+    at.text_input(key=f"{key}_country").input("Greece")
+    at.number_input(key=f"{key}_year").set_value(2004)
+    at.text_input(key=f"{key}_series").input("Commemoratives")
+    at.text_input(key=f"{key}_grade").input("Unc")
+    at.selectbox(key=f"{key}_grade_code").select("au")
+    at.number_input(key=f"{key}_numista_type_id").set_value(70101)
+    at.number_input(key=f"{key}_numista_issue_id").set_value(701011)
+    at.text_input(key=f"{key}_storage_location").input("Album 2, page 4")
+    at.text_input(key=f"{key}_tags").input("olympics, greece")
+    at.text_area(key=f"{key}_notes").input("from the fair")
+    at.date_input(key=f"{key}_acquired_date").set_value(date(2021, 5, 1))
+    at.number_input(key=f"{key}_acquired_price").set_value(6.5)
+    at.text_input(key=f"{key}_acquired_currency").input("eur")
+    at.text_input(key=f"{key}_acquired_place").input("Athens")
+    at.number_input(key=f"{key}_estimate").set_value(9.75)
+    at.button[[b.label for b in at.button].index("Save changes")].click().run()
+    assert not at.exception, at.exception
+    assert at.success and at.success[0].value.startswith(f"Saved #{coin.id} 2 euro 2004 Olympics:")
+    saved = _item(owner_id, id=coin.id)
+    assert (saved.title, saved.quantity, saved.status, saved.series, saved.grade, saved.grade_code) == (
+        "2 euro 2004 Olympics", 2, "sale", "Commemoratives", "Unc", "au")
+    assert (saved.numista_type_id, saved.numista_issue_id, saved.storage_location) == (70101, 701011, "Album 2, page 4")
+    assert (saved.tags, saved.notes, saved.acquired_date) == (["olympics", "greece"], "from the fair", date(2021, 5, 1))
+    assert (saved.acquired_price, saved.acquired_currency, saved.acquired_place) == (Decimal("6.50"), "EUR", "Athens")
+    with open_context().session() as session:
+        assert own_estimate(session, coin.id) == (Decimal("9.75"), "EUR")
+        assert unit_prices(session, owner_id, [coin.id], "EUR")[coin.id] == Decimal("9.75")  # it now prices it
+
+
+def test_a_card_printing_and_condition_are_edited_with_words(owner_id: int) -> None:
+    card = _item(owner_id, kind="card")
+    at = _collection()
+    at.text_input(key="edit_search").input(f"#{card.id}").run()
+    at.selectbox(key="edit_item_id").select(card.id).run()
+    key = f"edit_{card.id}_v{card.version}"
+    printing = at.selectbox(key=f"{key}_printing")
+    assert "Reverse holofoil" in printing.options
+    printing.select("reverseHolofoil")
+    at.selectbox(key=f"{key}_grade").select("NM")
+    at.text_input(key=f"{key}_language").input("fr")
+    at.button[[b.label for b in at.button].index("Save changes")].click().run()
+    saved = _item(owner_id, id=card.id)
+    assert (saved.printing, saved.grade, saved.language) == ("reverseHolofoil", "NM", "fr")
+
+
+def test_a_stale_edit_is_refused(owner_id: int) -> None:
+    record = _item(owner_id, kind="record")
+    at = _collection()
+    at.text_input(key="edit_search").input(f"#{record.id}").run()
+    at.selectbox(key="edit_item_id").select(record.id).run()
+    with open_context().session() as session:  # someone saves in between
+        update_item(session, owner_id, record.id, record.version, notes="changed in another tab")
+    key = f"edit_{record.id}_v{record.version}"
+    at.text_area(key=f"{key}_notes").input("my edit")
+    at.button[[b.label for b in at.button].index("Save changes")].click().run()
+    assert at.error and "changed elsewhere" in at.error[0].value
+    assert _item(owner_id, id=record.id).notes == "changed in another tab"
+
+
+def test_bulk_status_storage_and_tags(owner_id: int) -> None:
+    at = _collection()
+    at.selectbox(key="collection_kind").select("record").run()
+    ids = [int(i) for i in at.dataframe[0].value["#"]][:3]
+    with open_context().session() as session:
+        from services.collection import bulk_update
+
+        assert bulk_update(session, owner_id, ids, status="sale", storage_location="Crate B", add_tags=["jazz"]) == 3
+    for item_id in ids:
+        saved = _item(owner_id, id=item_id)
+        assert (saved.status, saved.storage_location, saved.tags) == ("sale", "Crate B", ["jazz"])
+
+
+def test_downloads_hold_the_whole_view_in_words(owner_id: int) -> None:
+    with open_context().session() as session:
+        rows = view_rows(session, owner_id, ItemFilter(kind="coin"), currency="EUR")
+        page = page_rows(session, owner_id, ItemFilter(kind="coin"), limit=5, offset=0, currency="EUR")
+        get_item(session, owner_id, rows[0].id)
+    assert len(rows) == 21 and len(page) == 5
+    table = list(csv.DictReader(io.StringIO(rows_csv(rows, "coin"))))
+    assert len(table) == 21 and {"Country", "Face value", "Value"} <= set(table[0]) and "Picture" not in table[0]
+    document = json.loads(rows_json(rows, "coin"))
+    assert len(document) == 21 and document[0]["value"].endswith("EUR") and "picture" not in document[0]

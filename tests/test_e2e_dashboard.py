@@ -1,0 +1,220 @@
+"""The dashboard in a real browser (Chromium driven by Playwright, `streamlit run app.py` over the demo):
+no raw code, None, nan or ISO timestamp on any page; the Collection filtered, downloaded and edited (a stale
+edit refused); a set's binder; the demo coins bulk-linked to the Numista emulator and pushed. With
+UPDATE_SCREENSHOTS=1 the screenshots land in docs/screenshots for the README."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from services.accounts import ensure_local_user
+from services.collection import update_item
+from services.context import open_context
+from services.store.db import dispose_engine
+from services.store.models import Item
+from tests.test_e2e_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PAGES,
+    _app_env,
+    _cli,
+    _screenshot_dir,
+    _serve,
+    _wait_rendered,
+)
+
+pytestmark = pytest.mark.e2e
+RAW = re.compile(r"\bNone\b|\bnan\b|\bNaN\b|NOT_SYNCED|\bSYNCED\b|\bNOT_SYN|reverseHolofoil|\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+@pytest.fixture(scope="module")
+def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _serve(tmp_path_factory.mktemp("e2e")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, served_app: str):  # type: ignore[no-untyped-def]
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield tab
+    tab.close()
+
+
+def _screen_text(page) -> str:  # type: ignore[no-untyped-def]
+    """What the page shows: its text plus the cells of every data grid (drawn on a canvas)."""
+    grids = page.locator("[data-testid='data-grid-canvas'] table").all_text_contents()
+    return page.locator("[data-testid='stMain']").inner_text() + "\n" + "\n".join(grids)
+
+
+def _items(served_env: dict[str, str]) -> list[Item]:
+    context = open_context({name: served_env[name] for name in ("DATABASE_URL", "VITRINE_SECRET_KEY")})
+    try:
+        with context.session() as session:
+            owner = ensure_local_user(session)
+            found = list(session.scalars(select(Item).where(Item.owner_id == owner.id).order_by(Item.id)))
+            session.expunge_all()
+            return found
+    finally:
+        dispose_engine(context.settings.database_url)
+
+
+@pytest.mark.parametrize("url_path", list(PAGES))
+def test_no_raw_codes_on_any_page_of_the_demo(page, served_app: str, url_path: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{served_app}/{url_path}")
+    page.get_by_role("heading", name=PAGES[url_path]).first.wait_for(timeout=30_000)
+    _wait_rendered(page)
+    assert page.locator("[data-testid='stException']").count() == 0
+    shown = _screen_text(page)
+    assert not RAW.findall(shown), (url_path, sorted(set(RAW.findall(shown))))
+    assert page.locator("img[alt='broken']").count() == 0
+
+
+def _choose(page, key: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    page.locator(f".st-key-{key}").get_by_role("combobox").focus()
+    page.keyboard.press("ArrowDown")  # opens the list (a click on the combobox does not, in headless Chromium)
+    page.get_by_role("option", name=option, exact=True).click()
+    _wait_rendered(page)
+
+
+def test_filter_download_and_edit_the_collection(page, served_app: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{served_app}/collection")
+    page.get_by_role("heading", name="Collection").first.wait_for(timeout=30_000)
+    _wait_rendered(page)
+    _choose(page, "collection_kind", "Coins")
+    page.locator(".st-key-collection_text input").fill("2 euro")
+    page.keyboard.press("Enter")
+    page.get_by_text("Page 1 of 1").first.wait_for(timeout=30_000)
+    _wait_rendered(page)
+    headers = page.locator("[data-testid='data-grid-canvas'] table thead th").all_text_contents()
+    assert {"Country", "Year", "Face value", "Mint", "Grade"} <= set(headers), headers
+    page.screenshot(path=str(_screenshot_dir(tmp_path) / "collection.png"), full_page=True)
+    with page.expect_download() as download:
+        page.locator(".st-key-collection_csv button").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert len(rows) == 10 and {row["Face value"] for row in rows} == {"2 Euro"}
+    assert {"Greece", "Italy", "Finland"} <= {row["Country"] for row in rows}
+
+    page.locator(".st-key-edit_search input").fill("Greece")
+    page.keyboard.press("Enter")
+    page.locator("[data-testid='stForm']").get_by_text(re.compile(r"^Coin #\d+")).first.wait_for(timeout=30_000)
+    _wait_rendered(page)
+    form = page.locator("[data-testid='stForm']").first
+    form.get_by_label("Storage").fill("Album 1, page 3")
+    form.get_by_label("Notes").fill("Athens 2004")
+    form.get_by_role("button", name="Save changes").click()
+    page.get_by_text(re.compile(r"^Saved #\d+ 2 euro 2004: storage, notes\.$")).wait_for(timeout=30_000)
+    _wait_rendered(page)
+    page.screenshot(path=str(_screenshot_dir(tmp_path) / "collection-edit.png"), full_page=True)
+
+
+def test_a_stale_edit_is_refused_in_the_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = _app_env(tmp_path)
+    with _serve(tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/collection")
+            page.get_by_role("heading", name="Collection").first.wait_for(timeout=30_000)
+            coin = next(item for item in _items(env) if item.country == "Luxembourg")
+            page.locator(".st-key-edit_search input").fill("Luxembourg")
+            page.keyboard.press("Enter")
+            page.locator("[data-testid='stForm']").get_by_text(f"Coin #{coin.id}").wait_for(timeout=30_000)
+            _wait_rendered(page)
+            context = open_context({name: env[name] for name in ("DATABASE_URL", "VITRINE_SECRET_KEY")})
+            with context.session() as session:  # saved elsewhere meanwhile (another tab, the CLI)
+                update_item(session, ensure_local_user(session).id, coin.id, coin.version, notes="from elsewhere")
+            dispose_engine(context.settings.database_url)
+            form = page.locator("[data-testid='stForm']").first
+            form.get_by_label("Notes").fill("my edit")
+            form.get_by_role("button", name="Save changes").click()
+            page.get_by_text("was changed elsewhere since you opened it").first.wait_for(timeout=30_000)
+            assert page.locator("[data-testid='stException']").count() == 0
+        finally:
+            page.close()
+    assert next(item for item in _items(env) if item.id == coin.id).notes == "from elsewhere"
+
+
+def test_a_sets_binder(page, served_app: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{served_app}/sets")
+    page.get_by_role("heading", name="Binder").wait_for(timeout=30_000)
+    _wait_rendered(page)
+    slots = page.locator("[class*='st-key-binder_slot_']")
+    assert slots.count() == 18
+    greyed = page.locator("[class*='st-key-binder_slot_'] img[style*='grayscale']")
+    assert 0 < greyed.count() < 18  # owned cards in colour, missing ones greyed
+    page.locator("[class*='st-key-binder_slot_']").filter(has=page.locator("img[style*='grayscale']")).first.screenshot(
+        path=str(tmp_path / "missing.png"))  # fmt: skip
+    page.screenshot(path=str(_screenshot_dir(tmp_path) / "sets.png"), full_page=True)
+    before = greyed.count()
+    page.locator("[class*='st-key-binder_add_']").first.locator("button").click()
+    page.get_by_text(re.compile(r"^Added .+ to your collection\.$")).wait_for(timeout=30_000)
+    _wait_rendered(page)
+    assert page.locator("[class*='st-key-binder_slot_'] img[style*='grayscale']").count() == before - 1
+
+
+def test_bulk_link_the_demo_coins_and_push_them(browser, numista_emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID
+
+    extra = {"NUMISTA_API_URL": numista_emulator.base_url}
+    env = _app_env(tmp_path, extra)
+    _cli(env, "connect", "numista", stdin=f"{DEMO_API_KEY}\n")
+    seeded = numista_emulator.collected_items_for(DEMO_USER_ID)
+    spent = numista_emulator.quota_used()  # connecting checked the key
+    with _serve(tmp_path, extra) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/numista_link")
+            page.get_by_role("heading", name="Link coins to Numista").wait_for(timeout=30_000)
+            _wait_rendered(page)
+            assert numista_emulator.quota_used() == spent  # opening the page spends nothing
+            page.locator(".st-key-bulk_search button").filter(has_text="Search Numista (15 calls)").click()
+            page.get_by_text("14 search(es) done").wait_for(timeout=60_000)
+            _wait_rendered(page)
+            coins = page.locator("[class*='st-key-bulk_coin_']")
+            assert coins.count() == 21
+            assert all(coins.nth(i).locator("input[type='radio']").first.is_checked() for i in range(21))  # none picked
+            page.locator(".st-key-bulk_accept button").click()
+            _wait_rendered(page)
+            for index in range(21):  # pick the others by hand: the first candidate offered
+                radios = coins.nth(index).locator("input[type='radio']")
+                if radios.first.is_checked():
+                    coins.nth(index).locator("[role='radiogroup'] label").nth(1).click()
+                    _wait_rendered(page)
+            page.screenshot(path=str(_screenshot_dir(tmp_path) / "numista-link.png"), full_page=True)
+            page.locator(".st-key-bulk_link button").filter(has_text="Link 21 coin(s)").click()
+            page.get_by_text("Linked 21 coin(s)").wait_for(timeout=60_000)
+
+            page.goto(f"{url}/export")
+            page.get_by_role("heading", name="Push coins to Numista").wait_for(timeout=30_000)
+            _wait_rendered(page)
+            page.locator(".st-key-export_select_all button").click()
+            _wait_rendered(page)
+            page.locator(".st-key-export_review button").filter(has_text="Review 21 coin(s)").click()
+            page.get_by_role("heading", name="Preview").wait_for(timeout=30_000)
+            _wait_rendered(page)
+            page.locator(".st-key-export_confirm button").filter(has_text="Push 21 coin(s)").click()
+            page.get_by_role("heading", name=re.compile(r"^Job \d+: done$")).wait_for(timeout=120_000)
+            assert page.locator("[data-testid='stException']").count() == 0
+        finally:
+            page.close()
+    pushed = [item for item in numista_emulator.collected_items_for(DEMO_USER_ID) if item not in seeded]
+    assert len(pushed) == 21
+    linked = {item.id: item.numista_type_id for item in _items(env) if item.kind == "coin"}
+    by_item = {int(item["internal_id"].removeprefix("vitrine:")): item["type"]["id"] for item in pushed}
+    assert by_item == linked
