@@ -216,5 +216,6 @@ def test_bulk_link_the_demo_coins_and_push_them(browser, numista_emulator, tmp_p
     pushed = [item for item in numista_emulator.collected_items_for(DEMO_USER_ID) if item not in seeded]
     assert len(pushed) == 21
     linked = {item.id: item.numista_type_id for item in _items(env) if item.kind == "coin"}
-    by_item = {int(item["internal_id"].removeprefix("vitrine:")): item["type"]["id"] for item in pushed}
+    # markers are vitrine:<install id>:<item id>
+    by_item = {int(item["internal_id"].rsplit(":", 1)[1]): item["type"]["id"] for item in pushed}
     assert by_item == linked
