@@ -3,6 +3,7 @@ so no caller can read or change another owner's rows by accident."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -41,6 +42,17 @@ class ItemFilter:
 
 def _owned(owner_id: int) -> Select[Item]:
     return select(Item).where(Item.owner_id == owner_id)
+
+
+def items_of_kind(session: Session, owner_id: int, kind: str, item_ids: Iterable[int] | None = None) -> list[Item]:
+    """The owner's items of one kind (all, or the given ids; other owners' ids are silently not found), by title."""
+    query = _owned(owner_id).where(Item.kind == kind).order_by(Item.title, Item.id)
+    if item_ids is None:
+        return list(session.scalars(query))
+    found: list[Item] = []
+    for chunk in in_chunks(sorted(set(item_ids))):
+        found.extend(session.scalars(query.where(Item.id.in_(chunk))))
+    return found
 
 
 def get_item(session: Session, owner_id: int, item_id: int) -> Item:

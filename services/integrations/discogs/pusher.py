@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.accounts.vault import Vault
+from services.collection import items_of_kind
 from services.config import Settings
 from services.context import AppContext
 from services.errors import InvalidInput
@@ -110,14 +111,8 @@ class PlannedRecord:
 
 
 def selectable_records(session: Session, owner_id: int, item_ids: Iterable[int] | None = None) -> list[Item]:
-    query = select(Item).where(Item.owner_id == owner_id, Item.kind == "record").order_by(Item.title, Item.id)
-    if item_ids is None:
-        return list(session.scalars(query))
-    ids = sorted(set(item_ids))
-    found: list[Item] = []
-    for start in range(0, len(ids), 900):
-        found.extend(session.scalars(query.where(Item.id.in_(ids[start : start + 900]))))
-    return found
+    """The owner's records (all, or the given ids; other owners' ids are silently not found)."""
+    return items_of_kind(session, owner_id, "record", item_ids)
 
 
 def plan_export(session: Session, owner_id: int, item_ids: Iterable[int] | None,

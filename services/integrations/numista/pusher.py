@@ -28,7 +28,7 @@ from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.accounts.vault import Vault
-from services.collection import ItemFilter, get_item, list_items
+from services.collection import ItemFilter, get_item, items_of_kind, list_items
 from services.config import Settings
 from services.context import AppContext
 from services.errors import InvalidInput
@@ -173,14 +173,7 @@ def export_options(
 
 def selectable_coins(session: Session, owner_id: int, item_ids: Iterable[int] | None = None) -> list[Item]:
     """The owner's coins (all, or the given ids; other owners' ids are silently not found)."""
-    query = select(Item).where(Item.owner_id == owner_id, Item.kind == "coin").order_by(Item.title, Item.id)
-    if item_ids is None:
-        return list(session.scalars(query))
-    ids = sorted(set(item_ids))
-    items: list[Item] = []
-    for start in range(0, len(ids), 900):
-        items.extend(session.scalars(query.where(Item.id.in_(ids[start : start + 900]))))
-    return items
+    return items_of_kind(session, owner_id, "coin", item_ids)
 
 
 @dataclass(frozen=True)
