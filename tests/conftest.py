@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from services.accounts import create_user
@@ -17,7 +17,28 @@ from services.store.models import User
 from services.store.registry import metadata
 from tests.emulators.fixtures import *  # noqa: F403  (emulator fixtures for every test)
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+def _postgres_url_of_this_worker() -> str | None:
+    """TEST_DATABASE_URL, or under pytest-xdist a database of this worker's own beside it (``<name>_gw0``...),
+    created on first use: the PostgreSQL tests drop and recreate the schema, so two workers cannot share one."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database})
+            if exists.first() is None:
+                connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        admin.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _postgres_url_of_this_worker()
 
 
 def _reset_postgres(url: str) -> Engine:
@@ -124,3 +145,13 @@ def _clear_streamlit_caches() -> Iterator[None]:
 
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, keep the tests of a module that shares a module-scoped fixture (a live server, a
+    browser) on one worker, so each such server starts once; every other test goes wherever a worker is free."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = info.name2fixturedefs.values() if info is not None else ()
+        if any(chain and chain[-1].scope == "module" for chain in definitions):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))

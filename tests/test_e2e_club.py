@@ -4,7 +4,6 @@ keeps each signed in (streamlit-authenticator's cookie), signing out kills that 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,8 @@ def club_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     collection) and bob (nothing), made with the operator's CLI as the README says."""
     data = tmp_path_factory.mktemp("club")
     extra = {"VITRINE_MODE": "club", "VITRINE_COOKIE_KEY": COOKIE_KEY}
-    postgres = os.environ.get("TEST_DATABASE_URL")
+    from tests.conftest import POSTGRES_URL as postgres
+
     if postgres:
         from tests.conftest import _reset_postgres
 
