@@ -22,7 +22,7 @@ from services.integrations.numista.links import set_numista_link
 from services.store.db import dispose_engine
 from services.store.models import Item
 
-APP_SETTINGS = ("DATABASE_URL", "VITRINE_MODE", "VITRINE_SECRET_KEY", "NUMISTA_API_URL")
+APP_SETTINGS = ("DATABASE_URL", "VITRINE_MODE", "VITRINE_SECRET_KEY", "NUMISTA_API_URL", "NUMISTA_RATE_LIMIT")
 
 
 def link_imported_coins(env: Mapping[str, str], origin: str, links: Mapping[str, int]) -> dict[str, int]:
@@ -43,6 +43,28 @@ def link_imported_coins(env: Mapping[str, str], origin: str, links: Mapping[str,
             return {row: set_numista_link(catalog, items[row], type_id).item_id for row, type_id in links.items()}
     finally:
         dispose_engine(context.settings.database_url)  # the server keeps the SQLite file; leave it no connection
+
+
+def choose_option(page: Any, key: str, option: str, *, attempts: int = 5) -> None:
+    """Pick `option` in the st.selectbox with widget key `key`, as a keyboard user does. The list opens on
+    ArrowDown (a click on the combobox does not, in headless Chromium); a rerun that lands meanwhile redraws the
+    box and closes the list, so a list that did not open is opened again."""
+    combobox = page.locator(f".st-key-{key}").get_by_role("combobox")
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for attempt in range(attempts):
+        page.wait_for_function(
+            "document.querySelector(\"[data-testid='stApp']\")?.dataset.testScriptState !== 'running'",
+            timeout=30_000,
+        )
+        combobox.focus()
+        page.keyboard.press("ArrowDown")
+        try:
+            wanted.click(timeout=5_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
 
 
 def _cell(grid: Any, column: int, row: int) -> Any:

@@ -19,6 +19,7 @@ from services.collection import update_item
 from services.context import open_context
 from services.store.db import dispose_engine
 from services.store.models import Item
+from tests.e2e_support import choose_option
 from tests.test_e2e_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -87,9 +88,7 @@ def test_no_raw_codes_on_any_page_of_the_demo(page, served_app: str, url_path: s
 
 
 def _choose(page, key: str, option: str) -> None:  # type: ignore[no-untyped-def]
-    page.locator(f".st-key-{key}").get_by_role("combobox").focus()
-    page.keyboard.press("ArrowDown")  # opens the list (a click on the combobox does not, in headless Chromium)
-    page.get_by_role("option", name=option, exact=True).click()
+    choose_option(page, key, option)
     _wait_rendered(page)
 
 
