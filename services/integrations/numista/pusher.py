@@ -55,7 +55,7 @@ from services.integrations.numista.item_mapping import (
     payload_hash,
     validate_collected_item,
 )
-from services.states import ItemKind, SyncStatus
+from services.states import ItemKind, RowAction, RowStatus, SyncStatus
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, User, utcnow
 from services.store.models_sync import SyncItemOption, SyncPreference
@@ -67,10 +67,10 @@ from services.sync.worker import JobInfo, JobPaused
 log = logging.getLogger("services.integrations.numista.pusher")
 
 SERVICE = "numista"
-ON_SYNCED = ("skip", "copy", "update")  # what to do with a coin that is already on Numista
-ACTIONS_ALLOWED = ("create", *ON_SYNCED)
+ON_SYNCED = (RowAction.SKIP, RowAction.COPY, RowAction.UPDATE)  # what to do with a coin that is already on Numista
+ACTIONS_ALLOWED = (RowAction.CREATE, *ON_SYNCED)
 DEFAULT_PREFERENCES: dict[str, Any] = {
-    "collection": None, "collection_name": None, "use_internal_id": True, "on_synced": "skip",
+    "collection": None, "collection_name": None, "use_internal_id": True, "on_synced": RowAction.SKIP,
 }  # fmt: skip
 
 
@@ -135,9 +135,9 @@ class PlannedCoin:
     """One selected coin in the wizard's review, the CLI's dry run and the job's rows."""
 
     mapped: MappedCoin
-    action: str  # create | update | copy | skip
+    action: RowAction
     reason: str | None = None  # why it is skipped
-    sync_status: str = "NOT_SYNCED"
+    sync_status: SyncStatus = SyncStatus.NOT_SYNCED
     remote_id: str | None = None
     changes: list[FieldChange] = field(default_factory=list)  # update: against what Numista last returned
     reconcile: bool = False
@@ -149,7 +149,8 @@ class PlannedCoin:
     def to_json(self) -> dict[str, Any]:
         """A dry-run row: the export document's item fields plus the exact body and the omissions."""
         return {
-            "id": self.item_id, "status": "SKIPPED" if self.action == "skip" else "QUEUED",
+            "id": self.item_id,
+            "status": RowStatus.SKIPPED.document_status if self.action == RowAction.SKIP else SyncStatus.QUEUED,
             "remoteId": self.remote_id, "error": self.reason, "action": self.action,
             "payload": self.mapped.payload, "omitted": self.mapped.omitted,
             "changes": [{"field": c.field, "numista": c.numista, "vitrine": c.vitrine} for c in self.changes],
@@ -216,7 +217,7 @@ def plan_export(
     item_ids: Iterable[int] | None,
     options: ExportOptions,
     *,
-    on_synced: str = "skip",
+    on_synced: str = RowAction.SKIP,
     actions: Mapping[int, str] | None = None,
 ) -> list[PlannedCoin]:
     """What an export of these coins would do, without calling Numista: the exact body per coin, what is
@@ -236,37 +237,49 @@ def plan_export(
     plan: list[PlannedCoin] = []
     for item in items:
         entry = ledger.get(item.id)
-        status = entry.status if entry is not None else "NOT_SYNCED"
+        status = SyncStatus(entry.status) if entry is not None else SyncStatus.NOT_SYNCED
         remote_id = entry.remote_id if entry is not None else None
-        action = (actions or {}).get(item.id) or (on_synced if remote_id else "create")
-        if action not in ACTIONS_ALLOWED:
-            raise InvalidInput(f"Unknown action {action!r} for item {item.id}.", code="INVALID_SETTING")
-        if remote_id and action == "create":
-            action = "copy"  # a coin already on Numista is only added again deliberately, as a copy
-        elif not remote_id and action in ("copy", "update"):
-            action = "create"
-        mapped = map_coin(item, copy_options if action == "copy" else options, per_item.get(item.id), mapper=mapper)
+        asked = (actions or {}).get(item.id) or (on_synced if remote_id else RowAction.CREATE)
+        if asked not in ACTIONS_ALLOWED:
+            raise InvalidInput(f"Unknown action {asked!r} for item {item.id}.", code="INVALID_SETTING")
+        action = RowAction(asked)
+        if remote_id and action == RowAction.CREATE:
+            action = RowAction.COPY  # a coin already on Numista is only added again deliberately, as a copy
+        elif not remote_id and action in (RowAction.COPY, RowAction.UPDATE):
+            action = RowAction.CREATE
+        mapped = map_coin(
+            item, copy_options if action == RowAction.COPY else options, per_item.get(item.id), mapper=mapper
+        )
         if mapped.excluded or mapped.problems:
             reason = mapped.excluded or "cannot be sent: " + "; ".join(mapped.problems)
-            plan.append(PlannedCoin(mapped, "skip", reason, status, remote_id))
+            plan.append(PlannedCoin(mapped, RowAction.SKIP, reason, status, remote_id))
             continue
-        if remote_id and action == "skip":
-            plan.append(PlannedCoin(mapped, "skip", f"already on Numista (#{remote_id})", status, remote_id))
-        elif remote_id and action == "update":
+        if remote_id and action == RowAction.SKIP:
+            plan.append(PlannedCoin(mapped, RowAction.SKIP, f"already on Numista (#{remote_id})", status, remote_id))
+        elif remote_id and action == RowAction.UPDATE:
             assert mapped.payload is not None
             last_seen = entry.remote_data if entry is not None else None
             foreign = not_ours_to_change(mapped.payload, last_seen, item.id)
             if foreign:
-                plan.append(PlannedCoin(mapped, "skip", foreign, status, remote_id))
+                plan.append(PlannedCoin(mapped, RowAction.SKIP, foreign, status, remote_id))
             elif entry is not None and entry.payload_hash == payload_hash(mapped.payload):
-                plan.append(PlannedCoin(mapped, "skip", "unchanged since the last push", status, remote_id))
+                plan.append(PlannedCoin(mapped, RowAction.SKIP, "unchanged since the last push", status, remote_id))
             else:
                 changes = field_changes(mapped.payload, last_seen)
-                plan.append(PlannedCoin(mapped, "update", None, status, remote_id, changes))
-        elif remote_id and action == "copy":
-            plan.append(PlannedCoin(mapped, "copy", None, status, remote_id))
+                plan.append(PlannedCoin(mapped, RowAction.UPDATE, None, status, remote_id, changes))
+        elif remote_id and action == RowAction.COPY:
+            plan.append(PlannedCoin(mapped, RowAction.COPY, None, status, remote_id))
         else:
-            plan.append(PlannedCoin(mapped, "create", None, status, None, reconcile=status in ("QUEUED", "FAILED")))
+            plan.append(
+                PlannedCoin(
+                    mapped,
+                    RowAction.CREATE,
+                    None,
+                    status,
+                    None,
+                    reconcile=status in (SyncStatus.QUEUED, SyncStatus.FAILED),
+                )
+            )
     return plan
 
 
@@ -274,15 +287,15 @@ def quota_cost(plan: Iterable[PlannedCoin]) -> int:
     """Numista calls the plan will spend at most: one per push, one read of the collection when an update
     or a reconciliation needs it, one token (if the stored one has expired)."""
     rows = list(plan)
-    pushes = sum(1 for row in rows if row.action != "skip")
+    pushes = sum(1 for row in rows if row.action != RowAction.SKIP)
     if not pushes:
         return 0
-    needs_read = any(row.action == "update" or row.reconcile for row in rows)
+    needs_read = any(row.action == RowAction.UPDATE or row.reconcile for row in rows)
     return pushes + int(needs_read) + 1
 
 
 def plan_summary(plan: Iterable[PlannedCoin]) -> dict[str, int]:
-    counts = {"create": 0, "update": 0, "copy": 0, "skip": 0}
+    counts = {action.value: 0 for action in RowAction}
     for row in plan:
         counts[row.action] += 1
     return counts
@@ -290,7 +303,7 @@ def plan_summary(plan: Iterable[PlannedCoin]) -> dict[str, int]:
 
 def dry_run_document(plan: list[PlannedCoin]) -> dict[str, Any]:
     """The export document of a dry run: nothing queued, nothing sent."""
-    skipped = sum(1 for row in plan if row.action == "skip")
+    skipped = sum(1 for row in plan if row.action == RowAction.SKIP)
     return {
         "job": None, "status": "dry-run",
         "counts": {"synced": 0, "duplicate": 0, "failed": 0, "skipped": skipped, "queued": len(plan) - skipped},
@@ -304,7 +317,7 @@ def start_export(
     plan: list[PlannedCoin],
     options: ExportOptions,
     *,
-    on_synced: str = "skip",
+    on_synced: str = RowAction.SKIP,
     remember: bool = True,
     collection_name: str | None = None,
 ) -> int:
@@ -426,7 +439,9 @@ class NumistaPushSession:
         # earlier attempts has settled too, instead of reading again for each of them.
         with session_scope(self.engine) as session:
             latest = session.scalar(
-                select(func.max(JobItem.updated_at)).where(JobItem.job_id == self.job.id, JobItem.status == "retry")
+                select(func.max(JobItem.updated_at)).where(
+                    JobItem.job_id == self.job.id, JobItem.status == RowStatus.RETRY
+                )
             )
         ends = [moment for moment in (latest, claim.last_attempt_end) if moment is not None]
         if ends:
@@ -462,22 +477,24 @@ class NumistaPushSession:
         with self.engine.connect() as connection:
             item = connection.execute(_ITEM_FOR_PUSH, {"item": claim.item_id}).first()
             if item is None or item.owner_id != claim.owner_id:
-                return Outcome("skipped", error="the item no longer exists")
-            action = self.actions.get(str(item.id), "create")
+                return Outcome(RowStatus.SKIPPED, error="the item no longer exists")
+            action = RowAction(self.actions.get(str(item.id), RowAction.CREATE))
             linked_id = None
-            if action == "update":
+            if action == RowAction.UPDATE:
                 linked_id = connection.scalar(_LINKED_REMOTE, {"item": item.id})
-        options = self.copy_options if action == "copy" else self.options
+        options = self.copy_options if action == RowAction.COPY else self.options
         mapped = map_coin(item, options, self.item_options.get(item.id), mapper=self.mapper)
         if mapped.excluded:
-            return Outcome("skipped", error=mapped.excluded)
+            return Outcome(RowStatus.SKIPPED, error=mapped.excluded)
         if mapped.problems or mapped.payload is None:
-            return Outcome("failed", error="not sent, the body breaks Numista's schema: " + "; ".join(mapped.problems))
+            return Outcome(
+                RowStatus.FAILED, error="not sent, the body breaks Numista's schema: " + "; ".join(mapped.problems)
+            )
         payload = mapped.payload
         try:
-            if action == "update" and linked_id:
+            if action == RowAction.UPDATE and linked_id:
                 return self._update(claim, payload, linked_id)
-            return self._create(claim, payload, link=action != "copy", copy_tag=options.copy_tag)
+            return self._create(claim, payload, link=action != RowAction.COPY, copy_tag=options.copy_tag)
         except QuotaExceededError as error:
             raise JobPaused(f"{error.message} The export is paused; resume it once calls are available.") from None
         except AuthError as error:
@@ -485,9 +502,9 @@ class NumistaPushSession:
         except RateLimitedError as error:  # refused without acting: send again later
             return Outcome(claim.previous_status, error=error.message, refund=True)
         except BadRequestError as error:  # refused without acting, and sending it again will not help
-            return Outcome("failed", error=error.message)
+            return Outcome(RowStatus.FAILED, error=error.message)
         except ServiceError as error:  # 5xx, timeout, dropped connection: it may have been created
-            return Outcome("retry", error=error.message)
+            return Outcome(RowStatus.RETRY, error=error.message)
 
     def _create(self, claim: Claim, payload: dict[str, Any], *, link: bool, copy_tag: str | None = None) -> Outcome:
         digest = payload_hash(payload)
@@ -502,16 +519,16 @@ class NumistaPushSession:
                     log.info("job %s item %s: found on Numista as #%s; not sent again", claim.job_id,
                              claim.item_id, match["id"])  # fmt: skip
                     if len(matches) > 1:
-                        return Outcome("duplicate", str(match["id"]), dict(match), digest, link=link,
+                        return Outcome(RowStatus.DUPLICATE, str(match["id"]), dict(match), digest, link=link,
                                        error=f"{len(matches)} Numista items carry {match['internal_id']}; kept "
                                              f"#{match['id']}")  # fmt: skip
-                    return Outcome("synced", str(match["id"]), dict(match), digest, link=link)
-                return Outcome("duplicate", str(match["id"]), dict(match), digest, link=link,
+                    return Outcome(RowStatus.SYNCED, str(match["id"]), dict(match), digest, link=link)
+                return Outcome(RowStatus.DUPLICATE, str(match["id"]), dict(match), digest, link=link,
                                error=f"a matching item (type, issue, grade, price) is already on Numista "
                                      f"(#{match['id']}); not added again")  # fmt: skip
         created = self.api.create_collected_item(payload)
         self._remember(created)
-        return Outcome("synced", str(created["id"]), dict(created), digest, link=link)
+        return Outcome(RowStatus.SYNCED, str(created["id"]), dict(created), digest, link=link)
 
     def _legacy_markers(self, claim: Claim, payload: Mapping[str, Any], copy_tag: str | None) -> tuple[str, ...]:
         """The pre-install-id marker of this coin, when our own outbox says an earlier attempt sent it."""
@@ -532,16 +549,18 @@ class NumistaPushSession:
             return self._create(replace(claim, previous_status="retry"), payload, link=True)
         foreign = not_ours_to_change(payload, remote, claim.item_id)
         if foreign:
-            return Outcome("failed", error=foreign)
+            return Outcome(RowStatus.FAILED, error=foreign)
         body = patch_body(payload, remote)
         if not body:
-            return Outcome("synced", str(remote_id), dict(remote), digest)
+            return Outcome(RowStatus.SYNCED, str(remote_id), dict(remote), digest)
         problems = validate_collected_item(body, "PATCH")
         if problems:
-            return Outcome("failed", error="not sent, the change breaks Numista's schema: " + "; ".join(problems))
+            return Outcome(
+                RowStatus.FAILED, error="not sent, the change breaks Numista's schema: " + "; ".join(problems)
+            )
         try:
             updated = self.api.edit_collected_item(int(remote_id), body)
         except NotFoundError:
             return self._create(replace(claim, previous_status="retry"), payload, link=True)
         self._remember(updated)
-        return Outcome("synced", str(remote_id), dict(updated), digest)
+        return Outcome(RowStatus.SYNCED, str(remote_id), dict(updated), digest)
