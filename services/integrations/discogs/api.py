@@ -54,7 +54,7 @@ class Credentials:
         return signer
 
     def __repr__(self) -> str:  # never print a token
-        return f"Credentials(kind={self.kind.value!r})"
+        return f"Credentials(kind={str(self.kind)!r})"
 
 
 def oauth_auth(settings: Settings, **kwargs: Any) -> OAuth1Auth:
