@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from services.states import ItemKind
+
 if TYPE_CHECKING:
     from services.context import AppContext
     from services.sync.worker import PusherFactory
@@ -36,14 +38,14 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "numista",
         pushers="services.integrations.numista.pusher:pushers_for",
         export_parser="services.integrations.numista.export_commands:add_export_parser",
-        export_kind="coin",
+        export_kind=ItemKind.COIN,
         export_problem="services.integrations.numista.item_mapping:export_problem",
     ),
     Integration(
         "discogs",
         pushers="services.integrations.discogs.pusher:pushers_for",
         cli="services.integrations.discogs.commands:add_parsers",
-        export_kind="record",
+        export_kind=ItemKind.RECORD,
         export_problem="services.integrations.discogs.mapping:export_problem",
     ),
     Integration("pokemontcg"),
