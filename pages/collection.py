@@ -23,6 +23,7 @@ from services.states import ItemStatus, SyncStatus, values
 from services.store.models import ITEM_KINDS
 from ui import cache
 from ui.collection_editor import FLASH, item_editor
+from ui.export_selection import send_to_export_button
 from ui.numista_link import numista_link_section
 from ui.session import app_context, current_actor
 
@@ -149,6 +150,7 @@ if selected_ids:
             cache.invalidate()
             st.session_state[FLASH] = f"Deleted {deleted} item(s)."
             st.rerun()
+        send_to_export_button(context, actor, selected_ids)
 
 st.subheader("Edit an item")
 search = st.text_input("Find any item to edit", key="edit_search",

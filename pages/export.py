@@ -30,6 +30,7 @@ from services.store.models import SYNC_STATUSES
 from services.sync import engine as jobs
 from ui import cache
 from ui.discogs_export import discogs_export_section
+from ui.export_selection import preselection_notice
 from ui.session import app_context, current_actor
 from ui.sync_views import duration, numista_collections
 
@@ -44,6 +45,7 @@ actor = current_actor()
 context = app_context()
 state = st.session_state
 st.title("Export")
+preselection_notice()
 
 with context.session() as session:
     pushing = any(job.status in jobs.OPEN_JOB for job in jobs.list_jobs(session, actor.id, limit=5))

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.card_printings import card_printings, choose_printing
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
-from services.states import NOT_HELD_STATUSES, ItemStatus, parse
+from services.states import NOT_HELD_STATUSES, DiscogsTarget, ItemKind, ItemStatus, SyncStatus, parse
 from services.store.chunks import in_chunks
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
 from services.validation import check_fields, check_money, check_quantity, readable_quantity
@@ -23,6 +23,10 @@ from services.validation import check_fields, check_money, check_quantity, reada
 CARD_CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
 DUPLICATE_STRATEGIES = ("increment", "separate")
 SYNC_SERVICE_FOR_KIND = {"coin": "numista", "record": "discogs"}
+# A kind pushed to several places of one service: target -> ledger service (``items list --json`` syncTargets).
+SYNC_TARGETS_FOR_KIND: dict[str, dict[str, str]] = {
+    ItemKind.RECORD: {target.value: target.service.value for target in DiscogsTarget},
+}
 EDITABLE_FIELDS = {
     "title", "quantity", "grade", "grade_code", "printing", "language", "status", "notes", "tags",
     "acquired_date", "acquired_price", "acquired_currency", "acquired_place", "storage_location",
@@ -142,6 +146,16 @@ def sync_statuses(session: Session, item_ids: list[int]) -> dict[int, dict[str, 
     return result
 
 
+def sync_targets(kind: str, statuses: dict[str, str] | None) -> dict[str, SyncStatus] | None:
+    """Where an item stands on each export target of its service (records: collection, wantlist,
+    marketplace); None for a kind pushed to one place only."""
+    targets = SYNC_TARGETS_FOR_KIND.get(kind)
+    if targets is None:
+        return None
+    statuses = statuses or {}
+    return {target: SyncStatus(statuses.get(service, SyncStatus.NOT_SYNCED)) for target, service in targets.items()}
+
+
 def item_document(item: Item, statuses: dict[str, str] | None = None) -> dict[str, Any]:
     """The stable JSON shape of one item (DESIGN.md, `items list --json`)."""
     statuses = statuses or {}
@@ -169,6 +183,8 @@ def item_document(item: Item, statuses: dict[str, str] | None = None) -> dict[st
             )
             for service in ("numista", "discogs")
         },
+        # Added after `sync` (whose keys stay as they are): every export target's status, by service.
+        "syncTargets": {"discogs": sync_targets(item.kind, statuses)},
     }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services import labels
-from services.collection import SYNC_SERVICE_FOR_KIND, ItemFilter, list_items, sync_statuses
+from services.collection import SYNC_SERVICE_FOR_KIND, ItemFilter, list_items, sync_statuses, sync_targets
 from services.images import ImageCache, item_pictures
 from services.pricing import unit_prices
 from services.states import ItemKind
@@ -158,6 +158,8 @@ def build_rows(
         price = prices.get(item.id)
         service = SYNC_SERVICE_FOR_KIND.get(item.kind)
         sync = labels.sync_label(statuses.get(item.id, {}).get(service, "NOT_SYNCED"), service) if service else ""
+        if service and (targets := sync_targets(item.kind, statuses.get(item.id))) is not None:
+            sync = labels.targets_label(targets, service)  # records: collection, wantlist and marketplace
         extra: dict[str, str] = {}
         if item.kind == ItemKind.COIN:
             extra = {"face_value": _face_value(item), "mint": _detail(item, "mintmark", "mint"),

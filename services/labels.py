@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
-from services.states import ItemKind, ItemStatus, SyncStatus
+from services.states import DiscogsTarget, ItemKind, ItemStatus, SyncStatus
 
 KIND_LABELS = {ItemKind.COIN: "Coin", ItemKind.RECORD: "Record", ItemKind.CARD: "Card"}
 KIND_PLURALS = {ItemKind.COIN: "Coins", ItemKind.RECORD: "Records", ItemKind.CARD: "Cards"}
@@ -23,6 +24,10 @@ SYNC_LABELS = {
     SyncStatus.FAILED: "Push failed", SyncStatus.DUPLICATE: "Already there",
 }  # fmt: skip
 SERVICE_LABELS = {"numista": "Numista", "discogs": "Discogs", "pokemontcg": "Pokémon TCG"}
+TARGET_LABELS = {DiscogsTarget.COLLECTION: "Collection", DiscogsTarget.WANTLIST: "Wantlist",
+                 DiscogsTarget.MARKETPLACE: "Marketplace"}  # fmt: skip
+TARGET_SYNCED_LABELS = {DiscogsTarget.COLLECTION: "In collection", DiscogsTarget.WANTLIST: "In wantlist",
+                        DiscogsTarget.MARKETPLACE: "Listed"}  # fmt: skip
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -44,6 +49,20 @@ def sync_label(status: str | None, service: str | None = None) -> str:
         return {SyncStatus.SYNCED: f"On {name}", SyncStatus.QUEUED: f"Waiting for {name}",
                 SyncStatus.NOT_SYNCED: f"Not on {name}"}[SyncStatus(status)]  # fmt: skip
     return str(label)
+
+
+def targets_label(targets: Mapping[str, str], service: str) -> str:
+    """'In collection · Wantlist: push failed' for the targets an item was pushed to; 'Not on Discogs' when none."""
+    parts = []
+    for target, status in targets.items():
+        if status == SyncStatus.NOT_SYNCED:
+            continue
+        if status == SyncStatus.SYNCED:
+            parts.append(TARGET_SYNCED_LABELS.get(target, target))  # type: ignore[call-overload]
+        else:
+            where = TARGET_LABELS.get(target, target)  # type: ignore[call-overload]
+            parts.append(f"{where}: {sync_label(status).lower()}")
+    return " · ".join(parts) or sync_label(SyncStatus.NOT_SYNCED, service)
 
 
 def printing_label(printing: str | None) -> str:

@@ -53,8 +53,39 @@ class SyncStatus(StrEnum):
 
 
 class SyncService(StrEnum):
+    """A sync ledger's service key: one per remote place an item can be pushed to."""
+
     NUMISTA = "numista"
-    DISCOGS = "discogs"
+    DISCOGS = "discogs"  # a Discogs collection folder (what ``sync.discogs`` reports)
+    DISCOGS_WANTLIST = "discogs_wantlist"
+    DISCOGS_LISTING = "discogs_listing"
+
+
+class DiscogsTarget(StrEnum):
+    """Where a Discogs export sends records (``export discogs --target``); each has its own ledger service."""
+
+    COLLECTION = "collection"
+    WANTLIST = "wantlist"
+    MARKETPLACE = "marketplace"
+
+    @property
+    def service(self) -> SyncService:
+        return {DiscogsTarget.COLLECTION: SyncService.DISCOGS, DiscogsTarget.WANTLIST: SyncService.DISCOGS_WANTLIST,
+                DiscogsTarget.MARKETPLACE: SyncService.DISCOGS_LISTING}[self]  # fmt: skip
+
+
+class ListingStatus(StrEnum):
+    """A Discogs marketplace listing's status as Vitrine creates it (Draft unless the member asks)."""
+
+    DRAFT = "Draft"
+    FOR_SALE = "For Sale"
+
+
+class CredentialKind(StrEnum):
+    """How a member's Discogs requests are signed."""
+
+    OAUTH = "oauth"
+    PERSONAL = "personal"
 
 
 class JobStatus(StrEnum):

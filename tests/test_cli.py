@@ -42,7 +42,10 @@ def test_demo_then_items_list_and_value(app_env: str) -> None:
     card = next(i for i in items if i["refs"]["pokemontcg"] == "base1-4")
     assert card["kind"] == "card" and card["sync"] == {"numista": None, "discogs": None}
     coin = next(i for i in items if i["kind"] == "coin")
-    assert coin["sync"] == {"numista": "NOT_SYNCED", "discogs": None}
+    assert coin["sync"] == {"numista": "NOT_SYNCED", "discogs": None} and coin["syncTargets"] == {"discogs": None}
+    record = next(i for i in items if i["kind"] == "record")
+    assert record["sync"] == {"numista": None, "discogs": "NOT_SYNCED"}
+    assert record["syncTargets"] == {"discogs": dict.fromkeys(("collection", "wantlist", "marketplace"), "NOT_SYNCED")}
     assert set(coin["refs"]) == {"pokemontcg", "numistaType", "numistaIssue", "discogsRelease"}
     assert {i["kind"] for i in run_json("items", "list", "--kind", "record")} == {"record"}
     assert len(run_json("items", "list", "--sync-status", "NOT_SYNCED")) == 26  # 21 coins + 5 records

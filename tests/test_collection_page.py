@@ -186,3 +186,41 @@ def test_downloads_hold_the_whole_view_in_words(owner_id: int) -> None:
     assert len(table) == 21 and {"Country", "Face value", "Value"} <= set(table[0]) and "Picture" not in table[0]
     document = json.loads(rows_json(rows, "coin"))
     assert len(document) == 21 and document[0]["value"].endswith("EUR") and "picture" not in document[0]
+
+
+def test_a_selection_splits_by_the_service_that_can_take_each_item(owner_id: int) -> None:
+    from services.export_selection import split_for_export
+
+    coin, record, card = (_item(owner_id, kind=kind).id for kind in ("coin", "record", "card"))
+    with open_context().session() as session:
+        linked_coin = add_item(session, owner_id, kind="coin", title="Linked", numista_type_id=95420).id
+        sold_coin = add_item(session, owner_id, kind="coin", title="Sold", status="sold", numista_type_id=95420).id
+        unlinked_record = add_item(session, owner_id, kind="record", title="Unlinked").id
+        chosen = [card, linked_coin, sold_coin, coin, record, unlinked_record, 999_999, record]
+        selection = split_for_export(session, owner_id, chosen)
+    numista, discogs = selection.for_service("numista"), selection.for_service("discogs")
+    assert numista.eligible == (linked_coin,) and discogs.eligible == (record,)
+    assert {i.item_id: i.reason for i in numista.ineligible} == {
+        sold_coin: "status 'sold' is not a coin you hold", coin: "no Numista type (N#) is linked to this coin"}
+    assert [i.item_id for i in discogs.ineligible] == [unlinked_record]
+    assert discogs.ineligible[0].reason.startswith("no Discogs release id")
+    assert [i.item_id for i in selection.unsupported] == [card]  # the unknown id 999999 is simply not found
+    assert "coins to Numista and records to Discogs" in selection.unsupported[0].reason
+    assert selection.eligible_count == 2
+
+
+def test_send_to_export_carries_the_selection_to_the_export_page(owner_id: int) -> None:
+    at = _collection()
+    table = at.dataframe[0].value
+    rows = [list(table["Kind"]).index(kind) for kind in ("Coin", "Record", "Card")]
+    record = int(table["#"][rows[1]])
+    at.session_state["collection_table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    at.button(key="collection_send_to_export").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["discogs_preselected"] == [record] and at.session_state["export_selection"] == []
+    notice = " ".join(m.value for m in at.markdown)
+    assert "From your Collection selection:** 1 for Discogs" in notice
+    left_out = next(f.value for f in at.dataframe if "why it cannot be chosen" in f.value.columns)
+    reasons = set(left_out["why it cannot be chosen"])
+    assert len(left_out) == 2 and "no Numista type (N#) is linked to this coin" in reasons

@@ -177,6 +177,12 @@ def test_import_export_wantlist_marketplace_end_to_end(environment: dict[str, st
     ours = [v for v in emulator.listings() if str(v.get("external_id", "")).startswith("vitrine:")]
     assert len(ours) == 5 and {v["status"] for v in ours} == {"Draft"}
     assert all(v["condition"] in MEDIA_CONDITIONS and v["price"] == 9.99 for v in ours)
+    # items list: sync.discogs (the collection) stays as it was; syncTargets.discogs has every export target
+    listed = {d["id"]: d for d in run_json(environment, "items", "list", "--kind", "record")}
+    assert {str(listed[i]["syncTargets"]["discogs"]) for i in chosen} == {
+        str({"collection": "SYNCED", "wantlist": "SYNCED", "marketplace": "SYNCED"})}
+    assert {listed[i]["syncTargets"]["discogs"]["wantlist"] for i in account_ids} == {"NOT_SYNCED"}
+    assert all(d["sync"]["discogs"] == d["syncTargets"]["discogs"]["collection"] for d in listed.values())
 
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from services.collection import item_document, sync_statuses
+from services.collection_table import build_rows
 from services.errors import InvalidInput
 from services.integrations.discogs.api import DiscogsApi
 from services.integrations.discogs.mapping import marker
@@ -189,6 +190,11 @@ def test_wantlist_is_idempotent_and_leaves_the_members_own_wants_alone(env: Disc
     wants = env.emulator.wantlist()
     assert set(releases) <= set(wants) and wants[releases[0]]["notes"] == "copy 0"
     assert wants[own_want]["notes"] != "copy 4"  # untouched
+    # the Collection page's sync column shows every target a record went to
+    with session_scope(env.engine) as session:
+        items = list(session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.id)))
+        rows = build_rows(session, env.owner_id, items, currency="EUR", images=None)
+    assert [row.sync for row in rows] == ["In wantlist"] * 4 + ["Wantlist: already there"]
     again = queue_discogs_export(env, ids, target="wantlist")
     assert _document(env, again)["counts"]["skipped"] == 4
 

@@ -164,3 +164,42 @@ def test_sets_page_shows_records_by_artist_and_label(discogs_env: DiscogsEmulato
     artists = frames["Artist"].set_index("Artist")["Copies"].to_dict()
     labels = frames["Label"].set_index("Label")["Copies"].to_dict()
     assert artists == {"Can": 2, "Neu!": 1} and labels == {"United Artists": 2, "Brain": 1}
+
+
+def test_send_to_export_from_the_collection_page_preselects_the_records_with_a_release(
+    registered: DiscogsEmulator,
+) -> None:
+    releases = seed_releases(registered, 2)
+    context = open_context()
+    from services.accounts import ensure_local_user
+    from services.collection import add_item
+    from services.integrations.discogs.oauth import connect_personal_token
+
+    with context.session() as session:
+        owner = ensure_local_user(session, "EUR")
+        connect_personal_token(session, context.settings, context.vault, owner.id, PERSONAL_TOKEN)
+        linked = []
+        for n, release_id in enumerate(releases):
+            item = add_item(session, owner.id, kind="record", title=f"Linked {n}", grade="Mint (M)")
+            item.discogs_release_id = release_id
+            linked.append(item.id)
+        unlinked = add_item(session, owner.id, kind="record", title="Unlinked").id
+        add_item(session, owner.id, kind="record", title="Not chosen").discogs_release_id = 999_001
+    at = _page("collection")
+    at.selectbox(key="collection_kind").select("record").run()
+    titles = list(at.dataframe[0].value["Title"])
+    chosen = [titles.index(title) for title in ("Linked 0", "Linked 1", "Unlinked")]
+    at.session_state["collection_table"] = {"selection": {"rows": chosen, "columns": [], "cells": []}}
+    at.run()
+    at.button(key="collection_send_to_export").click().run()
+    assert not at.exception, at.exception
+    assert "From your Collection selection:** 2 for Discogs" in _texts(at)
+    left_out = next(f.value for f in at.dataframe if "why it cannot be chosen" in f.value.columns)
+    assert list(left_out["#"]) == [unlinked] and "no Discogs release id" in left_out["why it cannot be chosen"][0]
+    picker = at.data_editor[0].value.set_index("title")["push"].to_dict()
+    assert picker == {"Linked 0": True, "Linked 1": True, "Not chosen": False}  # the unlinked one is not offered
+    at.switch_page("pages/export.py").run()  # AppTest's next runs stay on the page it was told to (the browser's URL)
+    at.button(key="discogs_review").click().run()
+    assert not at.exception, at.exception
+    plan = next(f.value for f in at.dataframe if "action" in f.value.columns)
+    assert sorted(plan["id"]) == sorted(linked) and set(plan["action"]) == {"create"}

@@ -12,6 +12,7 @@ import pytest
 
 from tests.emulators.discogs import CONSUMER_KEY, CONSUMER_SECRET, DiscogsEmulator
 from tests.test_e2e_browser import _screenshot_dir, _serve, _wait_rendered, browser  # noqa: F401 - fixture
+from tests.test_e2e_dashboard import _choose
 
 pytestmark = pytest.mark.e2e
 
@@ -43,5 +44,25 @@ def test_connect_discogs_in_the_browser(browser, served: str, discogs_emulator: 
     assert tokens and not any(token in text for token in tokens)
     assert back.locator("[data-testid='stException']").count() == 0
     back.screenshot(path=str(_screenshot_dir(tmp_path) / "discogs-connections.png"), full_page=True)
-    page.close()
+
+    # Collection → select two records → Send to export: the Discogs wizard opens with them chosen
+    back.goto(f"{served}/collection")
+    back.get_by_role("heading", name="Collection").first.wait_for(timeout=30_000)
+    _wait_rendered(back)
+    _choose(back, "collection_kind", "Records")
+    grid = back.locator(".st-key-collection_table [data-testid='data-grid-canvas']").first
+    box = grid.bounding_box()
+    assert box is not None
+    for row in range(2):  # the row markers: the first column, under the 35 px header, rows of 56 px
+        back.mouse.click(box["x"] + 18, box["y"] + 35 + 56 * row + 28)
+        _wait_rendered(back)
+    back.get_by_text("2 selected").first.wait_for(timeout=30_000)
+    _wait_rendered(back)
+    back.locator(".st-key-collection_send_to_export button").first.click()
+    back.get_by_text("From your Collection selection:").first.wait_for(timeout=60_000)
+    _wait_rendered(back)
+    assert "2 for Discogs" in back.locator("[data-testid='stMain']").inner_text()
+    assert back.get_by_role("button", name="Review 2 record(s)").count() == 1
+    assert back.locator("[data-testid='stException']").count() == 0
     back.close()
+    page.close()  # the page owns the browser context the callback's tab opened in

@@ -185,3 +185,22 @@ def test_failed_coins_are_listed_and_can_be_retried(page_env: Env) -> None:
         tokens = list(env.emulator.state.tokens)
     shown = rendered_text(at)
     assert tokens and not any(secret in shown for secret in (DEMO_API_KEY, *tokens))
+
+
+def test_coins_sent_from_the_collection_page_are_chosen_in_the_wizard(page_env: Env) -> None:
+    ids = add_coins(page_env, 4)
+    with session_scope(page_env.engine) as session:
+        unlinked = add_item(session, page_env.owner_id, kind="coin", title="No type").id
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/collection.py").run()
+    table = at.dataframe[0].value
+    wanted = {ids[0], ids[2], unlinked}
+    rows = [index for index, item_id in enumerate(table["#"]) if int(item_id) in wanted]
+    at.session_state["collection_table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    at.button(key="collection_send_to_export").click().run()
+    assert not at.exception, at.exception
+    assert "From your Collection selection:** 2 for Numista" in rendered_text(at)
+    assert "no Numista type (N#) is linked to this coin" in rendered_text(at)
+    picked = at.data_editor[0].value.set_index("id")["push"].to_dict()
+    assert {item_id for item_id, push in picked.items() if push} == {ids[0], ids[2]}

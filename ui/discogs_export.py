@@ -22,12 +22,15 @@ from services.integrations.discogs.pusher import (
     selectable_records,
     start_export,
 )
+from services.labels import sync_label
+from services.states import DiscogsTarget, ListingStatus, RowAction, SyncStatus
 from services.sync import engine as jobs
 from ui import cache
 from ui.session import Actor, app_context
 
-TARGET_LABELS = {"collection": "a collection folder", "wantlist": "my wantlist",
-                 "marketplace": "marketplace listings (Draft)"}  # fmt: skip
+TARGET_LABELS = {DiscogsTarget.COLLECTION: "a collection folder", DiscogsTarget.WANTLIST: "my wantlist",
+                 DiscogsTarget.MARKETPLACE: "marketplace listings (Draft)"}  # fmt: skip
+PRESELECTED = "discogs_preselected"  # record ids chosen on the Collection page (ui/export_selection.py)
 
 
 @st.cache_data(ttl=600, show_spinner="Asking Discogs for your folders…")
@@ -59,9 +62,12 @@ def discogs_export_section(context: AppContext, actor: Actor) -> None:
         st.session_state["discogs_pick_version"] = st.session_state.get("discogs_pick_version", 0) + 1
         st.session_state["discogs_default_push"] = True
     default = bool(st.session_state.get("discogs_default_push"))
+    preselected = set(st.session_state.get(PRESELECTED, []))
     frame = pd.DataFrame([
-        {"push": default, "id": r.id, "title": r.title, "release": r.discogs_release_id, "media": r.grade_code or "",
-         "sync": ledger[service][r.id].status if r.id in ledger[service] else "NOT_SYNCED"} for r in linked
+        {"push": default or r.id in preselected, "id": r.id, "title": r.title, "release": r.discogs_release_id,
+         "media": r.grade_code or "",
+         "sync": sync_label(ledger[service][r.id].status if r.id in ledger[service] else SyncStatus.NOT_SYNCED)}
+        for r in linked
     ])  # fmt: skip
     chosen: list[int] = []
     if not frame.empty:
@@ -74,8 +80,8 @@ def discogs_export_section(context: AppContext, actor: Actor) -> None:
             st.dataframe(pd.DataFrame([{"id": r.id, "title": r.title, "why": "no Discogs release id: link it on the "
                                         "Catalog page or with `catalog search discogs --link`"} for r in unlinked]),
                          hide_index=True, key="discogs_unlinked")  # fmt: skip
-    folder_id, another, status, price = 1, False, "Draft", None
-    if target == "collection":
+    folder_id, another, status, price = 1, False, ListingStatus.DRAFT, None
+    if target == DiscogsTarget.COLLECTION:
         try:
             folders = _folders(actor.id)
         except (ServiceError, VitrineError) as error:
@@ -86,8 +92,8 @@ def discogs_export_section(context: AppContext, actor: Actor) -> None:
                                  format_func=lambda fid: f"{names[fid]} (#{fid})", key="discogs_folder")  # fmt: skip
         another = st.checkbox("Add another copy when the release is already in my collection",
                               key="discogs_another_copy")  # fmt: skip
-    if target == "marketplace":
-        status = st.radio("Listing status", ["Draft", "For Sale"], horizontal=True, key="discogs_listing_status")
+    if target == DiscogsTarget.MARKETPLACE:
+        status = st.radio("Listing status", list(ListingStatus), horizontal=True, key="discogs_listing_status")
         fixed = st.number_input("Price for every listing (0: Discogs' suggestion for each condition)", min_value=0.0,
                                 value=0.0, step=0.5, key="discogs_price")  # fmt: skip
         price = Decimal(str(fixed)) if fixed else None
@@ -101,7 +107,7 @@ def discogs_export_section(context: AppContext, actor: Actor) -> None:
         plan = plan_export(session, actor.id, review[0], review[1])
     st.dataframe(pd.DataFrame([row.to_json() for row in plan]).drop(columns=["remoteId", "status"]),
                  hide_index=True, key="discogs_plan")  # fmt: skip
-    pushes = sum(1 for row in plan if row.action != "skip")
+    pushes = sum(1 for row in plan if row.action != RowAction.SKIP)
     if st.button(f"Push {pushes} record(s) to Discogs", key="discogs_confirm", type="primary", disabled=not pushes):
         try:
             with context.session() as session:
@@ -111,5 +117,6 @@ def discogs_export_section(context: AppContext, actor: Actor) -> None:
             return
         cache.invalidate()
         st.session_state.pop("discogs_review_plan", None)
+        st.session_state.pop(PRESELECTED, None)  # queued: a later visit starts from an empty choice
         st.session_state["export_job"], st.session_state["export_step"] = job_id, "progress"
         st.rerun()

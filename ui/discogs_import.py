@@ -16,6 +16,7 @@ from services.context import AppContext
 from services.errors import VitrineError
 from services.integrations.discogs import oauth
 from services.integrations.discogs.importer import ACCOUNT_SOURCE, IMPORT_KIND, import_discogs_csv, import_from_account
+from services.states import JobStatus
 from services.store.models import Job
 from ui import cache
 from ui.session import Actor
@@ -47,10 +48,10 @@ def _account_progress(context: AppContext, actor: Actor) -> None:
     pages, done = params.get("pages") or 0, max(0, int(params.get("nextPage") or 1) - 1)
     label = f"Import {status}: page {done} of {pages or '?'}; {params.get('created', 0)} new, " \
             f"{params.get('updated', 0)} updated, {params.get('unchanged', 0)} unchanged"
-    st.progress(1.0 if status == "done" else (done / pages if pages else 0.0), text=label)
+    st.progress(1.0 if status == JobStatus.DONE else (done / pages if pages else 0.0), text=label)
     if message:
         st.warning(message)
-    if status == "done":
+    if status == JobStatus.DONE:
         cache.invalidate()
 
 

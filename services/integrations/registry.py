@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from services.states import ItemKind
+
 if TYPE_CHECKING:
     from services.context import AppContext
     from services.sync.worker import PusherFactory
@@ -27,6 +29,8 @@ class Integration:
     pushers: str | None = None  # (context, settle_seconds=...) -> {service: PusherFactory}
     export_parser: str | None = None  # (export subparsers, common parser) -> None
     cli: str | None = None  # (command subparsers, common parser) -> None: its own subcommands
+    export_kind: str | None = None  # the item kind it pushes (one integration per kind)
+    export_problem: str | None = None  # (item) -> why it cannot be pushed, or None
 
 
 INTEGRATIONS: tuple[Integration, ...] = (
@@ -34,11 +38,15 @@ INTEGRATIONS: tuple[Integration, ...] = (
         "numista",
         pushers="services.integrations.numista.pusher:pushers_for",
         export_parser="services.integrations.numista.export_commands:add_export_parser",
+        export_kind=ItemKind.COIN,
+        export_problem="services.integrations.numista.item_mapping:export_problem",
     ),
     Integration(
         "discogs",
         pushers="services.integrations.discogs.pusher:pushers_for",
         cli="services.integrations.discogs.commands:add_parsers",
+        export_kind=ItemKind.RECORD,
+        export_problem="services.integrations.discogs.mapping:export_problem",
     ),
     Integration("pokemontcg"),
 )
@@ -65,6 +73,12 @@ def add_export_parsers(export: Any, common: argparse.ArgumentParser) -> None:
     for entry in INTEGRATIONS:
         if entry.export_parser is not None:
             _resolve(entry.export_parser)(export, common)
+
+
+def exporters() -> dict[str, tuple[str, Callable[[Any], str | None]]]:
+    """Item kind -> (integration name, its "why this item cannot be pushed" rule), for every pushing one."""
+    return {entry.export_kind: (entry.name, _resolve(entry.export_problem)) for entry in INTEGRATIONS
+            if entry.export_kind is not None and entry.export_problem is not None}  # fmt: skip
 
 
 def add_cli_parsers(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ and ``listing_id``, which are exactly what an exactly-once export must record.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ import httpx
 
 from services.config import Settings
 from services.http import ServiceClient, ServiceError, discogs_client
+from services.states import CredentialKind, SyncService
 
 with warnings.catch_warnings():  # authlib 1.9 warns that it prefers httpx2; the httpx integration works
     warnings.simplefilter("ignore")
@@ -33,7 +34,7 @@ class PersonalTokenAuth(httpx.Auth):
     def __init__(self, token: str) -> None:
         self.token = token  # the attribute name lets services.http redact it from every message
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Discogs token={self.token}"
         yield request
 
@@ -42,17 +43,18 @@ class PersonalTokenAuth(httpx.Auth):
 class Credentials:
     """What signs a member's requests: an OAuth access token pair, or a personal token."""
 
-    kind: str  # "oauth" | "personal"
+    kind: CredentialKind
     token: str
     secret: str | None = None
 
     def auth(self, settings: Settings) -> httpx.Auth:
-        if self.kind == "personal":
+        if self.kind == CredentialKind.PERSONAL:
             return PersonalTokenAuth(self.token)
-        return oauth_auth(settings, token=self.token, token_secret=self.secret)
+        signer: httpx.Auth = oauth_auth(settings, token=self.token, token_secret=self.secret)
+        return signer
 
     def __repr__(self) -> str:  # never print a token
-        return f"Credentials(kind={self.kind!r})"
+        return f"Credentials(kind={str(self.kind)!r})"
 
 
 def oauth_auth(settings: Settings, **kwargs: Any) -> OAuth1Auth:
@@ -102,7 +104,7 @@ class DiscogsApi:
         try:
             return response.json()
         except ValueError:
-            raise ServiceError("Discogs answered with something that is not JSON.", service="discogs",
+            raise ServiceError("Discogs answered with something that is not JSON.", service=SyncService.DISCOGS,
                                status=response.status_code, method=method) from None  # fmt: skip
 
     def pages(self, path: str, key: str, params: Mapping[str, Any] | None = None,

@@ -25,11 +25,12 @@ from services.integrations.discogs.api import DiscogsApi
 from services.integrations.discogs.conditions import MEDIA_CONDITIONS
 from services.integrations.discogs.mapping import format_text, release_summary
 from services.pricing import CENT, Observation, record_observations
+from services.states import ItemKind, SyncService
 from services.store.models import DiscogsRelease, Item, LatestPrice, utcnow
 
 RELEASE_TTL = timedelta(days=7)
 PRICE_TTL = timedelta(days=3)
-PRICE_SOURCE = "discogs"
+PRICE_SOURCE = SyncService.DISCOGS
 SUGGESTED, LOWEST = "suggested", "lowest"
 
 
@@ -124,7 +125,7 @@ def search_releases(api: DiscogsApi, query: str | None = None, *, barcode: str |
 def link_record(session: Session, owner_id: int, item_id: int, release_id: int) -> Item:
     """Give one of the member's records its Discogs release (what export and valuation need)."""
     item = get_item(session, owner_id, item_id)
-    if item.kind != "record":
+    if item.kind != ItemKind.RECORD:
         raise InvalidInput(f"Item {item_id} is a {item.kind}, not a record.", code="NOT_A_RECORD")
     item.discogs_release_id = int(release_id)
     session.flush()
@@ -175,9 +176,9 @@ def refresh_record_values(session: Session, api: DiscogsApi, owner_id: int, *, f
                           progress: Callable[[int, int], None] | None = None) -> ValueRefresh:  # fmt: skip
     """Price the member's linked records: one call per release (two when the account has no seller settings
     and the marketplace statistics stand in), skipping releases priced in the last three days."""
-    releases = sorted(set(session.scalars(
-        select(Item.discogs_release_id).where(Item.owner_id == owner_id, Item.kind == "record",
-                                              Item.discogs_release_id.is_not(None)))))  # fmt: skip
+    linked = session.scalars(select(Item.discogs_release_id).where(
+        Item.owner_id == owner_id, Item.kind == ItemKind.RECORD, Item.discogs_release_id.is_not(None)))  # fmt: skip
+    releases = sorted({release for release in linked if release is not None})
     report = ValueRefresh()
     recent: set[str] = set()
     if not force and releases:

@@ -34,6 +34,7 @@ from services.integrations.discogs.catalog import (
 )
 from services.integrations.discogs.importer import import_discogs_csv, import_from_account
 from services.integrations.discogs.pusher import TARGETS, ExportOptions, dry_run_document, plan_export, start_export
+from services.states import DiscogsTarget, ItemKind, ListingStatus, RowAction
 from services.store.models import User
 
 EXIT_OK, EXIT_PARTIAL = 0, 1
@@ -95,9 +96,10 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     other_kinds = refresh.get_default("handler")
 
     def prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
-        if args.kind == "record":
+        if args.kind == ItemKind.RECORD:
             return cmd_prices_refresh_records(context, session, actor, args)
-        return other_kinds(context, session, actor, args)
+        result: CommandResult = other_kinds(context, session, actor, args)
+        return result
 
     refresh.set_defaults(handler=prices_refresh)
 
@@ -219,17 +221,18 @@ def cmd_export_discogs(context: AppContext, session: Session, actor: User, args:
 
     if not args.all and not args.item:
         raise InvalidInput("Choose the records: --all, or --item ID (repeatable).", code="NOTHING_SELECTED")
-    options = ExportOptions(args.target, args.folder, args.another_copy,
-                            "For Sale" if args.for_sale else "Draft", _price(args.price))  # fmt: skip
+    status = ListingStatus.FOR_SALE if args.for_sale else ListingStatus.DRAFT
+    options = ExportOptions(args.target, args.folder, args.another_copy, status, _price(args.price))
     plan = plan_export(session, actor.id, None if args.all else args.item, options)
     if args.dry_run:
         document = dry_run_document(plan)
         counts = document["counts"]
         summary = f"Dry run: {counts['queued']} to push, {counts['skipped']} skipped. Nothing was sent."
-        summary += "".join(f"\n  item {row.item_id}: skipped, {row.reason}" for row in plan if row.action == "skip")
+        summary += "".join(f"\n  item {row.item_id}: skipped, {row.reason}"
+                           for row in plan if row.action == RowAction.SKIP)  # fmt: skip
         return document, summary, EXIT_OK
     oauth.load_credentials(session, context.vault, actor.id)
-    if args.target == "collection":
+    if args.target == DiscogsTarget.COLLECTION:
         session.commit()
         try:
             with oauth.member_api(session, context.settings, context.vault, actor.id) as api:

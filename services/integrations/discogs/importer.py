@@ -28,10 +28,11 @@ from services.importers.opennumismat_import import _merge as merge_keeping_edits
 from services.integrations.discogs.catalog import cache_releases
 from services.integrations.discogs.mapping import instance_field_values, record_fields, release_summary
 from services.integrations.discogs.oauth import member_api
+from services.states import ItemKind, ItemStatus, JobStatus, SyncService
 from services.store.db import session_scope
 from services.store.models import Item, Job, table_of, utcnow
 
-ACCOUNT_SOURCE = "discogs"
+ACCOUNT_SOURCE = SyncService.DISCOGS
 CSV_SOURCE = "discogs-csv"
 IMPORT_KIND = "import"
 SNAPSHOT_FIELDS = ("title", "quantity", "grade", "grade_code", "status", "country", "year", "series", "notes",
@@ -62,7 +63,7 @@ class RecordImportReport:
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
             "created": self.created, "updated": self.updated, "unchanged": self.unchanged, "skipped": self.skipped,
-            "errors": self.errors, "byStatus": {"owned": self.created + self.updated + self.unchanged},
+            "errors": self.errors, "byStatus": {ItemStatus.OWNED: self.created + self.updated + self.unchanged},
             "byMediaCondition": dict(self.by_condition),
         }  # fmt: skip
         if self.job is not None:
@@ -99,8 +100,9 @@ class _Upserter:
             if item is None:
                 self.report.created += 1
                 details = mapped["details"] | {SNAPSHOT_KEY: snapshot}
-                new_rows.append(mapped | {"details": details, "owner_id": self.owner_id, "kind": "record", "version": 1,
-                                          "origin_source": self.source, "origin_row_id": row_id})  # fmt: skip
+                new_rows.append(mapped | {"details": details, "owner_id": self.owner_id, "kind": ItemKind.RECORD,
+                                          "version": 1, "origin_source": self.source,
+                                          "origin_row_id": row_id})  # fmt: skip
                 continue
             changed = merge_keeping_edits(item, mapped, snapshot, dry_run=self.dry_run)
             if changed:
@@ -232,10 +234,11 @@ def _open_import_job(session: Session, owner_id: int, folder_id: int) -> Job:
     """The member's unfinished import of this folder (resume it), or a new one."""
     job = session.scalar(
         select(Job).where(Job.owner_id == owner_id, Job.kind == IMPORT_KIND, Job.service == ACCOUNT_SOURCE,
-                          Job.status.in_(("queued", "running", "paused"))).order_by(Job.id.desc()))  # fmt: skip
+                          Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED)))
+        .order_by(Job.id.desc()))  # fmt: skip
     if job is not None and (job.params or {}).get("folder") == folder_id:
         return job
-    job = Job(owner_id=owner_id, kind=IMPORT_KIND, service=ACCOUNT_SOURCE, status="queued",
+    job = Job(owner_id=owner_id, kind=IMPORT_KIND, service=ACCOUNT_SOURCE, status=JobStatus.QUEUED,
               params={"folder": folder_id, "nextPage": 1, "pages": None, "created": 0, "updated": 0,
                       "unchanged": 0})  # fmt: skip
     session.add(job)
@@ -255,7 +258,7 @@ def import_from_account(engine: Engine, settings: Settings, vault: Vault, owner_
         raise InvalidInput("A folder id is 0 (all) or a folder of yours.", code="INVALID_FOLDER")
     with session_scope(engine) as session:
         job = _open_import_job(session, owner_id, folder_id)
-        job.status, job.started_at, job.message = "running", job.started_at or utcnow(), None
+        job.status, job.started_at, job.message = JobStatus.RUNNING, job.started_at or utcnow(), None
         job_id, params = job.id, dict(job.params or {})
         api = member_api(session, settings, vault, owner_id, **(api_options or {}))
     report = RecordImportReport(job=job_id, created=params.get("created", 0), updated=params.get("updated", 0),
@@ -289,13 +292,13 @@ def import_from_account(engine: Engine, settings: Settings, vault: Vault, owner_
         with session_scope(engine) as session:
             stored = session.get(Job, job_id)
             if stored is not None:
-                stored.status, stored.message = "paused", report.stopped
+                stored.status, stored.message = JobStatus.PAUSED, report.stopped
         report.pages = (page - 1, pages)
         return report
     with session_scope(engine) as session:
         stored = session.get(Job, job_id)
         if stored is not None:
-            stored.status, stored.finished_at = "done", utcnow()
+            stored.status, stored.finished_at = JobStatus.DONE, utcnow()
     report.pages = (pages, pages)
     return report
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.integrations.discogs.conditions import media_condition, sleeve_condition
+from services.states import ItemKind, ItemStatus, ListingStatus
 
 _ARTIST_NUMBER = re.compile(r"\s\(\d+\)$")  # Discogs disambiguates namesakes as "Name (2)"
 
@@ -103,7 +104,7 @@ def record_fields(summary: Mapping[str, Any], *, media: str | None, sleeve: str 
         "quantity": 1,
         "grade": media_exact or media,
         "grade_code": media_exact,
-        "status": "owned",
+        "status": ItemStatus.OWNED,
         "country": summary.get("country"),
         "year": summary.get("year"),
         "series": (summary["labels"][0]["name"] if summary["labels"] else None),
@@ -136,7 +137,14 @@ def record_payload(item: Any) -> RecordPayload:
                          item.storage_location, problem)  # fmt: skip
 
 
-def listing_body(item_id: int, payload: RecordPayload, price: float, *, status: str = "Draft",
+def export_problem(item: Any) -> str | None:
+    """Why one of our items cannot go to Discogs (None: it can): only records with a release id."""
+    if item.kind != ItemKind.RECORD:
+        return f"a {item.kind} is not a record; Discogs holds records"
+    return record_payload(item).problem
+
+
+def listing_body(item_id: int, payload: RecordPayload, price: float, *, status: str = ListingStatus.DRAFT,
                  comments: str | None = None) -> dict[str, Any]:  # fmt: skip
     """POST /marketplace/listings body: exact condition strings, Draft unless asked, our marker."""
     body: dict[str, Any] = {"release_id": payload.release_id, "condition": payload.media, "price": round(price, 2),

@@ -25,10 +25,11 @@ from services.errors import InvalidInput, NotFound
 from services.http import AuthError, ServiceError, discogs_client
 from services.integrations.discogs.api import Credentials, DiscogsApi, Identity, oauth_auth
 from services.integrations.discogs.ratelimit import shared_discogs_limiter
+from services.states import CredentialKind, SyncService
 from services.store.models import Connection, utcnow
 from services.store.models_discogs import DiscogsRequestToken
 
-SERVICE = "discogs"
+SERVICE = SyncService.DISCOGS
 REQUEST_TOKEN_TTL = timedelta(minutes=15)
 OUT_OF_BAND = "oob"
 REGISTER_URL = "https://www.discogs.com/settings/developers"
@@ -55,7 +56,7 @@ class DiscogsConnection:
 
     username: str
     user_id: int
-    kind: str  # oauth | personal
+    kind: CredentialKind
     connected_at: datetime | None
 
     def to_json(self) -> dict[str, Any]:
@@ -144,7 +145,7 @@ def finish_authorization(
     data = _form(response.text)
     if not data.get("oauth_token") or not data.get("oauth_token_secret"):
         raise ServiceError("Discogs did not return an access token.", service=SERVICE)
-    credentials = Credentials("oauth", data["oauth_token"], data["oauth_token_secret"])
+    credentials = Credentials(CredentialKind.OAUTH, data["oauth_token"], data["oauth_token_secret"])
     return _store(session, settings, vault, owner_id, credentials)
 
 
@@ -155,7 +156,7 @@ def connect_personal_token(session: Session, settings: Settings, vault: Vault, o
     if len(token) < 8:
         raise InvalidInput("That token looks too short; paste the whole personal access token.",
                            code="INVALID_KEY")  # fmt: skip
-    return _store(session, settings, vault, owner_id, Credentials("personal", token))
+    return _store(session, settings, vault, owner_id, Credentials(CredentialKind.PERSONAL, token))
 
 
 def _store(session: Session, settings: Settings, vault: Vault, owner_id: int,
@@ -186,7 +187,8 @@ def _describe(connection: Connection) -> DiscogsConnection:
     connected = info.get("connectedAt")
     return DiscogsConnection(
         username=str(info.get("username") or connection.remote_user or ""), user_id=int(info.get("userId") or 0),
-        kind=str(info.get("kind") or "oauth"), connected_at=datetime.fromisoformat(connected) if connected else None,
+        kind=CredentialKind(str(info.get("kind") or CredentialKind.OAUTH)),
+        connected_at=datetime.fromisoformat(connected) if connected else None,
     )  # fmt: skip
 
 
@@ -206,7 +208,7 @@ def load_credentials(session: Session, vault: Vault, owner_id: int) -> Credentia
         raise DiscogsNotConnected(
             "Discogs is not connected: run `python -m services connect discogs` (or use the Connections page).")
     data = json.loads(vault.decrypt(row.token_encrypted))
-    return Credentials(str(data["kind"]), str(data["token"]), data.get("secret"))
+    return Credentials(CredentialKind(str(data["kind"])), str(data["token"]), data.get("secret"))
 
 
 def disconnect(session: Session, owner_id: int) -> None:

@@ -44,7 +44,7 @@ from services.integrations.discogs.api import DiscogsApi
 from services.integrations.discogs.conditions import MEDIA_CONDITIONS
 from services.integrations.discogs.mapping import RecordPayload, listing_body, marker, record_payload
 from services.integrations.discogs.oauth import DiscogsNotConnected, member_api
-from services.states import RowStatus
+from services.states import DiscogsTarget, ItemKind, ListingStatus, RowAction, RowStatus, SyncService, SyncStatus
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, table_of, utcnow
 from services.store.models_discogs import DiscogsPushBaseline
@@ -54,31 +54,35 @@ from services.sync.worker import JobInfo, JobPaused
 
 log = logging.getLogger("services.integrations.discogs")
 
-TARGETS = {"collection": "discogs", "wantlist": "discogs_wantlist", "marketplace": "discogs_listing"}
-TARGET_NAMES = {"collection": "your Discogs collection", "wantlist": "your wantlist", "marketplace": "your inventory"}
-LISTING_STATUSES = ("Draft", "For Sale")
+TARGETS: dict[DiscogsTarget, str] = {target: target.service for target in DiscogsTarget}
+LISTING_STATUSES = tuple(ListingStatus)
 BASELINE_TAKEN = 0  # release id 0 never exists: its row says "the baseline of this job is complete"
 
 
 # ------------------------------------------------------------------------------------------ the plan
 @dataclass(frozen=True)
 class ExportOptions:
-    target: str = "collection"
+    target: str = DiscogsTarget.COLLECTION
     folder_id: int = 1
     another_copy: bool = False
-    listing_status: str = "Draft"
+    listing_status: str = ListingStatus.DRAFT
     price: Decimal | None = None  # marketplace: one price for every listing (else price suggestions)
 
     def validate(self) -> None:
         if self.target not in TARGETS:
             raise InvalidInput(f"Target is one of {', '.join(TARGETS)}.", code="INVALID_TARGET")
-        if self.target == "collection" and self.folder_id <= 0:
+        if self.target == DiscogsTarget.COLLECTION and self.folder_id <= 0:
             raise InvalidInput("Folder 0 (All) cannot receive records; choose 1 (Uncategorized) or one of your "
                                "folders.", code="INVALID_FOLDER")  # fmt: skip
         if self.listing_status not in LISTING_STATUSES:
             raise InvalidInput("A listing is Draft or For Sale.", code="INVALID_STATUS")
         if self.price is not None and not self.price > 0:
             raise InvalidInput("A listing price must be greater than 0.", code="INVALID_PRICE")
+
+    @property
+    def service(self) -> SyncService:
+        """The sync ledger service of the target (each target has its own)."""
+        return DiscogsTarget(self.target).service
 
     def params(self) -> dict[str, Any]:
         return {"target": self.target, "folder": self.folder_id, "another_copy": self.another_copy,
@@ -87,8 +91,8 @@ class ExportOptions:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ExportOptions:
         price = params.get("price")
-        return cls(str(params.get("target") or "collection"), int(params.get("folder") or 1),
-                   bool(params.get("another_copy")), str(params.get("listing_status") or "Draft"),
+        return cls(str(params.get("target") or DiscogsTarget.COLLECTION), int(params.get("folder") or 1),
+                   bool(params.get("another_copy")), str(params.get("listing_status") or ListingStatus.DRAFT),
                    Decimal(price) if price else None)  # fmt: skip
 
 
@@ -97,14 +101,15 @@ class PlannedRecord:
     item_id: int
     title: str
     payload: RecordPayload
-    action: str  # create | copy | skip
+    action: RowAction  # create | copy | skip
     reason: str | None = None
-    sync_status: str = "NOT_SYNCED"
+    sync_status: SyncStatus = SyncStatus.NOT_SYNCED
     remote_id: str | None = None
     reconcile: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.item_id, "status": "SKIPPED" if self.action == "skip" else "QUEUED",
+        row_status = RowStatus.SKIPPED if self.action == RowAction.SKIP else RowStatus.QUEUED
+        return {"id": self.item_id, "status": row_status.document_status,
                 "remoteId": self.remote_id, "error": self.reason, "action": self.action, "title": self.title,
                 "releaseId": self.payload.release_id, "media": self.payload.media,
                 "sleeve": self.payload.sleeve}  # fmt: skip
@@ -112,7 +117,7 @@ class PlannedRecord:
 
 def selectable_records(session: Session, owner_id: int, item_ids: Iterable[int] | None = None) -> list[Item]:
     """The owner's records (all, or the given ids; other owners' ids are silently not found)."""
-    return items_of_kind(session, owner_id, "record", item_ids)
+    return items_of_kind(session, owner_id, ItemKind.RECORD, item_ids)
 
 
 def plan_export(session: Session, owner_id: int, item_ids: Iterable[int] | None,
@@ -126,42 +131,44 @@ def plan_export(session: Session, owner_id: int, item_ids: Iterable[int] | None,
         if missing:
             raise InvalidInput(f"Not records of yours: {', '.join(map(str, sorted(missing)))}.",
                                code="ITEM_NOT_FOUND")  # fmt: skip
-    service = TARGETS[options.target]
-    ledger = jobs.ledger_rows(session, service, [item.id for item in items])
+    ledger = jobs.ledger_rows(session, options.service, [item.id for item in items])
     plan = []
     for item in items:
         payload = record_payload(item)
         entry = ledger.get(item.id)
-        status = entry.status if entry is not None else "NOT_SYNCED"
+        status = SyncStatus(entry.status) if entry is not None else SyncStatus.NOT_SYNCED
         remote = entry.remote_id if entry is not None else None
         reason = payload.problem
-        if reason is None and options.target == "marketplace" and payload.media is None:
+        if reason is None and options.target == DiscogsTarget.MARKETPLACE and payload.media is None:
             reason = f"no media condition; Discogs needs one of: {', '.join(MEDIA_CONDITIONS)}"
         if reason is not None:
-            plan.append(PlannedRecord(item.id, item.title, payload, "skip", reason, status, remote))
-        elif remote and options.target == "collection" and options.another_copy:
-            plan.append(PlannedRecord(item.id, item.title, payload, "copy", None, status, remote))
+            plan.append(PlannedRecord(item.id, item.title, payload, RowAction.SKIP, reason, status, remote))
+        elif remote and options.target == DiscogsTarget.COLLECTION and options.another_copy:
+            plan.append(PlannedRecord(item.id, item.title, payload, RowAction.COPY, None, status, remote))
         elif remote:
-            where = {"collection": f"in your collection (instance {remote})", "wantlist": "in your wantlist",
-                     "marketplace": f"listed (listing {remote})"}[options.target]  # fmt: skip
-            plan.append(PlannedRecord(item.id, item.title, payload, "skip", f"already {where}", status, remote))
+            where = {DiscogsTarget.COLLECTION: f"in your collection (instance {remote})",
+                     DiscogsTarget.WANTLIST: "in your wantlist",
+                     DiscogsTarget.MARKETPLACE: f"listed (listing {remote})"}[DiscogsTarget(options.target)]
+            plan.append(PlannedRecord(item.id, item.title, payload, RowAction.SKIP, f"already {where}", status,
+                                      remote))  # fmt: skip
         else:
-            plan.append(PlannedRecord(item.id, item.title, payload, "create", None, status, None,
-                                      reconcile=status in ("QUEUED", "FAILED")))  # fmt: skip
+            plan.append(PlannedRecord(item.id, item.title, payload, RowAction.CREATE, None, status, None,
+                                      reconcile=status in (SyncStatus.QUEUED, SyncStatus.FAILED)))  # fmt: skip
     return plan
 
 
 def dry_run_document(plan: list[PlannedRecord]) -> dict[str, Any]:
-    skipped = sum(1 for row in plan if row.action == "skip")
+    skipped = sum(1 for row in plan if row.action == RowAction.SKIP)
     return {"job": None, "status": "dry-run",
-            "counts": {"synced": 0, "duplicate": 0, "failed": 0, "skipped": skipped, "queued": len(plan) - skipped},
+            "counts": {RowStatus.SYNCED: 0, RowStatus.DUPLICATE: 0, RowStatus.FAILED: 0, RowStatus.SKIPPED: skipped,
+                       RowStatus.QUEUED: len(plan) - skipped},
             "items": [row.to_json() for row in plan]}  # fmt: skip
 
 
 def start_export(session: Session, owner_id: int, plan: list[PlannedRecord], options: ExportOptions) -> int:
     """Queue the plan as a job of the target's service; returns the job id."""
     rows = [PlannedRow(row.item_id, row.action, row.reason, row.reconcile, row.remote_id) for row in plan]
-    job = jobs.create_job(session, owner_id, TARGETS[options.target], rows, options.params())
+    job = jobs.create_job(session, owner_id, options.service, rows, options.params())
     return job.id
 
 
@@ -219,7 +226,7 @@ class DiscogsPushSession:
         self.engine, self.api, self.job = engine, api, job
         self.settle_seconds = settle_seconds
         self.options = ExportOptions.from_params(job.params)
-        self.service = TARGETS[self.options.target]
+        self.service = self.options.service
         self.baseline: dict[int, list[Any]] | None = None
         self.current: dict[int, list[Any]] | None = None  # release (or 0 for listings) -> remote entries now
         self.current_read_at: datetime | None = None
@@ -236,11 +243,11 @@ class DiscogsPushSession:
         """The remote now: release id -> instance ids (collection), [release] (wantlist), or for the
         marketplace external_id -> listing ids."""
         found: dict[int | str, list[Any]] = {}
-        if self.options.target == "collection":
+        if self.options.target == DiscogsTarget.COLLECTION:
             for _page, _pages, entries in self.api.collection_pages(0):
                 for entry in entries:
                     found.setdefault(int(entry["id"]), []).append(int(entry["instance_id"]))
-        elif self.options.target == "wantlist":
+        elif self.options.target == DiscogsTarget.WANTLIST:
             for _page, _pages, entries in self.api.want_pages():
                 for entry in entries:
                     found.setdefault(int(entry["id"]), []).append(int(entry["id"]))
@@ -314,16 +321,16 @@ class DiscogsPushSession:
         with self.engine.connect() as connection:
             item = connection.execute(_ITEM, {"item": claim.item_id}).first()
             earlier = connection.scalar(select(JobItem.remote_id).where(JobItem.id == claim.row_id))
-            action = (self.job.params.get("actions") or {}).get(str(claim.item_id), "create")
-        if item is None or item.owner_id != claim.owner_id or item.kind != "record":
-            return Outcome("skipped", error="the record no longer exists")
+            action = (self.job.params.get("actions") or {}).get(str(claim.item_id), RowAction.CREATE)
+        if item is None or item.owner_id != claim.owner_id or item.kind != ItemKind.RECORD:
+            return Outcome(RowStatus.SKIPPED, error="the record no longer exists")
         payload = record_payload(item)
         if payload.problem or payload.release_id is None:
-            return Outcome("skipped", error=payload.problem)
+            return Outcome(RowStatus.SKIPPED, error=payload.problem)
         try:
-            if self.options.target == "collection":
+            if self.options.target == DiscogsTarget.COLLECTION:
                 return self._collection(claim, payload, action, earlier)
-            if self.options.target == "wantlist":
+            if self.options.target == DiscogsTarget.WANTLIST:
                 return self._wantlist(payload)
             return self._listing(claim, payload, earlier)
         except AuthError as error:
@@ -331,15 +338,15 @@ class DiscogsPushSession:
         except RateLimitedError as error:  # refused without acting: send again later, never a failure
             return Outcome(claim.previous_status, error=error.message, refund=True)
         except (BadRequestError, NotFoundError) as error:  # refused, and sending again will not help
-            return Outcome("failed", error=error.message)
+            return Outcome(RowStatus.FAILED, error=error.message)
         except ServiceError as error:  # 5xx, timeout, dropped connection: it may have been done
-            return Outcome("retry", error=error.message)
+            return Outcome(RowStatus.RETRY, error=error.message)
 
     # collection ---------------------------------------------------------------------------------
     def _collection(self, claim: Claim, payload: RecordPayload, action: str, earlier: str | None) -> Outcome:
         release_id = int(payload.release_id or 0)
         baseline = self._baseline()
-        link = action != "copy"
+        link = action != RowAction.COPY
         if claim.needs_reconcile:
             instance = int(earlier) if earlier else None
             if instance is None:
@@ -351,9 +358,9 @@ class DiscogsPushSession:
                 log.info("job %s item %s: instance %s found on Discogs; not added again", claim.job_id,
                          claim.item_id, instance)  # fmt: skip
                 return self._finish_instance(release_id, instance, payload, link)
-        if action != "copy" and not self.options.another_copy and baseline.get(release_id):
+        if action != RowAction.COPY and not self.options.another_copy and baseline.get(release_id):
             existing = baseline[release_id]
-            return Outcome("duplicate", remote_data={"existingInstances": existing}, link=link,
+            return Outcome(RowStatus.DUPLICATE, remote_data={"existingInstances": existing}, link=link,
                            error=f"already in your collection (instance {', '.join(map(str, existing))}); not added "
                                  "again (ask for another copy to add one)")  # fmt: skip
         instance = self.api.add_to_folder(self.options.folder_id, release_id)
@@ -386,19 +393,19 @@ class DiscogsPushSession:
                     continue
                 self.api.set_field(self.options.folder_id, release_id, instance, field_id, value)
         except (RateLimitedError, ServiceError) as error:
-            return Outcome("retry", remote_id=str(instance), error=f"added as instance {instance}, but writing its "
-                           f"fields failed: {error.message}")  # fmt: skip
+            return Outcome(RowStatus.RETRY, remote_id=str(instance),
+                           error=f"added as instance {instance}, but writing its fields failed: {error.message}")
         data = {"release_id": release_id, "instance_id": instance, "folder_id": self.options.folder_id}
-        return Outcome("synced", str(instance), data, link=link, error="; ".join(notes) or None)
+        return Outcome(RowStatus.SYNCED, str(instance), data, link=link, error="; ".join(notes) or None)
 
     # wantlist -----------------------------------------------------------------------------------
     def _wantlist(self, payload: RecordPayload) -> Outcome:
         release_id = int(payload.release_id or 0)
         if release_id in self._baseline() and str(release_id) not in self.ours:
-            return Outcome("duplicate", error="already in your wantlist; left as it is")
+            return Outcome(RowStatus.DUPLICATE, error="already in your wantlist; left as it is")
         self.api.put_want(release_id, payload.notes)
         self.ours.add(str(release_id))
-        return Outcome("synced", str(release_id), {"release_id": release_id})
+        return Outcome(RowStatus.SYNCED, str(release_id), {"release_id": release_id})
 
     # marketplace --------------------------------------------------------------------------------
     def _price(self, payload: RecordPayload) -> Decimal | None:
@@ -417,16 +424,16 @@ class DiscogsPushSession:
     def _listing(self, claim: Claim, payload: RecordPayload, earlier: str | None) -> Outcome:
         tag = marker(claim.item_id)
         if earlier:
-            return Outcome("synced", earlier, {"listing_id": int(earlier)})
+            return Outcome(RowStatus.SYNCED, earlier, {"listing_id": int(earlier)})
         if claim.needs_reconcile:
-            mine = [i for i in self._current(claim).get(tag, []) if str(i) not in self.ours]  # type: ignore[call-overload]
+            mine = [i for i in self._current(claim).get(tag, []) if str(i) not in self.ours]
             if mine:
-                return Outcome("synced", str(min(mine)), {"listing_id": min(mine)})
+                return Outcome(RowStatus.SYNCED, str(min(mine)), {"listing_id": min(mine)})
         price = self._price(payload)
         if price is None:
-            return Outcome("failed", error="no price: Discogs has no price suggestion for this condition (fill in "
-                                           "your seller settings) - give one with --price")  # fmt: skip
+            return Outcome(RowStatus.FAILED, error="no price: Discogs has no price suggestion for this condition "
+                                                   "(fill in your seller settings) - give one with --price")
         body = listing_body(claim.item_id, payload, float(price), status=self.options.listing_status)
         listing = self.api.create_listing(body)
         self.ours.add(str(listing))
-        return Outcome("synced", str(listing), {"listing_id": listing, "price": str(price)})
+        return Outcome(RowStatus.SYNCED, str(listing), {"listing_id": listing, "price": str(price)})

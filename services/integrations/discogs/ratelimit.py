@@ -56,6 +56,7 @@ class DatabaseWindowLimiter(SlidingWindowLimiter):
             times = list(connection.scalars(select(DiscogsRateSlot.at).order_by(DiscogsRateSlot.at)))
             if len(times) < self.limit:
                 row = connection.execute(insert(SLOTS).values(at=now + self.in_flight_cap)).inserted_primary_key
+                assert row is not None  # a single-row INSERT always reports its key
                 stack = getattr(self._mine, "rows", [])
                 stack.append(int(row[0]))
                 self._mine.rows = stack

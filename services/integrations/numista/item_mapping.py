@@ -218,6 +218,18 @@ def _grade(
     return None, "no grade recorded"
 
 
+def export_problem(item: Any) -> str | None:
+    """Why one of our items cannot go to Numista (None: it can): the one home of the rule, for the push and
+    for a Collection-page selection sent to the export wizard."""
+    if item.kind != "coin":
+        return f"a {item.kind} is not a coin; Numista holds coins"
+    if item.status in NOT_HELD_STATUSES:
+        return f"status '{item.status}' is not a coin you hold"
+    if not item.numista_type_id:
+        return "no Numista type (N#) is linked to this coin"
+    return None
+
+
 def map_coin(
     item: Any,
     options: ExportOptions,
@@ -228,12 +240,9 @@ def map_coin(
     """The collected_item body for one of our coins (an ``Item``), with the reason for every omission."""
     item_options = item_options or {}
     title = item.title
-    if item.kind != "coin":
-        return MappedCoin(item.id, title, None, excluded=f"a {item.kind} is not a coin; Numista holds coins")
-    if item.status in NOT_HELD_STATUSES:
-        return MappedCoin(item.id, title, None, excluded=f"status '{item.status}' is not a coin you hold")
-    if not item.numista_type_id:
-        return MappedCoin(item.id, title, None, excluded="no Numista type (N#) is linked to this coin")
+    excluded = export_problem(item)
+    if excluded is not None:
+        return MappedCoin(item.id, title, None, excluded=excluded)
     mapper = mapper or GradeMapper(options.grade_overrides)
     details: Mapping[str, Any] = item.details or {}
     body: dict[str, Any] = {"type": int(item.numista_type_id)}
