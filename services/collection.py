@@ -71,7 +71,7 @@ def _sync_status_clause(status: str) -> Any:
         raise InvalidInput(f"Sync status must be one of {', '.join(SYNC_STATUSES)}.", code="INVALID_STATUS")
     ledger = aliased(SyncLedger)
     current = (
-        select(func.coalesce(func.max(ledger.status), "NOT_SYNCED"))
+        select(func.coalesce(func.max(ledger.status), SyncStatus.NOT_SYNCED.value))
         .where(ledger.item_id == Item.id)
         .where(
             or_(
@@ -177,7 +177,7 @@ def item_document(item: Item, statuses: dict[str, str] | None = None) -> dict[st
         },
         "sync": {
             service: (
-                statuses.get(service, "NOT_SYNCED")
+                statuses.get(service, SyncStatus.NOT_SYNCED)
                 if SYNC_SERVICE_FOR_KIND.get(item.kind) == service
                 else None
             )
@@ -392,7 +392,7 @@ def sync_summary(session: Session, owner_id: int) -> dict[str, dict[str, int]]:
     records → Discogs); items never pushed count as NOT_SYNCED."""
     summary: dict[str, dict[str, int]] = {}
     for kind, service in SYNC_SERVICE_FOR_KIND.items():
-        status = func.coalesce(SyncLedger.status, "NOT_SYNCED")
+        status = func.coalesce(SyncLedger.status, SyncStatus.NOT_SYNCED.value)
         rows = session.execute(
             select(status, func.count())
             .select_from(Item)
