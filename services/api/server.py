@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -20,7 +21,7 @@ def api_routes(context_provider: Callable[[], AppContext]) -> list[BaseRoute]:
     """Every /api route; `context_provider` returns the process's app context (settings, migrated engine)."""
     api = Api(OPERATIONS, context_provider)
 
-    def document() -> dict:
+    def document() -> dict[str, Any]:
         return build_document(OPERATIONS, public_catalogue=context_provider().settings.api_public_catalogue)
 
     async def openapi(_request: Request) -> Response:
