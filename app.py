@@ -8,16 +8,22 @@ import streamlit as st
 
 from services.api.server import api_routes
 from services.config import cookie_key_problem
-from ui.auth import (
-    authenticator,
-    cookie_pending,
-    current_member,
-    forced_password_change,
-    sign_in_form,
-    sign_out_button,
-)
-from ui.session import Actor, app_context, local_actor
-from ui.sync_worker import background_worker
+from services.context import open_context
+
+if __name__ == "__main__":
+    # The dashboard's modules, for the script runs only: when `streamlit run` imports this file as the ASGI module
+    # `app` there is no script run yet, and streamlit-authenticator's import-time Streamlit calls would each log
+    # "missing ScriptRunContext".
+    from ui.auth import (
+        authenticator,
+        cookie_pending,
+        current_member,
+        forced_password_change,
+        sign_in_form,
+        sign_out_button,
+    )
+    from ui.session import Actor, app_context, local_actor
+    from ui.sync_worker import background_worker
 
 # (file name = url_path, title, icon). Each url_path equals its file's name: on a fresh server Streamlit's legacy
 # pages/ mode routes the very first request by file name before app.py has run (see ui.session.current_actor).
@@ -90,8 +96,9 @@ def club_gate() -> bool:
 
 if __name__ != "__main__":
     # `streamlit run app.py` finds this ASGI app (Streamlit's app discovery), imports this file once as the module
-    # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API.
-    app = st.App(__file__, routes=api_routes(app_context))
+    # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API
+    # (its own app context: settings and the process's engine, opened on the first API request).
+    app = st.App(__file__, routes=api_routes(open_context))
 else:
     st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")
     context = app_context()

@@ -27,6 +27,7 @@ from services.api.forwarded import client_address
 from services.api.ratelimit import ApiRateLimiter, build_limiter
 from services.api.schemas import ErrorBody, ErrorResponse, NoQuery
 from services.api.tokens import TokenOwner, resolve_token
+from services.config import SettingsError
 from services.context import AppContext
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit, VitrineError
 
@@ -175,6 +176,9 @@ class Api:
                 return await run_in_threadpool(self._run, operation, request, raw_body)
             except ApiError as error:
                 return error.response()
+            except SettingsError as error:  # a malformed setting: one line naming the key (never a secret's value)
+                log.error("API %s %s: %s", request.method, request.url.path, error.message)
+                return ApiError(503, error.code, error.message).response()
             except Exception:  # a bug: logged here, never shown to the caller
                 log.exception("API %s %s failed", request.method, request.url.path)
                 return ApiError(500, "INTERNAL_ERROR", "The server failed to answer; the error was logged.").response()

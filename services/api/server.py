@@ -18,11 +18,12 @@ OPERATIONS: list[Operation] = [*catalogue.OPERATIONS, *collection.OPERATIONS, *i
 
 
 def api_routes(context_provider: Callable[[], AppContext]) -> list[BaseRoute]:
-    """Every /api route; `context_provider` returns the process's app context (settings, migrated engine)."""
+    """Every /api route; `context_provider` opens the process's app context (settings, migrated engine): called
+    once, on the first request."""
     api = Api(OPERATIONS, context_provider)
 
     def document() -> dict[str, Any]:
-        return build_document(OPERATIONS, public_catalogue=context_provider().settings.api_public_catalogue)
+        return build_document(OPERATIONS, public_catalogue=api.context.settings.api_public_catalogue)
 
     async def openapi(_request: Request) -> Response:
         return JSONResponse(document())
