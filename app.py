@@ -8,35 +8,47 @@ import streamlit as st
 
 from services.api.server import api_routes
 from services.config import cookie_key_problem
-from ui.auth import (
-    authenticator,
-    cookie_pending,
-    current_member,
-    forced_password_change,
-    sign_in_form,
-    sign_out_button,
-)
-from ui.session import Actor, app_context, local_actor
-from ui.sync_worker import background_worker
+from services.context import open_context
 
-# Each url_path equals its file's name: on a fresh server Streamlit's legacy pages/ mode routes the very first
-# request by file name before app.py has run (see ui.session.current_actor).
-PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
-    st.Page("pages/collection.py", title="Collection", icon=":material/inventory_2:", url_path="collection"),
-    st.Page("pages/sets.py", title="Sets", icon=":material/grid_view:", url_path="sets"),
-    st.Page("pages/catalog.py", title="Catalog", icon=":material/search:", url_path="catalog"),
-    st.Page("pages/import.py", title="Import", icon=":material/upload_file:", url_path="import"),
-    st.Page("pages/export.py", title="Export", icon=":material/cloud_upload:", url_path="export"),
-    st.Page("pages/numista_link.py", title="Link to Numista", icon=":material/join:", url_path="numista_link"),
-    st.Page("pages/connections.py", title="Connections", icon=":material/link:", url_path="connections"),
-    st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
+if __name__ == "__main__":
+    # The dashboard's modules, for the script runs only: when `streamlit run` imports this file as the ASGI module
+    # `app` there is no script run yet, and streamlit-authenticator's import-time Streamlit calls would each log
+    # "missing ScriptRunContext".
+    from ui.auth import (
+        authenticator,
+        cookie_pending,
+        current_member,
+        forced_password_change,
+        sign_in_form,
+        sign_out_button,
+    )
+    from ui.session import Actor, app_context, local_actor
+    from ui.sync_worker import background_worker
+
+# (file name = url_path, title, icon). Each url_path equals its file's name: on a fresh server Streamlit's legacy
+# pages/ mode routes the very first request by file name before app.py has run (see ui.session.current_actor).
+MEMBER_PAGES = [
+    ("overview", "Overview", ":material/dashboard:"),
+    ("collection", "Collection", ":material/inventory_2:"),
+    ("sets", "Sets", ":material/grid_view:"),
+    ("catalog", "Catalog", ":material/search:"),
+    ("import", "Import", ":material/upload_file:"),
+    ("export", "Export", ":material/cloud_upload:"),
+    ("numista_link", "Link to Numista", ":material/join:"),
+    ("connections", "Connections", ":material/link:"),
+    ("settings", "Settings", ":material/settings:"),
 ]
+ADMIN_PAGES = [("admin", "Admin", ":material/admin_panel_settings:")]
+DEFAULT_PAGE = "overview"
 
 
-ADMIN_PAGES = [
-    st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:", url_path="admin"),
-]
+def pages(specs: list[tuple[str, str, str]]) -> list[st.Page]:
+    """The st.Page objects, built in the script run that navigates: st.Page needs the run's context (when
+    `streamlit run` imports this file as the ASGI module `app`, there is none, only a warning per page)."""
+    return [
+        st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name, default=name == DEFAULT_PAGE)
+        for name, title, icon in specs
+    ]
 
 
 def _only(title: str, body: Callable[[], object] = lambda: None) -> None:
@@ -45,8 +57,8 @@ def _only(title: str, body: Callable[[], object] = lambda: None) -> None:
     It takes the url_path of the page the browser asked for, so the URL stays put and, once signed in, the
     member lands on that page (Streamlit routes by a hash of the url_path)."""
     asked = (st.context.url or "").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-    known = {page.url_path for page in PAGES + ADMIN_PAGES}
-    st.navigation([st.Page(body, title=title, url_path=asked if asked and asked in known else "overview")]).run()
+    known = {name for name, _title, _icon in MEMBER_PAGES + ADMIN_PAGES}
+    st.navigation([st.Page(body, title=title, url_path=asked if asked and asked in known else DEFAULT_PAGE)]).run()
 
 
 def signing_in() -> None:
@@ -84,8 +96,9 @@ def club_gate() -> bool:
 
 if __name__ != "__main__":
     # `streamlit run app.py` finds this ASGI app (Streamlit's app discovery), imports this file once as the module
-    # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API.
-    app = st.App(__file__, routes=api_routes(app_context))
+    # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API
+    # (its own app context: settings and the process's engine, opened on the first API request).
+    app = st.App(__file__, routes=api_routes(open_context))
 else:
     st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")
     context = app_context()
@@ -96,9 +109,11 @@ else:
         if "actor" not in st.session_state:
             st.session_state["actor"] = local_actor()
         actor: Actor = st.session_state["actor"]
-        navigation = st.navigation(PAGES + (ADMIN_PAGES if context.settings.club_mode and actor.is_admin else []))
+        member_pages = pages(MEMBER_PAGES)
+        admin_pages = pages(ADMIN_PAGES) if context.settings.club_mode and actor.is_admin else []
+        navigation = st.navigation(member_pages + admin_pages)
         goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page opened directly
-        target = next((page for page in PAGES if page.url_path == goto), None)
+        target = next((page for page in member_pages if page.url_path == goto), None)
         if target is not None:
             st.switch_page(target)
         navigation.run()

@@ -13,6 +13,9 @@ Then the same queries in this process with 8 threads, straight through the servi
 count_items, list_items, unit_prices, card rows), each in its own session, without HTTP, token check, rate limit,
 validation or JSON. Prints requests/s and p50/p95 latency of each side and the ratio API/direct: the API's own
 cost. Targets: API p95 <= 50 ms, ratio <= 2. Numbers only, with the machine's load average (it is shared).
+Latencies on a shared machine mostly measure the wait for a core, so it also prints the CPU time per request of
+each side (the server process's, from /proc, against this process's for the direct calls): the API's own cost
+even under contention.
 
     python bench/api.py [--requests 800] [--clients 8] [--redis redis://127.0.0.1:6379/0] [--database-url URL]
 """
@@ -23,6 +26,7 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -57,6 +61,7 @@ from services.store.db import create_configured_engine, dispose_engine, init_db,
 from services.store.models import Item  # noqa: E402
 from tests.api_support import app_env, serve  # noqa: E402
 
+Side = tuple[float, list[float], float]  # requests/s, latencies (ms), CPU ms per request
 ENTRIES = 10_000
 PAGE = 24
 CONDITIONS = ("NM", "NM", "NM", "LP", "MP", "HP", "DMG")
@@ -125,6 +130,25 @@ def run(clients: int, total: int, call: Callable[[int], None]) -> tuple[float, l
     return total / (time.perf_counter() - started), latencies
 
 
+def server_cpu(port: str) -> Callable[[], float]:
+    """CPU seconds used so far by the server listening on `port` (Linux /proc), as a function to call again."""
+    pid = subprocess.run(["pgrep", "-n", "-f", f"server.port {port}"], capture_output=True, text=True).stdout.split()[0]
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def used() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    return used
+
+
+def timed_cpu(cpu: Callable[[], float], clients: int, total: int, call: Callable[[int], None]) -> Side:
+    """`run`, plus the CPU milliseconds per call that `cpu` (a process's CPU seconds so far) rose by."""
+    before = cpu()
+    rate, latencies = run(clients, total, call)
+    return rate, latencies, (cpu() - before) / total * 1000
+
+
 def quantiles(samples: list[float]) -> tuple[float, float]:
     q = statistics.quantiles(samples, n=100)
     return q[49], q[94]
@@ -148,8 +172,9 @@ def main(argv: list[str] | None = None) -> None:
         env = app_env(url, VITRINE_API_RATE_CATALOGUE="1000000/minute", VITRINE_API_RATE_COLLECTION="1000000/minute",
                       **({"REDIS_URL": args.redis} if args.redis else {}))  # fmt: skip
 
-        results: dict[str, dict[str, tuple[float, list[float]]]] = {}
+        results: dict[str, dict[str, Side]] = {}
         with serve(env, Path(tmp) / "server.log") as base:
+            cpu = server_cpu(base.rsplit(":", 1)[1])
             local = threading.local()
 
             def client() -> httpx.Client:
@@ -165,10 +190,14 @@ def main(argv: list[str] | None = None) -> None:
             for text in texts[:40]:  # warm-up: index build, first queries, connections
                 get("/api/cards", {"q": text})
             get("/api/collection/entries", {"page": 1})
-            results["GET /api/cards?q="] = {"api": run(args.clients, args.requests, lambda n: get(
-                "/api/cards", {"q": texts[n % len(texts)], "pageSize": PAGE}))}  # fmt: skip
-            results["GET /api/collection/entries"] = {"api": run(args.clients, args.requests, lambda n: get(
-                "/api/collection/entries", {"page": 1 + (n * 37) % pages, "pageSize": PAGE}))}  # fmt: skip
+            def api_search(n: int) -> None:
+                get("/api/cards", {"q": texts[n % len(texts)], "pageSize": PAGE})
+
+            def api_entries(n: int) -> None:
+                get("/api/collection/entries", {"page": 1 + (n * 37) % pages, "pageSize": PAGE})
+
+            for name, call_api in (("GET /api/cards?q=", api_search), ("GET /api/collection/entries", api_entries)):
+                results[name] = {"api": timed_cpu(cpu, args.clients, args.requests, call_api)}
 
         engine = create_configured_engine(url)
 
@@ -188,8 +217,8 @@ def main(argv: list[str] | None = None) -> None:
 
         with session_scope(engine) as session:
             card_index(session)  # the same warm index the server had
-        results["GET /api/cards?q="]["direct"] = run(args.clients, args.requests, direct_search)
-        results["GET /api/collection/entries"]["direct"] = run(args.clients, args.requests, direct_entries)
+        for name, direct in (("GET /api/cards?q=", direct_search), ("GET /api/collection/entries", direct_entries)):
+            results[name]["direct"] = timed_cpu(time.process_time, args.clients, args.requests, direct)
         engine.dispose()
         dispose_engine(url)
 
@@ -200,10 +229,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'':30} {'API req/s':>9} {'p50':>7} {'p95':>7}   {'direct req/s':>12} {'p50':>7} {'p95':>7}   "
           f"{'ratio p50':>9} {'ratio p95':>9}")  # fmt: skip
     for name, sides in results.items():
-        (api_rate, api_lat), (direct_rate, direct_lat) = sides["api"], sides["direct"]
+        (api_rate, api_lat, _), (direct_rate, direct_lat, _) = sides["api"], sides["direct"]
         (a50, a95), (d50, d95) = quantiles(api_lat), quantiles(direct_lat)
         print(f"{name:30} {api_rate:9.0f} {a50:6.1f}ms {a95:6.1f}ms   {direct_rate:12.0f} {d50:6.1f}ms {d95:6.1f}ms   "
               f"{a50 / d50:9.2f} {a95 / d95:9.2f}")  # fmt: skip
+    print(f"{'CPU time per request':30} {'API server':>12} {'direct':>9} {'ratio':>7}")
+    for name, sides in results.items():
+        api_cpu, direct_cpu = sides["api"][2], sides["direct"][2]
+        print(f"{name:30} {api_cpu:10.1f}ms {direct_cpu:7.1f}ms {api_cpu / direct_cpu:7.2f}")
     print("targets: API p95 <= 50 ms, ratio <= 2")
 
 

@@ -24,6 +24,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,15 @@ def _rate(value: Any) -> str:
     return text
 
 
+def _networks(value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Addresses and CIDR blocks, comma- or space-separated (a TOML list works too): 10.0.0.5, 10.1.0.0/16, ::1."""
+    parts = value if isinstance(value, (list, tuple)) else re.split(r"[,\s]+", _text(value))
+    try:
+        return tuple(ip_network(str(part).strip(), strict=False) for part in parts if str(part).strip())
+    except ValueError:
+        raise ValueError("must be IP addresses or CIDR blocks such as 10.0.0.5, 10.1.0.0/16") from None
+
+
 def _price_order(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(parse_price_order(_text(value)))
 
@@ -204,6 +214,8 @@ KEYS: tuple[Key, ...] = (
     Key("VITRINE_API_PUBLIC_CATALOGUE", "api_public_catalogue", _flag, False),
     Key("VITRINE_API_RATE_CATALOGUE", "api_rate_catalogue", _rate, "60/minute"),
     Key("VITRINE_API_RATE_COLLECTION", "api_rate_collection", _rate, "30/minute"),
+    # Reverse proxies whose X-Forwarded-For is believed (the client IP of per-IP limits); none by default.
+    Key("VITRINE_TRUSTED_PROXIES", "trusted_proxies", _networks, ()),
     # Pictures: a bounded on-disk cache of thumbnails (services/images.py).
     Key("IMAGE_CACHE_DIR", "image_cache_dir", _text, str(DATA_DIR / "images")),
     Key("IMAGE_CACHE_MB", "image_cache_mb", _integer(1, 100_000), 200),
@@ -254,6 +266,7 @@ class Settings:
     api_public_catalogue: bool
     api_rate_catalogue: str
     api_rate_collection: str
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
     image_cache_dir: str
     image_cache_mb: int
 

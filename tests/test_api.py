@@ -310,7 +310,11 @@ def test_external_status(server: Server) -> None:
     assert [s["service"] for s in status] == ["pokemontcg", "numista", "discogs"]
     assert {s["service"]: s["status"] for s in status}["numista"] == "not_connected"
     for service in status:
-        assert set(service) == {"service", "status", "lastSuccessAt", "lastErrorAt", "lastError", "cacheExpiresAt"}
+        assert set(service) == {"service", "status", "source", "snapshotDate", "lastSuccessAt", "lastErrorAt",
+                                "lastError", "cacheExpiresAt"}  # fmt: skip
+    cards = status[0]  # the demo's catalogue is the shipped snapshot: never synced, and not reported as a sync
+    assert (cards["status"], cards["source"], cards["lastSuccessAt"]) == ("offline", "offline snapshot", None)
+    assert cards["snapshotDate"] is not None
 
 
 # -- coins and records: /api/items ----------------------------------------------------------------------------------

@@ -53,11 +53,25 @@ def test_database_rate_limit_is_a_sliding_window_shared_by_storages(engine: Engi
     first = ApiRateLimiter(SqlStorage(engine), {"catalogue": "3/minute", "collection": "2/minute"})
     second = ApiRateLimiter(SqlStorage(engine), {"catalogue": "3/minute", "collection": "2/minute"})
     identity = f"token:{time.time_ns()}"
-    verdicts = [limiter.hit("catalogue", identity) for limiter in (first, second, first, second)]
+    verdicts = [limiter.hit("catalogue", [identity]) for limiter in (first, second, first, second)]
     assert [v.allowed for v in verdicts] == [True, True, True, False]
-    assert 1 <= verdicts[-1].retry_after <= 120
-    assert first.hit("collection", identity).allowed  # each category has its own budget
-    assert first.hit("catalogue", "ip:elsewhere").allowed  # and each identity
+    assert 1 <= verdicts[-1].retry_after <= 120 and verdicts[-1].identity == identity
+    assert first.hit("collection", [identity]).allowed  # each category has its own budget
+    assert first.hit("catalogue", ["ip:elsewhere"]).allowed  # and each identity
+
+
+def test_a_request_counts_against_its_address_and_token_all_or_nothing(engine: Engine) -> None:
+    """One hit for [address, token]: refused by the token's spent budget, it is not counted for the address."""
+    limiter = ApiRateLimiter(SqlStorage(engine), {"catalogue": "2/minute", "collection": "2/minute"})
+    run = time.time_ns()
+    address, token, neighbour = f"ip:a{run}", f"token:t{run}", f"ip:b{run}"
+    assert limiter.hit("catalogue", [neighbour, token]).allowed
+    assert limiter.hit("catalogue", [neighbour, token]).allowed
+    refused = limiter.hit("catalogue", [address, token])
+    assert not refused.allowed and refused.identity == token and refused.retry_after >= 1
+    assert limiter.hit("catalogue", [address]).allowed and limiter.hit("catalogue", [address]).allowed  # 2 left
+    third = limiter.hit("catalogue", [address])
+    assert not third.allowed and third.identity == address
 
 
 def test_settings_page_creates_shows_once_and_revokes_a_token(app_env: str) -> None:

@@ -150,9 +150,15 @@ def test_club_mode_requires_login_and_scopes_data(club_app_env: str) -> None:
 
 def test_every_url_path_is_its_file_name() -> None:
     """A fresh server routes its first request by file name (legacy pages/ mode) before app.py runs."""
-    import re
+    import ast
 
     source = Path(APP).read_text()
-    pages = re.findall(r'st\.Page\("pages/(\w+)\.py".*?url_path="([\w-]+)"', source)
-    assert len(pages) == 10
-    assert all(stem == url_path for stem, url_path in pages), pages
+    lists = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in {"MEMBER_PAGES", "ADMIN_PAGES"}
+    }  # fmt: skip
+    names = [name for name, _title, _icon in lists["MEMBER_PAGES"] + lists["ADMIN_PAGES"]]
+    assert len(names) == 10 and all((Path(APP).parent / "pages" / f"{name}.py").is_file() for name in names)
+    assert 'st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name,' in source  # one name for both

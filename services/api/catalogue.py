@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -39,9 +39,10 @@ from services.card_printings import CARD_PRINTINGS
 from services.collection import CARD_CONDITIONS
 from services.config import current_settings
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
-from services.integrations.pokemontcg.search import CardFilter, CardIndex, card_index, normalize
+from services.integrations.pokemontcg.search import CardFilter, CardIndex, card_index
 from services.store.models import LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
 from services.store.models_cards import CatalogSyncState
+from services.text import normalize
 
 CONDITION_NAMES = {
     "NM": "Near Mint",
@@ -78,6 +79,12 @@ def set_ref(card_set: PokemonSet) -> SetRef:
     return SetRef(id=card_set.id, name=card_set.name, series=card_set.series, releaseDate=card_set.release_date)
 
 
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
+@overload
+def aware(moment: datetime | None) -> datetime | None: ...
 def aware(moment: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes from timezone-aware columns; they were written in UTC."""
     if moment is None or moment.tzinfo is not None:
@@ -129,7 +136,8 @@ def card_documents(session: Session, card_ids: Sequence[str]) -> tuple[list[Card
         )
     }
     prices = market_prices(session, card_ids)
-    cards, expiries = [], []
+    cards: list[Card] = []
+    expiries: list[datetime] = []
     for card_id in card_ids:
         card = rows.get(card_id)
         if card is None:  # deleted between the index read and this one
@@ -400,7 +408,7 @@ def card_conditions(_call: Call) -> ConditionList:
     )
 
 
-_CARD_ERRORS = {400: ("INVALID_FILTER",)}
+_CARD_ERRORS: dict[int, tuple[str, ...]] = {400: ("INVALID_FILTER",)}
 OPERATIONS = [
     Operation(
         "GET",

@@ -33,6 +33,7 @@ from services.api.schemas import (
     Money,
     Page,
     ProfileSummary,
+    SetRef,
     SetSummary,
     SummaryMeta,
 )
@@ -249,7 +250,7 @@ def _card_value(report: dict[str, Any]) -> CollectionValue:
 def _set_summaries(report: dict[str, Any]) -> list[SetSummary]:
     return [
         SetSummary(
-            set={"id": s["set"]["id"], "name": s["set"]["name"]},
+            set=SetRef(id=s["set"]["id"], name=s["set"]["name"]),
             uniqueCards=s["uniqueCards"],
             totalQuantity=s["totalQuantity"],
             estimatedValue=s["estimatedValue"],

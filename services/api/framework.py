@@ -23,9 +23,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.api.forwarded import client_address
 from services.api.ratelimit import ApiRateLimiter, build_limiter
 from services.api.schemas import ErrorBody, ErrorResponse, NoQuery
 from services.api.tokens import TokenOwner, resolve_token
+from services.config import SettingsError
 from services.context import AppContext
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit, VitrineError
 
@@ -133,12 +135,16 @@ class Api:
     def __init__(self, operations: list[Operation], context_provider: Callable[[], AppContext]) -> None:
         self.operations = operations
         self._context_provider = context_provider
+        self._context: AppContext | None = None
         self._limiter: ApiRateLimiter | None = None
         self._routes: list[Route] = []
 
     @property
     def context(self) -> AppContext:
-        return self._context_provider()
+        """The process's context, asked for once (the provider may be a cached Streamlit resource: not free)."""
+        if self._context is None:
+            self._context = self._context_provider()
+        return self._context
 
     @property
     def limiter(self) -> ApiRateLimiter:
@@ -170,6 +176,9 @@ class Api:
                 return await run_in_threadpool(self._run, operation, request, raw_body)
             except ApiError as error:
                 return error.response()
+            except SettingsError as error:  # a malformed setting: one line naming the key (never a secret's value)
+                log.error("API %s %s: %s", request.method, request.url.path, error.message)
+                return ApiError(503, error.code, error.message).response()
             except Exception:  # a bug: logged here, never shown to the caller
                 log.exception("API %s %s failed", request.method, request.url.path)
                 return ApiError(500, "INTERNAL_ERROR", "The server failed to answer; the error was logged.").response()
@@ -192,13 +201,24 @@ class Api:
 
     # -- one request, in a worker thread ---------------------------------------------------------------------
     def _run(self, operation: Operation, request: Request, raw_body: bytes) -> Response:
+        """Authenticate (one indexed read), count the request against its address and token in one go (429 when
+        either budget is spent, even for a bad token), then validate and call the handler in its own session."""
         context = self.context
-        client_ip = request.client.host if request.client else "unknown"
-        self._throttle(operation.scope, f"ip:{client_ip}")
+        settings = context.settings
         with _session(context) as session:  # its own short transaction: SQLite allows one writer at a time
-            member = self._authenticate(session, request, operation, context.settings.api_public_catalogue)
+            member, refused = self._authenticate(session, request, operation, settings.api_public_catalogue)
+        peer = request.client.host if request.client else None
+        address = client_address(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
+        identities = [f"ip:{address}"]
         if member is not None:
-            self._throttle(operation.scope, f"token:{member.token_id}")
+            identities.append(f"token:{member.token_id}")
+        self._throttle(operation.scope, identities)
+        if refused:
+            message = (
+                "Send a valid API token as 'Authorization: Bearer <token>' (create one in Settings or with "
+                "'python -m services tokens create')."
+            )
+            raise ApiError(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": 'Bearer realm="vitrine"'})
         query = _validate(operation, operation.query, dict(request.query_params), "query")
         body = _parse_body(operation, raw_body) if operation.body is not None else None
         with _session(context) as session:
@@ -207,25 +227,23 @@ class Api:
         reply = result if isinstance(result, Reply) else Reply(result, operation.status)
         return Response(reply.model.model_dump_json(), status_code=reply.status, media_type=JSON, headers=reply.headers)
 
+    @staticmethod
     def _authenticate(
-        self, session: Session, request: Request, operation: Operation, public_catalogue: bool
-    ) -> TokenOwner | None:
+        session: Session, request: Request, operation: Operation, public_catalogue: bool
+    ) -> tuple[TokenOwner | None, bool]:
+        """(the token's member, refused): no member for an anonymous read of a public catalogue; refused for a
+        missing or bad token (answered 401 once the request was counted against its address)."""
         header = request.headers.get("authorization")
         if header is None and operation.public(public_catalogue):
-            return None
+            return None, False
         scheme, _, token = (header or "").partition(" ")
         member = resolve_token(session, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        if member is None:
-            message = (
-                "Send a valid API token as 'Authorization: Bearer <token>' (create one in Settings or with "
-                "'python -m services tokens create')."
-            )
-            raise ApiError(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": 'Bearer realm="vitrine"'})
-        return member
+        return member, member is None
 
-    def _throttle(self, scope: Scope, identity: str) -> None:
-        verdict = self.limiter.hit(scope, identity)
+    def _throttle(self, scope: Scope, identities: list[str]) -> None:
+        verdict = self.limiter.hit(scope, identities)
         if not verdict.allowed:
+            identity = verdict.identity or identities[0]
             who = "this token" if identity.startswith("token:") else "your address"
             raise ApiError(
                 429,

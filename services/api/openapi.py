@@ -11,7 +11,7 @@ import html
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from services import __version__
 from services.api.framework import Operation
@@ -60,7 +60,7 @@ def _error(status: int, codes: tuple[str, ...]) -> dict[str, Any]:
 
 
 def build_document(operations: list[Operation], *, public_catalogue: bool) -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], str]] = [(ErrorResponse, "serialization")]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorResponse, "serialization")]
     for op in operations:
         models.append((op.response, "serialization"))
         models += [(model, "serialization") for model, _ in op.extra_statuses.values()]
@@ -72,8 +72,8 @@ def build_document(operations: list[Operation], *, public_catalogue: bool) -> di
     key_map, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     schemas = _strip_titles(defs.get("$defs", {}))
 
-    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
-        return key_map[(model, mode)]  # type: ignore[index]
+    def ref(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
+        return dict(key_map[(model, mode)])
 
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:

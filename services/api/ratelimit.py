@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage, Storage
 from limits.storage.base import SlidingWindowCounterSupport
 from limits.strategies import SlidingWindowCounterRateLimiter
-from sqlalchemy import Engine, case, delete, select, update
+from sqlalchemy import BindParameter, Connection, Engine, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,6 +26,7 @@ from services.store.models import table_of
 from services.store.models_api import ApiRateCounter
 
 _CLEANUP_ODDS = 500  # one hit in this many deletes lapsed counters
+_NAMESPACE = "vitrine-api"
 
 
 class SqlStorage(Storage, SlidingWindowCounterSupport):
@@ -37,51 +39,52 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
         super().__init__(wrap_exceptions=False)
         self.engine = engine
         self.table = table_of(ApiRateCounter)
-        dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        counter = self.table.c
+        now: BindParameter[float] = bindparam("now")
+        amount: BindParameter[int] = bindparam("amount")
+        expires_at: BindParameter[float] = bindparam("expires_at")
+        lapsed = counter.expires_at <= now
+        # Built once: constructing these per request cost more than running them.
+        self._upsert = (
+            insert(self.table)
+            .values(key=bindparam("key"), count=amount, expires_at=expires_at)
+            .on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    "count": case((lapsed, amount), else_=counter.count + amount),
+                    "expires_at": case((lapsed, expires_at), else_=counter.expires_at),
+                },
+            )
+            .returning(counter.count)
+        )
+        self._live = select(counter.key, counter.count, counter.expires_at).where(
+            counter.key.in_(bindparam("keys", expanding=True)), counter.expires_at > bindparam("now")
+        )
 
     @property
     def base_exceptions(self) -> type[Exception]:
         return SQLAlchemyError
 
+    def _increment(self, connection: Connection, key: str, amount: int, expiry: float, now: float) -> int:
+        """One atomic upsert: the key's count after adding `amount` (a lapsed counter starts again)."""
+        values = {"key": key, "amount": amount, "now": now, "expires_at": now + expiry}
+        return int(connection.execute(self._upsert, values).scalar_one())
+
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
-        counter = self.table.c
-        statement = self._insert(self.table).values(key=key, count=amount, expires_at=now + expiry)
-        statement = statement.on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                "count": case((counter.expires_at <= now, amount), else_=counter.count + amount),
-                "expires_at": case((counter.expires_at <= now, now + expiry), else_=counter.expires_at),
-            },
-        ).returning(counter.count)
         with self.engine.begin() as connection:
-            count = connection.execute(statement).scalar_one()
+            count = self._increment(connection, key, amount, expiry, now)
             if random.randrange(_CLEANUP_ODDS) == 0:
-                connection.execute(delete(self.table).where(counter.expires_at <= now))
-        return int(count)
+                connection.execute(delete(self.table).where(self.table.c.expires_at <= now))
+        return count
 
-    def decr(self, key: str, amount: int = 1) -> int:
-        counter = self.table.c
-        with self.engine.begin() as connection:
-            count = connection.execute(
-                update(self.table)
-                .where(counter.key == key)
-                .values(count=counter.count - amount)
-                .returning(counter.count)
-            ).scalar()
-        return int(count or 0)
-
-    def _read(self, keys: list[str]) -> dict[str, tuple[int, float]]:
-        now = time.time()
-        counter = self.table.c
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(counter.key, counter.count, counter.expires_at).where(
-                    counter.key.in_(keys), counter.expires_at > now
-                )
-            )
-            return {key: (count, expires_at) for key, count, expires_at in rows}
+    def _read(self, keys: list[str], connection: Connection | None = None) -> dict[str, tuple[int, float]]:
+        if connection is None:
+            with self.engine.connect() as own:
+                return self._read(keys, own)
+        rows = connection.execute(self._live, {"keys": keys, "now": time.time()}).tuples()
+        return {key: (count, expires_at) for key, count, expires_at in rows}
 
     def get(self, key: str) -> int:
         return self._read([key]).get(key, (0, 0.0))[0]
@@ -120,18 +123,32 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
         return self._window(key, expiry, time.time())
 
     def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
-        if amount > limit:
-            return False
+        return amount <= limit and self.acquire_all([key], limit, expiry, amount) is None
+
+    def acquire_all(self, keys: Sequence[str], limit: int, expiry: int, amount: int = 1) -> str | None:
+        """`amount` hits on each key's sliding window, all or none, in one short transaction; returns the first key
+        whose window is full (nothing is then counted), or None when the hit was counted everywhere.
+
+        The current windows are incremented first: the row lock (PostgreSQL) or the write lock (SQLite) makes
+        concurrent hits on a key wait their turn, so each count includes every hit counted before it; then the
+        previous windows are read, and a refusal rolls the increments back."""
         now = time.time()
-        previous_count, previous_ttl, current_count, _ = self._window(key, expiry, now)
-        if math.floor(previous_count * previous_ttl / expiry + current_count) + amount > limit:
-            return False
-        current_key = self._window_keys(key, expiry, now)[1]
-        current_count = self.incr(current_key, 2 * expiry, amount)
-        if math.floor(previous_count * previous_ttl / expiry + current_count) > limit:
-            self.decr(current_key, amount)  # another process won the race for the last slot
-            return False
-        return True
+        windows = {key: self._window_keys(key, expiry, now) for key in sorted(set(keys))}  # one lock order
+        weight = 1 - (((now - expiry) / expiry) % 1)  # the share of the previous window still inside
+        with self.engine.connect() as connection, connection.begin() as transaction:
+            current = {
+                current_key: self._increment(connection, current_key, amount, 2 * expiry, now)
+                for _previous_key, current_key in windows.values()
+            }
+            previous = self._read([previous_key for previous_key, _current_key in windows.values()], connection)
+            for key in keys:
+                previous_key, current_key = windows[key]
+                if math.floor(previous.get(previous_key, (0, 0.0))[0] * weight + current[current_key]) > limit:
+                    transaction.rollback()
+                    return key
+            if random.randrange(_CLEANUP_ODDS) == 0:
+                connection.execute(delete(self.table).where(self.table.c.expires_at <= now))
+        return None
 
     def clear_sliding_window(self, key: str, expiry: int) -> None:
         for window_key in self._window_keys(key, expiry, time.time()):
@@ -140,25 +157,40 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
 
 @dataclass(frozen=True)
 class Verdict:
+    """The answer for one request: allowed, or refused because of `identity`'s budget (retry after N s)."""
+
     allowed: bool
     limit: RateLimitItem
     retry_after: int  # seconds; 0 when allowed
-    remaining: int
+    identity: str | None = None  # the identity whose budget refused the request
 
 
 class ApiRateLimiter:
-    """Budgets per category ("catalogue", "collection") for each identity ("token:12", "ip:10.0.0.3")."""
+    """Budgets per category ("catalogue", "collection") for each identity ("token:12", "ip:10.0.0.3").
+
+    A request counts against all of its identities at once (`hit`). In the database that is one short write
+    transaction for all of them (SqlStorage.acquire_all); on Redis one atomic script call per identity."""
 
     def __init__(self, storage: Storage, budgets: dict[str, str]) -> None:
         self.limits = {category: parse(text) for category, text in budgets.items()}
+        self.storage = storage
         self.strategy = SlidingWindowCounterRateLimiter(storage)
 
-    def hit(self, category: str, identity: str) -> Verdict:
+    def hit(self, category: str, identities: Sequence[str]) -> Verdict:
         item = self.limits[category]
-        allowed = self.strategy.hit(item, "vitrine-api", category, identity)
-        reset_at, remaining = self.strategy.get_window_stats(item, "vitrine-api", category, identity)
-        retry_after = 0 if allowed else max(1, math.ceil(reset_at - time.time()))
-        return Verdict(allowed, item, retry_after, remaining)
+        if isinstance(self.storage, SqlStorage):
+            keys = {item.key_for(_NAMESPACE, category, identity): identity for identity in identities}
+            refused_key = self.storage.acquire_all(list(keys), item.amount, item.get_expiry())
+            refused = keys[refused_key] if refused_key is not None else None
+        else:
+            refused = next(
+                (identity for identity in identities if not self.strategy.hit(item, _NAMESPACE, category, identity)),
+                None,
+            )
+        if refused is None:
+            return Verdict(True, item, 0)
+        reset_at, _remaining = self.strategy.get_window_stats(item, _NAMESPACE, category, refused)
+        return Verdict(False, item, max(1, math.ceil(reset_at - time.time())), refused)
 
 
 def build_limiter(engine: Engine, redis_url: str | None, catalogue: str, collection: str) -> ApiRateLimiter:

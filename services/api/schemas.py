@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.card_printings import CARD_PRINTINGS
 from services.collection import CARD_CONDITIONS
-from services.store.models import ITEM_KINDS
+from services.states import ItemKind
 from services.validation import QUANTITY_MAX, YEAR_MAX, YEAR_MIN
 
 T = TypeVar("T")
@@ -225,9 +225,10 @@ class EntryQuery(Schema):
     q: str | None = Field(None, max_length=_TEXT, description="words of the entry's title")
 
 
-# TCGplayer's scale, best first (GET /api/card-conditions); services.collection holds the list.
-ConditionCode = StrEnum("ConditionCode", {code: code for code in CARD_CONDITIONS})
-Printing = StrEnum("Printing", {printing: printing for printing in CARD_PRINTINGS})
+# TCGplayer's scale, best first (GET /api/card-conditions), and the printings: services.collection and
+# services.card_printings hold the lists, so these enums are built from them (mypy cannot list their members).
+ConditionCode = StrEnum("ConditionCode", {code: code for code in CARD_CONDITIONS})  # type: ignore[misc]
+Printing = StrEnum("Printing", {printing: printing for printing in CARD_PRINTINGS})  # type: ignore[misc]
 
 
 MAX_QUANTITY = QUANTITY_MAX
@@ -236,8 +237,8 @@ MAX_QUANTITY = QUANTITY_MAX
 class EntryCreate(Body):
     cardId: str = Field(min_length=1, max_length=60)
     quantity: WholeNumber = Field(1, ge=1, le=MAX_QUANTITY, description="copies (400 INVALID_QUANTITY otherwise)")
-    conditionCode: ConditionCode = Field(ConditionCode.NM, description="400 INVALID_CONDITION otherwise")
-    printing: Printing = Field(Printing.normal, description="which print of the card")
+    conditionCode: ConditionCode = Field(ConditionCode("NM"), description="400 INVALID_CONDITION otherwise")
+    printing: Printing = Field(Printing("normal"), description="which print of the card")
     acquiredAt: date | None = None
     purchasePrice: float | None = Field(None, ge=0, le=10_000_000)
     purchaseCurrency: str | None = Field(None, pattern="^[A-Z]{3}$", description="default: the member's")
@@ -348,11 +349,24 @@ class ExternalState(StrEnum):
     error = "error"
     never = "never"
     not_connected = "not_connected"
+    offline = "offline"  # pokemontcg: never synced, the catalogue is the snapshot shipped with Vitrine
+
+
+class ExternalSource(StrEnum):
+    live = "live"
+    offline_snapshot = "offline snapshot"
 
 
 class ExternalService(Schema):
     service: str
     status: ExternalState
+    source: ExternalSource | None = Field(
+        description="where the data in use comes from: the service's own answers (live), the offline snapshot "
+        "shipped with Vitrine (pokemontcg before its first sync), or nothing yet (null)"
+    )
+    snapshotDate: date | None = Field(
+        description="source 'offline snapshot': the release date of the snapshot's newest set (how current it is)"
+    )
     lastSuccessAt: datetime | None
     lastErrorAt: datetime | None
     lastError: str | None
@@ -368,8 +382,11 @@ class NoQuery(Schema):
 
 
 # -- every kind of item: /api/items ---------------------------------------------------------------------------
-ItemKind = StrEnum("ItemKind", {kind: kind for kind in ITEM_KINDS})
-HandKind = StrEnum("HandKind", {"coin": "coin", "record": "record"})
+class HandKind(StrEnum):
+    """The kinds /api/items writes (cards go through /api/collection/entries)."""
+
+    coin = ItemKind.COIN.value
+    record = ItemKind.RECORD.value
 
 
 class ItemQuery(Schema):

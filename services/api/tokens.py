@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from services.errors import InvalidInput, NotFound
@@ -98,15 +98,19 @@ def revoke_token(session: Session, owner_id: int, token_id: int) -> None:
     session.flush()
 
 
+# Built once: on the request path, constructing the statement cost more than running it.
+_ACTIVE_BY_DIGEST = (
+    select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.currency)
+    .join(User, User.id == ApiToken.owner_id)
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+)
+
+
 def resolve_token(session: Session, token: str) -> TokenOwner | None:
     """The active member behind a bearer token, or None (unknown, revoked, or member disabled)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.execute(
-        select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.currency)
-        .join(User, User.id == ApiToken.owner_id)
-        .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
-    ).first()
+    row = session.execute(_ACTIVE_BY_DIGEST, {"digest": digest(token)}).first()
     if row is None:
         return None
     token_id, last_used, user_id, username, currency = row

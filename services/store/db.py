@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from services.private_files import ensure_private_file
 
@@ -86,8 +86,11 @@ def dispose_engine(url: str) -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    session = sessionmaker(engine, expire_on_commit=False)()
+    """One transaction: commit on success, roll back on any error.
+
+    A plain Session, not a sessionmaker per call: each sessionmaker makes a new Session subclass whose event
+    dispatch SQLAlchemy sets up afresh, which cost more than a short query (REST API requests, bench/api.py)."""
+    session = Session(engine, expire_on_commit=False)
     try:
         yield session
         session.commit()

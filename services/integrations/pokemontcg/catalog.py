@@ -7,6 +7,7 @@ import gzip
 import json
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,13 @@ def load_offline_snapshot(session: Session, path: Path = SNAPSHOT_PATH) -> tuple
         for set_id, set_cards in snapshot["cards"].items()
     )
     return sets, cards
+
+
+@lru_cache(maxsize=4)
+def snapshot_date(path: Path = SNAPSHOT_PATH) -> date | None:
+    """How current the shipped snapshot is: the release date of its newest set (the file holds no other date)."""
+    snapshot = json.loads(gzip.decompress(path.read_bytes()))
+    return max((day for s in snapshot["sets"] if (day := _release_date(s.get("releaseDate")))), default=None)
 
 
 def ensure_offline_catalogue(session: Session) -> bool:
