@@ -324,6 +324,10 @@ def test_items_of_every_kind_read_and_coins_and_records_written(server: Server) 
         assert coins["data"] and {i["kind"] for i in coins["data"]} == {"coin"}
         assert coins["meta"]["totalItems"] == len(coins["data"])
         assert all(set(i["sync"]) == {"numista", "discogs"} and i["sync"]["discogs"] is None for i in coins["data"])
+        assert all(i["syncTargets"] == {"discogs": None} for i in coins["data"])
+        records = api.get("/api/items", params={"kind": "record", "pageSize": 100}).json()["data"]
+        targets = {"collection": "NOT_SYNCED", "wantlist": "NOT_SYNCED", "marketplace": "NOT_SYNCED"}
+        assert records and all(i["syncTargets"] == {"discogs": targets} for i in records)
         kinds = {i["kind"] for i in api.get("/api/items", params={"pageSize": 100}).json()["data"]}
         assert kinds <= {"coin", "record", "card"} and len(kinds) >= 2
         error_of(api.get("/api/items", params={"kind": "stamp"}), 400, "INVALID_REQUEST")

@@ -35,10 +35,12 @@ from services.collection import (
     get_item,
     list_items,
     sync_statuses,
+    sync_targets,
     update_item,
 )
 from services.errors import NotFound
 from services.pricing import unit_prices
+from services.states import SyncStatus
 from services.store.models import Item
 
 
@@ -75,11 +77,12 @@ def item_documents(session: Session, owner_id: int, items: list[Item], currency:
                     discogsRelease=item.discogs_release_id,
                 ),
                 sync={
-                    service: statuses.get(item.id, {}).get(service, "NOT_SYNCED")
+                    service: statuses.get(item.id, {}).get(service, SyncStatus.NOT_SYNCED)
                     if SYNC_SERVICE_FOR_KIND.get(item.kind) == service
                     else None
                     for service in ("numista", "discogs")
                 },
+                syncTargets={"discogs": sync_targets(item.kind, statuses.get(item.id))},
                 estimatedUnitValue=Money(amount=float(round(price, 2)), currency=currency)
                 if price is not None
                 else None,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.card_printings import CARD_PRINTINGS
 from services.collection import CARD_CONDITIONS
-from services.states import ItemKind
+from services.states import ItemKind, SyncStatus
 from services.validation import QUANTITY_MAX, YEAR_MAX, YEAR_MIN
 
 T = TypeVar("T")
@@ -419,6 +419,9 @@ class ItemOut(Schema):
     purchasePrice: Money | None
     refs: ItemRefs
     sync: dict[str, str | None]
+    syncTargets: dict[str, dict[str, SyncStatus] | None] = Field(
+        description="records: where the item stands on each Discogs target (collection, wantlist, marketplace)"
+    )
     estimatedUnitValue: Money | None
     updatedAt: datetime
     version: int
