@@ -25,13 +25,15 @@ from services.integrations.numista.pusher import (
 )
 from services.integrations.numista.quota import quota_status
 from services.labels import SERVICE_LABELS, moment, status_label, sync_label
+from services.progress import ProgressSnapshot, duration_text
 from services.states import ItemKind
 from services.store.models import SYNC_STATUSES
 from services.sync import engine as jobs
 from ui import cache
 from ui.discogs_export import discogs_export_section
+from ui.progress import show_progress
 from ui.session import app_context, current_actor
-from ui.sync_views import duration, numista_collections
+from ui.sync_views import numista_collections
 
 ON_SYNCED_LABELS = {"skip": "Skip it", "copy": "Add another copy", "update": "Update it (only the changed fields)"}
 JOB_LABELS = {
@@ -276,14 +278,24 @@ def job_panel(job_id: int) -> None:
     except VitrineError as error:
         st.error(error.message)
         return
+    watched = state.get("export_watching")
+    if watched == job_id and status not in jobs.OPEN_JOB:  # it just ended: refresh the sync summary above too
+        state.pop("export_watching", None)
+        cache.invalidate()
+        st.rerun(scope="app")
+    if status in jobs.OPEN_JOB:
+        state["export_watching"] = job_id
     st.subheader(f"Job {job_id}: {JOB_LABELS.get(status, status)}")
     handled = progress.total - progress.remaining
-    st.progress(progress.fraction, text=f"{handled} of {progress.total} handled")
+    show_progress(
+        ProgressSnapshot(handled, progress.total, "items handled", finished=status not in jobs.ACTIVE_JOB),
+        "Pushing" if status in jobs.ACTIVE_JOB else "",
+    )
     columns = st.columns(4)
     columns[0].metric("Done", progress.done)
     columns[1].metric("Failed", progress.failed)
     columns[2].metric("Remaining", progress.remaining)
-    columns[3].metric("Time left", duration(progress.eta_seconds) if status in jobs.ACTIVE_JOB else "—")
+    columns[3].metric("Time left", duration_text(progress.eta_seconds) if status in jobs.ACTIVE_JOB else "—")
     if message:
         (st.warning if status == "paused" else st.info)(message)
     buttons = st.columns(4)
