@@ -13,6 +13,7 @@ from services.integrations.pokemontcg.catalog import ensure_offline_catalogue, l
 from services.integrations.pokemontcg.search import DEFAULT_LIMIT, CardFilter, card_index
 from services.integrations.pokemontcg.sync import catalogue_status
 from services.integrations.pokemontcg.values import card_prices
+from services.labels import moment
 from services.task_work import catalogue_sync_work
 from services.tasks import Task, latest_task, run_in_thread, start_task
 from services.text import normalize
@@ -43,7 +44,7 @@ with context.session() as session:
     sync_state = latest_task(session, actor.id, Task.CATALOGUE_SYNC)
 syncing = sync_state is not None and sync_state.running
 with st.expander("Update the catalogue from pokemontcg.io", expanded=syncing):  # a running sync stays in view
-    last = status.last_synced_at.strftime("%Y-%m-%d %H:%M UTC") if status.last_synced_at else "never"
+    last = moment(status.last_synced_at) or "never"
     st.caption(
         f"{status.cards:,} cards in {status.sets} sets; {status.synced_sets} set(s) synced (last: {last}). "
         "Sets still fresh (synced within a day) are not fetched again. A sync that stops continues where it "
@@ -64,6 +65,7 @@ with st.expander("Update the catalogue from pokemontcg.io", expanded=syncing):  
             run_in_thread(context.engine, job_id, catalogue_sync_work(context, actor.id, to_sync, force))
             st.rerun()
     task_panel(context, actor.id, Task.CATALOGUE_SYNC)
+
 
 def _use_suggestion() -> None:
     chosen = st.session_state.get("catalog_suggestion")
