@@ -329,6 +329,7 @@ with context.session() as db:
     connected = connection_status(db, context.vault, actor.id, "numista").connected
 step = state.get("export_step", "select")
 if step == "progress" and "export_job" in state:  # any export job: Numista or Discogs
+    state.pop("export_watching", None)  # this full run shows everything fresh: only the panel's own runs rerun it
     job_panel(int(state["export_job"]))
     if st.button("New export", key="export_new"):
         state["export_step"] = "select"

@@ -76,6 +76,7 @@ def discogs_import_section(context: AppContext, actor: Actor) -> None:
     if st.button("Import from my Discogs account", key="discogs_import_account", disabled=not connected,
                  help=None if connected else "Connect Discogs on the Connections page first"):  # fmt: skip
         _start_account_import(context, actor.id, int(folder))
+    st.session_state.pop(_WATCHING, None)  # this full run shows everything fresh: only the panel's own runs rerun it
     _account_progress(context, actor)
 
     upload = st.file_uploader("Discogs collection export (CSV)", type=["csv"], key="discogs_csv_file")

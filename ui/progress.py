@@ -62,6 +62,7 @@ def task_panel(context: AppContext, owner_id: int, task: Task) -> TaskState | No
     if state is None:
         return None
     if state.running:
+        st.session_state.pop(_seen_key(task), None)  # this full run is fresh: only the panel's own runs rerun it
         st.fragment(run_every=POLL_SECONDS)(_poll)(context, owner_id, task)
     else:
         _show(state)
