@@ -5,12 +5,16 @@ runs; none holds a transaction open across the work (the services commit their o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from services.context import AppContext
+from services.importers.opennumismat_import import import_opennumismat
 from services.integrations.numista.api import numista_api
 from services.integrations.numista.bulk_link import link_choices, plan_bulk_link, run_searches
 from services.integrations.numista.catalog import NumistaCatalog
+from services.integrations.numista.grade_overrides import grade_overrides
 from services.integrations.pokemontcg.sync import SyncProgress, sync_pokemon_for_user
+from services.store.db import session_scope
 from services.tasks import Level, TaskOutcome, TaskReporter, Work
 
 
@@ -76,5 +80,27 @@ def numista_link_work(context: AppContext, owner_id: int, choices: Mapping[int, 
         if outcome.stopped:
             lines.append((Level.ERROR, f"Stopped: {outcome.stopped}"))
         return TaskOutcome(tuple(lines), complete=not (outcome.failed or outcome.stopped))
+
+    return work
+
+
+def opennumismat_import_work(context: AppContext, owner_id: int, path: Path, *, source: str, currency: str) -> Work:
+    """Import an OpenNumismat file (a private copy of the upload, removed afterwards) in one transaction."""
+
+    def work(report: TaskReporter) -> TaskOutcome:
+        try:
+            with session_scope(context.engine) as session:  # one transaction: every coin or none
+                done = import_opennumismat(
+                    session, owner_id, path, currency=currency, source=source,
+                    grade_overrides=grade_overrides(session, owner_id),
+                    progress=lambda read, total: report(read, total, "Importing coins"),
+                )  # fmt: skip
+        finally:
+            path.unlink(missing_ok=True)
+        read = done.created + done.updated + done.unchanged + done.skipped
+        report(read, read, force=True)
+        summary = f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged."
+        lines = [(Level.SUCCESS, summary)] + [(Level.WARNING, f"Row {e['row']}: {e['reason']}") for e in done.errors]
+        return TaskOutcome(tuple(lines))
 
     return work

@@ -1,6 +1,6 @@
-"""Long work started from a page (catalogue sync, Numista searches and linking) run as background tasks whose
-state lives in the database, so leaving the page, a click elsewhere or another browser tab does not stop or
-hide them.
+"""Long work started from a page (catalogue sync, Numista searches and linking, an OpenNumismat import) run
+as background tasks whose state lives in the database, so leaving the page, a click elsewhere or another
+browser tab does not stop or hide them.
 
 Why not the push worker (services/sync): pushes are outbox rows claimed item by item, exactly once, by any
 worker process. These tasks are one call of an existing service function that already commits its own
@@ -42,6 +42,7 @@ class Task(StrEnum):
     CATALOGUE_SYNC = "catalogue_sync"
     NUMISTA_SEARCH = "numista_search"
     NUMISTA_LINK = "numista_link"
+    OPENNUMISMAT_IMPORT = "opennumismat_import"
 
 
 class Level(StrEnum):

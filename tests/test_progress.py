@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, update
@@ -136,3 +137,30 @@ def test_reports_are_throttled_but_the_last_one_is_written(engine: Engine, owner
     with session_scope(engine) as db:
         state = latest_task(db, owner_id, Task.NUMISTA_SEARCH)
         assert state is not None and state.progress.done == 100
+
+
+def test_the_import_page_imports_an_opennumismat_file_in_the_background(app_env: str) -> None:
+    """Import now starts a task (the page run ends at once); its result and the refreshed preview follow."""
+    from streamlit.testing.v1 import AppTest
+
+    from services.collection import list_items
+    from services.context import open_context
+    from tests.fixture_files import opennumismat_file
+    from tests.sync_support import wait_task
+
+    app = str(Path(__file__).resolve().parents[1] / "app.py")
+    at = AppTest.from_file(app, default_timeout=60).run()
+    at.switch_page("pages/import.py").run()
+    data = opennumismat_file().read_bytes()
+    at.file_uploader(key="opennumismat_file").set_value(("mine.db", data, "application/octet-stream")).run()
+    assert [m.value for m in at.metric][:4] == ["21", "0", "0", "0"]
+    at.button(key="opennumismat_commit").click().run()
+    assert not at.exception, at.exception
+    context = open_context()
+    wait_task(context.engine, "opennumismat_import")
+    at.run()
+    assert any("Imported: 21 new, 0 updated, 0 unchanged." in s.value for s in at.success)
+    assert at.progress[0].value == 100 and "21 of 21 coins" in str(at.progress[0].proto.text)
+    assert [m.value for m in at.metric][:4] == ["0", "0", "21", "0"]  # the preview reads the collection after it
+    with context.session() as session:
+        assert sum(1 for item in list_items(session, 1) if item.kind == "coin") == 21
