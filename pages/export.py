@@ -24,7 +24,7 @@ from services.integrations.numista.pusher import (
     start_export,
 )
 from services.integrations.numista.quota import quota_status
-from services.labels import SERVICE_LABELS, moment, status_label, sync_label
+from services.labels import SERVICE_LABELS, day, moment, status_label, sync_label
 from services.progress import ProgressSnapshot, duration_text
 from services.states import ItemKind
 from services.store.models import SYNC_STATUSES
@@ -210,7 +210,7 @@ def review_step() -> None:
     if cost > quota.remaining:
         st.warning(
             f"This push needs about {cost} Numista calls but only {quota.remaining} are left this month. It will "
-            f"pause when the quota runs out; resume it after {quota.resets_on.isoformat()}."
+            f"pause when the quota runs out; resume it after {day(quota.resets_on)}."
         )
     warnings = []
     for row in plan:
