@@ -29,7 +29,8 @@ actor = current_actor()
 context = app_context()
 st.title("Catalog")
 
-with context.session() as session:
+with context.session() as session:  # the sync's state first: what a finished sync wrote is read below
+    sync_state = latest_task(session, actor.id, Task.CATALOGUE_SYNC)
     ensure_offline_catalogue(session)
     status = catalogue_status(session)
     index = card_index(session)
@@ -40,8 +41,6 @@ if banner is not None:
     level, message = banner
     (st.warning if level == "warning" else st.info)(message, icon=":material/history:")
 
-with context.session() as session:
-    sync_state = latest_task(session, actor.id, Task.CATALOGUE_SYNC)
 syncing = sync_state is not None and sync_state.running
 with st.expander("Update the catalogue from pokemontcg.io", expanded=syncing):  # a running sync stays in view
     last = moment(status.last_synced_at) or "never"
@@ -64,7 +63,7 @@ with st.expander("Update the catalogue from pokemontcg.io", expanded=syncing):  
         else:
             run_in_thread(context.engine, job_id, catalogue_sync_work(context, actor.id, to_sync, force))
             st.rerun()
-    task_panel(context, actor.id, Task.CATALOGUE_SYNC)
+    task_panel(context, actor.id, Task.CATALOGUE_SYNC, sync_state)
 
 
 def _use_suggestion() -> None:

@@ -13,7 +13,7 @@ from services.errors import VitrineError
 from services.importers.opennumismat_import import import_opennumismat, source_name
 from services.integrations.numista.grade_overrides import grade_overrides
 from services.task_work import opennumismat_import_work
-from services.tasks import Task, latest_task, run_in_thread, start_task
+from services.tasks import Task, run_in_thread, start_task
 from ui import cache
 from ui.cards_import import cards_csv_section
 from ui.discogs_import import discogs_import_section
@@ -29,8 +29,8 @@ st.caption(
     "Choose your collection file (.db). You see what would change first; nothing is written until you confirm. "
     "Importing the same file again updates the coins it brought in and keeps your own edits."
 )
-with context.session() as session:
-    last_import = latest_task(session, actor.id, Task.OPENNUMISMAT_IMPORT)
+# The task's state is read before the preview: a preview read after it sees what a finished import wrote.
+last_import = task_panel(context, actor.id, Task.OPENNUMISMAT_IMPORT)
 importing = last_import is not None and last_import.running
 upload = st.file_uploader("OpenNumismat file", type=["db"], key="opennumismat_file")
 if upload is not None:
@@ -82,7 +82,6 @@ if upload is not None:
                                                     currency=actor.currency)  # fmt: skip
                     run_in_thread(context.engine, job_id, work)
                     st.rerun()
-task_panel(context, actor.id, Task.OPENNUMISMAT_IMPORT)
 
 st.subheader("What is in your collection, by source")
 with context.session() as session:

@@ -17,7 +17,7 @@ from services.integrations.numista.bulk_link import (
 )
 from services.integrations.numista.catalog import NumistaCatalog
 from services.task_work import numista_link_work, numista_search_work
-from services.tasks import Task, Work, latest_task, run_in_thread, start_task
+from services.tasks import Task, Work, run_in_thread, start_task
 from ui.progress import task_panel
 from ui.session import app_context, current_actor
 
@@ -55,10 +55,9 @@ def _start(task: Task, *, total: int, unit: str, work: Work) -> None:
     st.rerun()
 
 
-with context.session() as session:
-    states = [latest_task(session, actor.id, task) for task in (Task.NUMISTA_SEARCH, Task.NUMISTA_LINK)]
+# The tasks' states are read before the coins and candidates: what a finished task wrote is then shown.
+states = [task_panel(context, actor.id, task) for task in (Task.NUMISTA_SEARCH, Task.NUMISTA_LINK)]
 busy = any(state is not None and state.running for state in states)  # one pass at a time
-task_panel(context, actor.id, Task.NUMISTA_LINK)
 images = ImageCache.from_settings(context.settings)
 with numista_api(context, actor.id) as api:
     catalog = NumistaCatalog(api)
@@ -87,7 +86,6 @@ if plan.calls_needed:
     if st.button(label, key="bulk_search", type="primary", disabled=quota.remaining == 0 or busy):
         _start(Task.NUMISTA_SEARCH, total=len(plan.searches), unit="searches",
                work=numista_search_work(context, actor.id))  # fmt: skip
-task_panel(context, actor.id, Task.NUMISTA_SEARCH)
 
 searched = [match for match in matches if match.searched]
 if not searched:

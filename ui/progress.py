@@ -54,15 +54,19 @@ def _poll(context: AppContext, owner_id: int, task: Task) -> None:
     _show(state)
 
 
-def task_panel(context: AppContext, owner_id: int, task: Task) -> TaskState | None:
+def task_panel(context: AppContext, owner_id: int, task: Task, state: TaskState | None = None) -> TaskState | None:
     """Show the member's latest run of ``task``: live while it runs (polled every second, also after coming
-    back to the page), its result lines once it ended. Returns the state it found (None: never run)."""
-    with context.session() as session:
-        state = latest_task(session, owner_id, task)
+    back to the page), its result lines once it ended. Returns the state it found (None: never run).
+
+    A page reads the state (``state``, or here) before the data the task changes: when it says "ended", that
+    data is read after the task's commit; when it says "running", the panel reruns the page once it ends."""
+    if state is None:
+        with context.session() as session:
+            state = latest_task(session, owner_id, task)
     if state is None:
         return None
     if state.running:
-        st.session_state.pop(_seen_key(task), None)  # this full run is fresh: only the panel's own runs rerun it
+        st.session_state[_seen_key(task)] = state.job_id  # ends before the panel shows: rerun, data read again
         st.fragment(run_every=POLL_SECONDS)(_poll)(context, owner_id, task)
     else:
         _show(state)
