@@ -11,10 +11,14 @@ from services.collection import CARD_CONDITIONS, DUPLICATE_STRATEGIES, add_card
 from services.errors import VitrineError
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue, list_sets
 from services.integrations.pokemontcg.search import DEFAULT_LIMIT, CardFilter, card_index
-from services.integrations.pokemontcg.sync import SyncProgress, catalogue_status, sync_pokemon_for_user
+from services.integrations.pokemontcg.sync import catalogue_status
 from services.integrations.pokemontcg.values import card_prices
+from services.labels import moment
+from services.task_work import catalogue_sync_work
+from services.tasks import Task, latest_task, run_in_thread, start_task
 from services.text import normalize
 from ui import cache
+from ui.progress import task_panel
 from ui.session import app_context, current_actor
 
 LANGUAGES = {"en": "English", "ja": "Japanese", "fr": "French", "de": "German", "it": "Italian", "es": "Spanish",
@@ -25,7 +29,8 @@ actor = current_actor()
 context = app_context()
 st.title("Catalog")
 
-with context.session() as session:
+with context.session() as session:  # the sync's state first: what a finished sync wrote is read below
+    sync_state = latest_task(session, actor.id, Task.CATALOGUE_SYNC)
     ensure_offline_catalogue(session)
     status = catalogue_status(session)
     index = card_index(session)
@@ -36,8 +41,9 @@ if banner is not None:
     level, message = banner
     (st.warning if level == "warning" else st.info)(message, icon=":material/history:")
 
-with st.expander("Update the catalogue from pokemontcg.io"):
-    last = status.last_synced_at.strftime("%Y-%m-%d %H:%M UTC") if status.last_synced_at else "never"
+syncing = sync_state is not None and sync_state.running
+with st.expander("Update the catalogue from pokemontcg.io", expanded=syncing):  # a running sync stays in view
+    last = moment(status.last_synced_at) or "never"
     st.caption(
         f"{status.cards:,} cards in {status.sets} sets; {status.synced_sets} set(s) synced (last: {last}). "
         "Sets still fresh (synced within a day) are not fetched again. A sync that stops continues where it "
@@ -47,32 +53,17 @@ with st.expander("Update the catalogue from pokemontcg.io"):
         "Sets to sync (none chosen: every set)", list(sets), format_func=lambda s: sets.get(s, s), key="sync_sets"
     )
     force = st.checkbox("Also fetch sets that are still fresh", key="sync_force")
-    if st.button("Sync now", key="sync_now", icon=":material/sync:"):
-        bar = st.progress(0.0, text="Starting…")
-
-        def show(progress: SyncProgress) -> None:
-            bar.progress(progress.fraction, text=progress.message or "Syncing…")
-
+    if st.button("Sync now", key="sync_now", icon=":material/sync:", disabled=syncing):
         try:
-            report = sync_pokemon_for_user(
-                context.engine, context.settings, context.vault, actor.id, set_ids=to_sync or None, force=force,
-                progress=show,
-            )
+            with context.session() as session:
+                job_id = start_task(session, actor.id, Task.CATALOGUE_SYNC, total=len(to_sync) or None,
+                                    unit="sets", step="Starting…")  # fmt: skip
         except VitrineError as error:
             st.error(error.message)
         else:
-            cache.invalidate()
-            summary = (
-                f"{len(report.synced_sets)} set(s) synced: {report.cards:,} cards, {report.prices:,} new prices "
-                f"({report.requests} requests); {len(report.fresh_sets)} set(s) were still fresh."
-            )
-            if report.complete:
-                st.success(summary)
-            else:
-                reasons = " ".join(error["reason"] for error in report.errors[:3])
-                st.warning(f"The sync stopped: {reasons} {summary} Sync again to continue where it stopped.")
-            with context.session() as session:
-                index = card_index(session)
+            run_in_thread(context.engine, job_id, catalogue_sync_work(context, actor.id, to_sync, force))
+            st.rerun()
+    task_panel(context, actor.id, Task.CATALOGUE_SYNC, sync_state)
 
 
 def _use_suggestion() -> None:

@@ -24,15 +24,17 @@ from services.integrations.numista.pusher import (
     start_export,
 )
 from services.integrations.numista.quota import quota_status
-from services.labels import SERVICE_LABELS, moment, status_label, sync_label
+from services.labels import SERVICE_LABELS, day, moment, status_label, sync_label
+from services.progress import ProgressSnapshot, duration_text
 from services.states import ItemKind
 from services.store.models import SYNC_STATUSES
 from services.sync import engine as jobs
 from ui import cache
 from ui.discogs_export import discogs_export_section
 from ui.export_selection import preselection_notice
+from ui.progress import show_progress
 from ui.session import app_context, current_actor
-from ui.sync_views import duration, numista_collections
+from ui.sync_views import numista_collections
 
 ON_SYNCED_LABELS = {"skip": "Skip it", "copy": "Add another copy", "update": "Update it (only the changed fields)"}
 JOB_LABELS = {
@@ -210,7 +212,7 @@ def review_step() -> None:
     if cost > quota.remaining:
         st.warning(
             f"This push needs about {cost} Numista calls but only {quota.remaining} are left this month. It will "
-            f"pause when the quota runs out; resume it after {quota.resets_on.isoformat()}."
+            f"pause when the quota runs out; resume it after {day(quota.resets_on)}."
         )
     warnings = []
     for row in plan:
@@ -278,14 +280,24 @@ def job_panel(job_id: int) -> None:
     except VitrineError as error:
         st.error(error.message)
         return
+    watched = state.get("export_watching")
+    if watched == job_id and status not in jobs.OPEN_JOB:  # it just ended: refresh the sync summary above too
+        state.pop("export_watching", None)
+        cache.invalidate()
+        st.rerun(scope="app")
+    if status in jobs.OPEN_JOB:
+        state["export_watching"] = job_id
     st.subheader(f"Job {job_id}: {JOB_LABELS.get(status, status)}")
     handled = progress.total - progress.remaining
-    st.progress(progress.fraction, text=f"{handled} of {progress.total} handled")
+    show_progress(
+        ProgressSnapshot(handled, progress.total, "items handled", finished=status not in jobs.ACTIVE_JOB),
+        "Pushing" if status in jobs.ACTIVE_JOB else "",
+    )
     columns = st.columns(4)
     columns[0].metric("Done", progress.done)
     columns[1].metric("Failed", progress.failed)
     columns[2].metric("Remaining", progress.remaining)
-    columns[3].metric("Time left", duration(progress.eta_seconds) if status in jobs.ACTIVE_JOB else "—")
+    columns[3].metric("Time left", duration_text(progress.eta_seconds) if status in jobs.ACTIVE_JOB else "—")
     if message:
         (st.warning if status == "paused" else st.info)(message)
     buttons = st.columns(4)
@@ -319,6 +331,7 @@ with context.session() as db:
     connected = connection_status(db, context.vault, actor.id, "numista").connected
 step = state.get("export_step", "select")
 if step == "progress" and "export_job" in state:  # any export job: Numista or Discogs
+    state.pop("export_watching", None)  # this full run shows everything fresh: only the panel's own runs rerun it
     job_panel(int(state["export_job"]))
     if st.button("New export", key="export_new"):
         state["export_step"] = "select"

@@ -1,5 +1,6 @@
 """Import: bring a collection in from another tool; every import is previewed, then committed at once."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -11,9 +12,12 @@ from services.demo import load_demo
 from services.errors import VitrineError
 from services.importers.opennumismat_import import import_opennumismat, source_name
 from services.integrations.numista.grade_overrides import grade_overrides
+from services.task_work import opennumismat_import_work
+from services.tasks import Task, run_in_thread, start_task
 from ui import cache
 from ui.cards_import import cards_csv_section
 from ui.discogs_import import discogs_import_section
+from ui.progress import task_panel
 from ui.session import app_context, current_actor
 
 actor = current_actor()
@@ -25,8 +29,9 @@ st.caption(
     "Choose your collection file (.db). You see what would change first; nothing is written until you confirm. "
     "Importing the same file again updates the coins it brought in and keeps your own edits."
 )
-if flash := st.session_state.pop("import_flash", None):
-    st.success(flash)
+# The task's state is read before the preview: a preview read after it sees what a finished import wrote.
+last_import = task_panel(context, actor.id, Task.OPENNUMISMAT_IMPORT)
+importing = last_import is not None and last_import.running
 upload = st.file_uploader("OpenNumismat file", type=["db"], key="opennumismat_file")
 if upload is not None:
     with tempfile.TemporaryDirectory() as folder:
@@ -59,14 +64,24 @@ if upload is not None:
             for error in preview.errors:
                 st.warning(f"Row {error['row']}: {error['reason']}")
             if st.button("Import now", key="opennumismat_commit", type="primary",
-                         disabled=not (preview.created or preview.updated)):  # fmt: skip
-                with context.session() as session:
-                    done = import_opennumismat(session, actor.id, path, currency=actor.currency, source=origin,
-                                               grade_overrides=grade_overrides(session, actor.id))
-                cache.invalidate()
-                st.session_state["import_flash"] = (f"Imported: {done.created} new, {done.updated} updated, "
-                                                    f"{done.unchanged} unchanged.")  # fmt: skip
-                st.rerun()  # the preview now reads the collection as it is after the import
+                         disabled=not (preview.created or preview.updated) or importing):  # fmt: skip
+                # The import runs on the server from a private copy of the file: leaving the page does not stop it.
+                handle, copy = tempfile.mkstemp(suffix=".db")
+                with os.fdopen(handle, "wb") as private:
+                    private.write(upload.getvalue())
+                try:
+                    with context.session() as session:
+                        job_id = start_task(session, actor.id, Task.OPENNUMISMAT_IMPORT, total=preview.created
+                                            + preview.updated + preview.unchanged + preview.skipped, unit="coins",
+                                            step="Importing coins")  # fmt: skip
+                except VitrineError as error:
+                    Path(copy).unlink(missing_ok=True)
+                    st.error(error.message)
+                else:
+                    work = opennumismat_import_work(context, actor.id, Path(copy), source=origin,
+                                                    currency=actor.currency)  # fmt: skip
+                    run_in_thread(context.engine, job_id, work)
+                    st.rerun()
 
 st.subheader("What is in your collection, by source")
 with context.session() as session:

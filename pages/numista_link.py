@@ -12,13 +12,13 @@ from services.integrations.numista.bulk_link import (
     DEFAULT_THRESHOLD,
     coins_to_link,
     issue_lists_needed,
-    link_choices,
     match_candidates,
     plan_bulk_link,
-    run_searches,
 )
 from services.integrations.numista.catalog import NumistaCatalog
-from ui import cache
+from services.task_work import numista_link_work, numista_search_work
+from services.tasks import Task, Work, run_in_thread, start_task
+from ui.progress import task_panel
 from ui.session import app_context, current_actor
 
 PER_PAGE = 25
@@ -42,6 +42,22 @@ if not connected:
     st.page_link("pages/connections.py", label="Open Connections", icon=":material/link:")
     st.stop()
 
+
+def _start(task: Task, *, total: int, unit: str, work: Work) -> None:
+    """Start one of this page's tasks in the background; its progress is shown below and survives leaving."""
+    try:
+        with context.session() as session:
+            job_id = start_task(session, actor.id, task, total=total, unit=unit, step="Starting…")
+    except VitrineError as error:
+        st.error(error.message)
+        return
+    run_in_thread(context.engine, job_id, work)
+    st.rerun()
+
+
+# The tasks' states are read before the coins and candidates: what a finished task wrote is then shown.
+states = [task_panel(context, actor.id, task) for task in (Task.NUMISTA_SEARCH, Task.NUMISTA_LINK)]
+busy = any(state is not None and state.running for state in states)  # one pass at a time
 images = ImageCache.from_settings(context.settings)
 with numista_api(context, actor.id) as api:
     catalog = NumistaCatalog(api)
@@ -67,17 +83,9 @@ if plan.calls_needed:
     if too_many:
         st.warning(f"{plan.calls_needed:,} calls needed, {quota.remaining:,} left this month: searching stops "
                    "when the quota runs out; what was found stays cached.")  # fmt: skip
-    if st.button(label, key="bulk_search", type="primary", disabled=quota.remaining == 0):
-        searching = f"Searching Numista ({len(plan.searches) - plan.cached_searches} searches)…"
-        with st.spinner(searching), numista_api(context, actor.id) as api:
-            run = run_searches(NumistaCatalog(api), plan)
-        flash = [("success", f"{run.searched} search(es) done, {run.calls} call(s) spent, "
-                             f"{run.from_cache} reused from the cache.")]  # fmt: skip
-        flash += [("warning", message) for message in run.failed]
-        if run.stopped:
-            flash.append(("error", f"Stopped: {run.stopped}"))
-        st.session_state[_FLASH] = flash
-        st.rerun()
+    if st.button(label, key="bulk_search", type="primary", disabled=quota.remaining == 0 or busy):
+        _start(Task.NUMISTA_SEARCH, total=len(plan.searches), unit="searches",
+               work=numista_search_work(context, actor.id))  # fmt: skip
 
 searched = [match for match in matches if match.searched]
 if not searched:
@@ -145,20 +153,8 @@ st.caption(
     f"{len(chosen_pairs)} coin(s) chosen, {len(searched) - len(chosen_pairs)} left unlinked. Linking reads the "
     f"issue list of each new type to set the issue from the coin's year: {issue_calls} call(s)."
 )
-if st.button(f"Link {len(chosen_pairs)} coin(s)", key="bulk_link", type="primary", disabled=not chosen_pairs):
-    try:
-        with st.spinner("Linking…"), numista_api(context, actor.id) as api:
-            outcome = link_choices(NumistaCatalog(api), chosen_pairs)
-    except VitrineError as error:
-        st.error(error.message)
-        st.stop()
-    flash = [("success", f"Linked {len(outcome.linked)} coin(s) ({outcome.calls} call(s)). "
-                         "They can now be priced and pushed from the Export page.")]  # fmt: skip
-    flash += [("warning", f"Coin #{item_id}: {message}") for item_id, message in outcome.failed]
-    if outcome.stopped:
-        flash.append(("error", f"Stopped: {outcome.stopped}"))
+if st.button(f"Link {len(chosen_pairs)} coin(s)", key="bulk_link", type="primary", disabled=not chosen_pairs or busy):
     for item_id in chosen_pairs:
         st.session_state.pop(f"bulk_pick_{item_id}", None)
-    st.session_state[_FLASH] = flash
-    cache.invalidate()
-    st.rerun()
+    _start(Task.NUMISTA_LINK, total=len(chosen_pairs), unit="coins",
+           work=numista_link_work(context, actor.id, chosen_pairs))  # fmt: skip

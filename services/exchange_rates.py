@@ -31,6 +31,7 @@ from currency_converter import __version__ as converter_version
 
 from services.config import Settings, load_settings
 from services.errors import InvalidInput
+from services.labels import day
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class ExchangeRates:
             if self.source is RatesSource.SHIPPED
             else "downloaded from the ECB"
         )
-        return f"ECB reference rates of {self.rate_date.isoformat()} ({origin})"
+        return f"ECB reference rates of {day(self.rate_date)} ({origin})"
 
     def has_rate(self, currency: str) -> bool:
         """True for a currency values can be shown in (quoted by the ECB on the latest fixing)."""

@@ -212,3 +212,16 @@ def assert_each_exactly_once(env: Env, item_ids: set[int]) -> None:
     for item_id in item_ids:
         assert rows[item_id].status == "SYNCED", (item_id, rows[item_id].status, rows[item_id].last_error)
         assert [int(rows[item_id].remote_id)] == by_internal[env.marker(item_id)]
+
+
+def wait_task(engine: Engine, task: str, timeout: float = 60.0) -> None:
+    """Wait until the latest background task (services/tasks.py) of this name has ended."""
+
+    def ended() -> bool:
+        with session_scope(engine) as session:
+            job = session.scalar(
+                select(Job).where(Job.kind == "task", Job.service == task).order_by(Job.id.desc()).limit(1)
+            )
+            return job is not None and job.status not in ("queued", "running")
+
+    wait_for(ended, timeout=timeout)

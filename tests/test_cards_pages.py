@@ -20,6 +20,7 @@ from services.store.models import Item
 from services.store.models_cards import CatalogSyncState
 from tests.emulators.fixtures import pokemontcg_emulator  # noqa: F401
 from tests.emulators.pokemontcg import DEMO_API_KEY, PokemonTcgEmulator
+from tests.sync_support import wait_task
 from tests.test_cards_import import TCGPLAYER
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -31,6 +32,14 @@ def catalog_page() -> AppTest:
     at.switch_page("pages/catalog.py").run()
     assert not at.exception, at.exception
     return at
+
+
+def sync_now(at: AppTest) -> None:
+    """Click "Sync now", wait for the background sync to end, then show the page as it is after it."""
+    at.button(key="sync_now").click().run()
+    assert not at.exception, at.exception
+    wait_task(open_context().engine, "catalogue_sync")
+    at.run()
 
 
 def items() -> list[Item]:
@@ -123,7 +132,7 @@ def test_sync_from_the_page_shows_progress_then_prices(api: PokemonTcgEmulator) 
     api.set_card_prices("base5-83", tcgplayer={"updatedAt": "2025/11/14", "prices": {"holofoil": {"market": 99.5}}})
     at = catalog_page()
     at.multiselect(key="sync_sets").select("base5").select("base1")
-    at.button(key="sync_now").click().run()
+    sync_now(at)
     assert not at.exception, at.exception
     assert at.progress[0].value == 100
     assert "2 set(s) synced" in at.success[0].value and "185 cards" in at.success[0].value
@@ -136,7 +145,7 @@ def test_sync_from_the_page_shows_progress_then_prices(api: PokemonTcgEmulator) 
     assert at.selectbox(key="add_card_printing").value == "holofoil"  # the printing that has a price comes first
 
     api.clear_requests()
-    at.button(key="sync_now").click().run()  # still fresh: no call spent
+    sync_now(at)  # still fresh: no call spent
     assert "0 set(s) synced" in at.success[0].value and not api.requests_to("/v2/cards")
 
 
@@ -146,7 +155,7 @@ def test_sync_with_the_api_down_is_a_banner_not_a_crash(app_env: str, monkeypatc
         monkeypatch.setenv("POKEMONTCG_API_URL", f"http://127.0.0.1:{sock.getsockname()[1]}/v2")
     monkeypatch.setenv("HTTP_MAX_RETRIES", "0")
     at = catalog_page()
-    at.button(key="sync_now").click().run()
+    sync_now(at)
     assert not at.exception, at.exception
     assert any("could not be reached" in w.value for w in at.warning)
     assert len(results(at)) == 24  # search keeps working on what is stored
@@ -157,7 +166,7 @@ def test_sync_with_the_api_down_is_a_banner_not_a_crash(app_env: str, monkeypatc
 def test_stale_catalogue_banner(api: PokemonTcgEmulator) -> None:
     at = catalog_page()
     at.multiselect(key="sync_sets").select("base2")
-    at.button(key="sync_now").click().run()
+    sync_now(at)
     with open_context().session() as session:
         session.execute(
             update(CatalogSyncState).where(CatalogSyncState.key == "set:base2")

@@ -112,7 +112,8 @@ def test_import_page_imports_from_the_account_in_the_background(discogs_env: Dis
 
     wait_for(imported, timeout=60)
     at.run()
-    assert "Import done: page 1 of 1; 8 new" in " ".join(str(p.proto.text) for p in at.get("progress"))
+    shown = " ".join(str(p.proto.text) for p in at.get("progress"))
+    assert "Import done: 8 new, 0 updated, 0 unchanged · 1 of 1 pages" in shown
     with context.session() as session:
         assert len(list(session.scalars(select(Item).where(Item.kind == "record")))) == 8
 

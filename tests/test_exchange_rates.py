@@ -24,6 +24,7 @@ from services.context import open_context
 from services.demo import load_demo
 from services.errors import InvalidInput
 from services.exchange_rates import RatesSource, current_rates
+from services.labels import day
 from services.pricing import Observation, record_observations, unit_prices, valuation, value_history
 from services.store.models import User
 from tests.rates_support import last_fixing, per_euro
@@ -140,7 +141,7 @@ def test_settings_page_offers_only_currencies_with_a_rate(app_env: str) -> None:
     options = at.selectbox(key="settings_currency").options
     assert "JPY" in options and "USD" in options and "EUR" in options
     assert not {"XYZ", "HRK", "RUB", "BGN"} & set(options)
-    assert any(f"ECB reference rates of {last_fixing().isoformat()}" in c.value for c in at.caption)
+    assert any(f"ECB reference rates of {day(last_fixing())}" in c.value for c in at.caption)
     at.selectbox(key="settings_currency").select("JPY").run()
     at.button(key="save_currency").click().run()
     assert not at.exception, at.exception
@@ -151,7 +152,7 @@ def test_settings_page_offers_only_currencies_with_a_rate(app_env: str) -> None:
     assert not at.exception, at.exception
     shown = {metric.label: metric.value for metric in at.metric}["Estimated value"]
     assert shown.endswith(" JPY") and float(shown.split()[0].replace(",", "")) > 100_000  # not 1,560.24 JPY
-    assert any(f"to JPY at the ECB reference rates of {last_fixing().isoformat()}" in c.value for c in at.caption)
+    assert any(f"to JPY at the ECB reference rates of {day(last_fixing())}" in c.value for c in at.caption)
 
 
 # -- refresh from the ECB (a loopback server serving a small history file) ---------------------------------
@@ -237,7 +238,7 @@ def test_refresh_offline_keeps_the_rates_in_one_line(fake_ecb: FakeEcb, tmp_path
     assert offline.returncode == 1
     assert offline.stdout.strip().count("\n") == 0 and "Traceback" not in offline.stdout + offline.stderr
     assert offline.stdout.startswith("Offline: The ECB could not be reached")
-    assert f"Keeping the ECB reference rates of {last_fixing().isoformat()} (shipped with" in offline.stdout
+    assert f"Keeping the ECB reference rates of {day(last_fixing())} (shipped with" in offline.stdout
     assert not (tmp_path / "data" / "eurofxref-hist.zip").exists()
 
 

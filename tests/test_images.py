@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from services.collection import add_item
 from services.config import load_settings
-from services.images import ImageCache, cached_uri, fetch_images, item_pictures, placeholder
+from services.images import ImageCache, cached_uri, fetch_images, item_pictures, placeholder, remote_picture_urls
+from services.integrations.discogs.mapping import record_fields, release_summary
 from services.store.models import ItemImage, User
 
 
@@ -105,3 +106,25 @@ def test_every_item_gets_a_picture_never_a_broken_one(session: Session, owner: U
     assert pictures[bare.id] == placeholder("Kind of Blue", "12", "record")
     svg = base64.b64decode(pictures[bare.id].split(",", 1)[1]).decode()
     assert "Kind of Blue" in svg and ">12<" in svg
+
+
+def test_a_discogs_record_shows_its_cover_from_the_cache_and_a_drawing_offline(
+    session: Session, owner: User, tmp_path: Path, image_server  # type: ignore[no-untyped-def]
+) -> None:
+    base, hits = image_server
+    info = {"id": 249504, "title": "Kind of Blue", "artists": [{"name": "Miles Davis"}], "year": 1959,
+            "thumb": f"{base}/discogs/R-249504.png", "formats": [{"name": "Vinyl", "qty": "1"}]}  # fmt: skip
+    fields = record_fields(release_summary(info), media="Mint (M)", sleeve=None, notes=None, extra={})
+    record = add_item(session, owner.id, kind="record", **{k: v for k, v in fields.items() if k != "grade_code"})
+    session.flush()
+    assert remote_picture_urls(session, [record]) == {record.id: f"{base}/discogs/R-249504.png"}
+    cache = ImageCache(tmp_path, 1_000_000)
+    offline = item_pictures(session, cache, [record])[record.id]  # not fetched yet: drawn, never broken
+    assert offline == placeholder("Miles Davis – Kind of Blue", None, "record") and not hits
+    settings = load_settings({"HTTP_MAX_RETRIES": "0"})
+    assert fetch_images(cache, remote_picture_urls(session, [record]).values(), settings) == 1
+    cover = item_pictures(session, cache, [record])[record.id]
+    assert cover.startswith("data:image/") and not cover.startswith("data:image/svg")
+    red, green, blue = Image.open(io.BytesIO(base64.b64decode(cover.split(",", 1)[1]))).convert("RGB").getpixel((2, 2))
+    assert red < 10 and green < 10 and blue > 240  # the served (blue) cover, made small
+    assert fetch_images(cache, remote_picture_urls(session, [record]).values(), settings) == 0 and len(hits) == 1

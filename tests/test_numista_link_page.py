@@ -14,6 +14,7 @@ from services.collection import list_items
 from services.context import open_context
 from services.demo import load_demo
 from tests.emulators.numista import DEMO_API_KEY, NumistaEmulator
+from tests.sync_support import wait_task
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -50,6 +51,8 @@ def test_demo_coins_are_linked_in_one_pass(demo_connected: int, numista_emulator
     assert numista_emulator.quota_used() == 0  # nothing spent before the click
     at.button(key="bulk_search").click().run()
     assert not at.exception, at.exception
+    wait_task(open_context().engine, "numista_search")
+    at.run()
     assert numista_emulator.quota_used() == 15
     assert "14 search(es) done" in at.success[0].value
     radios = [radio for radio in at.radio if radio.key and radio.key.startswith("bulk_pick_")]
@@ -65,6 +68,8 @@ def test_demo_coins_are_linked_in_one_pass(demo_connected: int, numista_emulator
     at.run()
     at.button(key="bulk_link").click().run()
     assert not at.exception, at.exception
+    wait_task(open_context().engine, "numista_link")
+    at.run()
     linked = [item for item in _coins(demo_connected) if item.numista_type_id]
     assert len(linked) == 21
     assert "Linked 21 coin(s)" in " ".join(s.value for s in at.success)

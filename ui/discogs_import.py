@@ -16,12 +16,18 @@ from services.context import AppContext
 from services.errors import VitrineError
 from services.integrations.discogs import oauth
 from services.integrations.discogs.importer import ACCOUNT_SOURCE, IMPORT_KIND, import_discogs_csv, import_from_account
+from services.progress import ProgressSnapshot
 from services.states import JobStatus
 from services.store.models import Job
 from ui import cache
+from ui.progress import show_progress
 from ui.session import Actor
 
 _RUNNING: dict[int, threading.Thread] = {}  # member id -> the import thread of this server process
+_WATCHING = "discogs_import_watching"
+OPEN = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED)
+JOB_LABELS = {"queued": "waiting", "running": "running", "paused": "paused", "done": "done",
+              "done_with_errors": "done, with errors", "cancelled": "cancelled"}  # fmt: skip
 
 
 def _start_account_import(context: AppContext, owner_id: int, folder_id: int) -> None:
@@ -44,15 +50,20 @@ def _account_progress(context: AppContext, actor: Actor) -> None:
                                                Job.service == ACCOUNT_SOURCE).order_by(Job.id.desc()))  # fmt: skip
         if job is None:
             return
-        params, status, message = dict(job.params or {}), job.status, job.message
-    pages, done = params.get("pages") or 0, max(0, int(params.get("nextPage") or 1) - 1)
-    label = f"Import {status}: page {done} of {pages or '?'}; {params.get('created', 0)} new, " \
-            f"{params.get('updated', 0)} updated, {params.get('unchanged', 0)} unchanged"
-    st.progress(1.0 if status == JobStatus.DONE else (done / pages if pages else 0.0), text=label)
+        params, status, message, started = dict(job.params or {}), job.status, job.message, job.started_at
+        job_id = job.id
+    if st.session_state.get(_WATCHING) == job_id and status not in OPEN:  # it just ended: refresh the page
+        st.session_state.pop(_WATCHING, None)
+        cache.invalidate()
+        st.rerun(scope="app")
+    if status in OPEN:
+        st.session_state[_WATCHING] = job_id
+    pages, done = params.get("pages") or None, max(0, int(params.get("nextPage") or 1) - 1)
+    step = (f"Import {JOB_LABELS.get(status, status)}: {params.get('created', 0)} new, "
+            f"{params.get('updated', 0)} updated, {params.get('unchanged', 0)} unchanged")  # fmt: skip
+    show_progress(ProgressSnapshot(done, pages, "pages", started, finished=status == JobStatus.DONE), step)
     if message:
         st.warning(message)
-    if status == JobStatus.DONE:
-        cache.invalidate()
 
 
 def discogs_import_section(context: AppContext, actor: Actor) -> None:
@@ -65,6 +76,7 @@ def discogs_import_section(context: AppContext, actor: Actor) -> None:
     if st.button("Import from my Discogs account", key="discogs_import_account", disabled=not connected,
                  help=None if connected else "Connect Discogs on the Connections page first"):  # fmt: skip
         _start_account_import(context, actor.id, int(folder))
+    st.session_state.pop(_WATCHING, None)  # this full run shows everything fresh: only the panel's own runs rerun it
     _account_progress(context, actor)
 
     upload = st.file_uploader("Discogs collection export (CSV)", type=["csv"], key="discogs_csv_file")

@@ -13,6 +13,7 @@ from services.integrations.numista.api import numista_api
 from services.integrations.numista.catalog import NumistaCatalog, refresh_coin_prices
 from services.integrations.numista.connect import replace_key
 from services.integrations.numista.quota import quota_status, set_monthly_limit
+from services.labels import day
 from ui import cache
 from ui.session import Actor
 
@@ -74,10 +75,10 @@ def numista_connection_panel(context: AppContext, actor: Actor) -> None:
     used_col, left_col, reset_col = st.columns(3)
     used_col.metric("Numista calls this month", f"{quota.used:,} / {quota.limit:,}")
     left_col.metric("Calls left", f"{quota.remaining:,}")
-    reset_col.metric("Resets on", quota.resets_on.isoformat())
+    reset_col.metric("Resets on", day(quota.resets_on))
     if quota.exhausted:
         st.warning("Numista answered \"Quota exceeded\" this month: Vitrine makes no more calls until "
-                   f"{quota.resets_on.isoformat()}. Test connection checks again.")  # fmt: skip
+                   f"{day(quota.resets_on)}. Test connection checks again.")  # fmt: skip
     if not connected:
         return
     with st.form("numista_quota_form"):

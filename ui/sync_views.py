@@ -26,13 +26,3 @@ def numista_collections(owner_id: int) -> tuple[list[dict[str, Any]], str | None
     except ServiceError as error:
         return [], error.message
 
-
-def duration(seconds: float | None) -> str:
-    """ "about 2 min" for an ETA; "—" when unknown."""
-    if seconds is None:
-        return "—"
-    if seconds < 90:
-        return f"about {max(1, round(seconds))} s"
-    if seconds < 5400:
-        return f"about {round(seconds / 60)} min"
-    return f"about {seconds / 3600:.1f} h"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -144,8 +145,10 @@ def import_opennumismat(
     dry_run: bool = False,
     grade_overrides: dict[str, str | None] | None = None,
     with_images: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Preview (dry_run) or apply the import of one file into the owner's collection.
+    """Preview (dry_run) or apply the import of one file into the owner's collection (``progress`` hears
+    (coins read, coins in the file) as the rows are mapped).
 
     The caller owns the transaction: commit it to keep the import, roll back to drop every row of it.
     Raises OpenNumismatError (one-line reason) for a file that is not an importable collection.
@@ -166,7 +169,9 @@ def import_opennumismat(
     new_rows: list[dict[str, Any]] = []
     new_coins: list[OpenNumismatCoin] = []
     repriced: list[tuple[int, OpenNumismatCoin, str | None]] = []
-    for coin in collection.coins:
+    for index, coin in enumerate(collection.coins):
+        if progress is not None:
+            progress(index, len(collection.coins))
         try:
             mapped = _mapped(coin, grades, currency)
         except (ValueError, TypeError, ArithmeticError, OutOfRange) as error:

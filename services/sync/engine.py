@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.errors import Conflict, InvalidInput, NotFound
+from services.progress import eta_seconds
 from services.states import JobStatus, RowAction, RowStatus, SyncStatus
 from services.store.chunks import in_chunks
 from services.store.db import affected_rows, session_scope
@@ -609,7 +610,7 @@ def job_progress(session: Session, job: Job) -> Progress:
         elapsed = max((end - started).total_seconds(), 1e-3)
         rate = pushed[0] / elapsed
         if remaining and job.status in ACTIVE_JOB:
-            eta = remaining / rate
+            eta = eta_seconds(pushed[0], pushed[0] + remaining, elapsed)
     return Progress(
         total=sum(counts.values()),
         done=sum(counts[s] for s in (RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.SKIPPED, RowStatus.CANCELLED)),

@@ -16,7 +16,7 @@ pushed. Linking one coin at a time costs a search per coin and invites a careles
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -217,12 +217,20 @@ def _cached(catalog: NumistaCatalog, key: SearchKey) -> Any:
     return catalog.cached_search(key.q or None, issuer=key.issuer or None)
 
 
-def run_searches(catalog: NumistaCatalog, plan: BulkLinkPlan, *, max_calls: int | None = None) -> SearchRun:
+Progress = Callable[[int, int], None]  # (done, total): for a progress bar
+
+
+def run_searches(
+    catalog: NumistaCatalog, plan: BulkLinkPlan, *, max_calls: int | None = None, progress: Progress | None = None
+) -> SearchRun:
     """Run the plan's searches that are not cached. Stops at once on a quota, key or network error, or when
-    ``max_calls`` were spent; what was fetched stays cached for the next pass."""
+    ``max_calls`` were spent; what was fetched stays cached for the next pass. ``progress`` hears (searches
+    looked at, searches in the plan) after each one."""
     run = SearchRun()
     before = catalog.api.calls_made
-    for key in plan.searches:
+    for index, key in enumerate(plan.searches):
+        if progress is not None and index:
+            progress(index, len(plan.searches))
         if _cached(catalog, key) is not None:
             run.from_cache += 1
             continue
@@ -333,13 +341,18 @@ def issue_lists_needed(catalog: NumistaCatalog, type_ids: Iterable[int]) -> int:
     return sum(1 for type_id in set(type_ids) if catalog.cached_issues(type_id) is None)
 
 
-def link_choices(catalog: NumistaCatalog, choices: Mapping[int, tuple[int, int]]) -> LinkOutcome:
+def link_choices(
+    catalog: NumistaCatalog, choices: Mapping[int, tuple[int, int]], *, progress: Progress | None = None
+) -> LinkOutcome:
     """Link each chosen coin (item id → (type id, the version the user saw)); the issue is set when exactly
     one issue of the type fits the coin's year and mint mark. A coin edited meanwhile, or a type Numista does
-    not know, is reported and the others go on; a quota, key or network error stops the pass."""
+    not know, is reported and the others go on; a quota, key or network error stops the pass. ``progress``
+    hears (coins handled, coins chosen) after each one."""
     outcome = LinkOutcome()
     before = catalog.api.calls_made
-    for item_id, (type_id, version) in choices.items():
+    for index, (item_id, (type_id, version)) in enumerate(choices.items()):
+        if progress is not None and index:
+            progress(index, len(choices))
         try:
             outcome.linked.append(set_numista_link(catalog, item_id, type_id, expected_version=version))
         except STOP_ERRORS as error:

@@ -1,0 +1,106 @@
+"""The work of each background task (services/tasks.py): an existing service call, its progress fed to the
+task row, its result said in the lines the page shows. Each builder returns the function the task's thread
+runs; none holds a transaction open across the work (the services commit their own progress)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from services.context import AppContext
+from services.importers.opennumismat_import import import_opennumismat
+from services.integrations.numista.api import numista_api
+from services.integrations.numista.bulk_link import link_choices, plan_bulk_link, run_searches
+from services.integrations.numista.catalog import NumistaCatalog
+from services.integrations.numista.grade_overrides import grade_overrides
+from services.integrations.pokemontcg.sync import SyncProgress, sync_pokemon_for_user
+from services.store.db import session_scope
+from services.tasks import Level, TaskOutcome, TaskReporter, Work
+
+
+def catalogue_sync_work(context: AppContext, owner_id: int, set_ids: Sequence[str], force: bool) -> Work:
+    """Sync the Pokémon catalogue (the chosen sets, or every set) with the member's key."""
+
+    def work(report: TaskReporter) -> TaskOutcome:
+        def show(progress: SyncProgress) -> None:
+            report(progress.sets_done, progress.sets_total, progress.message or "Syncing…")
+
+        result = sync_pokemon_for_user(
+            context.engine, context.settings, context.vault, owner_id, set_ids=list(set_ids) or None, force=force,
+            progress=show,
+        )  # fmt: skip
+        summary = (
+            f"{len(result.synced_sets)} set(s) synced: {result.cards:,} cards, {result.prices:,} new prices "
+            f"({result.requests} requests); {len(result.fresh_sets)} set(s) were still fresh."
+        )
+        if result.complete:
+            return TaskOutcome(((Level.SUCCESS, summary),))
+        reasons = " ".join(error["reason"] for error in result.errors[:3])
+        stopped = f"The sync stopped: {reasons} {summary} Sync again to continue where it stopped."
+        return TaskOutcome(((Level.WARNING, stopped),), complete=False)
+
+    return work
+
+
+def numista_search_work(context: AppContext, owner_id: int) -> Work:
+    """Run the bulk-link plan's catalogue searches that are not cached (what is found stays cached)."""
+
+    def work(report: TaskReporter) -> TaskOutcome:
+        with numista_api(context, owner_id) as api:
+            catalog = NumistaCatalog(api)
+            plan = plan_bulk_link(catalog)
+            total = len(plan.searches)
+            report(0, total, "Searching Numista", force=True)
+            run = run_searches(catalog, plan, progress=lambda done, _total: report(done, total, "Searching Numista"))
+            report(run.searched + run.from_cache + len(run.failed), total, force=True)
+        lines = [(Level.SUCCESS, f"{run.searched} search(es) done, {run.calls} call(s) spent, "
+                                 f"{run.from_cache} reused from the cache.")]  # fmt: skip
+        lines += [(Level.WARNING, message) for message in run.failed]
+        if run.stopped:
+            lines.append((Level.ERROR, f"Stopped: {run.stopped}"))
+        return TaskOutcome(tuple(lines), complete=not (run.failed or run.stopped))
+
+    return work
+
+
+def numista_link_work(context: AppContext, owner_id: int, choices: Mapping[int, tuple[int, int]]) -> Work:
+    """Link the chosen coins (item id → (type id, the version the member saw)) in one pass."""
+
+    def work(report: TaskReporter) -> TaskOutcome:
+        total = len(choices)
+        with numista_api(context, owner_id) as api:
+            report(0, total, "Linking", force=True)
+            outcome = link_choices(
+                NumistaCatalog(api), choices, progress=lambda done, _total: report(done, total, "Linking")
+            )
+        report(len(outcome.linked) + len(outcome.failed), total, force=True)
+        lines = [(Level.SUCCESS, f"Linked {len(outcome.linked)} coin(s) ({outcome.calls} call(s)). "
+                                 "They can now be priced and pushed from the Export page.")]  # fmt: skip
+        lines += [(Level.WARNING, f"Coin #{item_id}: {message}") for item_id, message in outcome.failed]
+        if outcome.stopped:
+            lines.append((Level.ERROR, f"Stopped: {outcome.stopped}"))
+        return TaskOutcome(tuple(lines), complete=not (outcome.failed or outcome.stopped))
+
+    return work
+
+
+def opennumismat_import_work(context: AppContext, owner_id: int, path: Path, *, source: str, currency: str) -> Work:
+    """Import an OpenNumismat file (a private copy of the upload, removed afterwards) in one transaction."""
+
+    def work(report: TaskReporter) -> TaskOutcome:
+        try:
+            with session_scope(context.engine) as session:  # one transaction: every coin or none
+                done = import_opennumismat(
+                    session, owner_id, path, currency=currency, source=source,
+                    grade_overrides=grade_overrides(session, owner_id),
+                    progress=lambda read, total: report(read, total, "Importing coins"),
+                )  # fmt: skip
+        finally:
+            path.unlink(missing_ok=True)
+        read = done.created + done.updated + done.unchanged + done.skipped
+        report(read, read, force=True)
+        summary = f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged."
+        lines = [(Level.SUCCESS, summary)] + [(Level.WARNING, f"Row {e['row']}: {e['reason']}") for e in done.errors]
+        return TaskOutcome(tuple(lines))
+
+    return work

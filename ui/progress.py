@@ -1,0 +1,73 @@
+"""The progress widget every long task shares (a bar with "12 of 40 sets · about 2 min left"), and the panel
+that polls a background task (services/tasks.py) and refreshes the whole page when it ends, so the page's
+summaries show the task's result without a manual reload."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from services.context import AppContext
+from services.labels import moment
+from services.progress import ProgressSnapshot
+from services.store.models import utcnow
+from services.tasks import Task, TaskState, latest_task
+from ui import cache
+
+POLL_SECONDS = 1.0
+
+
+def show_progress(snapshot: ProgressSnapshot, step: str = "", *, now: datetime | None = None) -> None:
+    """A progress bar with its counts and ETA (``step``, when given, says what is being done now)."""
+    line = snapshot.text(now or utcnow())
+    st.progress(snapshot.fraction, text=f"{step} · {line}" if step else line)
+
+
+def _show(state: TaskState) -> None:
+    if state.running:
+        show_progress(state.progress, state.step or "Working…")
+        return
+    show_progress(state.progress)
+    for level, text in state.lines:
+        getattr(st, level.value)(text)
+    if state.finished_at is not None:
+        st.caption(f"Finished {moment(state.finished_at)}.")
+
+
+def _seen_key(task: Task) -> str:
+    return f"task_running_{task.value}"
+
+
+def _poll(context: AppContext, owner_id: int, task: Task) -> None:
+    with context.session() as session:
+        state = latest_task(session, owner_id, task)
+    if state is None:
+        return
+    was_running = st.session_state.get(_seen_key(task)) == state.job_id
+    if was_running and not state.running:  # it just ended: refresh every summary on the page
+        st.session_state.pop(_seen_key(task), None)
+        cache.invalidate()
+        st.rerun(scope="app")
+    if state.running:
+        st.session_state[_seen_key(task)] = state.job_id
+    _show(state)
+
+
+def task_panel(context: AppContext, owner_id: int, task: Task, state: TaskState | None = None) -> TaskState | None:
+    """Show the member's latest run of ``task``: live while it runs (polled every second, also after coming
+    back to the page), its result lines once it ended. Returns the state it found (None: never run).
+
+    A page reads the state (``state``, or here) before the data the task changes: when it says "ended", that
+    data is read after the task's commit; when it says "running", the panel reruns the page once it ends."""
+    if state is None:
+        with context.session() as session:
+            state = latest_task(session, owner_id, task)
+    if state is None:
+        return None
+    if state.running:
+        st.session_state[_seen_key(task)] = state.job_id  # ends before the panel shows: rerun, data read again
+        st.fragment(run_every=POLL_SECONDS)(_poll)(context, owner_id, task)
+    else:
+        _show(state)
+    return state
