@@ -7,12 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from services.card_printings import card_printings
-from services.collection import CARD_CONDITIONS, DUPLICATE_STRATEGIES, add_card
+from services.collection import add_card
 from services.errors import VitrineError
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue, list_sets
 from services.integrations.pokemontcg.search import DEFAULT_LIMIT, CardFilter, card_index
 from services.integrations.pokemontcg.sync import SyncProgress, catalogue_status, sync_pokemon_for_user
 from services.integrations.pokemontcg.values import card_prices
+from services.states import CARD_CONDITIONS, DUPLICATE_STRATEGIES
 from services.text import normalize
 from ui import cache
 from ui.session import app_context, current_actor

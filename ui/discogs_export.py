@@ -16,12 +16,12 @@ from services.errors import VitrineError
 from services.http import ServiceError
 from services.integrations.discogs import oauth
 from services.integrations.discogs.pusher import (
-    TARGETS,
     ExportOptions,
     plan_export,
     selectable_records,
     start_export,
 )
+from services.states import DISCOGS_TARGETS as TARGETS
 from services.sync import engine as jobs
 from ui import cache
 from ui.session import Actor, app_context

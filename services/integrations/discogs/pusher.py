@@ -44,7 +44,7 @@ from services.integrations.discogs.api import DiscogsApi
 from services.integrations.discogs.conditions import MEDIA_CONDITIONS
 from services.integrations.discogs.mapping import RecordPayload, listing_body, marker, record_payload
 from services.integrations.discogs.oauth import DiscogsNotConnected, member_api
-from services.states import RowStatus
+from services.states import DISCOGS_TARGETS, RowStatus
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, table_of, utcnow
 from services.store.models_discogs import DiscogsPushBaseline
@@ -54,7 +54,6 @@ from services.sync.worker import JobInfo, JobPaused
 
 log = logging.getLogger("services.integrations.discogs")
 
-TARGETS = {"collection": "discogs", "wantlist": "discogs_wantlist", "marketplace": "discogs_listing"}
 TARGET_NAMES = {"collection": "your Discogs collection", "wantlist": "your wantlist", "marketplace": "your inventory"}
 LISTING_STATUSES = ("Draft", "For Sale")
 BASELINE_TAKEN = 0  # release id 0 never exists: its row says "the baseline of this job is complete"
@@ -70,8 +69,8 @@ class ExportOptions:
     price: Decimal | None = None  # marketplace: one price for every listing (else price suggestions)
 
     def validate(self) -> None:
-        if self.target not in TARGETS:
-            raise InvalidInput(f"Target is one of {', '.join(TARGETS)}.", code="INVALID_TARGET")
+        if self.target not in DISCOGS_TARGETS:
+            raise InvalidInput(f"Target is one of {', '.join(DISCOGS_TARGETS)}.", code="INVALID_TARGET")
         if self.target == "collection" and self.folder_id <= 0:
             raise InvalidInput("Folder 0 (All) cannot receive records; choose 1 (Uncategorized) or one of your "
                                "folders.", code="INVALID_FOLDER")  # fmt: skip
@@ -126,7 +125,7 @@ def plan_export(session: Session, owner_id: int, item_ids: Iterable[int] | None,
         if missing:
             raise InvalidInput(f"Not records of yours: {', '.join(map(str, sorted(missing)))}.",
                                code="ITEM_NOT_FOUND")  # fmt: skip
-    service = TARGETS[options.target]
+    service = DISCOGS_TARGETS[options.target]
     ledger = jobs.ledger_rows(session, service, [item.id for item in items])
     plan = []
     for item in items:
@@ -161,7 +160,7 @@ def dry_run_document(plan: list[PlannedRecord]) -> dict[str, Any]:
 def start_export(session: Session, owner_id: int, plan: list[PlannedRecord], options: ExportOptions) -> int:
     """Queue the plan as a job of the target's service; returns the job id."""
     rows = [PlannedRow(row.item_id, row.action, row.reason, row.reconcile, row.remote_id) for row in plan]
-    job = jobs.create_job(session, owner_id, TARGETS[options.target], rows, options.params())
+    job = jobs.create_job(session, owner_id, DISCOGS_TARGETS[options.target], rows, options.params())
     return job.id
 
 
@@ -204,7 +203,7 @@ class _NotConnected:
 def pushers(engine: Engine, settings: Settings, vault: Vault, **options: Any) -> dict[str, DiscogsPusher]:
     """The worker's pushers for every Discogs target."""
     pusher = DiscogsPusher(engine, settings, vault, **options)
-    return dict.fromkeys(TARGETS.values(), pusher)
+    return dict.fromkeys(DISCOGS_TARGETS.values(), pusher)
 
 
 def pushers_for(context: AppContext, *, settle_seconds: float) -> dict[str, DiscogsPusher]:
@@ -219,7 +218,7 @@ class DiscogsPushSession:
         self.engine, self.api, self.job = engine, api, job
         self.settle_seconds = settle_seconds
         self.options = ExportOptions.from_params(job.params)
-        self.service = TARGETS[self.options.target]
+        self.service = DISCOGS_TARGETS[self.options.target]
         self.baseline: dict[int, list[Any]] | None = None
         self.current: dict[int, list[Any]] | None = None  # release (or 0 for listings) -> remote entries now
         self.current_read_at: datetime | None = None

@@ -55,7 +55,7 @@ from services.integrations.numista.item_mapping import (
     payload_hash,
     validate_collected_item,
 )
-from services.states import ItemKind, SyncStatus
+from services.states import ON_SYNCED, ItemKind, SyncStatus
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, User, utcnow
 from services.store.models_sync import SyncItemOption, SyncPreference
@@ -67,7 +67,6 @@ from services.sync.worker import JobInfo, JobPaused
 log = logging.getLogger("services.integrations.numista.pusher")
 
 SERVICE = "numista"
-ON_SYNCED = ("skip", "copy", "update")  # what to do with a coin that is already on Numista
 ACTIONS_ALLOWED = ("create", *ON_SYNCED)
 DEFAULT_PREFERENCES: dict[str, Any] = {
     "collection": None, "collection_name": None, "use_internal_id": True, "on_synced": "skip",
