@@ -15,9 +15,9 @@ def test_changed_fields_names_new_different_and_cleared_values() -> None:
 
 
 def test_merge_applies_the_files_changes_and_keeps_the_members_edits() -> None:
+    imported = {"quantity": 1, "notes": "mint", "country": "France", "details.mint": "Paris"}
     item = Item(title="5 francs", quantity=1, notes="mint", country="France",
-                details={"mint": "Paris", "mine": "kept", SNAPSHOT_KEY: {"quantity": 1, "notes": "mint",
-                                                                       "country": "France", "details.mint": "Paris"}})  # fmt: skip
+                details={"mint": "Paris", "mine": "kept", SNAPSHOT_KEY: imported})  # fmt: skip
     item.country = "FR"  # the member's edit of a field the file did not change
     mapped = {"quantity": 2, "notes": None, "country": "France", "details": {}}
     snapshot = {"quantity": 2, "notes": None, "country": "France"}

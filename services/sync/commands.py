@@ -57,7 +57,7 @@ def job_result(session: Session, actor: User, job_id: int) -> tuple[dict[str, An
 
 
 def cmd_jobs_list(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
-    documents = [jobs.job_summary(session, job) for job in jobs.list_jobs(session, actor.id, limit=args.limit)]
+    documents = jobs.recent_job_summaries(session, actor.id, limit=args.limit)
     lines = []
     for d in documents:
         progress = d["progress"]
