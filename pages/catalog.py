@@ -7,13 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from services.card_printings import card_printings
-from services.collection import CARD_CONDITIONS, DUPLICATE_STRATEGIES, add_card
+from services.collection import add_card
 from services.errors import VitrineError
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue, list_sets
 from services.integrations.pokemontcg.search import DEFAULT_LIMIT, CardFilter, card_index
 from services.integrations.pokemontcg.sync import catalogue_status
 from services.integrations.pokemontcg.values import card_prices
 from services.labels import moment
+from services.states import CARD_CONDITIONS, DUPLICATE_STRATEGIES
 from services.task_work import catalogue_sync_work
 from services.tasks import Task, latest_task, run_in_thread, start_task
 from services.text import normalize

@@ -49,7 +49,7 @@ state = st.session_state
 st.title("Export")
 preselection_notice()
 
-with context.session() as session:
+with context.session() as session:  # the page polls only while a push is open
     pushing = any(job.status in jobs.OPEN_JOB for job in jobs.list_jobs(session, actor.id, limit=5))
 
 
@@ -268,9 +268,10 @@ def review_step() -> None:
         st.rerun()
 
 
-@st.fragment(run_every="2s")
+@st.fragment(run_every="2s" if pushing else None)
 def job_panel(job_id: int) -> None:
-    """Live progress of one job, polled from the database; pause, resume, cancel, retry the failed ones."""
+    """Live progress of one job, polled from the database while a push is open; pause, resume, cancel, retry
+    the failed ones."""
     try:
         with context.session() as session:
             job = jobs.get_job(session, actor.id, job_id)
@@ -280,13 +281,9 @@ def job_panel(job_id: int) -> None:
     except VitrineError as error:
         st.error(error.message)
         return
-    watched = state.get("export_watching")
-    if watched == job_id and status not in jobs.OPEN_JOB:  # it just ended: refresh the sync summary above too
-        state.pop("export_watching", None)
-        cache.invalidate()
+    if pushing and status not in jobs.OPEN_JOB:  # this push ended: redraw the page and its sync summary
+        cache.invalidate()  # (it polls again only if another push is open)
         st.rerun(scope="app")
-    if status in jobs.OPEN_JOB:
-        state["export_watching"] = job_id
     st.subheader(f"Job {job_id}: {JOB_LABELS.get(status, status)}")
     handled = progress.total - progress.remaining
     show_progress(
@@ -346,11 +343,13 @@ else:
 discogs_export_section(context, actor)
 
 
-@st.fragment(run_every="5s")
+@st.fragment(run_every="5s" if pushing else None)
 def recent_jobs() -> None:
-    """The user's recent export jobs, refreshed while the page is open."""
+    """The user's recent export jobs in one query, refreshed every few seconds only while one is open."""
     with context.session() as db:
-        recent = [jobs.job_summary(db, job) for job in jobs.list_jobs(db, actor.id, limit=20)]
+        recent = jobs.recent_job_summaries(db, actor.id, limit=20)
+    if pushing and not any(j["status"] in jobs.OPEN_JOB for j in recent):
+        st.rerun(scope="app")  # the last open job ended: redraw the page, which stops the polling
     if not recent:
         return
     st.subheader("Recent exports")

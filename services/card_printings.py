@@ -18,17 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.errors import InvalidInput
+from services.states import CARD_PRINTINGS
 from services.store.models import LatestPrice, PokemonCard
 
-# The usual order: the default printing of a card is the first of these it has.
-CARD_PRINTINGS = (
-    "normal",
-    "holofoil",
-    "reverseHolofoil",
-    "1stEditionHolofoil",
-    "1stEditionNormal",
-    "unlimitedHolofoil",
-)
 _RANK = {printing: rank for rank, printing in enumerate(CARD_PRINTINGS)}
 _BATCH = 500
 

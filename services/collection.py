@@ -15,13 +15,20 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.card_printings import card_printings, choose_printing
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
-from services.states import NOT_HELD_STATUSES, DiscogsTarget, ItemKind, ItemStatus, SyncStatus, parse
+from services.states import (
+    CARD_CONDITIONS,
+    DUPLICATE_STRATEGIES,
+    NOT_HELD_STATUSES,
+    DiscogsTarget,
+    ItemKind,
+    ItemStatus,
+    SyncStatus,
+    parse,
+)
 from services.store.chunks import in_chunks
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
 from services.validation import check_fields, check_money, check_quantity, readable_quantity
 
-CARD_CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
-DUPLICATE_STRATEGIES = ("increment", "separate")
 SYNC_SERVICE_FOR_KIND = {"coin": "numista", "record": "discogs"}
 # A kind pushed to several places of one service: target -> ledger service (``items list --json`` syncTargets).
 SYNC_TARGETS_FOR_KIND: dict[str, dict[str, str]] = {

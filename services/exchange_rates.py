@@ -45,15 +45,41 @@ class RatesSource(enum.Enum):
     DOWNLOADED = "downloaded"  # fetched from the ECB by refresh_rates
 
 
+class _ConversionTable:
+    """The file's full table of rates, built on the first conversion (~0.7 s): which currencies are quoted
+    and on what day is read in a quick pass, so a command that converts nothing never builds it."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._converter: CurrencyConverter | None = None
+
+    def converter(self) -> CurrencyConverter:
+        with self._lock:
+            if self._converter is None:
+                self._converter = CurrencyConverter(
+                    str(self._path),
+                    decimal=True,
+                    fallback_on_missing_rate=True,
+                    fallback_on_missing_rate_method="last_known",  # a Saturday uses Friday's fixing, not Monday's
+                    fallback_on_wrong_date=True,  # before the first / after the last fixing: the nearest one
+                )
+            return self._converter
+
+
 @dataclass(frozen=True)
 class ExchangeRates:
-    """One loaded ECB history file. Rates are Decimal; callers round money at the very end."""
+    """One ECB history file. Rates are Decimal; callers round money at the very end."""
 
     source: RatesSource
     path: Path
     rate_date: date  # the newest fixing in the file: "ECB reference rates of <rate_date>"
     currencies: frozenset[str]  # quoted on rate_date (EUR included): the possible display currencies
-    _converter: CurrencyConverter = field(repr=False, compare=False)
+    _table: _ConversionTable = field(repr=False, compare=False)
+
+    @property
+    def _converter(self) -> CurrencyConverter:
+        return self._table.converter()
 
     @property
     def description(self) -> str:
@@ -149,18 +175,27 @@ def _remember(path: Path, rates: ExchangeRates) -> None:
 
 
 def _parse(path: Path, source: RatesSource) -> ExchangeRates:
-    converter = CurrencyConverter(
-        str(path),
-        decimal=True,
-        fallback_on_missing_rate=True,
-        fallback_on_missing_rate_method="last_known",  # a Saturday uses Friday's fixing, not Monday's
-        fallback_on_wrong_date=True,  # before the first / after the last fixing: the nearest one
-    )
-    if not converter.bounds or len(converter.currencies) < 2:
+    """The file's newest fixing and the currencies quoted on it, read the way CurrencyConverter reads the
+    file (a missing value is empty or N/A) without building its table of every day."""
+    content = path.read_bytes()
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(BytesIO(content)) as archive:
+            content = b"".join(archive.read(name) for name in archive.namelist())
+    header, *rows = content.decode("utf-8").splitlines()
+    currencies = [name.strip() for name in header.strip().split(",")[1:]]
+    latest, quoted = "", set[str]()
+    for row in sorted(rows, reverse=True):  # newest first: ISO dates sort as text
+        day, *rates = row.strip().split(",")
+        if latest and day != latest:
+            break
+        found = {currency for currency, rate in zip(currencies, rates, strict=False)
+                 if currency and rate not in ("", "N/A")}  # fmt: skip
+        if found:
+            latest, quoted = day, quoted | found
+    if not quoted:
         raise ValueError("no rates in the file")
-    latest = converter.bounds[REFERENCE_CURRENCY].last_date
-    quoted = {currency for currency, bounds in converter.bounds.items() if bounds.last_date == latest}
-    return ExchangeRates(source, path, latest, frozenset(quoted | {REFERENCE_CURRENCY}), converter)
+    return ExchangeRates(source, path, date.fromisoformat(latest[:10]), frozenset(quoted | {REFERENCE_CURRENCY}),
+                         _ConversionTable(path))  # fmt: skip
 
 
 # -- refreshing ------------------------------------------------------------------------------------------
@@ -204,6 +239,7 @@ def refresh_rates(settings: Settings | None = None) -> RatesRefresh:
             with os.fdopen(handle, "wb") as out:
                 out.write(content)
             fresh = _parse(Path(temporary), RatesSource.DOWNLOADED)  # refuse a file we could not use
+            fresh._table.converter()  # the full table: a file it cannot read is refused here, not later
             os.replace(temporary, target)
             _remember(target, fresh)
         except BaseException:

@@ -135,6 +135,28 @@ class RowAction(StrEnum):
     SKIP = "skip"
 
 
+ROLES = ("admin", "member")
+"""A member's role in a club installation (``users role``)."""
+
+CARD_CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
+DUPLICATE_STRATEGIES = ("increment", "separate")
+"""Adding a card that is already there: add to its quantity, or keep a separate entry."""
+
+CARD_PRINTINGS = (
+    "normal",
+    "holofoil",
+    "reverseHolofoil",
+    "1stEditionHolofoil",
+    "1stEditionNormal",
+    "unlimitedHolofoil",
+)
+"""The usual printings in their usual order: the default printing of a card is the first of these it has."""
+
+ON_SYNCED = (RowAction.SKIP.value, RowAction.COPY.value, RowAction.UPDATE.value)
+"""What a Numista export does with a coin that is already there."""
+
+
+
 _E = TypeVar("_E", bound=StrEnum)
 
 

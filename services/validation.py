@@ -35,19 +35,27 @@ def _shown(value: Any) -> str:
 
 def check_quantity(value: Any, *, name: str = "quantity") -> int:
     """A whole number of copies in QUANTITY_MIN..QUANTITY_MAX (bools and fractions refused)."""
-    refusal = OutOfRange(
+    if isinstance(value, str) and len(value) < 20 and value.isascii() and value.strip().isdigit():  # "3": no Decimal
+        number: int | Decimal = int(value)
+    elif isinstance(value, bool) or not isinstance(value, int | Decimal | float | str):
+        raise _quantity_refusal(value, name)
+    else:
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise _quantity_refusal(value, name) from None
+        if not number.is_finite() or number != number.to_integral_value():
+            raise _quantity_refusal(value, name)
+    if not QUANTITY_MIN <= number <= QUANTITY_MAX:
+        raise _quantity_refusal(value, name)
+    return int(number)
+
+
+def _quantity_refusal(value: Any, name: str) -> OutOfRange:
+    return OutOfRange(
         f"{name} must be a whole number from {QUANTITY_MIN} to {QUANTITY_MAX:,}, not {_shown(value)}",
         code="INVALID_QUANTITY",
     )
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | float | str):
-        raise refusal
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise refusal from None
-    if not number.is_finite() or number != number.to_integral_value() or not QUANTITY_MIN <= number <= QUANTITY_MAX:
-        raise refusal
-    return int(number)
 
 
 def check_money(value: Any, *, name: str = "price") -> Decimal | None:

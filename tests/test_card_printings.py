@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from services.card_printings import CARD_PRINTINGS, card_printings
+from services.card_printings import card_printings
 from services.collection import add_card, update_item
 from services.context import open_context
 from services.errors import InvalidInput
 from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.pricing import valuation
+from services.states import CARD_PRINTINGS
 from services.store.models import User
 from tests.emulators.fixtures import pokemontcg_emulator  # noqa: F401
 from tests.emulators.pokemontcg import DEMO_API_KEY, PokemonTcgEmulator

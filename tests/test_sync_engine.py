@@ -166,6 +166,38 @@ def test_progress_counts_and_eta(engine: Engine, owner: User, ids: list[int]):
     assert summary["counts"] == {"synced": 2, "duplicate": 0, "failed": 0, "skipped": 1, "queued": 3}
 
 
+def test_recent_job_summaries_are_the_job_summaries_in_one_query(engine: Engine, owner: User, ids: list[int]):
+    """What the Export page polls: the same documents as job_summary per job, one statement whatever the count."""
+    from sqlalchemy import event
+
+    _register(engine, "w1")
+    first = _job(engine, owner, [PlannedRow(i) for i in ids[:3]] + [PlannedRow(ids[3], "skip", "x")])
+    claim = jobs.claim_next(engine, "w1", settle_seconds=0)
+    jobs.checkpoint(engine, claim, "w1", Outcome("failed", error="HTTP 503"))
+    claim = jobs.claim_next(engine, "w1", settle_seconds=0)
+    jobs.checkpoint(engine, claim, "w1", Outcome("synced", "7"))
+    second = _job(engine, owner, [PlannedRow(ids[4]), PlannedRow(ids[5])])
+    with session_scope(engine) as session:
+        expected = [jobs.job_summary(session, job) for job in jobs.list_jobs(session, owner.id)]
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with session_scope(engine) as session:
+            recent = jobs.recent_job_summaries(session, owner.id)
+            assert len(statements) == 1
+            assert [d["id"] for d in jobs.recent_job_summaries(session, owner.id, limit=1)] == [second]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    for document in (*recent, *expected):  # the rate and ETA depend on the moment they are read
+        document["progress"].pop("etaSeconds"), document["progress"].pop("perSecond")
+    assert [d["id"] for d in recent] == [second, first] and recent == expected
+    assert recent[1]["counts"] == {"synced": 1, "duplicate": 0, "failed": 1, "skipped": 1, "queued": 1}
+
+
 def test_concurrent_claimers_never_take_the_same_row(engine: Engine, session: Session, owner: User):
     """Four threads race for 120 rows; every row is claimed exactly once (SKIP LOCKED on PostgreSQL, the
     guarded UPDATE on SQLite)."""

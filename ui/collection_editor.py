@@ -10,13 +10,12 @@ from typing import Any
 import streamlit as st
 
 from services import labels
-from services.card_printings import CARD_PRINTINGS
-from services.collection import CARD_CONDITIONS, edit_fields_for, get_item, update_item
+from services.collection import edit_fields_for, get_item, update_item
 from services.context import AppContext
 from services.errors import InvalidInput, VitrineError
 from services.grades import NUMISTA_GRADES
 from services.pricing import own_estimate, set_own_estimate
-from services.states import ItemStatus, values
+from services.states import CARD_CONDITIONS, CARD_PRINTINGS, ItemStatus, values
 from ui import cache
 from ui.session import Actor
 

@@ -43,8 +43,13 @@ def _start_account_import(context: AppContext, owner_id: int, folder_id: int) ->
     thread.start()
 
 
-@st.fragment(run_every="2s")
 def _account_progress(context: AppContext, actor: Actor) -> None:
+    """The account import's progress: polled every 2 s while its thread runs, drawn once otherwise."""
+    thread = _RUNNING.get(actor.id)
+    (_live_progress if thread is not None and thread.is_alive() else _draw_progress)(context, actor)
+
+
+def _draw_progress(context: AppContext, actor: Actor) -> None:
     with context.session() as session:
         job = session.scalar(select(Job).where(Job.owner_id == actor.id, Job.kind == IMPORT_KIND,
                                                Job.service == ACCOUNT_SOURCE).order_by(Job.id.desc()))  # fmt: skip
@@ -64,6 +69,14 @@ def _account_progress(context: AppContext, actor: Actor) -> None:
     show_progress(ProgressSnapshot(done, pages, "pages", started, finished=status == JobStatus.DONE), step)
     if message:
         st.warning(message)
+
+
+@st.fragment(run_every="2s")
+def _live_progress(context: AppContext, actor: Actor) -> None:
+    _draw_progress(context, actor)
+    thread = _RUNNING.get(actor.id)
+    if thread is None or not thread.is_alive():
+        st.rerun(scope="app")  # the import ended: redraw the page, which stops the polling
 
 
 def discogs_import_section(context: AppContext, actor: Actor) -> None:

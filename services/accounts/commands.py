@@ -1,5 +1,5 @@
-"""`python -m services users add|list|disable|enable|passwd|role`: the operator's commands (registered in
-services/cli.py).
+"""`python -m services users add|list|disable|enable|passwd|role`: the operator's commands (named in
+services/cli_parsers.py).
 
 Whoever can run these already holds the database, so they act as the operator, not as a member: no --user
 is needed, in club mode too (the README's first step creates the first admin this way). Passwords are read
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -20,31 +19,6 @@ from services.context import AppContext, CommandResult
 from services.errors import InvalidInput
 
 EXIT_OK = 0
-
-
-def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    users = commands.add_parser("users", help="manage members (the operator; no --user needed)").add_subparsers(
-        dest="action", required=True
-    )
-    add = users.add_parser("add", parents=[common], help="add a member; password read from stdin")
-    add.add_argument("name")
-    add.add_argument("--admin", action="store_true")
-    add.add_argument("--temporary", action="store_true", help="the member must choose a new password at sign-in")
-    add.set_defaults(handler=cmd_users_add, operator=True)
-    listing = users.add_parser("list", parents=[common], help="members with role, state and last sign-in")
-    listing.set_defaults(handler=cmd_users_list, operator=True)
-    for action, active in (("disable", False), ("enable", True)):
-        toggle = users.add_parser(action, parents=[common], help=f"{action} a member (disabling signs them out)")
-        toggle.add_argument("name")
-        toggle.set_defaults(handler=cmd_users_active, operator=True, active=active)
-    passwd = users.add_parser("passwd", parents=[common], help="set a member's password from stdin")
-    passwd.add_argument("name")
-    passwd.add_argument("--temporary", action="store_true", help="the member must choose a new one at sign-in")
-    passwd.set_defaults(handler=cmd_users_passwd, operator=True)
-    role = users.add_parser("role", parents=[common], help="make a member admin or member")
-    role.add_argument("name")
-    role.add_argument("role", choices=members.ROLES)
-    role.set_defaults(handler=cmd_users_role, operator=True)
 
 
 def _password_from_stdin() -> str:

@@ -19,9 +19,8 @@ from services.accounts.passwords import hash_password, verify_password
 from services.accounts.signin import EventKind, end_sessions, is_locked, record, security_row
 from services.accounts.users import check_new_password, create_user, find_user
 from services.errors import Conflict, InvalidInput, NotFound
+from services.states import ROLES
 from services.store.models import Item, Job, User, utcnow
-
-ROLES = ("admin", "member")
 
 
 @dataclass(frozen=True)

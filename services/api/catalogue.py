@@ -35,11 +35,10 @@ from services.api.schemas import (
     SortOrder,
     Suggestion,
 )
-from services.card_printings import CARD_PRINTINGS
-from services.collection import CARD_CONDITIONS
 from services.config import current_settings
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 from services.integrations.pokemontcg.search import CardFilter, CardIndex, card_index
+from services.states import CARD_CONDITIONS, CARD_PRINTINGS
 from services.store.models import LatestPrice, PokemonCard, PokemonSet, PriceObservation, utcnow
 from services.store.models_cards import CatalogSyncState
 from services.text import normalize

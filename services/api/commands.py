@@ -1,4 +1,4 @@
-"""`tokens create [--name LABEL] | tokens list | tokens revoke ID` (registered in services/cli.py).
+"""`tokens create [--name LABEL] | tokens list | tokens revoke ID` (named in services/cli_parsers.py).
 
 Handlers follow the cli.py contract ``(context, session, actor, args) -> (document, summary, exit status)``.
 """
@@ -6,7 +6,6 @@ Handlers follow the cli.py contract ``(context, session, actor, args) -> (docume
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -15,18 +14,6 @@ from services.context import AppContext, CommandResult
 from services.store.models import User
 
 EXIT_OK = 0
-
-
-def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    tokens = commands.add_parser("tokens", help="REST API tokens").add_subparsers(dest="action", required=True)
-    create = tokens.add_parser("create", parents=[common], help="create a token (shown once)")
-    create.add_argument("--name", metavar="LABEL", help="what the token is for, e.g. 'spreadsheet'")
-    create.set_defaults(handler=cmd_tokens_create)
-    listing = tokens.add_parser("list", parents=[common], help="your active tokens (never the secret)")
-    listing.set_defaults(handler=cmd_tokens_list)
-    revoke = tokens.add_parser("revoke", parents=[common], help="revoke a token by its id")
-    revoke.add_argument("token_id", metavar="ID", type=int)
-    revoke.set_defaults(handler=cmd_tokens_revoke)
 
 
 def cmd_tokens_create(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:

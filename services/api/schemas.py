@@ -13,9 +13,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from services.card_printings import CARD_PRINTINGS
-from services.collection import CARD_CONDITIONS
-from services.states import ItemKind, SyncStatus
+from services.states import CARD_CONDITIONS, CARD_PRINTINGS, ItemKind, SyncStatus
 from services.validation import QUANTITY_MAX, YEAR_MAX, YEAR_MIN
 
 T = TypeVar("T")

@@ -14,9 +14,10 @@ in-memory catalogue index, planned and written in batches; the report keeps coun
 
 Re-importing a newer export of the same app updates the entries it created (matched by a row key built from
 the export's own identity: TCGplayer SKU, or card + condition + printing + language [+ Collectr portfolio])
-instead of duplicating them. Like the OpenNumismat importer, each entry keeps the values it was last
-imported with (`details["_imported"]`) and a field is only overwritten when the file changed it since, so the
-user's own edits to other fields survive.
+instead of duplicating them, by the one re-import rule of every importer (services/importers/merge.py): a
+field is only overwritten when the file changed it since the last import, a value the file cleared is
+cleared (a withdrawn Collectr "Price Override" withdraws the entry's own estimate), and the member's own
+edits to other fields survive.
 
 Columns (peers.md §4d), matched by header name (case and spacing ignored, "Market Price (As of …)" by prefix):
 TCGplayer: Quantity, Name, Simple Name, Set, Card Number, Set Code, External ID, Printing, Condition,
@@ -43,19 +44,20 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from rapidfuzz import fuzz
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.card_printings import default_printing, known_printings
 from services.errors import InvalidInput
-from services.pricing import Observation, record_observations
-from services.store.models import Item, PokemonCard, PokemonSet
+from services.importers.merge import SNAPSHOT_KEY, changed_fields, merge_keeping_edits
+from services.pricing import Observation, record_observations, set_own_estimate
+from services.store.chunks import in_chunks
+from services.store.models import Item, PokemonCard, PokemonSet, table_of
 from services.text import natural_sort_key, normalize
 from services.validation import OutOfRange, check_money, check_quantity
 
 _norm = functools.lru_cache(maxsize=65_536)(normalize)  # exports repeat the same few conditions, sets, names
 FORMATS = ("tcgplayer", "collectr")
-SNAPSHOT_KEY = "_imported"
 SNAPSHOT_FIELDS = ("quantity", "grade", "grade_code", "printing", "language", "status", "acquired_price",
                    "acquired_currency", "acquired_date", "notes", "estimate")  # fmt: skip
 MATCH_STATUSES = ("matched", "ambiguous", "unmatched", "skipped", "invalid")
@@ -769,7 +771,7 @@ class _Planner:
         self.matcher, self.dry_run = matcher, dry_run
         self.printings: dict[str, tuple[str, ...]] = {}
         self.seen: dict[str, int] = {}
-        self.loaded: list[Item] = []  # entries loaded to update in this batch, let go once written
+        self.updates: list[tuple[int, dict[str, Any], dict[str, Any], RowOutcome]] = []  # this batch's, then cleared
 
     def apply(self, outcomes: list[RowOutcome]) -> None:
         report = self.report
@@ -797,18 +799,41 @@ class _Planner:
         if self.dry_run:
             return
         new_ids: dict[str, int] = {}
-        if creates:
-            inserted = self.session.execute(insert(Item).returning(Item.origin_row_id, Item.id), creates)
-            new_ids = {key: item_id for key, item_id in inserted if key is not None}
-        self.session.flush()  # the updates of this batch
+        if creates:  # Core executemany (the ORM's bulk path costs more than the rest of the import)
+            items = table_of(Item)
+            estimated = {key for key, _value, _currency in estimates}
+            if estimated.isdisjoint(row["origin_row_id"] for row in creates):
+                self.session.execute(items.insert(), creates)
+            else:  # the new entries' ids are needed for their estimates
+                inserted = self.session.execute(items.insert().returning(items.c.origin_row_id, items.c.id), creates)
+                new_ids = {key: item_id for key, item_id in inserted if key is not None}
+        withdrawn = self._update()
         record_observations(
             self.session,
             [_estimate(new_ids[key] if key in new_ids else existing[key][0], value, currency)
              for key, value, currency in estimates],
         )  # fmt: skip
-        for item in self.loaded:  # keep the identity map (and memory) flat across batches
-            self.session.expunge(item)
-        self.loaded.clear()
+        for item_id in withdrawn:  # the file cleared its Price Override: the catalogue prices count again
+            set_own_estimate(self.session, item_id, None, "USD")
+
+    def _update(self) -> list[int]:
+        """Merge this batch's changed entries (loaded in one query per IN chunk, let go once written); the
+        ids whose own estimate the file cleared."""
+        withdrawn: list[int] = []
+        for chunk in in_chunks(self.updates, 500):
+            items = {item.id: item for item in self.session.scalars(
+                select(Item).where(Item.owner_id == self.owner_id, Item.id.in_([u[0] for u in chunk])))}  # fmt: skip
+            for item_id, values, snapshot, outcome in chunk:
+                item = items[item_id]
+                item.details = {**(item.details or {}), "source": outcome.row.source}
+                changed = merge_keeping_edits(item, values, snapshot, dry_run=False, kept_elsewhere=_ESTIMATE)
+                if "estimate" in changed and outcome.row.estimate is None:
+                    withdrawn.append(item_id)
+            self.session.flush()
+            for item in items.values():  # keep the identity map (and memory) flat across batches
+                self.session.expunge(item)
+        self.updates.clear()
+        return withdrawn
 
     def _plan(self, outcome: RowOutcome) -> tuple[str, RowOutcome]:
         row, card = outcome.row, self.matcher.by_id[outcome.card_id]  # type: ignore[index]
@@ -855,8 +880,7 @@ class _Planner:
                 estimates.append((key, row.estimate, row.estimate_currency))
             return
         item_id, details = existing
-        previous = details.get(SNAPSHOT_KEY, {})
-        changed = [name for name, value in snapshot.items() if previous.get(name) != value]
+        changed = changed_fields(details.get(SNAPSHOT_KEY, {}), snapshot)
         if not changed:
             outcome.action = "unchanged"
             self.report.unchanged += 1
@@ -865,19 +889,16 @@ class _Planner:
         self.report.updated += 1
         if self.dry_run:
             return
-        item = self.session.get_one(Item, item_id)
-        self.loaded.append(item)
-        for name in changed:
-            if name == "estimate":
-                if row.estimate is not None:
-                    estimates.append((key, row.estimate, row.estimate_currency))
-            else:
-                setattr(item, name, values[name])
-        item.details = {**details, "source": row.source, SNAPSHOT_KEY: snapshot}
+        self.updates.append((item_id, values, snapshot, outcome))
+        if "estimate" in changed and row.estimate is not None:
+            estimates.append((key, row.estimate, row.estimate_currency))
 
     def finish(self) -> None:
         if not self.dry_run:
             self.session.flush()
+
+
+_ESTIMATE = frozenset({"estimate"})  # a price observation, not an item column (see _estimate)
 
 
 def describe_cards(session: Session, card_ids: Iterable[str]) -> dict[str, str]:

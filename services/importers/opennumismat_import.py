@@ -2,8 +2,8 @@
 
 Re-importing the same or an updated file updates the items it created (matched by the file's row id)
 instead of duplicating them. A field is only overwritten when the *file* changed it since the last
-import, so a user's own edits to other fields survive: each item keeps the values it was last imported
-with (`details["_imported"]`) and the merge compares against those.
+import, so a user's own edits to other fields survive: the one re-import rule of every importer
+(services/importers/merge.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.grades import GradeMapper, grade_report
+from services.importers.merge import SNAPSHOT_KEY, merge_keeping_edits
 from services.importers.opennumismat import read_opennumismat
 from services.importers.opennumismat_models import OpenNumismatCoin, OpenNumismatCollection
 from services.pricing import Observation, record_observations
@@ -30,7 +31,6 @@ from services.validation import OutOfRange, check_money, check_quantity, check_y
 
 SOURCE_PREFIX = "opennumismat:"
 IMAGE_BATCH_BYTES = 16 * 1024 * 1024  # images are inserted a batch at a time, never all held at once
-SNAPSHOT_KEY = "_imported"
 DETAIL_FIELDS = (
     "category", "region", "period", "ruler", "type", "subject", "value", "unit", "issue_date", "mint", "mintmark",
     "mintage", "grader", "quality", "material", "weight", "diameter", "thickness", "axis", "real_weight",
@@ -187,7 +187,7 @@ def import_opennumismat(
                                       "origin_source": origin, "origin_row_id": str(coin.source_row_id)})  # fmt: skip
             new_coins.append(coin)
             continue
-        changed = _merge(item, mapped, snapshot, dry_run=dry_run)
+        changed = merge_keeping_edits(item, mapped, snapshot, dry_run=dry_run)
         if changed:
             report.updated += 1
             report.changes.append({"row": coin.source_row_id, "item": item.id, "fields": changed})
@@ -222,28 +222,6 @@ def import_opennumismat(
     )
     session.flush()
     return report
-
-
-def _merge(item: Item, mapped: dict[str, Any], snapshot: dict[str, Any], *, dry_run: bool) -> list[str]:
-    """Apply the fields the file changed since the last import; return their names."""
-    details = dict(item.details or {})
-    previous = details.get(SNAPSHOT_KEY, {})
-    changed = [name for name, value in snapshot.items() if previous.get(name, None) != value]
-    changed += [name for name in previous if name not in snapshot]  # a value the file cleared
-    if not changed or dry_run:
-        return sorted(set(changed))
-    for name in set(changed):
-        if name.startswith("details."):
-            key = name.removeprefix("details.")
-            if key in mapped["details"]:
-                details[key] = mapped["details"][key]
-            else:
-                details.pop(key, None)
-        else:
-            setattr(item, name, mapped[name])
-    details[SNAPSHOT_KEY] = snapshot
-    item.details = details
-    return sorted(set(changed))
 
 
 def _store_images(session: Session, collection: OpenNumismatCollection, created: list[tuple[int, Any]]) -> None:

@@ -37,14 +37,14 @@ INTEGRATIONS: tuple[Integration, ...] = (
     Integration(
         "numista",
         pushers="services.integrations.numista.pusher:pushers_for",
-        export_parser="services.integrations.numista.export_commands:add_export_parser",
+        export_parser="services.integrations.numista.cli_parsers:add_export_parser",
         export_kind=ItemKind.COIN,
         export_problem="services.integrations.numista.item_mapping:export_problem",
     ),
     Integration(
         "discogs",
         pushers="services.integrations.discogs.pusher:pushers_for",
-        cli="services.integrations.discogs.commands:add_parsers",
+        cli="services.integrations.discogs.cli_parsers:add_parsers",
         export_kind=ItemKind.RECORD,
         export_problem="services.integrations.discogs.mapping:export_problem",
     ),
@@ -52,7 +52,8 @@ INTEGRATIONS: tuple[Integration, ...] = (
 )
 
 
-def _resolve(path: str) -> Callable[..., Any]:
+def resolve(path: str) -> Callable[..., Any]:
+    """The function a ``"module:function"`` path names, importing its module now (the first time)."""
     module, _, name = path.partition(":")
     function: Callable[..., Any] = getattr(import_module(module), name)
     return function
@@ -64,7 +65,7 @@ def pushers(context: AppContext, *, settle_seconds: float) -> Mapping[str, Pushe
     found: dict[str, PusherFactory] = {}
     for entry in INTEGRATIONS:
         if entry.pushers is not None:
-            found.update(_resolve(entry.pushers)(context, settle_seconds=settle_seconds))
+            found.update(resolve(entry.pushers)(context, settle_seconds=settle_seconds))
     return found
 
 
@@ -72,12 +73,12 @@ def add_export_parsers(export: Any, common: argparse.ArgumentParser) -> None:
     """``export <service>`` subcommands of every integration that pushes."""
     for entry in INTEGRATIONS:
         if entry.export_parser is not None:
-            _resolve(entry.export_parser)(export, common)
+            resolve(entry.export_parser)(export, common)
 
 
 def exporters() -> dict[str, tuple[str, Callable[[Any], str | None]]]:
     """Item kind -> (integration name, its "why this item cannot be pushed" rule), for every pushing one."""
-    return {entry.export_kind: (entry.name, _resolve(entry.export_problem)) for entry in INTEGRATIONS
+    return {entry.export_kind: (entry.name, resolve(entry.export_problem)) for entry in INTEGRATIONS
             if entry.export_kind is not None and entry.export_problem is not None}  # fmt: skip
 
 
@@ -85,4 +86,4 @@ def add_cli_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     """Subcommands an integration adds itself (after the generic ones exist, which it may extend)."""
     for entry in INTEGRATIONS:
         if entry.cli is not None:
-            _resolve(entry.cli)(commands, common)
+            resolve(entry.cli)(commands, common)

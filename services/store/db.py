@@ -1,22 +1,34 @@
-"""Engine and sessions. One engine per database URL per process; migrations run on first use."""
+"""Engine and sessions. One engine per database URL per process; migrations run on first use.
+
+Why the schema check is cheap: loading alembic and its environment (every model) costs more than most
+commands. The heads are read from the revision files' own ``revision``/``down_revision`` lines and compared
+with the ``alembic_version`` table in one query; alembic is imported only when they differ.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from services.private_files import ensure_private_file
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_REVISION = re.compile(r"^revision\b[^=\n]*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=\n]*=\s*(\([^)]*\)|[\"'][^\"']*[\"']|None)", re.MULTILINE)
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
 
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
@@ -48,14 +60,45 @@ def create_configured_engine(url: str) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
+@cache
+def migration_heads() -> frozenset[str]:
+    """The newest revisions (those no other revision builds on), read from the revision files' text."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(text), _DOWN_REVISION.search(text)
+        if revision is None or down is None:
+            raise RuntimeError(f"{path.name}: no revision/down_revision line")  # a file alembic would reject
+        revisions.add(revision.group(1))
+        parents.update(_QUOTED.findall(down.group(1)))
+    return frozenset(revisions - parents)
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database records exactly the newest revisions (one query; False if it has no schema)."""
+    try:
+        with engine.connect() as connection:
+            stored = set(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+    except DBAPIError:  # no alembic_version table yet: a new database
+        return False
+    return stored == migration_heads()
+
+
 def init_db(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent; cheap when already current)."""
+    """Bring the schema to the newest migration (idempotent; one query when already current)."""
+    if schema_is_current(engine):
+        return
+    from alembic import command
+
     with engine.begin() as connection:
         config = alembic_config(engine.url.render_as_string(hide_password=False))
         config.attributes["connection"] = connection

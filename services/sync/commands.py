@@ -1,4 +1,4 @@
-"""Command-line handlers of the push engine (registered in services/cli.py): ``export <service>`` (each
+"""Command-line handlers of the push engine (named in services/cli_parsers.py): ``export <service>`` (each
 integration adds its own through the registry), ``jobs list|resume|cancel`` and ``worker``.
 
 They follow the cli.py contract ``(context, session, actor, args) -> (document, summary, exit status)``, but
@@ -32,30 +32,6 @@ def build_worker(context: AppContext, config: WorkerConfig | None = None) -> Wor
     return Worker(context.engine, registry.pushers(context, settle_seconds=config.settle_seconds), config)
 
 
-def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Register export/jobs/worker on the CLI's subcommand parser (kept here so cli.py stays small)."""
-    export = commands.add_parser("export", help="push items to your accounts").add_subparsers(
-        dest="service", required=True
-    )
-    registry.add_export_parsers(export, common)
-
-    jobs_parser = commands.add_parser("jobs", help="export jobs").add_subparsers(dest="action", required=True)
-    jobs_list = jobs_parser.add_parser("list", parents=[common], help="recent jobs with their progress")
-    jobs_list.add_argument("--limit", type=int, default=20)
-    jobs_list.set_defaults(handler=cmd_jobs_list)
-    resume = jobs_parser.add_parser("resume", parents=[common], help="resume a paused job, retry failed items")
-    resume.add_argument("job_id", type=int, metavar="ID")
-    resume.add_argument("--no-wait", action="store_true", help="re-queue and return (a worker pushes it)")
-    resume.set_defaults(handler=cmd_jobs_resume)
-    cancel = jobs_parser.add_parser("cancel", parents=[common], help="cancel a job (items not yet pushed)")
-    cancel.add_argument("job_id", type=int, metavar="ID")
-    cancel.set_defaults(handler=cmd_jobs_cancel)
-
-    worker = commands.add_parser("worker", parents=[common], help="push queued jobs until stopped")
-    worker.add_argument("--once", action="store_true", help="stop when no job has work left")
-    worker.set_defaults(handler=cmd_worker, operator=True)  # acts for every member: no --user in club mode
-
-
 def run_job(context: AppContext, session: Session, actor: User, job_id: int) -> tuple[dict[str, Any], str, int]:
     """Push the job in the foreground until it is finished, paused or cancelled; its document."""
     session.commit()
@@ -81,7 +57,7 @@ def job_result(session: Session, actor: User, job_id: int) -> tuple[dict[str, An
 
 
 def cmd_jobs_list(_context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
-    documents = [jobs.job_summary(session, job) for job in jobs.list_jobs(session, actor.id, limit=args.limit)]
+    documents = jobs.recent_job_summaries(session, actor.id, limit=args.limit)
     lines = []
     for d in documents:
         progress = d["progress"]

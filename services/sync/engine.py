@@ -38,6 +38,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -586,29 +587,43 @@ class Progress:
         }  # fmt: skip
 
 
+_PUSHED = (RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.FAILED)
+
+
+def _row_counts(job_ids: Any) -> Any:
+    """Per job and row status: rows, rows pushed at least once, and when the last of those was pushed."""
+    pushed = and_(JobItem.status.in_(_PUSHED), JobItem.attempts > 0)
+    return (
+        select(JobItem.job_id, JobItem.status, func.count().label("rows"),
+               func.sum(case((pushed, 1), else_=0)).label("pushed"),
+               func.max(case((pushed, JobItem.updated_at))).label("last_pushed"))
+        .where(JobItem.job_id.in_(job_ids))
+        .group_by(JobItem.job_id, JobItem.status)
+    )  # fmt: skip
+
+
 def job_progress(session: Session, job: Job) -> Progress:
+    return _progress(job, session.execute(_row_counts([job.id])).all())
+
+
+def _progress(job: Job, rows: Iterable[Any]) -> Progress:
+    """A job's progress from its rows of ``_row_counts`` (job id, status, rows, pushed, last pushed)."""
     counts: dict[str, int] = {status.value: 0 for status in (*OPEN_ROW, *FINAL_ROW)}
-    rows = session.execute(
-        select(JobItem.status, func.count(), func.min(JobItem.updated_at), func.max(JobItem.updated_at))
-        .where(JobItem.job_id == job.id)
-        .group_by(JobItem.status)
-    )
-    for status, count, _first, _last in rows:
+    pushed_count, last_pushed = 0, None
+    for _job_id, status, count, pushed, last in rows:
+        if status is None:  # a job without rows (outer join)
+            continue
         counts[status] = counts.get(status, 0) + count
-    pushed = session.execute(
-        select(func.count(), func.max(JobItem.updated_at)).where(
-            JobItem.job_id == job.id,
-            JobItem.status.in_((RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.FAILED)),
-            JobItem.attempts > 0,
-        )
-    ).one()
+        pushed_count += int(pushed or 0)
+        if last is not None and (last_pushed is None or last > last_pushed):
+            last_pushed = last
     remaining = sum(counts[s] for s in OPEN_ROW)
     eta = rate = None
     started = job.started_at
-    if started is not None and pushed[0]:
-        end = utcnow() if job.status in ACTIVE_JOB else (pushed[1] or utcnow())
+    if started is not None and pushed_count:
+        end = utcnow() if job.status in ACTIVE_JOB else (last_pushed or utcnow())
         elapsed = max((end - started).total_seconds(), 1e-3)
-        rate = pushed[0] / elapsed
+        rate = pushed_count / elapsed
         if remaining and job.status in ACTIVE_JOB:
             eta = eta_seconds(pushed[0], pushed[0] + remaining, elapsed)
     return Progress(
@@ -622,9 +637,30 @@ def job_progress(session: Session, job: Job) -> Progress:
     )
 
 
+def recent_job_summaries(session: Session, owner_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The owner's newest jobs as ``job_summary`` documents, in one query whatever their number: what the
+    Export page polls and ``jobs list`` prints."""
+    recent = (select(Job.id).where(Job.owner_id == owner_id, Job.kind == JOB_KIND)
+              .order_by(Job.id.desc()).limit(limit).subquery())  # fmt: skip
+    counts = _row_counts(select(recent.c.id)).subquery()
+    rows = session.execute(
+        select(Job, counts.c.job_id, counts.c.status, counts.c.rows, counts.c.pushed, counts.c.last_pushed)
+        .join(recent, recent.c.id == Job.id)
+        .outerjoin(counts, counts.c.job_id == Job.id)
+        .order_by(Job.id.desc())
+    ).all()
+    by_job: dict[int, tuple[Job, list[Any]]] = {}
+    for job, *counted in rows:
+        by_job.setdefault(job.id, (job, []))[1].append(counted)
+    return [_summary(job, _progress(job, counted)) for job, counted in by_job.values()]
+
+
 def job_summary(session: Session, job: Job) -> dict[str, Any]:
     """One job for `jobs list --json` and the UI's job table."""
-    progress = job_progress(session, job)
+    return _summary(job, job_progress(session, job))
+
+
+def _summary(job: Job, progress: Progress) -> dict[str, Any]:
     return {
         "id": job.id, "kind": job.kind, "service": job.service, "status": job.status, "message": job.message,
         "createdAt": _iso(job.created_at), "startedAt": _iso(job.started_at), "finishedAt": _iso(job.finished_at),

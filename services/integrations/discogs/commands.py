@@ -1,4 +1,4 @@
-"""Command-line handlers for Discogs, registered on the CLI's parser by ``add_parsers`` (cli.py stays small):
+"""Command-line handlers for Discogs, named by its grammar in cli_parsers.py (imported when a command runs):
 
     connect discogs [--personal-token | --disconnect]
     import discogs [--folder ID]            import discogs-csv FILE [--dry-run]
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from services.context import AppContext, CommandResult
 from services.errors import InvalidInput, VitrineError
 from services.http import AuthError, RateLimitedError, ServiceError
+from services.integrations import registry
 from services.integrations.discogs import oauth
 from services.integrations.discogs.catalog import (
     link_record,
@@ -33,8 +34,8 @@ from services.integrations.discogs.catalog import (
     search_releases,
 )
 from services.integrations.discogs.importer import import_discogs_csv, import_from_account
-from services.integrations.discogs.pusher import TARGETS, ExportOptions, dry_run_document, plan_export, start_export
-from services.states import DiscogsTarget, ItemKind, ListingStatus, RowAction
+from services.integrations.discogs.pusher import ExportOptions, dry_run_document, plan_export, start_export
+from services.states import DiscogsTarget, ListingStatus, RowAction
 from services.store.models import User
 
 EXIT_OK, EXIT_PARTIAL = 0, 1
@@ -44,64 +45,6 @@ def as_vitrine_error(error: ServiceError) -> VitrineError:
     code = ("DISCOGS_AUTH" if isinstance(error, AuthError) else
             "DISCOGS_RATE_LIMITED" if isinstance(error, RateLimitedError) else "DISCOGS_ERROR")  # fmt: skip
     return VitrineError(error.message, code=code)
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> Any:
-    """The sub-command table of an existing command (to add ``discogs`` beside ``numista``)."""
-    return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
-
-
-def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Add the Discogs sub-commands to ``connect``, ``import``, ``catalog search``, ``export`` and ``prices``."""
-    connect = _subcommands(commands.choices["connect"]).add_parser(
-        "discogs", parents=[common], help="OAuth: prints the authorize URL, reads the verifier from stdin")
-    how = connect.add_mutually_exclusive_group()
-    how.add_argument("--personal-token", action="store_true", help="a Discogs personal access token from stdin")
-    how.add_argument("--disconnect", action="store_true", help="forget your Discogs tokens")
-    connect.set_defaults(handler=cmd_connect_discogs)
-
-    imports = _subcommands(commands.choices["import"])
-    account = imports.add_parser("discogs", parents=[common], help="your Discogs collection (resumable)")
-    account.add_argument("--folder", type=int, default=0, metavar="ID", help="one folder (default 0: all)")
-    account.set_defaults(handler=cmd_import_discogs)
-    csv_file = imports.add_parser("discogs-csv", parents=[common], help="a Discogs collection CSV export")
-    csv_file.add_argument("file", metavar="FILE")
-    csv_file.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
-    csv_file.set_defaults(handler=cmd_import_discogs_csv)
-
-    search = _subcommands(_subcommands(commands.choices["catalog"]).choices["search"]).add_parser(
-        "discogs", parents=[common], help="Discogs releases (your account) to link records")
-    search.add_argument("query", metavar="QUERY", nargs="?", default="")
-    search.add_argument("--barcode", metavar="B")
-    search.add_argument("--catno", metavar="C", help="catalogue number")
-    search.add_argument("--link", type=int, metavar="ITEM", help="link this record to the release picked")
-    search.add_argument("--pick", type=int, metavar="N", help="with --link: the N-th result (default: the only one)")
-    search.set_defaults(handler=cmd_catalog_search_discogs)
-
-    export = _subcommands(commands.choices["export"]).add_parser(
-        "discogs", parents=[common], help="push records to your Discogs collection, wantlist or marketplace")
-    export.add_argument("--target", choices=tuple(TARGETS), required=True)
-    chosen = export.add_mutually_exclusive_group()
-    chosen.add_argument("--all", action="store_true", help="every record (those that cannot go are skipped)")
-    chosen.add_argument("--item", type=int, action="append", metavar="ID", help="this record (repeatable)")
-    export.add_argument("--folder", type=int, default=1, metavar="ID", help="collection folder (default 1)")
-    export.add_argument("--another-copy", action="store_true", help="add a copy even if the release is there")
-    export.add_argument("--price", help="marketplace: the price of every listing (default: Discogs' suggestion)")
-    export.add_argument("--for-sale", action="store_true", help="marketplace: list For Sale instead of Draft")
-    export.add_argument("--dry-run", action="store_true", help="show what would be sent; queue and send nothing")
-    export.add_argument("--no-wait", action="store_true", help="queue the job and return (a worker pushes it)")
-    export.set_defaults(handler=cmd_export_discogs)
-
-    refresh = _subcommands(commands.choices["prices"]).choices["refresh"]
-    other_kinds = refresh.get_default("handler")
-
-    def prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
-        if args.kind == ItemKind.RECORD:
-            return cmd_prices_refresh_records(context, session, actor, args)
-        result: CommandResult = other_kinds(context, session, actor, args)
-        return result
-
-    refresh.set_defaults(handler=prices_refresh)
 
 
 # ------------------------------------------------------------------------------------------ connect
@@ -252,6 +195,14 @@ def cmd_export_discogs(context: AppContext, session: Session, actor: User, args:
 
 
 # ------------------------------------------------------------------------------------------ prices
+def cmd_prices_refresh(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
+    """``prices refresh``: Discogs' price suggestions for ``--kind record``; other kinds keep their handler."""
+    if args.kind == "record":
+        return cmd_prices_refresh_records(context, session, actor, args)
+    other_kinds: CommandResult = registry.resolve(args.other_kinds_handler)(context, session, actor, args)
+    return other_kinds
+
+
 def cmd_prices_refresh_records(
     context: AppContext, session: Session, actor: User, args: argparse.Namespace
 ) -> CommandResult:

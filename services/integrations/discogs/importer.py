@@ -23,8 +23,7 @@ from services.accounts.vault import Vault
 from services.config import Settings
 from services.errors import InvalidInput
 from services.http import ServiceError
-from services.importers.opennumismat_import import SNAPSHOT_KEY
-from services.importers.opennumismat_import import _merge as merge_keeping_edits
+from services.importers.merge import SNAPSHOT_KEY, merge_keeping_edits
 from services.integrations.discogs.catalog import cache_releases
 from services.integrations.discogs.mapping import instance_field_values, record_fields, release_summary
 from services.integrations.discogs.oauth import member_api

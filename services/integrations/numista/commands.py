@@ -1,4 +1,4 @@
-"""Command-line handlers for Numista (registered in services/cli.py): ``connect numista``,
+"""Command-line handlers for Numista (named in services/cli_parsers.py): ``connect numista``,
 ``catalog search numista QUERY`` and ``prices refresh [--kind coin]``.
 
 They follow the cli.py handler contract ``(context, session, actor, args) -> (document, summary, exit status)``

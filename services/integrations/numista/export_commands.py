@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +13,6 @@ from services.http import ServiceError
 from services.integrations.numista.api import numista_api
 from services.integrations.numista.commands import as_vitrine_error
 from services.integrations.numista.pusher import (
-    ON_SYNCED,
     dry_run_document,
     export_options,
     get_preferences,
@@ -25,20 +23,6 @@ from services.integrations.numista.pusher import (
 )
 from services.store.models import User
 from services.sync.commands import EXIT_OK, job_result, run_job
-
-
-def add_export_parser(export: Any, common: argparse.ArgumentParser) -> None:
-    """``export numista``: registered on the ``export`` subcommand by the integrations registry."""
-    numista = export.add_parser("numista", parents=[common], help="push coins to your Numista collection")
-    chosen = numista.add_mutually_exclusive_group()
-    chosen.add_argument("--all", action="store_true", help="every coin (those that cannot go are skipped)")
-    chosen.add_argument("--item", type=int, action="append", metavar="ID", help="this coin (repeatable)")
-    numista.add_argument("--collection", type=int, metavar="ID", help="target Numista collection (remembered)")
-    numista.add_argument("--dry-run", action="store_true", help="show the exact bodies; queue and send nothing")
-    numista.add_argument("--on-synced", choices=ON_SYNCED, help="coins already on Numista (default: remembered)")
-    numista.add_argument("--no-internal-id", action="store_true", help="do not mark items with vitrine:<install>:<id>")
-    numista.add_argument("--no-wait", action="store_true", help="queue the job and return (a worker pushes it)")
-    numista.set_defaults(handler=cmd_export_numista)
 
 
 def cmd_export_numista(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:

@@ -55,7 +55,7 @@ from services.integrations.numista.item_mapping import (
     payload_hash,
     validate_collected_item,
 )
-from services.states import ItemKind, RowAction, RowStatus, SyncStatus
+from services.states import ON_SYNCED, ItemKind, RowAction, RowStatus, SyncStatus
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, User, utcnow
 from services.store.models_sync import SyncItemOption, SyncPreference
@@ -67,8 +67,7 @@ from services.sync.worker import JobInfo, JobPaused
 log = logging.getLogger("services.integrations.numista.pusher")
 
 SERVICE = "numista"
-ON_SYNCED = (RowAction.SKIP, RowAction.COPY, RowAction.UPDATE)  # what to do with a coin that is already on Numista
-ACTIONS_ALLOWED = (RowAction.CREATE, *ON_SYNCED)
+ACTIONS_ALLOWED = (RowAction.CREATE.value, *ON_SYNCED)
 DEFAULT_PREFERENCES: dict[str, Any] = {
     "collection": None, "collection_name": None, "use_internal_id": True, "on_synced": RowAction.SKIP,
 }  # fmt: skip

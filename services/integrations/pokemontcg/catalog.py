@@ -11,14 +11,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.card_printings import in_usual_order
 from services.states import CatalogSyncStatus
 from services.store.chunks import in_chunks
-from services.store.models import Item, PokemonCard, PokemonSet, utcnow
+from services.store.models import Item, PokemonCard, PokemonSet, table_of, utcnow
 from services.store.models_cards import CatalogSyncState
 from services.text import natural_sort_key
 
@@ -100,34 +100,41 @@ def upsert_sets(session: Session, sets: Iterable[dict[str, Any]], *, expires_at:
 def upsert_cards(
     session: Session, set_id: str, cards: Iterable[dict[str, Any]], *, expires_at: datetime | None
 ) -> int:
-    cards = list(cards)
-    known = _existing(session, PokemonCard, [data["id"] for data in cards])
-    count = 0
+    """Insert or update a page of cards by Core executemany statements (a full sync writes 20,000 cards: the
+    ORM's per-object work would cost more than the API's rate limit leaves). A card TCGplayer stops listing
+    keeps the printings it had."""
+    rows: dict[str, dict[str, Any]] = {}  # by id: a page listing a card twice writes it once, as last given
+    now = utcnow()
     for data in cards:
-        row = known.get(data["id"]) or PokemonCard(id=data["id"])
-        row.set_id = (data.get("set") or {}).get("id", set_id)
-        row.name = data["name"]
-        row.number = str(data["number"])
-        row.number_sort = natural_sort_key(row.number)
-        row.number_value = numeric_value(row.number)
-        row.supertype = data.get("supertype")
-        row.subtypes = data.get("subtypes")
-        row.types = data.get("types")
-        row.rarity = data.get("rarity")
-        row.artist = data.get("artist")
-        row.image_small = (data.get("images") or {}).get("small")
-        row.image_large = (data.get("images") or {}).get("large")
+        number = str(data["number"])
+        images = data.get("images") or {}
+        row = {
+            "card_id": data["id"], "set_id": (data.get("set") or {}).get("id", set_id), "name": data["name"],
+            "number": number, "number_sort": natural_sort_key(number), "number_value": numeric_value(number),
+            "supertype": data.get("supertype"), "subtypes": data.get("subtypes"), "types": data.get("types"),
+            "rarity": data.get("rarity"), "artist": data.get("artist"), "image_small": images.get("small"),
+            "image_large": images.get("large"), "fetched_at": now, "expires_at": expires_at,
+        }  # fmt: skip
         listed = (data.get("tcgplayer") or {}).get("prices")
-        if isinstance(listed, dict) and listed:  # a card TCGplayer stops listing keeps the printings it had
-            row.printings = list(in_usual_order(str(printing)[:40] for printing in listed))
-        row.fetched_at = utcnow()
-        row.expires_at = expires_at
-        session.add(row)
-        count += 1
-    session.flush()
-    if count:
-        bump_revision(session)
-    return count
+        if isinstance(listed, dict) and listed:
+            row["printings"] = list(in_usual_order(str(printing)[:40] for printing in listed))
+        rows[data["id"]] = row
+    if not rows:
+        return 0
+    known: set[str] = set()
+    for chunk in in_chunks(list(rows), _PREFETCH):
+        known.update(session.scalars(select(PokemonCard.id).where(PokemonCard.id.in_(chunk))))
+    table = table_of(PokemonCard)
+    new = [{"id": key, "printings": None} | row for key, row in rows.items() if key not in known]
+    if new:
+        session.execute(table.insert(), [{k: v for k, v in row.items() if k != "card_id"} for row in new])
+    for with_printings in (True, False):  # executemany needs the same columns in every row
+        changed = [row for key, row in rows.items() if key in known and ("printings" in row) == with_printings]
+        if changed:
+            columns: dict[str, Any] = {name: bindparam(name) for name in changed[0] if name != "card_id"}
+            session.execute(table.update().where(table.c.id == bindparam("card_id")).values(columns), changed)
+    bump_revision(session)
+    return len(rows)
 
 
 def load_offline_snapshot(session: Session, path: Path = SNAPSHOT_PATH) -> tuple[int, int]:

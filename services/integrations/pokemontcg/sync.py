@@ -183,16 +183,17 @@ def _sync_set_list(
 def _record_prices(session: Session, cards: list[dict[str, Any]]) -> int:
     """Dated observations for a page of cards, minus those already recorded for the same date and value."""
     ids = [card["id"] for card in cards]
-    latest = {
-        (row.ref_id, row.source, row.variant, row.metric): (row.observed_at, row.value)
-        for row in session.scalars(
-            select(LatestPrice).where(
+    latest = {  # plain rows, not objects: a page's few thousand prices cost no identity map
+        (ref_id, source, variant, metric): (observed_at, value)
+        for ref_id, source, variant, metric, observed_at, value in session.execute(
+            select(LatestPrice.ref_id, LatestPrice.source, LatestPrice.variant, LatestPrice.metric,
+                   LatestPrice.observed_at, LatestPrice.value).where(
                 LatestPrice.ref_kind == SOURCE,
                 LatestPrice.ref_id.in_(ids),
                 LatestPrice.source.in_(("tcgplayer", "cardmarket")),
             )
         )
-    }
+    }  # fmt: skip
     now = utcnow()
     observations = []
     for card in cards:

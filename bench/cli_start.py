@@ -1,0 +1,77 @@
+"""Benchmark: what a command line call costs before and around its work (issue 14: `--help` ≤ 0.3 s and
+`value --json` on an empty database ≤ 0.6 s of process time).
+
+Runs each command N times in a fresh `python -m services` process and prints the median process time
+(user + system CPU of the child, from os.wait4: what the call costs whatever else the machine is doing) and
+the median wall time, next to a bare `python -c pass` (the interpreter's own start, the floor):
+
+- `--help`: builds the whole command grammar, imports no database or HTTP stack;
+- `value --json` on a migrated, empty database (the first, unmeasured run creates and migrates it);
+- `items list --json` on the same database.
+
+Bytecode is cached in a private folder (PYTHONPYCACHEPREFIX) and warmed by an unmeasured first run, as it
+is on a user's machine (a sandbox that sets PYTHONDONTWRITEBYTECODE would otherwise recompile every module
+of the project on every call). Numbers only: the machine may be shared.
+
+    python bench/cli_start.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET_KEY = "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A="
+COMMANDS: dict[str, list[str]] = {
+    "python -c pass": ["-c", "pass"],
+    "--help": ["-m", "services", "--help"],
+    "value --json": ["-m", "services", "value", "--json"],
+    "items list --json": ["-m", "services", "items", "list", "--json"],
+}
+
+
+def run_once(arguments: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(process seconds, wall seconds) of one child; fails loudly when the command fails."""
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, *arguments], cwd=ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    _pid, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    errors = child.stderr.read().decode() if child.stderr else ""
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(arguments)} exited {child.returncode}: {errors.strip()}")
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory(prefix="vitrine-cli-start-") as folder:
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        env |= {
+            "DATABASE_URL": f"sqlite:///{Path(folder) / 'empty.db'}",
+            "VITRINE_SECRET_KEY": SECRET_KEY,
+            "VITRINE_MODE": "local",
+            "VITRINE_LOG_FILE": str(Path(folder) / "vitrine.log"),
+            "PYTHONPYCACHEPREFIX": str(Path(folder) / "pycache"),
+        }
+        print(f"{'command':<20} {'process s':>10} {'wall s':>8}   (median of {runs} runs)")
+        for name, arguments in COMMANDS.items():
+            run_once(arguments, env)  # warms the bytecode cache; the first `value` creates and migrates the db
+            samples = [run_once(arguments, env) for _ in range(runs)]
+            process = statistics.median(s[0] for s in samples)
+            wall = statistics.median(s[1] for s in samples)
+            print(f"{name:<20} {process:>10.3f} {wall:>8.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
