@@ -625,7 +625,7 @@ def _progress(job: Job, rows: Iterable[Any]) -> Progress:
         elapsed = max((end - started).total_seconds(), 1e-3)
         rate = pushed_count / elapsed
         if remaining and job.status in ACTIVE_JOB:
-            eta = eta_seconds(pushed[0], pushed[0] + remaining, elapsed)
+            eta = eta_seconds(pushed_count, pushed_count + remaining, elapsed)
     return Progress(
         total=sum(counts.values()),
         done=sum(counts[s] for s in (RowStatus.SYNCED, RowStatus.DUPLICATE, RowStatus.SKIPPED, RowStatus.CANCELLED)),
