@@ -26,7 +26,7 @@ from services.integrations.numista.pusher import (
 from services.integrations.numista.quota import quota_status
 from services.labels import SERVICE_LABELS, day, moment, status_label, sync_label
 from services.progress import ProgressSnapshot, duration_text
-from services.states import ItemKind
+from services.states import ItemKind, JobStatus, RowAction
 from services.store.models import SYNC_STATUSES
 from services.sync import engine as jobs
 from ui import cache
@@ -36,10 +36,11 @@ from ui.progress import show_progress
 from ui.session import app_context, current_actor
 from ui.sync_views import numista_collections
 
-ON_SYNCED_LABELS = {"skip": "Skip it", "copy": "Add another copy", "update": "Update it (only the changed fields)"}
+ON_SYNCED_LABELS = {RowAction.SKIP: "Skip it", RowAction.COPY: "Add another copy",
+                    RowAction.UPDATE: "Update it (only the changed fields)"}  # fmt: skip
 JOB_LABELS = {
-    "queued": "waiting for the worker", "running": "pushing", "paused": "paused", "cancelled": "cancelled",
-    "done": "done", "done_with_errors": "done, some items failed",
+    JobStatus.QUEUED: "waiting for the worker", JobStatus.RUNNING: "pushing", JobStatus.PAUSED: "paused",
+    JobStatus.CANCELLED: "cancelled", JobStatus.DONE: "done", JobStatus.DONE_WITH_ERRORS: "done, some items failed",
 }  # fmt: skip
 IMPORTANT_FIELDS = ("issue", "grade", "price")
 
@@ -296,18 +297,18 @@ def job_panel(job_id: int) -> None:
     columns[2].metric("Remaining", progress.remaining)
     columns[3].metric("Time left", duration_text(progress.eta_seconds) if status in jobs.ACTIVE_JOB else "—")
     if message:
-        (st.warning if status == "paused" else st.info)(message)
+        (st.warning if status == JobStatus.PAUSED else st.info)(message)
     buttons = st.columns(4)
     action = None
     if status in jobs.ACTIVE_JOB and buttons[0].button("Pause", key="export_pause"):
         action = jobs.pause_job
-    if status == "paused" and buttons[0].button("Resume", key="export_resume", type="primary"):
+    if status == JobStatus.PAUSED and buttons[0].button("Resume", key="export_resume", type="primary"):
         action = jobs.resume_job
     if status in jobs.OPEN_JOB and buttons[1].button("Cancel", key="export_cancel"):
         action = jobs.cancel_job
     if (
         progress.failed
-        and status == "done_with_errors"
+        and status == JobStatus.DONE_WITH_ERRORS
         and buttons[2].button(f"Retry {progress.failed} failed", key="export_retry", type="primary")
     ):
         action = jobs.retry_failed

@@ -19,7 +19,7 @@ from services.accounts.passwords import hash_password, verify_password
 from services.accounts.signin import EventKind, end_sessions, is_locked, record, security_row
 from services.accounts.users import check_new_password, create_user, find_user
 from services.errors import Conflict, InvalidInput, NotFound
-from services.states import ROLES
+from services.states import ROLES, JobStatus
 from services.store.models import Item, Job, User, utcnow
 
 
@@ -213,7 +213,8 @@ def club_figures(session: Session, currency: str = "EUR") -> ClubFigures:
     total = sum(
         (Decimal(str(valuation(session, user.id, currency)["totalEstimatedValue"])) for user in users), Decimal(0)
     )
-    jobs_running = session.scalar(select(func.count()).select_from(Job).where(Job.status.in_(("queued", "running"))))
+    running = Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))
+    jobs_running = session.scalar(select(func.count()).select_from(Job).where(running))
     month = utcnow().strftime("%Y-%m")
     calls = session.scalar(
         select(func.coalesce(func.sum(NumistaQuotaUsage.calls), 0)).where(NumistaQuotaUsage.month == month)

@@ -17,6 +17,7 @@ from services.api.catalogue import aware
 from services.api.framework import Call, Operation
 from services.api.schemas import ExternalService, ExternalSource, ExternalState, ExternalStatus
 from services.integrations.pokemontcg.catalog import snapshot_date
+from services.states import CatalogSyncStatus
 from services.store.models import Connection, DiscogsRelease, Item, PokemonCard, SyncLedger, utcnow
 from services.store.models_cards import CatalogSyncState
 from services.store.models_numista import NumistaCacheEntry
@@ -36,7 +37,7 @@ def _pokemontcg(session: Session) -> ExternalService:
     """The sync ledger's view; before any set was synced, a catalogue that holds cards holds the offline snapshot
     (loaded on first use): reported as such with the snapshot's date, never as a sync that did not happen."""
     rows = session.scalars(select(CatalogSyncState).where(CatalogSyncState.source == "pokemontcg")).all()
-    done = [r for r in rows if r.status == "complete" and r.key != "catalog"]
+    done = [r for r in rows if r.status == CatalogSyncStatus.COMPLETE and r.key != "catalog"]
     failed = [r for r in rows if r.last_error]
     success = _latest(aware(r.fetched_at) for r in done)
     error_row = max(failed, key=lambda r: _moment(aware(r.updated_at)), default=None)

@@ -17,7 +17,7 @@ from services.states import CatalogSyncStatus
 from services.store.models import Base, one_of, utcnow
 from services.store.types import UtcDateTime
 
-SYNC_STATES = ("pending", "partial", "complete", "failed")
+SYNC_STATES = tuple(CatalogSyncStatus)
 
 
 class CatalogSyncState(Base):

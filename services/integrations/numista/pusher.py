@@ -545,7 +545,7 @@ class NumistaPushSession:
         if remote is None:
             log.info("job %s item %s: #%s is gone from Numista; adding it again", claim.job_id, claim.item_id,
                      remote_id)  # fmt: skip
-            return self._create(replace(claim, previous_status="retry"), payload, link=True)
+            return self._create(replace(claim, previous_status=RowStatus.RETRY), payload, link=True)
         foreign = not_ours_to_change(payload, remote, claim.item_id)
         if foreign:
             return Outcome(RowStatus.FAILED, error=foreign)
@@ -560,6 +560,6 @@ class NumistaPushSession:
         try:
             updated = self.api.edit_collected_item(int(remote_id), body)
         except NotFoundError:
-            return self._create(replace(claim, previous_status="retry"), payload, link=True)
+            return self._create(replace(claim, previous_status=RowStatus.RETRY), payload, link=True)
         self._remember(updated)
         return Outcome(RowStatus.SYNCED, str(remote_id), dict(updated), digest)
