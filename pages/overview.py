@@ -39,11 +39,11 @@ copies_col.metric("Items (copies)", f"{totals.copies:,}")
 unpriced_col.metric("Entries without a price", f"{totals.unpriced:,}",
                     help="Never counted as 0: give your own estimate on the Collection page.")  # fmt: skip
 report = cache.valuation(actor.id, currency)
-rates_note = f"Converted to {currency} at the ECB reference rates of {report['rateDate']}."
-if report["itemsWithoutRate"]:
+rates_note = f"Converted to {currency} at the ECB reference rates of {report.rate_date.isoformat()}."
+if report.without_rate:
     rates_note += (
-        f" {report['itemsWithoutRate']:,} of the entries without a price are priced in a currency the ECB"
-        f" has no rate for ({', '.join(report['currenciesWithoutRate'])}): they are not counted."
+        f" {report.without_rate:,} of the entries without a price are priced in a currency the ECB"
+        f" has no rate for ({', '.join(report.currencies_without_rate)}): they are not counted."
     )
 st.caption(rates_note)
 

@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from services.exchange_rates import ExchangeRates, current_rates
-from services.pricing import PRICE_KEY, priced_items_query
+from services.pricing import PRICE_KEY, HistoryPoint, priced_items, value_history
 from services.store.models import Item, PriceObservation, utcnow
 
 CENT = Decimal("0.01")
@@ -71,13 +71,6 @@ class OverviewTotals:
 
 
 @dataclass(frozen=True)
-class HistoryPoint:
-    month: date  # the first day of the month
-    kind: str
-    value: Decimal
-
-
-@dataclass(frozen=True)
 class ItemValue:
     item_id: int
     kind: str
@@ -125,33 +118,37 @@ def _converted(
 
 
 def totals(session: Session, owner_id: int, currency: str) -> OverviewTotals:
-    """Value, cost and gain per kind of the held items, in ``currency``."""
+    """Value, cost and gain per kind of the held items, in ``currency``: one aggregate statement, grouped by
+    kind, price currency, purchase currency and which of the two the entries have (conversion is linear, so
+    converting each group's sum is converting each entry)."""
     rates = current_rates()
-    priced = priced_items_query(owner_id).subquery()
+    priced = priced_items(owner_id, columns=(Item.acquired_price, Item.acquired_currency))
+    has_price, has_cost = priced.c.unit_price.is_not(None), priced.c.acquired_price.is_not(None)
     rows = session.execute(
-        select(priced.c.kind, priced.c.quantity, priced.c.unit_price, priced.c.currency,
-               Item.acquired_price, Item.acquired_currency)
-        .join(Item, Item.id == priced.c.id)
+        select(priced.c.kind, priced.c.currency, priced.c.acquired_currency, has_price, has_cost, func.count(),
+               func.sum(priced.c.quantity), func.sum(priced.c.quantity * priced.c.unit_price),
+               func.sum(priced.c.quantity * priced.c.acquired_price))
+        .group_by(priced.c.kind, priced.c.currency, priced.c.acquired_currency, has_price, has_cost)
     )  # fmt: skip
     buckets: dict[str, dict[str, Any]] = {}
-    for kind, quantity, unit_price, price_currency, paid, paid_currency in rows:
+    for kind, price_currency, paid_currency, priced_, costed, entries, copies, value_sum, cost_sum in rows:
         bucket = buckets.setdefault(kind, {"copies": 0, "entries": 0, "unpriced": 0, "value": Decimal(0),
                                            "cost": Decimal(0), "cost_entries": 0, "gain": Decimal(0),
                                            "gain_entries": 0})  # fmt: skip
-        bucket["copies"] += quantity
-        bucket["entries"] += 1
-        value = _converted(rates, unit_price, price_currency, currency, quantity) if unit_price is not None else None
-        cost = _converted(rates, paid, paid_currency or currency, currency, quantity) if paid is not None else None
+        bucket["copies"] += int(copies)
+        bucket["entries"] += int(entries)
+        value = _converted(rates, value_sum, price_currency, currency) if priced_ else None
+        cost = _converted(rates, cost_sum, paid_currency or currency, currency) if costed else None
         if value is None:
-            bucket["unpriced"] += 1
+            bucket["unpriced"] += entries
         else:
             bucket["value"] += value
         if cost is not None:
             bucket["cost"] += cost
-            bucket["cost_entries"] += 1
+            bucket["cost_entries"] += entries
         if value is not None and cost is not None:
             bucket["gain"] += value - cost
-            bucket["gain_entries"] += 1
+            bucket["gain_entries"] += entries
     kinds = tuple(
         KindTotals(kind, b["copies"], b["entries"], b["unpriced"], _money(b["value"]), _money(b["cost"]),
                    b["cost_entries"], _money(b["gain"]), b["gain_entries"])
@@ -160,41 +157,9 @@ def totals(session: Session, owner_id: int, currency: str) -> OverviewTotals:
     return OverviewTotals(currency, kinds)
 
 
-def _month(column: Any, dialect: str) -> Any:
-    return func.to_char(column, "YYYY-MM") if dialect == "postgresql" else func.strftime("%Y-%m", column)
-
-
-def history_by_kind(session: Session, owner_id: int, currency: str) -> list[HistoryPoint]:
-    """Estimated value per month and kind, each item at the average of its chosen series in that month."""
-    priced = priced_items_query(owner_id).subquery()
-    month = _month(PriceObservation.observed_at, session.get_bind().dialect.name).label("month")
-    per_item = (
-        select(priced.c.id, priced.c.kind, priced.c.quantity, month, PriceObservation.currency,
-               func.avg(PriceObservation.value).label("unit"))
-        .join(PriceObservation, and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY)))
-        .group_by(priced.c.id, priced.c.kind, priced.c.quantity, month, PriceObservation.currency)
-        .subquery()
-    )  # fmt: skip
-    rows = session.execute(
-        select(per_item.c.month, per_item.c.kind, per_item.c.currency, func.sum(per_item.c.quantity * per_item.c.unit))
-        .group_by(per_item.c.month, per_item.c.kind, per_item.c.currency)
-    )  # fmt: skip
-    rates = current_rates()
-    points: dict[tuple[str, str], Decimal] = {}
-    for month_label, kind, row_currency, total in rows:
-        month_start = date(int(month_label[:4]), int(month_label[5:7]), 1)
-        converted = _converted(rates, total, row_currency, currency, on=month_start)
-        if converted is not None:  # a currency without a rate is left out, never taken 1:1
-            points[(month_label, kind)] = points.get((month_label, kind), Decimal(0)) + converted
-    return [
-        HistoryPoint(date(int(label[:4]), int(label[5:7]), 1), kind, _money(value))
-        for (label, kind), value in sorted(points.items())
-    ]
-
-
 def top_items(session: Session, owner_id: int, currency: str, *, limit: int = 10) -> list[ItemValue]:
     """The held items worth most (copies × unit price)."""
-    priced = priced_items_query(owner_id).subquery()
+    priced = priced_items(owner_id)
     rows = session.execute(
         select(priced.c.id, priced.c.kind, priced.c.title, priced.c.quantity, priced.c.unit_price, priced.c.currency)
         .where(priced.c.unit_price.is_not(None))
@@ -214,7 +179,7 @@ def movers(session: Session, owner_id: int, currency: str, *, days: int, limit: 
     """The held items whose value changed most since ``days`` ago: today's chosen price against the newest
     observation of the same series at or before then. Items with no price that far back are left out."""
     cutoff = utcnow() - timedelta(days=days)
-    priced = priced_items_query(owner_id).subquery()
+    priced = priced_items(owner_id)
     same_series = and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY))
     then = (
         select(priced.c.id, func.max(PriceObservation.observed_at).label("at"))
@@ -266,7 +231,7 @@ class Overview:
 
 def overview(session: Session, owner_id: int, currency: str) -> Overview:
     return Overview(
-        totals(session, owner_id, currency), history_by_kind(session, owner_id, currency),
+        totals(session, owner_id, currency), value_history(session, owner_id, currency, by_kind=True),
         top_items(session, owner_id, currency), movers(session, owner_id, currency, days=7),
         movers(session, owner_id, currency, days=30), recent_additions(session, owner_id),
     )  # fmt: skip

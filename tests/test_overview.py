@@ -23,7 +23,7 @@ def test_value_cost_and_gain_by_kind(session: Session, owner: User) -> None:
     add_item(session, owner.id, kind="coin", title="1 Sol 1864", acquired_price=Decimal("40"),
              acquired_currency="EUR")  # fmt: skip  # paid, but no price: not in the gain, not a 0 value
     result = totals(session, owner.id, "EUR")
-    report = valuation(session, owner.id, "EUR")
+    report = valuation(session, owner.id, "EUR").to_json()
     assert float(result.value) == report["totalEstimatedValue"]
     coins = next(kind for kind in result.kinds if kind.kind == "coin")
     assert coins.unpriced == 1 and coins.entries == 22 and coins.cost_entries == 22 and coins.gain_entries == 21

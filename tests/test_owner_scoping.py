@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from services import collection, pricing
+from services import collection, pricing, sets_view
 from services.accounts import connections
 from services.accounts.vault import Vault
 from services.collection_table import page_rows
@@ -37,10 +37,10 @@ def test_second_user_sees_nothing_of_the_first(session: Session, owner: User, ot
         with pytest.raises(NotFound):
             collection.delete_item(session, bob, item.id)
     assert pricing.unit_prices(session, bob, [i.id for i in ann_items], "EUR") == {}
-    report = pricing.valuation(session, bob)
+    report = pricing.valuation(session, bob).to_json()
     assert (report["totalItems"], report["totalEstimatedValue"], report["byKind"], report["bySet"]) == (0, 0, {}, [])
     assert pricing.value_history(session, bob) == []
-    assert pricing.value_by(session, bob, "coin", "country", "EUR") == []
+    assert sets_view.group_values(session, bob, "coin", "country", "EUR") == []
     assert len(missing_cards(session, bob, "base1")) == 102
     assert not connections.status(session, VAULT, bob, "numista").connected
     assert connections.read_secret(session, VAULT, bob, "numista") is None

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.card_prices import TCGPLAYER_METRICS
-from services.pricing import priced_items_query
+from services.pricing import priced_items
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet
 
 
 def unpriced_entries(session: Session, owner_id: int, kind: str | None = None) -> list[dict[str, Any]]:
     """The owner's held entries that no price source covers, by kind, set and title."""
-    priced = priced_items_query(owner_id).subquery()
+    priced = priced_items(owner_id)
     query = (
         select(
             Item.id, Item.kind, Item.title, Item.quantity, Item.grade, Item.printing, Item.pokemontcg_card_id,
