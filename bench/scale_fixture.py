@@ -55,7 +55,7 @@ def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     for chunk in _chunks(rows):
-        session.execute(insert(model), chunk)
+        session.execute(insert(model.__table__), chunk)
 
 
 def build(session: Session, items: int = 100_000, *, seed: int = 14, today: date | None = None) -> ScaleCollection:

@@ -9,7 +9,7 @@ items that have both a price and a known purchase price, and says over how many.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -110,10 +110,10 @@ def _money(amount: Decimal) -> Decimal:
 
 
 def _converted(
-    rates: ExchangeRates, amount: Any, from_currency: str, currency: str, quantity: int = 1, on: date | None = None
+    rates: ExchangeRates, amount: Any, from_currency: str, currency: str, quantity: int = 1
 ) -> Decimal | None:
-    """``amount`` × ``quantity`` in ``currency`` at the ECB rate (of ``on``); None without a rate (unpriced)."""
-    value = rates.convert(Decimal(amount), from_currency, currency, on)
+    """``amount`` × ``quantity`` in ``currency`` at the latest ECB rate; None without a rate (unpriced)."""
+    value = rates.convert(Decimal(amount), from_currency, currency)
     return value * quantity if value is not None else None
 
 
@@ -181,19 +181,18 @@ def movers(session: Session, owner_id: int, currency: str, *, days: int, limit: 
     cutoff = utcnow() - timedelta(days=days)
     priced = priced_items(owner_id)
     same_series = and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY))
-    then = (
-        select(priced.c.id, func.max(PriceObservation.observed_at).label("at"))
-        .join(PriceObservation, and_(same_series, PriceObservation.observed_at <= cutoff))
-        .group_by(priced.c.id)
-        .subquery()
+    newest_first = func.row_number().over(
+        partition_by=priced.c.id, order_by=(PriceObservation.observed_at.desc(), PriceObservation.id.desc())
     )
-    rows = session.execute(
+    then = (
         select(priced.c.id, priced.c.kind, priced.c.title, priced.c.quantity, priced.c.unit_price, priced.c.currency,
-               PriceObservation.value, PriceObservation.currency, then.c.at)
-        .join(then, then.c.id == priced.c.id)
-        .join(PriceObservation, and_(same_series, PriceObservation.observed_at == then.c.at))
+               PriceObservation.value.label("old"), PriceObservation.currency.label("old_currency"),
+               PriceObservation.observed_at.label("at"), newest_first.label("rank"))
+        .join(PriceObservation, and_(same_series, PriceObservation.observed_at <= cutoff))
         .where(priced.c.unit_price.is_not(None))
+        .subquery("then")
     )  # fmt: skip
+    rows = session.execute(select(*(column for column in then.c if column.name != "rank")).where(then.c.rank == 1))
     rates = current_rates()
     found: dict[int, Mover] = {}
     for item_id, kind, title, quantity, unit, unit_currency, old, old_currency, at in rows:
