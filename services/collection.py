@@ -128,6 +128,24 @@ def list_items(
     return list(session.scalars(query))
 
 
+def page_of_items(
+    session: Session, owner_id: int, filters: ItemFilter, *, limit: int, offset: int
+) -> tuple[list[Item], int]:
+    """One page of the filtered items and how many match, from one statement (the count rides along as a
+    window over the same scan); only a page past the end needs a separate count."""
+    query = (
+        _filtered(owner_id, filters)
+        .add_columns(func.count().over().label("total"))
+        .order_by(Item.kind, Item.title, Item.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = session.execute(query).all()
+    if not rows:
+        return [], count_items(session, owner_id, filters) if offset else 0
+    return [row[0] for row in rows], int(rows[0][1])
+
+
 def sync_statuses(session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
     """Remote status per item and service, for items the caller already fetched owner-scoped."""
     result: dict[int, dict[str, str]] = {}
