@@ -131,16 +131,14 @@ def list_items(
 def page_of_items(
     session: Session, owner_id: int, filters: ItemFilter, *, limit: int, offset: int
 ) -> tuple[list[Item], int]:
-    """One page of the filtered items and how many match, from one statement (the count rides along as a
-    window over the same scan); only a page past the end needs a separate count."""
-    query = (
-        _filtered(owner_id, filters)
-        .add_columns(func.count().over().label("total"))
-        .order_by(Item.kind, Item.title, Item.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    rows = session.execute(query).all()
+    """One page of the filtered items and how many match, from one statement: the page walks the list order's
+    index and stops at ``limit``; the count, an uncorrelated scalar subquery, is computed once from the
+    index (a window count would drag every matching row through the statement); only a page past the end
+    needs a second statement."""
+    matching = _filtered(owner_id, filters).with_only_columns(Item.id).subquery()
+    total = select(func.count()).select_from(matching).scalar_subquery()
+    query = _filtered(owner_id, filters).add_columns(total).order_by(Item.kind, Item.title, Item.id)
+    rows = session.execute(query.offset(offset).limit(limit)).all()
     if not rows:
         return [], count_items(session, owner_id, filters) if offset else 0
     return [row[0] for row in rows], int(rows[0][1])

@@ -149,7 +149,7 @@ def build_rows(
     """Rows for the given owner-scoped items (pictures only with an image cache: downloads skip them)."""
     ids = [item.id for item in items]
     statuses = sync_statuses(session, ids)
-    prices = unit_prices(session, owner_id, ids, currency)
+    prices = unit_prices(session, owner_id, ids, currency, kinds={item.kind for item in items})
     cards = _cards(session, items)
     releases = _releases(session, items)
     numbers = {item.id: cards[item.pokemontcg_card_id][1] for item in items if item.pokemontcg_card_id in cards}

@@ -13,7 +13,22 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, Subquery, and_, case, cast, delete, func, literal, null, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    String,
+    Subquery,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -129,7 +144,10 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
 
 
 def priced_items(
-    owner_id: int | None, *where: Any, columns: Iterable[Any] = (), kinds: Iterable[str] | None = None
+    owner_id: int | BindParameter[int] | None,
+    *where: Any,
+    columns: Iterable[Any] = (),
+    kinds: Iterable[str] | None = None,
 ) -> Subquery:
     """One row per held item of the owner (every member's with None): id, kind, title, quantity (clamped),
     Pokémon set, the chosen unit price, its currency and its price key (so value history and movers follow
@@ -479,21 +497,38 @@ def _ratio(part: int, whole: int) -> float:
 
 
 def unit_prices(
-    session: Session, owner_id: int, item_ids: list[int], currency: str, rates: ExchangeRates | None = None
+    session: Session,
+    owner_id: int,
+    item_ids: list[int],
+    currency: str,
+    rates: ExchangeRates | None = None,
+    *,
+    kinds: Iterable[str] | None = None,
 ) -> dict[int, Decimal]:
     """Estimated unit price, in `currency` at the latest ECB rate, of each of the given items that has one
-    (an item priced in a currency without a rate has none)."""
+    (an item priced in a currency without a rate has none). Naming the items' ``kinds`` skips the others'
+    price rules (a page of coins looks up coin prices only)."""
     if not item_ids:
         return {}
     rates = rates or current_rates()
-    priced = priced_items(owner_id, Item.id.in_(item_ids))
-    rows = session.execute(select(priced.c.id, priced.c.unit_price, priced.c.currency))
+    wanted = tuple(sorted(set(kinds))) if kinds is not None else None
+    statement = _unit_price_statement(tuple(current_settings().card_price_order), wanted)
+    rows = session.execute(statement, {"unit_price_owner": owner_id, "unit_price_items": item_ids})
     converted = {
         item_id: rates.convert(Decimal(price), row_currency, currency)
         for item_id, price, row_currency in rows
         if price is not None
     }
     return {item_id: price for item_id, price in converted.items() if price is not None}
+
+
+@lru_cache(maxsize=16)
+def _unit_price_statement(_price_order: tuple[tuple[str, str], ...], kinds: tuple[str, ...] | None) -> Select[Any]:
+    """Built once per price order and kinds, with bound owner and ids: the Collection page and the API ask
+    for a page of prices on every view, and SQLAlchemy then reuses the compiled statement without walking it."""
+    priced = priced_items(bindparam("unit_price_owner"), Item.id.in_(bindparam("unit_price_items", expanding=True)),
+                          kinds=kinds)  # fmt: skip
+    return select(priced.c.id, priced.c.unit_price, priced.c.currency)
 
 
 # ---------------------------------------------------------------------------- the user's own estimate
