@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from services.exchange_rates import ExchangeRates, current_rates
 from services.pricing import PRICE_KEY, HistoryPoint, priced_items, value_history
@@ -176,34 +176,55 @@ def top_items(session: Session, owner_id: int, currency: str, *, limit: int = 10
 
 
 def movers(session: Session, owner_id: int, currency: str, *, days: int, limit: int = 10) -> list[Mover]:
-    """The held items whose value changed most since ``days`` ago: today's chosen price against the newest
-    observation of the same series at or before then. Items with no price that far back are left out."""
-    cutoff = utcnow() - timedelta(days=days)
+    """The held items whose value changed most since ``days`` ago (see movers_since)."""
+    return movers_since(session, owner_id, currency, (days,), limit=limit)[days]
+
+
+def movers_since(
+    session: Session, owner_id: int, currency: str, periods: tuple[int, ...], *, limit: int = 10
+) -> dict[int, list[Mover]]:
+    """Per period in days, the held items whose value changed most since then: today's chosen price against
+    the newest observation of the same series at or before then (items with no price that far back are left
+    out). One statement for every period: the date of that observation per item and period is one grouped
+    pass over the series' observations up to the latest cutoff (index ranges of the series key), and each
+    value is then one index seek on (series key, date)."""
+    now = utcnow()
+    cutoffs = {days: now - timedelta(days=days) for days in periods}
     priced = priced_items(owner_id)
     same_series = and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY))
-    newest_first = func.row_number().over(
-        partition_by=priced.c.id, order_by=(PriceObservation.observed_at.desc(), PriceObservation.id.desc())
-    )
-    then = (
-        select(priced.c.id, priced.c.kind, priced.c.title, priced.c.quantity, priced.c.unit_price, priced.c.currency,
-               PriceObservation.value.label("old"), PriceObservation.currency.label("old_currency"),
-               PriceObservation.observed_at.label("at"), newest_first.label("rank"))
-        .join(PriceObservation, and_(same_series, PriceObservation.observed_at <= cutoff))
+    dates = (
+        select(priced.c.id, *(func.max(case((PriceObservation.observed_at <= cutoff, PriceObservation.observed_at)))
+                              .label(f"at_{days}") for days, cutoff in cutoffs.items()))
+        .join(PriceObservation, and_(same_series, PriceObservation.observed_at <= max(cutoffs.values())))
         .where(priced.c.unit_price.is_not(None))
-        .subquery("then")
+        .group_by(priced.c.id)
+        .subquery("dates")
     )  # fmt: skip
-    rows = session.execute(select(*(column for column in then.c if column.name != "rank")).where(then.c.rank == 1))
+    now_priced = priced_items(owner_id)
+    query = select(now_priced.c.id, now_priced.c.kind, now_priced.c.title, now_priced.c.quantity,
+                   now_priced.c.unit_price, now_priced.c.currency)  # fmt: skip
+    query = query.join(dates, dates.c.id == now_priced.c.id)
+    for days in periods:
+        then = aliased(PriceObservation, name=f"then_{days}")
+        at = dates.c[f"at_{days}"]
+        query = query.add_columns(then.value, then.currency, at).outerjoin(
+            then, and_(*(getattr(then, name) == now_priced.c[name] for name in PRICE_KEY), then.observed_at == at)
+        )
     rates = current_rates()
-    found: dict[int, Mover] = {}
-    for item_id, kind, title, quantity, unit, unit_currency, old, old_currency, at in rows:
+    found: dict[int, dict[int, Mover]] = {days: {} for days in periods}
+    for row in session.execute(query):
+        item_id, kind, title, quantity, unit, unit_currency = row[:6]
+        earlier: tuple[Any, ...] = tuple(row[6:])
         value_now = _converted(rates, unit, unit_currency, currency, quantity)
-        value_then = _converted(rates, old, old_currency, currency, quantity)
-        if value_now is None or value_then is None:
-            continue
-        now, before = _money(value_now), _money(value_then)
-        if now != before:
-            found[item_id] = Mover(item_id, kind, title, before, now, at)
-    return sorted(found.values(), key=lambda mover: -abs(mover.change))[:limit]
+        for index, days in enumerate(periods):
+            old, old_currency, at = earlier[3 * index : 3 * index + 3]
+            value_then = _converted(rates, old, old_currency, currency, quantity) if old is not None else None
+            if value_now is None or value_then is None:
+                continue
+            now_value, before = _money(value_now), _money(value_then)
+            if now_value != before:
+                found[days][item_id] = Mover(item_id, kind, title, before, now_value, at)
+    return {days: sorted(moved.values(), key=lambda mover: -abs(mover.change))[:limit] for days, moved in found.items()}
 
 
 def recent_additions(session: Session, owner_id: int, *, limit: int = 10) -> list[RecentItem]:
@@ -229,8 +250,8 @@ class Overview:
 
 
 def overview(session: Session, owner_id: int, currency: str) -> Overview:
+    moved = movers_since(session, owner_id, currency, (7, 30))
     return Overview(
         totals(session, owner_id, currency), value_history(session, owner_id, currency, by_kind=True),
-        top_items(session, owner_id, currency), movers(session, owner_id, currency, days=7),
-        movers(session, owner_id, currency, days=30), recent_additions(session, owner_id),
+        top_items(session, owner_id, currency), moved[7], moved[30], recent_additions(session, owner_id),
     )  # fmt: skip
