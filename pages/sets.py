@@ -130,9 +130,9 @@ else:
         "as 0. Sync the card's set, pick the printing that has a price, or give your own estimate (Collection page)."
     )
     st.dataframe(pd.DataFrame([
-        {"#": e["id"], "Kind": labels.kind_label(e["kind"]), "Title": e["title"], "Copies": e["quantity"],
-         "Condition": labels.text(e["grade"]), "Printing": labels.printing_label(e["printing"]),
-         "Set": e["set"]["name"] if e["set"] else ""} for e in unpriced
+        {"#": e.item_id, "Kind": labels.kind_label(e.kind), "Title": e.title, "Copies": e.quantity,
+         "Condition": labels.text(e.grade), "Printing": labels.printing_label(e.printing),
+         "Set": e.set_name or ""} for e in unpriced
     ]), hide_index=True, key="unpriced_table")  # fmt: skip
 
 

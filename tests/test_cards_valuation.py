@@ -115,8 +115,8 @@ def test_unpriced_entries_are_counted_and_listed_never_valued_at_zero(
     assert report["totalEstimatedValue"] == pytest.approx(round(expected_usd, 2), abs=0.01)
     assert report["itemsWithoutPrice"] == 2 and report["totalItems"] == 2 + 1 + 3 + 1 + 1 + 1 + 4
     listed = unpriced_entries(session, owner.id)
-    assert [e["id"] for e in listed] == [lonely.id, nothing.id]  # Team Rocket 10 before 50
-    assert listed[0]["set"] == {"id": "base5", "name": "Team Rocket"} and listed[1]["quantity"] == 4
+    assert [e.item_id for e in listed] == [lonely.id, nothing.id]  # Team Rocket 10 before 50
+    assert (listed[0].set_id, listed[0].set_name) == ("base5", "Team Rocket") and listed[1].quantity == 4
     assert unpriced_entries(session, owner.id, kind="coin") == []
     assert card_printings(session, "base5-4") == ("holofoil", "1stEditionHolofoil")
 
