@@ -245,31 +245,39 @@ def value_history(
     A month counts each item at the average of its observations in that month, each observation
     converted at the ECB rate of its own day; an item with no observation in a month is absent from it
     (so early months of a new collection read low), and so is one priced in a currency without a rate.
-    One statement sums, per day, currency (and kind), quantity × value / (the item's observations that
-    month), so the rows returned are bounded by days × currencies × kinds, not by items.
+    One statement sums, per day, currency (and kind), quantity × value / (the series' observations that
+    month), so the rows returned are bounded by days × currencies × kinds, not by items. Items are first
+    grouped by the series they follow (five conditions of a card, the coins of one issue and grade share
+    one), so each observation is read once per series, not once per item.
     """
     rates = rates or current_rates()
     dialect = session.get_bind().dialect.name
     priced = priced_items(owner_id)
+    key = [priced.c[name] for name in PRICE_KEY]
+    series = (
+        select(*key, priced.c.kind, func.sum(priced.c.quantity).label("copies"), func.count().label("entries"))
+        .where(priced.c.ref_kind.is_not(None))
+        .group_by(*key, priced.c.kind)
+        .subquery("series")
+    )
     month_of = _month(PriceObservation.observed_at, dialect)
     observations = (
         select(
             month_of.label("month"),
             _day(PriceObservation.observed_at, dialect).label("day"),
             PriceObservation.currency,
-            priced.c.kind,
-            (priced.c.quantity * PriceObservation.value).label("line"),
+            series.c.kind,
+            series.c.entries,
+            (series.c.copies * PriceObservation.value).label("line"),
             func.count()
-            .over(partition_by=(priced.c.id, month_of, PriceObservation.currency))
+            .over(partition_by=(*(series.c[name] for name in PRICE_KEY), series.c.kind, month_of,
+                                PriceObservation.currency))
             .label("in_month"),
         )
-        .select_from(priced)
-        .join(
-            PriceObservation,
-            and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY)),
-        )
+        .select_from(series)
+        .join(PriceObservation, and_(*(getattr(PriceObservation, name) == series.c[name] for name in PRICE_KEY)))
         .subquery()
-    )
+    )  # fmt: skip
     kind = observations.c.kind if by_kind else literal(None, String).label("kind")
     grouping: list[Any] = [observations.c.month, observations.c.day, observations.c.currency]
     rows = session.execute(
@@ -279,7 +287,7 @@ def value_history(
             observations.c.currency,
             kind,
             func.sum(observations.c.line / observations.c.in_month),
-            func.sum(literal(1.0) / observations.c.in_month),  # adds up to 1 per item and month
+            func.sum(observations.c.entries * literal(1.0) / observations.c.in_month),  # 1 per item and month
         ).group_by(*grouping, *([observations.c.kind] if by_kind else []))
     ).all()
     points: dict[tuple[str, str | None], list[Any]] = {}
