@@ -78,11 +78,10 @@ def main() -> None:
                     timings.append(time.perf_counter() - started)
                 print(f"{name}: best of 3 {min(timings):.2f} s")
             history = value_history(session, owner.id, args.currency, rates)
-            print(f"history: {len(history)} months, last {history[-1]['estimatedValue']:,.2f} {args.currency} "
-                  f"for {history[-1]['entries']:,} entries")  # fmt: skip
+            print(f"history: {len(history)} months, last {history[-1].value:,.2f} {args.currency} "
+                  f"for {history[-1].entries:,} entries")  # fmt: skip
             report = valuation(session, owner.id, args.currency, rates)
-            total = report["totalEstimatedValue"]
-            print(f"valuation: {total:,.2f} {args.currency} at the rates of {report['rateDate']}")
+            print(f"valuation: {report.value:,.2f} {args.currency} at the rates of {report.rate_date}")
         engine.dispose()
 
 

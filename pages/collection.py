@@ -1,7 +1,6 @@
 """Collection: every item you own, with kind-specific columns and pictures, filtered and paged in the database;
 bulk edit and delete, downloads of the view, and a complete editor for one item."""
 
-import math
 
 import pandas as pd
 import streamlit as st
@@ -10,14 +9,13 @@ from services import labels
 from services.collection import (
     ItemFilter,
     bulk_update,
-    count_items,
     delete_item,
     delete_items,
     find_items,
     get_item,
     list_items_by_id,
 )
-from services.collection_table import HEADERS, columns_for, page_rows, rows_csv, rows_json, view_rows
+from services.collection_table import HEADERS, collection_page, columns_for, rows_csv, rows_json, view_rows
 from services.images import ImageCache, fetch_images, remote_picture_urls
 from services.states import ItemStatus, SyncStatus, values
 from services.store.models import ITEM_KINDS
@@ -54,12 +52,10 @@ if st.session_state.get("collection_filters") != filters:  # new filters start a
     st.session_state[PAGE_KEY] = 1
 
 with context.session() as session:
-    total = count_items(session, actor.id, filters)
-pages = max(1, math.ceil(total / PAGE_SIZE))
-page = min(max(1, int(st.session_state.get(PAGE_KEY, 1))), pages)
-with context.session() as session:
-    rows = page_rows(session, actor.id, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-                     currency=actor.currency, images=ImageCache.from_settings(context.settings))  # fmt: skip
+    shown = collection_page(session, actor.id, filters, page=int(st.session_state.get(PAGE_KEY, 1)),
+                            page_size=PAGE_SIZE, currency=actor.currency,
+                            images=ImageCache.from_settings(context.settings))  # fmt: skip
+rows, total, page, pages = shown.rows, shown.total, shown.page, shown.pages
 
 if not rows:
     st.info("Nothing matches these filters. Clear the search or choose another kind." if total == 0 and (

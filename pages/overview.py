@@ -1,7 +1,6 @@
 """Overview: what the collection is worth and what it cost, by kind; value over time; top items, movers and
 recent additions. Figures come from services/overview.py; this page only draws them."""
 
-from datetime import date
 
 import altair as alt
 import pandas as pd
@@ -41,12 +40,12 @@ copies_col.metric("Items (copies)", f"{totals.copies:,}")
 unpriced_col.metric("Entries without a price", f"{totals.unpriced:,}",
                     help="Never counted as 0: give your own estimate on the Collection page.")  # fmt: skip
 report = cache.valuation(actor.id, currency)
-rate_day = labels.day(date.fromisoformat(report["rateDate"]))
+rate_day = labels.day(report.rate_date)
 rates_note = f"Converted to {currency} at the ECB reference rates of {rate_day}."
-if report["itemsWithoutRate"]:
+if report.without_rate:
     rates_note += (
-        f" {report['itemsWithoutRate']:,} of the entries without a price are priced in a currency the ECB"
-        f" has no rate for ({', '.join(report['currenciesWithoutRate'])}): they are not counted."
+        f" {report.without_rate:,} of the entries without a price are priced in a currency the ECB"
+        f" has no rate for ({', '.join(report.currencies_without_rate)}): they are not counted."
     )
 st.caption(rates_note)
 

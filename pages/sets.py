@@ -33,17 +33,17 @@ report = cache.valuation(actor.id, currency)
 st.subheader("Pokémon sets")
 with context.session() as session:
     banner = catalogue_status(session).banner()
-if banner is not None and report["bySet"]:
+if banner is not None and report.sets:
     (st.warning if banner[0] == "warning" else st.info)(banner[1], icon=":material/history:")
-if not report["bySet"]:
+if not report.sets:
     st.info("No cards yet: add some from the Catalog page, or open a set's binder below and add the cards you have.")
 else:
     sets = pd.DataFrame([
-        {"id": s["set"]["id"], "Set": s["set"]["name"], "Unique cards": s["uniqueCards"], "Copies": s["totalQuantity"],
-         "Value": labels.money(s["estimatedValue"], currency), "value_number": s["estimatedValue"],
-         "Base set": s["baseCompletion"], "Master set": s["completion"], "Printed total": s["printedTotal"],
-         "All cards": s["setTotal"]}
-        for s in report["bySet"]
+        {"id": s.set_id, "Set": s.name, "Unique cards": s.unique_cards, "Copies": s.copies,
+         "Value": labels.money(s.value, currency), "value_number": float(s.value),
+         "Base set": s.base_completion, "Master set": s.completion, "Printed total": s.printed_total,
+         "All cards": s.set_total}
+        for s in report.sets
     ])  # fmt: skip
     completion = sets.melt(id_vars=["Set"], value_vars=["Base set", "Master set"], var_name="Completion",
                            value_name="share")  # fmt: skip
@@ -81,8 +81,8 @@ if not all_sets:
     st.info("The card catalogue is empty: sync it from the Catalog page.")
 else:
     names = dict(all_sets)
-    owned_first = [s["set"]["id"] for s in report["bySet"]] + [i for i, _ in all_sets if i not in
-                                                                {s["set"]["id"] for s in report["bySet"]}]  # fmt: skip
+    owned_first = [s.set_id for s in report.sets] + [i for i, _ in all_sets if i not in
+                                                      {s.set_id for s in report.sets}]  # fmt: skip
     set_col, show_col = st.columns([2, 1])
     chosen = set_col.selectbox("Set", owned_first, format_func=names.__getitem__, key="binder_set")
     show = show_col.segmented_control("Show", ["All", "Owned", "Missing"], default="All", key="binder_show")
@@ -130,9 +130,9 @@ else:
         "as 0. Sync the card's set, pick the printing that has a price, or give your own estimate (Collection page)."
     )
     st.dataframe(pd.DataFrame([
-        {"#": e["id"], "Kind": labels.kind_label(e["kind"]), "Title": e["title"], "Copies": e["quantity"],
-         "Condition": labels.text(e["grade"]), "Printing": labels.printing_label(e["printing"]),
-         "Set": e["set"]["name"] if e["set"] else ""} for e in unpriced
+        {"#": e.item_id, "Kind": labels.kind_label(e.kind), "Title": e.title, "Copies": e.quantity,
+         "Condition": labels.text(e.grade), "Printing": labels.printing_label(e.printing),
+         "Set": e.set_name or ""} for e in unpriced
     ]), hide_index=True, key="unpriced_table")  # fmt: skip
 
 

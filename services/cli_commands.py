@@ -163,7 +163,7 @@ def cmd_catalog_search_pokemon(
 def cmd_value(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> CommandResult:
     from services.pricing import valuation
 
-    document = valuation(session, actor.id, actor.currency or context.settings.currency)
+    document = valuation(session, actor.id, actor.currency or context.settings.currency).to_json()
     no_rate = (
         f", {document['itemsWithoutRate']} of them in a currency without an ECB rate: "
         + ", ".join(document["currenciesWithoutRate"])

@@ -139,6 +139,22 @@ def list_items(
     return list(session.scalars(query))
 
 
+def page_of_items(
+    session: Session, owner_id: int, filters: ItemFilter, *, limit: int, offset: int
+) -> tuple[list[Item], int]:
+    """One page of the filtered items and how many match, from one statement: the page walks the list order's
+    index and stops at ``limit``; the count, an uncorrelated scalar subquery, is computed once from the
+    index (a window count would drag every matching row through the statement); only a page past the end
+    needs a second statement."""
+    matching = _filtered(owner_id, filters).with_only_columns(Item.id).subquery()
+    total = select(func.count()).select_from(matching).scalar_subquery()
+    query = _filtered(owner_id, filters).add_columns(total).order_by(Item.kind, Item.title, Item.id)
+    rows = session.execute(query.offset(offset).limit(limit)).all()
+    if not rows:
+        return [], count_items(session, owner_id, filters) if offset else 0
+    return [row[0] for row in rows], int(rows[0][1])
+
+
 def sync_statuses(session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
     """Remote status per item and service, for items the caller already fetched owner-scoped."""
     result: dict[int, dict[str, str]] = {}

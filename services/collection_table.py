@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -16,7 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services import labels
-from services.collection import SYNC_SERVICE_FOR_KIND, ItemFilter, list_items, sync_statuses, sync_targets
+from services.collection import (
+    SYNC_SERVICE_FOR_KIND,
+    ItemFilter,
+    list_items,
+    page_of_items,
+    sync_statuses,
+    sync_targets,
+)
 from services.images import ImageCache, item_pictures
 from services.pricing import unit_prices
 from services.states import ItemKind
@@ -148,7 +156,7 @@ def build_rows(
     """Rows for the given owner-scoped items (pictures only with an image cache: downloads skip them)."""
     ids = [item.id for item in items]
     statuses = sync_statuses(session, ids)
-    prices = unit_prices(session, owner_id, ids, currency)
+    prices = unit_prices(session, owner_id, ids, currency, kinds={item.kind for item in items})
     cards = _cards(session, items)
     releases = _releases(session, items)
     numbers = {item.id: cards[item.pokemontcg_card_id][1] for item in items if item.pokemontcg_card_id in cards}
@@ -185,19 +193,34 @@ def build_rows(
     return rows
 
 
-def page_rows(
+@dataclass(frozen=True)
+class CollectionPage:
+    rows: list[CollectionRow]
+    total: int  # items matching the filters
+    page: int  # 1-based, clamped to the last page
+    pages: int
+
+
+def collection_page(
     session: Session,
     owner_id: int,
     filters: ItemFilter,
     *,
-    limit: int,
-    offset: int,
+    page: int,
+    page_size: int,
     currency: str,
     images: ImageCache | None = None,
-) -> list[CollectionRow]:
-    """Rows for the Collection page, paged in SQL; values in `currency` ('no price' when unknown, never 0)."""
-    items = list_items(session, owner_id, filters, limit=limit, offset=offset)
-    return build_rows(session, owner_id, items, currency=currency, images=images)
+) -> CollectionPage:
+    """One page of the Collection table and the count of matching items: the page and its count from one
+    statement, then a bounded handful (sync states, prices, cards, releases, pictures) for its rows, whatever
+    the collection's size. A page past the end shows the last one."""
+    page = max(1, page)
+    items, total = page_of_items(session, owner_id, filters, limit=page_size, offset=(page - 1) * page_size)
+    pages = max(1, math.ceil(total / page_size))
+    if not items and page > pages:
+        page = pages
+        items, total = page_of_items(session, owner_id, filters, limit=page_size, offset=(page - 1) * page_size)
+    return CollectionPage(build_rows(session, owner_id, items, currency=currency, images=images), total, page, pages)
 
 
 def view_rows(session: Session, owner_id: int, filters: ItemFilter, *, currency: str) -> list[CollectionRow]:
@@ -229,5 +252,3 @@ def rows_csv(rows: list[CollectionRow], kind: str | None) -> str:
 def rows_json(rows: list[CollectionRow], kind: str | None) -> str:
     names = [name for name in columns_for(kind) if name != "picture"]
     return json.dumps([{name: asdict(row)[name] for name in names} for row in rows], ensure_ascii=False, indent=1)
-
-

@@ -9,15 +9,15 @@ items that have both a price and a known purchase price, and says over how many.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from services.exchange_rates import ExchangeRates, current_rates
-from services.pricing import PRICE_KEY, priced_items_query
+from services.pricing import PRICE_KEY, HistoryPoint, priced_items, value_history
 from services.store.models import Item, PriceObservation, utcnow
 
 CENT = Decimal("0.01")
@@ -71,13 +71,6 @@ class OverviewTotals:
 
 
 @dataclass(frozen=True)
-class HistoryPoint:
-    month: date  # the first day of the month
-    kind: str
-    value: Decimal
-
-
-@dataclass(frozen=True)
 class ItemValue:
     item_id: int
     kind: str
@@ -117,41 +110,45 @@ def _money(amount: Decimal) -> Decimal:
 
 
 def _converted(
-    rates: ExchangeRates, amount: Any, from_currency: str, currency: str, quantity: int = 1, on: date | None = None
+    rates: ExchangeRates, amount: Any, from_currency: str, currency: str, quantity: int = 1
 ) -> Decimal | None:
-    """``amount`` × ``quantity`` in ``currency`` at the ECB rate (of ``on``); None without a rate (unpriced)."""
-    value = rates.convert(Decimal(amount), from_currency, currency, on)
+    """``amount`` × ``quantity`` in ``currency`` at the latest ECB rate; None without a rate (unpriced)."""
+    value = rates.convert(Decimal(amount), from_currency, currency)
     return value * quantity if value is not None else None
 
 
 def totals(session: Session, owner_id: int, currency: str) -> OverviewTotals:
-    """Value, cost and gain per kind of the held items, in ``currency``."""
+    """Value, cost and gain per kind of the held items, in ``currency``: one aggregate statement, grouped by
+    kind, price currency, purchase currency and which of the two the entries have (conversion is linear, so
+    converting each group's sum is converting each entry)."""
     rates = current_rates()
-    priced = priced_items_query(owner_id).subquery()
+    priced = priced_items(owner_id, columns=(Item.acquired_price, Item.acquired_currency))
+    has_price, has_cost = priced.c.unit_price.is_not(None), priced.c.acquired_price.is_not(None)
     rows = session.execute(
-        select(priced.c.kind, priced.c.quantity, priced.c.unit_price, priced.c.currency,
-               Item.acquired_price, Item.acquired_currency)
-        .join(Item, Item.id == priced.c.id)
+        select(priced.c.kind, priced.c.currency, priced.c.acquired_currency, has_price, has_cost, func.count(),
+               func.sum(priced.c.quantity), func.sum(priced.c.quantity * priced.c.unit_price),
+               func.sum(priced.c.quantity * priced.c.acquired_price))
+        .group_by(priced.c.kind, priced.c.currency, priced.c.acquired_currency, has_price, has_cost)
     )  # fmt: skip
     buckets: dict[str, dict[str, Any]] = {}
-    for kind, quantity, unit_price, price_currency, paid, paid_currency in rows:
+    for kind, price_currency, paid_currency, priced_, costed, entries, copies, value_sum, cost_sum in rows:
         bucket = buckets.setdefault(kind, {"copies": 0, "entries": 0, "unpriced": 0, "value": Decimal(0),
                                            "cost": Decimal(0), "cost_entries": 0, "gain": Decimal(0),
                                            "gain_entries": 0})  # fmt: skip
-        bucket["copies"] += quantity
-        bucket["entries"] += 1
-        value = _converted(rates, unit_price, price_currency, currency, quantity) if unit_price is not None else None
-        cost = _converted(rates, paid, paid_currency or currency, currency, quantity) if paid is not None else None
+        bucket["copies"] += int(copies)
+        bucket["entries"] += int(entries)
+        value = _converted(rates, value_sum, price_currency, currency) if priced_ else None
+        cost = _converted(rates, cost_sum, paid_currency or currency, currency) if costed else None
         if value is None:
-            bucket["unpriced"] += 1
+            bucket["unpriced"] += entries
         else:
             bucket["value"] += value
         if cost is not None:
             bucket["cost"] += cost
-            bucket["cost_entries"] += 1
+            bucket["cost_entries"] += entries
         if value is not None and cost is not None:
             bucket["gain"] += value - cost
-            bucket["gain_entries"] += 1
+            bucket["gain_entries"] += entries
     kinds = tuple(
         KindTotals(kind, b["copies"], b["entries"], b["unpriced"], _money(b["value"]), _money(b["cost"]),
                    b["cost_entries"], _money(b["gain"]), b["gain_entries"])
@@ -160,41 +157,9 @@ def totals(session: Session, owner_id: int, currency: str) -> OverviewTotals:
     return OverviewTotals(currency, kinds)
 
 
-def _month(column: Any, dialect: str) -> Any:
-    return func.to_char(column, "YYYY-MM") if dialect == "postgresql" else func.strftime("%Y-%m", column)
-
-
-def history_by_kind(session: Session, owner_id: int, currency: str) -> list[HistoryPoint]:
-    """Estimated value per month and kind, each item at the average of its chosen series in that month."""
-    priced = priced_items_query(owner_id).subquery()
-    month = _month(PriceObservation.observed_at, session.get_bind().dialect.name).label("month")
-    per_item = (
-        select(priced.c.id, priced.c.kind, priced.c.quantity, month, PriceObservation.currency,
-               func.avg(PriceObservation.value).label("unit"))
-        .join(PriceObservation, and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY)))
-        .group_by(priced.c.id, priced.c.kind, priced.c.quantity, month, PriceObservation.currency)
-        .subquery()
-    )  # fmt: skip
-    rows = session.execute(
-        select(per_item.c.month, per_item.c.kind, per_item.c.currency, func.sum(per_item.c.quantity * per_item.c.unit))
-        .group_by(per_item.c.month, per_item.c.kind, per_item.c.currency)
-    )  # fmt: skip
-    rates = current_rates()
-    points: dict[tuple[str, str], Decimal] = {}
-    for month_label, kind, row_currency, total in rows:
-        month_start = date(int(month_label[:4]), int(month_label[5:7]), 1)
-        converted = _converted(rates, total, row_currency, currency, on=month_start)
-        if converted is not None:  # a currency without a rate is left out, never taken 1:1
-            points[(month_label, kind)] = points.get((month_label, kind), Decimal(0)) + converted
-    return [
-        HistoryPoint(date(int(label[:4]), int(label[5:7]), 1), kind, _money(value))
-        for (label, kind), value in sorted(points.items())
-    ]
-
-
 def top_items(session: Session, owner_id: int, currency: str, *, limit: int = 10) -> list[ItemValue]:
     """The held items worth most (copies × unit price)."""
-    priced = priced_items_query(owner_id).subquery()
+    priced = priced_items(owner_id)
     rows = session.execute(
         select(priced.c.id, priced.c.kind, priced.c.title, priced.c.quantity, priced.c.unit_price, priced.c.currency)
         .where(priced.c.unit_price.is_not(None))
@@ -211,35 +176,55 @@ def top_items(session: Session, owner_id: int, currency: str, *, limit: int = 10
 
 
 def movers(session: Session, owner_id: int, currency: str, *, days: int, limit: int = 10) -> list[Mover]:
-    """The held items whose value changed most since ``days`` ago: today's chosen price against the newest
-    observation of the same series at or before then. Items with no price that far back are left out."""
-    cutoff = utcnow() - timedelta(days=days)
-    priced = priced_items_query(owner_id).subquery()
+    """The held items whose value changed most since ``days`` ago (see movers_since)."""
+    return movers_since(session, owner_id, currency, (days,), limit=limit)[days]
+
+
+def movers_since(
+    session: Session, owner_id: int, currency: str, periods: tuple[int, ...], *, limit: int = 10
+) -> dict[int, list[Mover]]:
+    """Per period in days, the held items whose value changed most since then: today's chosen price against
+    the newest observation of the same series at or before then (items with no price that far back are left
+    out). One statement for every period: the date of that observation per item and period is one grouped
+    pass over the series' observations up to the latest cutoff (index ranges of the series key), and each
+    value is then one index seek on (series key, date)."""
+    now = utcnow()
+    cutoffs = {days: now - timedelta(days=days) for days in periods}
+    priced = priced_items(owner_id)
     same_series = and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY))
-    then = (
-        select(priced.c.id, func.max(PriceObservation.observed_at).label("at"))
-        .join(PriceObservation, and_(same_series, PriceObservation.observed_at <= cutoff))
-        .group_by(priced.c.id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(priced.c.id, priced.c.kind, priced.c.title, priced.c.quantity, priced.c.unit_price, priced.c.currency,
-               PriceObservation.value, PriceObservation.currency, then.c.at)
-        .join(then, then.c.id == priced.c.id)
-        .join(PriceObservation, and_(same_series, PriceObservation.observed_at == then.c.at))
+    dates = (
+        select(priced.c.id, *(func.max(case((PriceObservation.observed_at <= cutoff, PriceObservation.observed_at)))
+                              .label(f"at_{days}") for days, cutoff in cutoffs.items()))
+        .join(PriceObservation, and_(same_series, PriceObservation.observed_at <= max(cutoffs.values())))
         .where(priced.c.unit_price.is_not(None))
+        .group_by(priced.c.id)
+        .subquery("dates")
     )  # fmt: skip
+    now_priced = priced_items(owner_id)
+    query = select(now_priced.c.id, now_priced.c.kind, now_priced.c.title, now_priced.c.quantity,
+                   now_priced.c.unit_price, now_priced.c.currency)  # fmt: skip
+    query = query.join(dates, dates.c.id == now_priced.c.id)
+    for days in periods:
+        then = aliased(PriceObservation, name=f"then_{days}")
+        at = dates.c[f"at_{days}"]
+        query = query.add_columns(then.value, then.currency, at).outerjoin(
+            then, and_(*(getattr(then, name) == now_priced.c[name] for name in PRICE_KEY), then.observed_at == at)
+        )
     rates = current_rates()
-    found: dict[int, Mover] = {}
-    for item_id, kind, title, quantity, unit, unit_currency, old, old_currency, at in rows:
+    found: dict[int, dict[int, Mover]] = {days: {} for days in periods}
+    for row in session.execute(query):
+        item_id, kind, title, quantity, unit, unit_currency = row[:6]
+        earlier: tuple[Any, ...] = tuple(row[6:])
         value_now = _converted(rates, unit, unit_currency, currency, quantity)
-        value_then = _converted(rates, old, old_currency, currency, quantity)
-        if value_now is None or value_then is None:
-            continue
-        now, before = _money(value_now), _money(value_then)
-        if now != before:
-            found[item_id] = Mover(item_id, kind, title, before, now, at)
-    return sorted(found.values(), key=lambda mover: -abs(mover.change))[:limit]
+        for index, days in enumerate(periods):
+            old, old_currency, at = earlier[3 * index : 3 * index + 3]
+            value_then = _converted(rates, old, old_currency, currency, quantity) if old is not None else None
+            if value_now is None or value_then is None:
+                continue
+            now_value, before = _money(value_now), _money(value_then)
+            if now_value != before:
+                found[days][item_id] = Mover(item_id, kind, title, before, now_value, at)
+    return {days: sorted(moved.values(), key=lambda mover: -abs(mover.change))[:limit] for days, moved in found.items()}
 
 
 def recent_additions(session: Session, owner_id: int, *, limit: int = 10) -> list[RecentItem]:
@@ -265,8 +250,8 @@ class Overview:
 
 
 def overview(session: Session, owner_id: int, currency: str) -> Overview:
+    moved = movers_since(session, owner_id, currency, (7, 30))
     return Overview(
-        totals(session, owner_id, currency), history_by_kind(session, owner_id, currency),
-        top_items(session, owner_id, currency), movers(session, owner_id, currency, days=7),
-        movers(session, owner_id, currency, days=30), recent_additions(session, owner_id),
+        totals(session, owner_id, currency), value_history(session, owner_id, currency, by_kind=True),
+        top_items(session, owner_id, currency), moved[7], moved[30], recent_additions(session, owner_id),
     )  # fmt: skip

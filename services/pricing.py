@@ -7,13 +7,28 @@ possible. `latest_prices` holds the newest observation per key so valuing 100,00
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, delete, func, literal, select
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    String,
+    Subquery,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -23,7 +38,6 @@ from services.errors import InvalidInput
 from services.exchange_rates import ExchangeRates, current_rates
 from services.states import NOT_HELD_STATUSES
 from services.store.models import (
-    DiscogsRelease,
     Item,
     LatestPrice,
     PokemonCard,
@@ -129,48 +143,67 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
     }  # fmt: skip
 
 
-def priced_items_query(owner_id: int) -> Select[Any]:
-    """One row per held item of the owner: id, kind, title, quantity, Pokémon set, the unit price, its
-    currency, and the key of the price chosen (so value history can follow the same series)."""
-    base = _priced_items(tuple(current_settings().card_price_order))
-    return base.where(Item.owner_id == owner_id, Item.status.not_in(NOT_HELD_STATUSES))
+def priced_items(
+    owner_id: int | BindParameter[int] | None,
+    *where: Any,
+    columns: Iterable[Any] = (),
+    kinds: Iterable[str] | None = None,
+) -> Subquery:
+    """One row per held item of the owner (every member's with None): id, kind, title, quantity (clamped),
+    Pokémon set, the chosen unit price, its currency and its price key (so value history and movers follow
+    the same series), plus the Item ``columns`` asked for; ``where`` narrows the items (Item columns).
+
+    Which price wins is resolved once, in this one statement, and nowhere else: per kind, the item's
+    candidates are outer-joined to ``latest_prices`` by its primary key (a maintained newest-observation
+    table, upserted by record_observations) and the first one in range wins. Each kind is its own branch of
+    a UNION ALL, so an item is looked up against its own kind's 4–6 candidates only, with no correlated
+    subquery. A further maintained per-item "current price" table was weighed and not chosen: every writer
+    (imports, syncs, edits, the API, a changed VITRINE_CARD_PRICE_ORDER) would have to keep it true, and a
+    stale row would silently change a valuation; these index lookups cost about as much as the plain join
+    a hand-written aggregate needs anyway (bench/scale.py prints both).
+    """
+    extra = tuple(columns)
+    held = [Item.status.not_in(NOT_HELD_STATUSES), *where]
+    if owner_id is not None:
+        held.insert(0, Item.owner_id == owner_id)
+    branches = _priced_branches(tuple(current_settings().card_price_order))
+    wanted = set(kinds) if kinds is not None else set(branches)
+    selects = [branch.add_columns(*extra).where(Item.kind == kind, *held)
+               for kind, branch in branches.items() if kind in wanted]  # fmt: skip
+    if len(selects) == 1:
+        return selects[0].subquery("priced")
+    return union_all(*selects).subquery("priced")
 
 
 @lru_cache(maxsize=8)
-def _priced_items(_price_order: tuple[tuple[str, str], ...]) -> Select[Any]:
-    """The owner-independent part of priced_items_query, built once per price order: building its dozen
-    aliased joins costs more than running it for a page of items (a Select is immutable, so sharing is safe)."""
-    joins = []
-    chosen: dict[str, list[tuple[Any, Any]]] = {name: [] for name in ("value", "currency", *PRICE_KEY)}
+def _priced_branches(_price_order: tuple[tuple[str, str], ...]) -> dict[str, Select[Any]]:
+    """The owner-independent part of priced_items, one Select per kind, built once per price order: building
+    its aliased joins costs more than running it for a page of items (a Select is immutable: sharing is safe)."""
+    # A quantity stored before the ranges were checked (services/validation.py) counts as 1: never an overflow.
+    quantity = case((Item.quantity.between(QUANTITY_MIN, QUANTITY_MAX), Item.quantity), else_=1).label("quantity")
+    branches = {}
     for kind, candidates in _candidates().items():
+        chosen: dict[str, list[tuple[Any, Any]]] = {name: [] for name in ("value", "currency", *PRICE_KEY)}
+        joins = []
         for ref_kind, ref_expr, source, variant_expr, metric in candidates:
             price = aliased(LatestPrice)
-            joins.append(
-                (
-                    price,
-                    and_(
-                        Item.kind == kind,
-                        price.ref_kind == ref_kind,
-                        price.ref_id == ref_expr,
-                        price.source == source,
-                        price.variant == variant_expr,
-                        price.metric == metric,
-                    ),
-                )
-            )
+            joins.append((price, and_(price.ref_kind == ref_kind, price.ref_id == ref_expr, price.source == source,
+                                      price.variant == variant_expr, price.metric == metric)))  # fmt: skip
             found = price.value.between(0, MONEY_MAX)  # a stored out-of-range price reads as no price
             for name in chosen:
                 chosen[name].append((found, getattr(price, name)))
-    # A quantity stored before the ranges were checked (services/validation.py) counts as 1: never an overflow.
-    quantity = case((Item.quantity.between(QUANTITY_MIN, QUANTITY_MAX), Item.quantity), else_=1).label("quantity")
-    query = select(Item.id, Item.kind, Item.title, quantity, PokemonCard.set_id).add_columns(
-        case(*chosen.pop("value"), else_=None).label("unit_price"),
-        *(case(*whens, else_=None).label(name) for name, whens in chosen.items()),
-    )
-    query = query.select_from(Item).outerjoin(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id)
-    for alias, condition in joins:
-        query = query.outerjoin(alias, condition)
-    return query
+        set_id = PokemonCard.set_id if kind == "card" else cast(null(), String(40))
+        query = select(Item.id, Item.kind, Item.title, quantity, set_id.label("set_id")).add_columns(
+            case(*chosen.pop("value"), else_=None).label("unit_price"),
+            *(case(*whens, else_=None).label(name) for name, whens in chosen.items()),
+        )
+        query = query.select_from(Item)
+        if kind == "card":
+            query = query.outerjoin(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id)
+        for alias, condition in joins:
+            query = query.outerjoin(alias, condition)
+        branches[kind] = query
+    return branches
 
 
 def _month(column: Any, dialect: str) -> Any:
@@ -185,191 +218,286 @@ def _day(column: Any, dialect: str) -> Any:
     return func.strftime("%Y-%m-%d", column)
 
 
+@dataclass(frozen=True)
+class HistoryPoint:
+    """The estimated value of the held items (of one kind, or of every kind: kind None) in one month."""
+
+    month: date  # the first day of the month
+    kind: str | None
+    value: Decimal  # to the cent
+    entries: int  # items with an observation that month
+
+    def to_json(self) -> dict[str, Any]:
+        return {"month": self.month.strftime("%Y-%m"), "estimatedValue": float(self.value), "entries": self.entries}
+
+
 def value_history(
-    session: Session, owner_id: int, currency: str = "EUR", rates: ExchangeRates | None = None
-) -> list[dict[str, Any]]:
-    """Estimated value per month, following each item's chosen price series back in time.
+    session: Session,
+    owner_id: int,
+    currency: str = "EUR",
+    rates: ExchangeRates | None = None,
+    *,
+    by_kind: bool = False,
+) -> list[HistoryPoint]:
+    """Estimated value per month (and kind, with ``by_kind``), following each item's chosen price series back
+    in time: the one home of the value-over-time rule, for `value`, the API and the Overview.
 
     A month counts each item at the average of its observations in that month, each observation
     converted at the ECB rate of its own day; an item with no observation in a month is absent from it
     (so early months of a new collection read low), and so is one priced in a currency without a rate.
-    SQL sums, per day and currency, quantity × value / (the item's observations that month), so the
-    rows returned are bounded by days × currencies, not by items.
+    One statement sums, per day, currency (and kind), quantity × value / (the series' observations that
+    month), so the rows returned are bounded by days × currencies × kinds, not by items. Items are first
+    grouped by the series they follow (five conditions of a card, the coins of one issue and grade share
+    one), so each observation is read once per series, not once per item.
     """
     rates = rates or current_rates()
     dialect = session.get_bind().dialect.name
-    priced = priced_items_query(owner_id).subquery()
+    priced = priced_items(owner_id)
+    key = [priced.c[name] for name in PRICE_KEY]
+    series = (
+        select(*key, priced.c.kind, func.sum(priced.c.quantity).label("copies"), func.count().label("entries"))
+        .where(priced.c.ref_kind.is_not(None))
+        .group_by(*key, priced.c.kind)
+        .subquery("series")
+    )
     month_of = _month(PriceObservation.observed_at, dialect)
     observations = (
         select(
             month_of.label("month"),
             _day(PriceObservation.observed_at, dialect).label("day"),
             PriceObservation.currency,
-            (priced.c.quantity * PriceObservation.value).label("line"),
+            series.c.kind,
+            series.c.entries,
+            (series.c.copies * PriceObservation.value).label("line"),
             func.count()
-            .over(partition_by=(priced.c.id, month_of, PriceObservation.currency))
+            .over(partition_by=(*(series.c[name] for name in PRICE_KEY), series.c.kind, month_of,
+                                PriceObservation.currency))
             .label("in_month"),
         )
-        .select_from(priced)
-        .join(
-            PriceObservation,
-            and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY)),
-        )
+        .select_from(series)
+        .join(PriceObservation, and_(*(getattr(PriceObservation, name) == series.c[name] for name in PRICE_KEY)))
         .subquery()
-    )
+    )  # fmt: skip
+    kind = observations.c.kind if by_kind else literal(None, String).label("kind")
+    grouping: list[Any] = [observations.c.month, observations.c.day, observations.c.currency]
     rows = session.execute(
         select(
             observations.c.month,
             observations.c.day,
             observations.c.currency,
+            kind,
             func.sum(observations.c.line / observations.c.in_month),
-            func.sum(literal(1.0) / observations.c.in_month),  # adds up to 1 per item and month
-        )
-        .group_by(observations.c.month, observations.c.day, observations.c.currency)
-        .order_by(observations.c.month)
+            func.sum(observations.c.entries * literal(1.0) / observations.c.in_month),  # 1 per item and month
+        ).group_by(*grouping, *([observations.c.kind] if by_kind else []))
     ).all()
-    months: dict[str, dict[str, Any]] = {}
-    for month_label, day, row_currency, total, share in rows:
+    points: dict[tuple[str, str | None], list[Any]] = {}
+    for month_label, day, row_currency, row_kind, total, share in rows:
         converted = rates.convert(Decimal(total), row_currency, currency, on=date.fromisoformat(day))
         if converted is None:
             continue
-        bucket = months.setdefault(month_label, {"month": month_label, "estimatedValue": Decimal(0), "entries": 0.0})
-        bucket["estimatedValue"] += converted
-        bucket["entries"] += float(share)
+        point = points.setdefault((month_label, row_kind), [Decimal(0), 0.0])
+        point[0] += converted
+        point[1] += float(share)
     return [
-        {**m, "estimatedValue": _money(m["estimatedValue"]), "entries": round(m["entries"])}
-        for m in months.values()
-    ]
+        HistoryPoint(date(int(label[:4]), int(label[5:7]), 1), row_kind, _cents(value), round(entries))
+        for (label, row_kind), (value, entries) in sorted(points.items(), key=lambda entry: (entry[0][0],
+                                                                                          entry[0][1] or ""))
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class KindValue:
+    kind: str
+    copies: int
+    value: Decimal  # to the cent, of the priced entries
+    unpriced: int  # entries without a price (or priced in a currency without a rate)
+
+
+@dataclass(frozen=True)
+class SetValue:
+    set_id: str
+    name: str
+    unique_cards: int
+    copies: int
+    value: Decimal
+    printed_total: int
+    set_total: int
+    base_completion: float
+    completion: float
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """What the collection is worth in ``currency`` at the ECB rates of ``rate_date``, by kind and Pokémon set."""
+
+    currency: str
+    rate_date: date
+    value: Decimal
+    copies: int
+    unpriced: int  # entries without a price, including the without_rate ones
+    without_rate: int  # entries priced in a currency without an ECB rate
+    currencies_without_rate: tuple[str, ...]
+    kinds: tuple[KindValue, ...]
+    sets: tuple[SetValue, ...]  # by set name
+
+    def to_json(self) -> dict[str, Any]:
+        """The `value --json` document (a contract: its keys never change)."""
+        return {
+            "totalEstimatedValue": float(self.value),
+            "currency": self.currency,
+            "rateDate": self.rate_date.isoformat(),
+            "totalItems": self.copies,
+            "itemsWithoutPrice": self.unpriced,
+            "itemsWithoutRate": self.without_rate,
+            "currenciesWithoutRate": list(self.currencies_without_rate),
+            "byKind": {
+                k.kind: {"items": k.copies, "estimatedValue": float(k.value), "itemsWithoutPrice": k.unpriced}
+                for k in self.kinds
+            },
+            "bySet": [
+                {
+                    "set": {"id": s.set_id, "name": s.name},
+                    "uniqueCards": s.unique_cards,
+                    "totalQuantity": s.copies,
+                    "estimatedValue": float(s.value),
+                    "printedTotal": s.printed_total,
+                    "setTotal": s.set_total,
+                    "baseCompletion": s.base_completion,
+                    "completion": s.completion,
+                }
+                for s in self.sets
+            ],
+        }
 
 
 def valuation(
-    session: Session, owner_id: int, currency: str = "EUR", rates: ExchangeRates | None = None
-) -> dict[str, Any]:
-    """The `value --json` document: totals, by kind and by Pokémon set (aggregated in SQL), converted at
-    the latest ECB rates (`rateDate`)."""
+    session: Session, owner_id: int, currency: str = "EUR", rates: ExchangeRates | None = None, *, sets: bool = True
+) -> Valuation:
+    """Totals, by kind and (unless ``sets`` is False) by Pokémon set, each one aggregate statement, converted at
+    the latest ECB rates."""
     rates = rates or current_rates()
-    priced = priced_items_query(owner_id).subquery()
-    line_value = priced.c.quantity * priced.c.unit_price
+    totals = _kind_totals(session, priced_items(owner_id), currency, rates)
+    return replace(totals, sets=set_values(session, owner_id, currency, rates)) if sets else totals
+
+
+def club_value(session: Session, currency: str = "EUR", rates: ExchangeRates | None = None) -> Decimal:
+    """What every member's held items are worth together (the club figures): each member's total as their
+    `value` shows it, summed, from one statement grouped by member and price currency."""
+    rates = rates or current_rates()
+    priced = priced_items(None, columns=(Item.owner_id,))
+    per_member: dict[int, Decimal] = {}
+    for owner_id, row_currency, value in session.execute(
+        select(priced.c.owner_id, priced.c.currency, func.sum(priced.c.quantity * priced.c.unit_price))
+        .where(priced.c.unit_price.is_not(None))
+        .group_by(priced.c.owner_id, priced.c.currency)
+    ):
+        converted = rates.convert(Decimal(value), row_currency, currency)
+        per_member[owner_id] = per_member.get(owner_id, Decimal(0)) + (converted or Decimal(0))
+    return sum((_cents(total) for total in per_member.values()), Decimal(0))
+
+
+def _kind_totals(session: Session, priced: Subquery, currency: str, rates: ExchangeRates) -> Valuation:
     by_kind_currency = session.execute(
         select(
             priced.c.kind,
             priced.c.currency,
             func.count(),
             func.sum(priced.c.quantity),
-            func.sum(line_value),
+            func.sum(priced.c.quantity * priced.c.unit_price),
             func.sum(case((priced.c.unit_price.is_(None), 1), else_=0)),
         ).group_by(priced.c.kind, priced.c.currency)
     ).all()
-    by_kind: dict[str, dict[str, Any]] = {}
-    total_value = Decimal(0)
-    total_copies = 0
-    unpriced = without_rate = 0
+    by_kind: dict[str, list[Any]] = {}  # copies, value, unpriced entries
+    without_rate = 0
     currencies_without_rate: set[str] = set()
-    for kind, row_currency, entries, copies, value, without_price in by_kind_currency:
-        bucket = by_kind.setdefault(kind, {"items": 0, "estimatedValue": Decimal(0), "itemsWithoutPrice": 0})
-        bucket["items"] += int(copies or 0)
-        bucket["itemsWithoutPrice"] += int(without_price or 0)
-        total_copies += int(copies or 0)
-        unpriced += int(without_price or 0)
+    for kind, row_currency, entries, copies, value, without_price in sorted(by_kind_currency, key=lambda r: r[0]):
+        bucket = by_kind.setdefault(kind, [0, Decimal(0), 0])
+        bucket[0] += int(copies or 0)
+        bucket[2] += int(without_price or 0)
         if value is None:
             continue
         converted = rates.convert(Decimal(value), row_currency, currency)
         if converted is None:
             priced_entries = int(entries) - int(without_price or 0)
-            unpriced += priced_entries
-            bucket["itemsWithoutPrice"] += priced_entries
+            bucket[2] += priced_entries
             without_rate += priced_entries
             # the price's currency, or the display currency itself (one stored before rates were checked)
             currencies_without_rate.add(row_currency if rates.per_euro(row_currency) is None else currency)
             continue
-        bucket["estimatedValue"] += converted
-        total_value += converted
-    return {
-        "totalEstimatedValue": _money(total_value),
-        "currency": currency,
-        "rateDate": rates.rate_date.isoformat(),
-        "totalItems": total_copies,
-        "itemsWithoutPrice": unpriced,
-        "itemsWithoutRate": without_rate,
-        "currenciesWithoutRate": sorted(currencies_without_rate),
-        "byKind": {
-            k: {
-                "items": v["items"],
-                "estimatedValue": _money(v["estimatedValue"]),
-                "itemsWithoutPrice": v["itemsWithoutPrice"],
-            }
-            for k, v in by_kind.items()
-        },
-        "bySet": _by_set(session, owner_id, priced, currency, rates),
-    }
+        bucket[1] += converted
+    kinds = tuple(KindValue(kind, copies, _cents(value), unpriced)
+                  for kind, (copies, value, unpriced) in by_kind.items())  # fmt: skip
+    return Valuation(
+        currency=currency,
+        rate_date=rates.rate_date,
+        value=_cents(sum((bucket[1] for bucket in by_kind.values()), Decimal(0))),
+        copies=sum(kind.copies for kind in kinds),
+        unpriced=sum(kind.unpriced for kind in kinds),
+        without_rate=without_rate,
+        currencies_without_rate=tuple(sorted(currencies_without_rate)),
+        kinds=kinds,
+        sets=(),
+    )
 
 
-def _by_set(
-    session: Session, owner_id: int, priced: Any, currency: str, rates: ExchangeRates
-) -> list[dict[str, Any]]:
-    owned = (
-        select(
-            priced.c.set_id,
-            priced.c.currency,
-            func.count(func.distinct(priced.c.id)).label("entries"),
-            func.sum(priced.c.quantity).label("copies"),
-            func.sum(priced.c.quantity * priced.c.unit_price).label("value"),
-        )
+def set_values(
+    session: Session, owner_id: int, currency: str, rates: ExchangeRates | None = None
+) -> tuple[SetValue, ...]:
+    """Per Pokémon set the owner holds cards of: distinct cards, copies, value and completion, in one statement
+    (value per set and price currency, joined to the distinct owned cards and the set's catalogue size)."""
+    rates = rates or current_rates()
+    priced = priced_items(owner_id, kinds=("card",))
+    values = (
+        select(priced.c.set_id, priced.c.currency, func.sum(priced.c.quantity).label("copies"),
+               func.sum(priced.c.quantity * priced.c.unit_price).label("value"))
         .where(priced.c.set_id.is_not(None))
         .group_by(priced.c.set_id, priced.c.currency)
+        .subquery("set_values")
+    )  # fmt: skip
+    owned = (
+        select(PokemonCard.set_id, PokemonCard.id, PokemonCard.number_value)
+        .where(PokemonCard.id.in_(select(Item.pokemontcg_card_id).where(
+            Item.owner_id == owner_id, Item.kind == "card", Item.status.not_in(NOT_HELD_STATUSES))))
+        .subquery("owned_cards")
+    )  # fmt: skip
+    distinct_cards = (
+        select(owned.c.set_id, func.count().label("unique_cards"),
+               func.sum(case((owned.c.number_value <= PokemonSet.printed_total, 1), else_=0)).label("base_cards"),
+               PokemonSet.name, PokemonSet.printed_total, PokemonSet.total)
+        .join(PokemonSet, PokemonSet.id == owned.c.set_id)
+        .group_by(owned.c.set_id, PokemonSet.name, PokemonSet.printed_total, PokemonSet.total)
+        .subquery("distinct_cards")
+    )  # fmt: skip
+    set_sizes = (
+        select(PokemonCard.set_id, func.count().label("cards"))
+        .where(PokemonCard.set_id.in_(select(owned.c.set_id)))
+        .group_by(PokemonCard.set_id)
+        .subquery("set_sizes")
     )
+    rows = session.execute(
+        select(distinct_cards, set_sizes.c.cards, values.c.currency, values.c.copies, values.c.value)
+        .join(values, values.c.set_id == distinct_cards.c.set_id)
+        .outerjoin(set_sizes, set_sizes.c.set_id == distinct_cards.c.set_id)
+    ).all()
     per_set: dict[str, dict[str, Any]] = {}
-    for set_id, row_currency, _entries, copies, value in session.execute(owned):
+    for set_id, unique_cards, base_cards, name, printed, total, cards, row_currency, copies, value in rows:
         bucket = per_set.setdefault(set_id, {"copies": 0, "value": Decimal(0)})
+        set_total = cards or total or 0
+        bucket.update(name=name, unique=int(unique_cards), base=int(base_cards or 0), set_total=set_total,
+                      printed=printed or set_total)  # fmt: skip
         bucket["copies"] += int(copies or 0)
         if value is not None:
             bucket["value"] += rates.convert(Decimal(value), row_currency, currency) or Decimal(0)
-    if not per_set:
-        return []
-    owned_cards = select(Item.pokemontcg_card_id).where(
-        Item.owner_id == owner_id, Item.kind == "card", Item.status.not_in(NOT_HELD_STATUSES)
-    )
-    distinct_cards = (
-        select(
-            PokemonCard.set_id,
-            func.count(PokemonCard.id),
-            func.sum(case((PokemonCard.number_value <= PokemonSet.printed_total, 1), else_=0)),
-        )
-        .join(PokemonSet, PokemonSet.id == PokemonCard.set_id)
-        .where(PokemonCard.id.in_(owned_cards))
-        .group_by(PokemonCard.set_id)
-    )
-    card_counts = dict(
-        session.execute(
-            select(PokemonCard.set_id, func.count())
-            .where(PokemonCard.set_id.in_(per_set))
-            .group_by(PokemonCard.set_id)
-        ).all()
-    )
-    result = []
-    sets = {s.id: s for s in session.scalars(select(PokemonSet).where(PokemonSet.id.in_(per_set)))}
-    for set_id, unique_cards, base_cards in session.execute(distinct_cards):
-        base_cards = int(base_cards or 0)
-        card_set = sets[set_id]
-        set_total = card_counts.get(set_id) or card_set.total or 0
-        printed_total = card_set.printed_total or set_total
-        result.append(
-            {
-                "set": {"id": set_id, "name": card_set.name},
-                "uniqueCards": unique_cards,
-                "totalQuantity": per_set[set_id]["copies"],
-                "estimatedValue": _money(per_set[set_id]["value"]),
-                "printedTotal": printed_total,
-                "setTotal": set_total,
-                "baseCompletion": _ratio(base_cards, printed_total),
-                "completion": _ratio(unique_cards, set_total),
-            }
-        )
-    return sorted(result, key=lambda entry: entry["set"]["name"])
+    found = [
+        SetValue(set_id, b["name"], b["unique"], b["copies"], _cents(b["value"]), b["printed"], b["set_total"],
+                 _ratio(b["base"], b["printed"]), _ratio(b["unique"], b["set_total"]))
+        for set_id, b in per_set.items()
+    ]  # fmt: skip
+    return tuple(sorted(found, key=lambda entry: entry.name))
 
 
-def _money(amount: Decimal) -> float:
-    return float(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _ratio(part: int, whole: int) -> float:
@@ -377,15 +505,23 @@ def _ratio(part: int, whole: int) -> float:
 
 
 def unit_prices(
-    session: Session, owner_id: int, item_ids: list[int], currency: str, rates: ExchangeRates | None = None
+    session: Session,
+    owner_id: int,
+    item_ids: list[int],
+    currency: str,
+    rates: ExchangeRates | None = None,
+    *,
+    kinds: Iterable[str] | None = None,
 ) -> dict[int, Decimal]:
     """Estimated unit price, in `currency` at the latest ECB rate, of each of the given items that has one
-    (an item priced in a currency without a rate has none)."""
+    (an item priced in a currency without a rate has none). Naming the items' ``kinds`` skips the others'
+    price rules (a page of coins looks up coin prices only)."""
     if not item_ids:
         return {}
     rates = rates or current_rates()
-    priced = priced_items_query(owner_id).where(Item.id.in_(item_ids)).subquery()
-    rows = session.execute(select(priced.c.id, priced.c.unit_price, priced.c.currency))
+    wanted = tuple(sorted(set(kinds))) if kinds is not None else None
+    statement = _unit_price_statement(tuple(current_settings().card_price_order), wanted)
+    rows = session.execute(statement, {"unit_price_owner": owner_id, "unit_price_items": item_ids})
     converted = {
         item_id: rates.convert(Decimal(price), row_currency, currency)
         for item_id, price, row_currency in rows
@@ -394,35 +530,13 @@ def unit_prices(
     return {item_id: price for item_id, price in converted.items() if price is not None}
 
 
-def value_by(
-    session: Session, owner_id: int, kind: str, group: str, currency: str, rates: ExchangeRates | None = None
-) -> list[dict[str, Any]]:
-    """Copies and estimated value of one kind of item grouped by an item column (e.g. coins by country)."""
-    rates = rates or current_rates()
-    columns = {
-        "country": Item.country, "series": Item.series, "year": Item.year,
-        "label": Item.series,  # a record's series is its (first) label
-        "artist": select(DiscogsRelease.artist).where(DiscogsRelease.id == Item.discogs_release_id)
-        .correlate(Item).scalar_subquery(),  # records: the artist of the cached release
-    }  # fmt: skip
-    column = columns[group]
-    priced = priced_items_query(owner_id).add_columns(column.label("grp")).where(Item.kind == kind).subquery()
-    rows = session.execute(
-        select(
-            priced.c.grp,
-            priced.c.currency,
-            func.sum(priced.c.quantity),
-            func.sum(priced.c.quantity * priced.c.unit_price),
-        ).group_by(priced.c.grp, priced.c.currency)
-    )
-    groups: dict[Any, dict[str, Any]] = {}
-    for name, row_currency, copies, value in rows:
-        bucket = groups.setdefault(name, {group: name, "copies": 0, "estimatedValue": Decimal(0)})
-        bucket["copies"] += int(copies or 0)
-        if value is not None:
-            bucket["estimatedValue"] += rates.convert(Decimal(value), row_currency, currency) or Decimal(0)
-    ordered = sorted(groups.values(), key=lambda g: g["estimatedValue"], reverse=True)
-    return [{**g, "estimatedValue": _money(g["estimatedValue"])} for g in ordered]
+@lru_cache(maxsize=16)
+def _unit_price_statement(_price_order: tuple[tuple[str, str], ...], kinds: tuple[str, ...] | None) -> Select[Any]:
+    """Built once per price order and kinds, with bound owner and ids: the Collection page and the API ask
+    for a page of prices on every view, and SQLAlchemy then reuses the compiled statement without walking it."""
+    priced = priced_items(bindparam("unit_price_owner"), Item.id.in_(bindparam("unit_price_items", expanding=True)),
+                          kinds=kinds)  # fmt: skip
+    return select(priced.c.id, priced.c.unit_price, priced.c.currency)
 
 
 # ---------------------------------------------------------------------------- the user's own estimate

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from services.exchange_rates import current_rates
 from services.images import ImageCache, cached_uri, placeholder
-from services.pricing import priced_items_query
+from services.pricing import priced_items
 from services.states import NOT_HELD_STATUSES
 from services.store.models import DiscogsRelease, Item, PokemonCard
 
@@ -71,22 +71,30 @@ GROUPS = {
 
 
 def group_values(session: Session, owner_id: int, kind: str, group: str, currency: str) -> list[GroupValue]:
-    """Held copies and value of one kind per group, most valuable first, unpriced groups last."""
+    """Held copies and value of one kind per group, most valuable first, unpriced groups last: one aggregate
+    statement per group and price currency (conversion is linear: each group's sum is converted once)."""
     column: Any = GROUPS[(kind, group)]
-    priced = priced_items_query(owner_id).where(Item.kind == kind).subquery()
-    query = select(column, priced.c.quantity, priced.c.unit_price, priced.c.currency).join(Item, Item.id == priced.c.id)
-    if column.class_ is DiscogsRelease:
-        query = query.outerjoin(DiscogsRelease, DiscogsRelease.id == Item.discogs_release_id)
+    by_release = column.class_ is DiscogsRelease
+    priced = priced_items(owner_id, kinds=(kind,),
+                          columns=(Item.discogs_release_id if by_release else column.label("grp"),))  # fmt: skip
+    grouped = column if by_release else priced.c.grp
+    query = select(grouped, priced.c.currency, func.sum(priced.c.quantity),
+                   func.sum(case((priced.c.unit_price.is_not(None), priced.c.quantity), else_=0)),
+                   func.sum(priced.c.quantity * priced.c.unit_price))  # fmt: skip
+    if by_release:  # records: the artist of the cached release
+        query = query.select_from(priced).outerjoin(DiscogsRelease, DiscogsRelease.id == priced.c.discogs_release_id)
     rates = current_rates()
     buckets: dict[str, dict[str, Any]] = {}
-    for name, quantity, unit, unit_currency in session.execute(query):
-        bucket = buckets.setdefault(str(name) if name not in (None, "") else "Unknown",
+    for value_name, unit_currency, copies, priced_copies, value in session.execute(
+        query.group_by(grouped, priced.c.currency)
+    ):
+        bucket = buckets.setdefault(str(value_name) if value_name not in (None, "") else "Unknown",
                                     {"copies": 0, "priced": 0, "value": None})  # fmt: skip
-        bucket["copies"] += quantity
-        converted = rates.convert(Decimal(unit), unit_currency, currency) if unit is not None else None
+        bucket["copies"] += int(copies)
+        converted = rates.convert(Decimal(value), unit_currency, currency) if value is not None else None
         if converted is not None:  # no price, or a currency without a rate: unpriced, never 0
-            bucket["priced"] += quantity
-            bucket["value"] = (bucket["value"] or Decimal(0)) + converted * quantity
+            bucket["priced"] += int(priced_copies)
+            bucket["value"] = (bucket["value"] or Decimal(0)) + converted
     found = [GroupValue(name, b["copies"], b["priced"], b["value"].quantize(Decimal("0.01")) if b["value"] is not None
                         else None) for name, b in buckets.items()]  # fmt: skip
     return sorted(found, key=lambda g: (g.value is None, -(g.value or 0), g.name))

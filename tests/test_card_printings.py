@@ -42,7 +42,7 @@ def catalogue(session: Session) -> None:
 def test_without_a_printing_the_card_gets_its_own(session: Session, owner: User, catalogue: None) -> None:
     holo, _ = add_card(session, owner.id, "base5-4")
     assert holo.printing == "holofoil"  # its only printing, not "normal"
-    assert valuation(session, owner.id, "USD")["totalEstimatedValue"] == 60.0  # TCGplayer holofoil, not Cardmarket
+    assert valuation(session, owner.id, "USD").value == 60  # TCGplayer holofoil, not Cardmarket
     first, _ = add_card(session, owner.id, "sv1-20")
     assert first.printing == "normal"  # several: the first in the usual order
     unknown, _ = add_card(session, owner.id, "base5-10")  # no TCGplayer block: printings unknown

@@ -131,7 +131,7 @@ def test_collectr_rows_bring_paid_price_estimate_and_wishlist(catalogue: Session
     assert items["base1-4"].status == "wish" and items["base1-4"].quantity == 1
     assert (items["svp-88"].grade, items["svp-88"].quantity, str(items["svp-88"].acquired_price)) == ("LP", 2, "1.50")
     assert items["svp-27"].details["source"]["Grade"] == "PSA 10"
-    value = valuation(catalogue, owner.id, "USD")
+    value = valuation(catalogue, owner.id, "USD").to_json()
     assert value["totalEstimatedValue"] == 500.0  # the override is the user's own estimate; nothing else priced
     assert value["itemsWithoutPrice"] == 2 and value["totalItems"] == 1 + 1 + 2  # the wish is not held
 

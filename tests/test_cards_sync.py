@@ -224,11 +224,11 @@ def test_refreshing_the_prices_of_the_sets_a_user_owns(
     load_offline_snapshot(session)
     add_card(session, owner.id, "svp-1", printing="holofoil")
     add_card(session, owner.id, "base5-4", printing="holofoil")
-    assert valuation(session, owner.id)["itemsWithoutPrice"] == 2  # the offline catalogue has no prices
+    assert valuation(session, owner.id).to_json()["itemsWithoutPrice"] == 2  # the offline catalogue has no prices
     pokemontcg_emulator.set_card_prices("base5-4", tcgplayer={"prices": {"holofoil": {"market": 10.0}}})
     pokemontcg_emulator.set_card_prices("svp-1", tcgplayer={"prices": {"holofoil": {"market": 5.0}}})
     assert owned_set_ids(session, owner.id) == ["base5", "svp"]
     report = sync_pokemon(engine_of(session), client, set_ids=owned_set_ids(session, owner.id))
     assert report.synced_sets == ["base5", "svp"] and card_requests(pokemontcg_emulator, "sv1") == []
-    value = valuation(session, owner.id, "USD")
+    value = valuation(session, owner.id, "USD").to_json()
     assert value["itemsWithoutPrice"] == 0 and value["totalEstimatedValue"] == 15.0

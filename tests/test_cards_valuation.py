@@ -110,13 +110,13 @@ def test_unpriced_entries_are_counted_and_listed_never_valued_at_zero(
     add_card(session, owner.id, "base5-20")  # no market: TCGplayer mid, 1.25 USD, beats Cardmarket
     lonely, _ = add_card(session, owner.id, "base5-10", printing="1stEditionHolofoil")  # Cardmarket only: no price
     nothing, _ = add_card(session, owner.id, "base5-50", quantity=4)  # no price anywhere
-    report = valuation(session, owner.id, "USD")
+    report = valuation(session, owner.id, "USD").to_json()
     expected_usd = 2 * 40 + 120 + 1.25 + (3 * 2 + 0.5) * float(per_euro("USD"))  # newest ECB fixing
     assert report["totalEstimatedValue"] == pytest.approx(round(expected_usd, 2), abs=0.01)
     assert report["itemsWithoutPrice"] == 2 and report["totalItems"] == 2 + 1 + 3 + 1 + 1 + 1 + 4
     listed = unpriced_entries(session, owner.id)
-    assert [e["id"] for e in listed] == [lonely.id, nothing.id]  # Team Rocket 10 before 50
-    assert listed[0]["set"] == {"id": "base5", "name": "Team Rocket"} and listed[1]["quantity"] == 4
+    assert [e.item_id for e in listed] == [lonely.id, nothing.id]  # Team Rocket 10 before 50
+    assert (listed[0].set_id, listed[0].set_name) == ("base5", "Team Rocket") and listed[1].quantity == 4
     assert unpriced_entries(session, owner.id, kind="coin") == []
     assert card_printings(session, "base5-4") == ("holofoil", "1stEditionHolofoil")
 
@@ -125,18 +125,18 @@ def test_price_order_is_configurable(session: Session, owner: User, catalogue: N
     observe(session, {"id": "base1-4", "tcgplayer": {"prices": {"holofoil": {"market": 300.0, "mid": 350.0}}},
                       "cardmarket": {"prices": {"trendPrice": 200.0, "avg30": 210.0}}})  # fmt: skip
     add_card(session, owner.id, "base1-4", printing="holofoil")
-    assert valuation(session, owner.id, "USD")["totalEstimatedValue"] == 300.0  # default: TCGplayer market
+    assert valuation(session, owner.id, "USD").to_json()["totalEstimatedValue"] == 300.0  # default: TCGplayer market
     use_settings(load_settings({"VITRINE_CARD_PRICE_ORDER": "cardmarket:avg30, tcgplayer:market"}))
-    assert valuation(session, owner.id, "EUR")["totalEstimatedValue"] == 210.0
+    assert valuation(session, owner.id, "EUR").to_json()["totalEstimatedValue"] == 210.0
     use_settings(load_settings({"VITRINE_CARD_PRICE_ORDER": "tcgplayer:mid"}))
-    assert valuation(session, owner.id, "USD")["totalEstimatedValue"] == 350.0
+    assert valuation(session, owner.id, "USD").to_json()["totalEstimatedValue"] == 350.0
     assert parse_price_order("") == [("tcgplayer", "market"), ("tcgplayer", "mid"), ("cardmarket", "trend")]
     with pytest.raises(SettingsError, match=r"VITRINE_CARD_PRICE_ORDER.*ebay:sold"):  # a typo is refused
         load_settings({"VITRINE_CARD_PRICE_ORDER": "tcgplayer:mid,ebay:sold"})
 
 
 def by_set(session: Session, owner: User) -> dict[str, dict[str, object]]:
-    return {entry["set"]["id"]: entry for entry in valuation(session, owner.id, "EUR")["bySet"]}
+    return {entry["set"]["id"]: entry for entry in valuation(session, owner.id, "EUR").to_json()["bySet"]}
 
 
 def test_completion_when_the_set_total_exceeds_the_printed_total(
@@ -156,4 +156,4 @@ def test_completion_when_the_set_total_exceeds_the_printed_total(
     # svp's `total` says 75 but the set has 165 cards: completion counts the card list.
     assert (promos["printedTotal"], promos["setTotal"]) == (102, 165)
     assert promos["baseCompletion"] == round(1 / 102, 4) and promos["completion"] == round(2 / 165, 4)
-    assert promos["estimatedValue"] == 0.0 and valuation(session, owner.id)["itemsWithoutPrice"] == 9
+    assert promos["estimatedValue"] == 0.0 and valuation(session, owner.id).to_json()["itemsWithoutPrice"] == 9

@@ -12,11 +12,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from services.accounts import ensure_local_user
 from services.collection import ItemFilter, add_item, get_item, list_items, update_item
-from services.collection_table import page_rows, rows_csv, rows_json, view_rows
+from services.collection_table import CollectionPage, collection_page, rows_csv, rows_json, view_rows
 from services.context import open_context
 from services.demo import load_demo
 from services.pricing import own_estimate, unit_prices
@@ -179,9 +181,9 @@ def test_bulk_status_storage_and_tags(owner_id: int) -> None:
 def test_downloads_hold_the_whole_view_in_words(owner_id: int) -> None:
     with open_context().session() as session:
         rows = view_rows(session, owner_id, ItemFilter(kind="coin"), currency="EUR")
-        page = page_rows(session, owner_id, ItemFilter(kind="coin"), limit=5, offset=0, currency="EUR")
+        page = collection_page(session, owner_id, ItemFilter(kind="coin"), page=1, page_size=5, currency="EUR")
         get_item(session, owner_id, rows[0].id)
-    assert len(rows) == 21 and len(page) == 5
+    assert len(rows) == 21 and len(page.rows) == 5 and (page.total, page.pages) == (21, 5)
     table = list(csv.DictReader(io.StringIO(rows_csv(rows, "coin"))))
     assert len(table) == 21 and {"Country", "Face value", "Value"} <= set(table[0]) and "Picture" not in table[0]
     document = json.loads(rows_json(rows, "coin"))
@@ -224,3 +226,26 @@ def test_send_to_export_carries_the_selection_to_the_export_page(owner_id: int) 
     left_out = next(f.value for f in at.dataframe if "why it cannot be chosen" in f.value.columns)
     reasons = set(left_out["why it cannot be chosen"])
     assert len(left_out) == 2 and "no Numista type (N#) is linked to this coin" in reasons
+
+
+def test_a_page_and_its_count_take_the_same_few_statements_whatever_the_size(owner_id: int) -> None:
+    def statements_for_first_page(session: Session) -> tuple[int, CollectionPage]:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+        event.listen(session.get_bind(), "before_cursor_execute", listener)
+        try:
+            shown = collection_page(session, owner_id, ItemFilter(kind="coin"), page=1, page_size=10, currency="EUR")
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", listener)
+        return len(seen), shown
+
+    with open_context().session() as session:
+        small, first = statements_for_first_page(session)
+        for n in range(60):
+            add_item(session, owner_id, kind="coin", title=f"Extra coin {n:02d}", country="Peru")
+        session.flush()
+        large, second = statements_for_first_page(session)
+        past_end = collection_page(session, owner_id, ItemFilter(kind="coin"), page=99, page_size=10, currency="EUR")
+    assert (first.total, second.total) == (21, 81) and len(second.rows) == 10
+    assert small == large  # bounded: 3 times the coins, the same statements
+    assert (past_end.page, past_end.pages, len(past_end.rows)) == (9, 9, 1)  # a page past the end: the last one

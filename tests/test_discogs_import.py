@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.errors import InvalidInput
 from services.integrations.discogs.importer import import_discogs_csv, import_from_account
-from services.pricing import value_by
+from services.sets_view import group_values
 from services.store.db import session_scope
 from services.store.models import DiscogsRelease, Item, Job, User
 from tests.discogs_support import connected_env, discogs_csv, seed_releases
@@ -102,9 +102,9 @@ def test_csv_import_preview_commit_and_reimport(tmp_path: Path, session: Session
     first = session.scalar(select(Item).where(Item.origin_row_id == "11#1"))
     assert first is not None and first.details["sleeve_condition"] == "Very Good Plus (VG+)"
     assert first.year == 1977 and first.notes == "signed" and first.series == "Lab"
-    by_artist = {g["artist"]: g["copies"] for g in value_by(session, owner.id, "record", "artist", "EUR")}
-    by_label = {g["label"]: g["copies"] for g in value_by(session, owner.id, "record", "label", "EUR")}
-    assert by_artist == {"Band A": 2, "Band B": 1} and by_label == {"Lab": 1, None: 2}
+    by_artist = {g.name: g.copies for g in group_values(session, owner.id, "record", "artist", "EUR")}
+    by_label = {g.name: g.copies for g in group_values(session, owner.id, "record", "label", "EUR")}
+    assert by_artist == {"Band A": 2, "Band B": 1} and by_label == {"Lab": 1, "Unknown": 2}
     first.storage_location = "Shelf 3"
     rows[0]["Collection Notes"] = "signed by the band"
     path.write_text(discogs_csv(rows), encoding="utf-8")

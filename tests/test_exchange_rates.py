@@ -39,17 +39,17 @@ def _manual(item_id: int, currency: str, value: str, day: date) -> Observation:
 
 def test_the_demo_shown_in_yen_is_converted(session: Session, owner: User) -> None:
     load_demo(session, owner.id)
-    in_euros = valuation(session, owner.id, "EUR")
+    in_euros = valuation(session, owner.id, "EUR").to_json()
     set_currency(session, owner.id, "JPY")
-    in_yen = valuation(session, owner.id, "JPY")
+    in_yen = valuation(session, owner.id, "JPY").to_json()
     assert in_yen["currency"] == "JPY" and in_yen["rateDate"] == last_fixing().isoformat()
     # Conversion is linear: the yen total is the euro total at the newest EUR/JPY fixing (never 1:1).
     expected = Decimal(str(in_euros["totalEstimatedValue"])) * per_euro("JPY")
     assert in_yen["totalEstimatedValue"] == pytest.approx(float(expected), abs=1.0)
     assert in_yen["totalEstimatedValue"] > 100 * in_euros["totalEstimatedValue"]
     assert in_yen["itemsWithoutPrice"] == in_euros["itemsWithoutPrice"] and in_yen["itemsWithoutRate"] == 0
-    history = value_history(session, owner.id, "JPY")
-    assert history[-1]["estimatedValue"] > 100 * value_history(session, owner.id, "EUR")[-1]["estimatedValue"]
+    history = [point.to_json() for point in value_history(session, owner.id, "JPY")]
+    assert history[-1]["estimatedValue"] > 100 * value_history(session, owner.id, "EUR")[-1].value
 
 
 def test_value_json_in_yen_through_the_command_line(app_env: str) -> None:
@@ -76,7 +76,7 @@ def test_history_converts_each_observation_at_its_own_days_rate(session: Session
             _manual(coin.id, "USD", "100", january),
         ],
     )
-    history = value_history(session, owner.id, "EUR")
+    history = [point.to_json() for point in value_history(session, owner.id, "EUR")]
     june_rate, january_rate, latest_rate = per_euro("USD", friday), per_euro("USD", january), per_euro("USD")
     assert len({june_rate, january_rate, latest_rate}) == 3  # three different rates: the test can tell them apart
     assert history == [
@@ -84,7 +84,7 @@ def test_history_converts_each_observation_at_its_own_days_rate(session: Session
         {"month": "2025-01", "estimatedValue": float(round(100 / january_rate, 2)), "entries": 1},
     ]
     # Today's value: the newest observation at the newest fixing.
-    assert valuation(session, owner.id, "EUR")["totalEstimatedValue"] == float(round(100 / latest_rate, 2))
+    assert valuation(session, owner.id, "EUR").to_json()["totalEstimatedValue"] == float(round(100 / latest_rate, 2))
     assert unit_prices(session, owner.id, [coin.id], "GBP") == {
         coin.id: pytest.approx(Decimal(100) * per_euro("GBP") / latest_rate)
     }
@@ -102,13 +102,13 @@ def test_a_currency_without_a_rate_is_unpriced_never_one_to_one(session: Session
             _manual(kuna.id, "HRK", "75", date(2020, 3, 2)),  # quoted then; the ECB stopped in 2022
         ],
     )
-    report = valuation(session, owner.id, "EUR")
+    report = valuation(session, owner.id, "EUR").to_json()
     assert report["totalEstimatedValue"] == 10.0
     assert report["itemsWithoutPrice"] == 2 and report["itemsWithoutRate"] == 2
     assert report["currenciesWithoutRate"] == ["HRK", "XYZ"]
     assert report["byKind"]["coin"] == {"items": 5, "estimatedValue": 10.0, "itemsWithoutPrice": 2}
     assert unit_prices(session, owner.id, [euro_coin.id, invented.id, kuna.id], "EUR") == {euro_coin.id: Decimal(10)}
-    history = {point["month"]: point for point in value_history(session, owner.id, "EUR")}
+    history = {point.month.strftime("%Y-%m"): point.to_json() for point in value_history(session, owner.id, "EUR")}
     assert history["2020-03"]["estimatedValue"] == float(round(75 / per_euro("HRK", date(2020, 3, 2)), 2))
     assert history["2026-11"] == {"month": "2026-11", "estimatedValue": 10.0, "entries": 1}  # no XYZ in it
 
@@ -117,7 +117,7 @@ def test_a_stored_display_currency_without_a_rate_never_crashes(session: Session
     coin = add_item(session, owner.id, kind="coin", title="2 euro", grade_code="unc")
     record_observations(session, [_manual(coin.id, "EUR", "10", date(2026, 11, 2))])
     owner.currency = "XYZ"  # stored before display currencies were checked
-    report = valuation(session, owner.id, owner.currency)
+    report = valuation(session, owner.id, owner.currency).to_json()
     assert report["totalEstimatedValue"] == 0.0 and report["itemsWithoutPrice"] == 1
     assert report["currenciesWithoutRate"] == ["XYZ"]
     assert value_history(session, owner.id, owner.currency) == []

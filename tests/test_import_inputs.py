@@ -81,7 +81,7 @@ def test_an_out_of_range_price_rejects_its_row_only(catalogue: Session, owner: U
     report = import_cards_csv(catalogue, owner.id, text)
     assert [e["row"] for e in report.errors] == [2, 3], report.errors
     assert items(catalogue) == 0
-    assert valuation(catalogue, owner.id)["totalEstimatedValue"] == 0
+    assert valuation(catalogue, owner.id).to_json()["totalEstimatedValue"] == 0
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_an_out_of_range_coin_is_reported_and_the_others_import(
     assert "\n" not in report.errors[0]["reason"]
     session.flush()
     assert session.scalars(select(Item.title)).all() == ["Good"]
-    assert valuation(session, owner.id)["totalItems"] == 2
+    assert valuation(session, owner.id).to_json()["totalItems"] == 2
 
 
 def test_photos_are_inserted_in_batches(session: Session, owner: User, tmp_path: Path,
@@ -208,5 +208,5 @@ def test_a_stored_out_of_range_value_never_breaks_value(catalogue: Session, owne
     ids = catalogue.scalars(select(Item.id)).all()
     record_observations(catalogue, [Observation("item", str(i), "manual", "", "estimate", "EUR", Decimal("5"))
                                     for i in ids])  # fmt: skip
-    document = valuation(catalogue, owner.id)
+    document = valuation(catalogue, owner.id).to_json()
     assert (document["totalItems"], document["totalEstimatedValue"]) == (3, 15.0)

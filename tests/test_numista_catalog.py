@@ -128,7 +128,7 @@ def test_valuation_uses_numista_estimate_for_the_grade_else_the_opennumismat_pri
     session.expire_all()
     prices = unit_prices(session, connected.id, [fine.id, choice.id], "EUR")
     assert prices == {fine.id: Decimal("65.00"), choice.id: Decimal("9.99")}
-    assert valuation(session, connected.id, "EUR")["byKind"]["coin"]["estimatedValue"] == pytest.approx(74.99)
+    assert valuation(session, connected.id, "EUR").to_json()["byKind"]["coin"]["estimatedValue"] == pytest.approx(74.99)
 
 
 def test_search_resolves_issuer_names_and_catalogue_numbers(

@@ -66,7 +66,7 @@ def test_catalogue_prices_value_held_coins(session: Session, owner: User, tmp_pa
         db.execute("UPDATE coins SET price1=1, price2=2, price3=3, price4=4 WHERE id IN (3, 4, 8)")
     import_opennumismat(session, owner.id, edited)
     # 3: Unc → price4 = 4; 4: AU has no catalogue column → no price; 8: "xf" (missing status, still held) → 3
-    report = valuation(session, owner.id, "EUR")
+    report = valuation(session, owner.id, "EUR").to_json()
     quantities = {int(i.origin_row_id): i.quantity for i in list_items(session, owner.id)}
     assert report["totalEstimatedValue"] == pytest.approx(4 * quantities[3] + 3 * quantities[8])
 

@@ -3,6 +3,7 @@ top items, movers, recent additions; unpriced entries never counted as 0."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,9 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from services.collection import add_item
 from services.demo import load_demo
-from services.overview import overview, totals
-from services.pricing import valuation
-from services.store.models import User
+from services.overview import movers_since, overview, totals
+from services.pricing import Observation, record_observations, valuation
+from services.store.models import User, utcnow
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -23,7 +24,7 @@ def test_value_cost_and_gain_by_kind(session: Session, owner: User) -> None:
     add_item(session, owner.id, kind="coin", title="1 Sol 1864", acquired_price=Decimal("40"),
              acquired_currency="EUR")  # fmt: skip  # paid, but no price: not in the gain, not a 0 value
     result = totals(session, owner.id, "EUR")
-    report = valuation(session, owner.id, "EUR")
+    report = valuation(session, owner.id, "EUR").to_json()
     assert float(result.value) == report["totalEstimatedValue"]
     coins = next(kind for kind in result.kinds if kind.kind == "coin")
     assert coins.unpriced == 1 and coins.entries == 22 and coins.cost_entries == 22 and coins.gain_entries == 21
@@ -66,3 +67,19 @@ def test_a_group_with_no_price_is_unpriced_not_zero(session: Session, owner: Use
     assert list(groups)[-1] == "Sol"  # unpriced groups last
     artists = group_values(session, owner.id, "record", "artist", "EUR")
     assert sum(group.copies for group in artists) == 5 and all(group.value is not None for group in artists)
+
+
+def test_movers_compare_with_the_newest_price_at_or_before_each_cutoff(session: Session, owner: User) -> None:
+    coin = add_item(session, owner.id, kind="coin", title="1 Sol 1864", quantity=2)
+    steady = add_item(session, owner.id, kind="coin", title="2 Soles 1870")
+    add_item(session, owner.id, kind="coin", title="no history")
+    record_observations(session, [
+        Observation("item", str(item.id), "manual", "", "estimate", "EUR", Decimal(value),
+                    utcnow() - timedelta(days=ago))
+        for item, value, ago in ((coin, "100", 40), (coin, "110", 35), (coin, "120", 10), (coin, "150", 0),
+                                 (steady, "50", 20), (steady, "50", 0))
+    ])  # fmt: skip
+    moved = movers_since(session, owner.id, "EUR", (7, 30))
+    assert [(m.item_id, m.before, m.now) for m in moved[7]] == [(coin.id, Decimal("240.00"), Decimal("300.00"))]
+    assert [(m.item_id, m.before, m.now) for m in moved[30]] == [(coin.id, Decimal("220.00"), Decimal("300.00"))]
+    assert moved[30][0].since.date() == (utcnow() - timedelta(days=35)).date()

@@ -41,7 +41,7 @@ def test_value_of_cards_by_hand(session: Session, owner: User, catalogue: None) 
             _tcg("base1-4", "holofoil", "300.00"),
         ],
     )
-    report = valuation(session, owner.id, "USD")
+    report = valuation(session, owner.id, "USD").to_json()
     assert report["totalEstimatedValue"] == pytest.approx(2 * 150 + 20 + 300)
     assert report["totalItems"] == 7
     assert report["itemsWithoutPrice"] == 1
@@ -65,7 +65,7 @@ def test_currency_conversion_and_not_held_statuses(session: Session, owner: User
         session,
         [Observation("item", str(i.id), "manual", "", "estimate", "USD", Decimal("100")) for i in (coin, sold)],
     )
-    report = valuation(session, owner.id, "EUR")
+    report = valuation(session, owner.id, "EUR").to_json()
     assert report["totalItems"] == 1
     assert report["totalEstimatedValue"] == float(round(100 / per_euro("USD"), 2))  # newest ECB fixing
 
@@ -73,5 +73,5 @@ def test_currency_conversion_and_not_held_statuses(session: Session, owner: User
 def test_value_history_follows_the_chosen_series(session: Session, owner: User, catalogue: None) -> None:
     add_card(session, owner.id, "base1-4", quantity=2, printing="holofoil")
     record_observations(session, [_tcg("base1-4", "holofoil", "100", days_ago=65), _tcg("base1-4", "holofoil", "130")])
-    history = value_history(session, owner.id, "USD")
+    history = [point.to_json() for point in value_history(session, owner.id, "USD")]
     assert [point["estimatedValue"] for point in history] == [200.0, 260.0]

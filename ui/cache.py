@@ -3,8 +3,6 @@ writes call `invalidate()` so the next render is fresh."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from services import collection, pricing
@@ -13,15 +11,9 @@ from ui.session import app_context
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def valuation(owner_id: int, currency: str) -> dict[str, Any]:
+def valuation(owner_id: int, currency: str) -> pricing.Valuation:
     with app_context().session() as session:
         return pricing.valuation(session, owner_id, currency)
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def value_history(owner_id: int, currency: str) -> list[dict[str, Any]]:
-    with app_context().session() as session:
-        return pricing.value_history(session, owner_id, currency)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -39,5 +31,4 @@ def overview(owner_id: int, currency: str) -> overview_service.Overview:
 def invalidate() -> None:
     overview.clear()
     valuation.clear()
-    value_history.clear()
     sync_summary.clear()

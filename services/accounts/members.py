@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -203,16 +202,14 @@ class ClubFigures:
 
 
 def club_figures(session: Session, currency: str = "EUR") -> ClubFigures:
-    from services.pricing import valuation
+    from services.pricing import club_value
     from services.store.models_numista import NumistaQuotaUsage
 
     users = list(session.scalars(select(User)))
     items = dict(
         session.execute(select(Item.kind, func.coalesce(func.sum(Item.quantity), 0)).group_by(Item.kind)).all()
     )
-    total = sum(
-        (Decimal(str(valuation(session, user.id, currency)["totalEstimatedValue"])) for user in users), Decimal(0)
-    )
+    total = club_value(session, currency)
     running = Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))
     jobs_running = session.scalar(select(func.count()).select_from(Job).where(running))
     month = utcnow().strftime("%Y-%m")

@@ -40,7 +40,7 @@ from services.api.schemas import (
 from services.collection import ItemFilter, add_card, count_items, delete_item, get_item, list_items
 from services.collection import update_item as update_service_item
 from services.errors import Conflict, InvalidInput, NotFound
-from services.pricing import unit_prices, valuation
+from services.pricing import KindValue, SetValue, Valuation, set_values, unit_prices, valuation
 from services.store.models import Item, LatestPrice, PokemonCard, User
 
 _TOP_SETS = 5
@@ -237,27 +237,27 @@ def delete_entry(call: Call) -> Deleted:
     return Deleted(deleted=True, collectionValueDelta=float(round(delta, 2)), currency=currency)
 
 
-def _card_value(report: dict[str, Any]) -> CollectionValue:
-    cards = report["byKind"].get("card", {"items": 0, "estimatedValue": 0.0, "itemsWithoutPrice": 0})
+def _card_value(report: Valuation) -> CollectionValue:
+    cards = next((kind for kind in report.kinds if kind.kind == "card"), KindValue("card", 0, Decimal(0), 0))
     return CollectionValue(
-        totalEstimatedValue=cards["estimatedValue"],
-        totalCards=cards["items"],
-        cardsWithoutPrice=cards["itemsWithoutPrice"],
-        currency=report["currency"],
+        totalEstimatedValue=float(cards.value),
+        totalCards=cards.copies,
+        cardsWithoutPrice=cards.unpriced,
+        currency=report.currency,
     )
 
 
-def _set_summaries(report: dict[str, Any]) -> list[SetSummary]:
+def _set_summaries(sets: tuple[SetValue, ...]) -> list[SetSummary]:
     return [
         SetSummary(
-            set=SetRef(id=s["set"]["id"], name=s["set"]["name"]),
-            uniqueCards=s["uniqueCards"],
-            totalQuantity=s["totalQuantity"],
-            estimatedValue=s["estimatedValue"],
-            setTotal=s["setTotal"],
-            completion=s["completion"],
+            set=SetRef(id=s.set_id, name=s.name),
+            uniqueCards=s.unique_cards,
+            totalQuantity=s.copies,
+            estimatedValue=float(s.value),
+            setTotal=s.set_total,
+            completion=s.completion,
         )
-        for s in report["bySet"]
+        for s in sets
     ]
 
 
@@ -273,15 +273,13 @@ def _last_price_refresh(session: Session, owner_id: int) -> datetime | None:
 
 
 def collection_summary(call: Call) -> CollectionSummary:
-    report = valuation(call.session, call.owner.user_id, _currency(call))
-    meta = SummaryMeta(
-        currency=report["currency"], lastRefreshedAt=_last_price_refresh(call.session, call.owner.user_id)
-    )
-    return CollectionSummary(data=_set_summaries(report), meta=meta)
+    currency = _currency(call)
+    meta = SummaryMeta(currency=currency, lastRefreshedAt=_last_price_refresh(call.session, call.owner.user_id))
+    return CollectionSummary(data=_set_summaries(set_values(call.session, call.owner.user_id, currency)), meta=meta)
 
 
 def collection_value(call: Call) -> CollectionValue:
-    return _card_value(valuation(call.session, call.owner.user_id, _currency(call)))
+    return _card_value(valuation(call.session, call.owner.user_id, _currency(call), sets=False))
 
 
 def profile_summary(call: Call) -> ProfileSummary:
@@ -289,7 +287,7 @@ def profile_summary(call: Call) -> ProfileSummary:
     if user is None:
         raise InvalidInput("Your account no longer exists.", code="UNAUTHENTICATED")
     report = valuation(call.session, user.id, _currency(call))
-    top = sorted(_set_summaries(report), key=lambda s: (-s.estimatedValue, s.set.name))[:_TOP_SETS]
+    top = sorted(_set_summaries(report.sets), key=lambda s: (-s.estimatedValue, s.set.name))[:_TOP_SETS]
     recent = call.session.execute(
         select(Item.id, Item.title, Item.quantity, Item.updated_at)
         .where(Item.owner_id == user.id, Item.kind == "card")

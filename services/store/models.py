@@ -214,7 +214,11 @@ class PriceObservation(Base):
     """One dated price from one source: the time series that makes value history possible."""
 
     __tablename__ = "price_observations"
-    __table_args__ = (Index(None, "ref_kind", "ref_id", "source", "observed_at"),)
+    # The whole series key, then date, carrying currency and value: history and movers read the index alone.
+    __table_args__ = (
+        Index("ix_price_observations_series", "ref_kind", "ref_id", "source", "variant", "metric", "observed_at",
+              "currency", "value"),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     ref_kind: Mapped[str] = mapped_column(String(20), doc="pokemontcg, numista_issue, discogs_release, item")

@@ -6,19 +6,35 @@ able to see *which* entries those are to give them an estimate or pick the print
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.card_prices import TCGPLAYER_METRICS
-from services.pricing import priced_items_query
+from services.pricing import priced_items
 from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet
 
 
-def unpriced_entries(session: Session, owner_id: int, kind: str | None = None) -> list[dict[str, Any]]:
-    """The owner's held entries that no price source covers, by kind, set and title."""
-    priced = priced_items_query(owner_id).subquery()
+@dataclass(frozen=True)
+class UnpricedEntry:
+    """A held entry no price source covers (counted apart, never valued at 0)."""
+
+    item_id: int
+    kind: str
+    title: str
+    quantity: int
+    grade: str | None
+    printing: str | None
+    card_id: str | None
+    set_id: str | None
+    set_name: str | None
+
+
+def unpriced_entries(session: Session, owner_id: int, kind: str | None = None) -> list[UnpricedEntry]:
+    """The owner's held entries that no price source covers, by kind, set and title (one statement)."""
+    priced = priced_items(owner_id, kinds=(kind,) if kind else None)
     query = (
         select(
             Item.id, Item.kind, Item.title, Item.quantity, Item.grade, Item.printing, Item.pokemontcg_card_id,
@@ -30,16 +46,7 @@ def unpriced_entries(session: Session, owner_id: int, kind: str | None = None) -
         .where(priced.c.unit_price.is_(None))
         .order_by(Item.kind, PokemonSet.name, PokemonCard.number_sort, Item.title, Item.id)
     )  # fmt: skip
-    if kind:
-        query = query.where(Item.kind == kind)
-    entries = []
-    for item_id, item_kind, title, quantity, grade, printing, card_id, set_id, set_name in session.execute(query):
-        entry = {
-            "id": item_id, "kind": item_kind, "title": title, "quantity": quantity, "grade": grade,
-            "printing": printing, "cardId": card_id, "set": {"id": set_id, "name": set_name} if set_id else None,
-        }  # fmt: skip
-        entries.append(entry)
-    return entries
+    return [UnpricedEntry(*row) for row in session.execute(query)]
 
 
 def card_prices(session: Session, card_id: str) -> list[dict[str, Any]]:

@@ -1,0 +1,325 @@
+"""Benchmark (issue 14): valuation and every page aggregate on a big mixed collection, against hand-written SQL.
+
+Builds a collection of --items entries (60 % cards, 30 % coins, 10 % records, a year of monthly price
+observations; bench/scale_fixture.py) in SQLite and PostgreSQL, then prints for each database the time of
+the product's answer next to one hand-written SQL statement giving the same answer (checked equal), and
+their ratio (target ≤ 1.5; Overview ≤ 300 ms, Collection page ≤ 100 ms). Best of --repeat runs. Prints
+numbers only, never asserts (the machine may be shared).
+
+    python bench/scale.py [--items 100000] [--database-url URL ...] [--repeat 3]
+
+Without --database-url it measures a temporary SQLite file and, when reachable,
+postgresql+psycopg://postgres@127.0.0.1:5432/vitrine_bench (created if missing, emptied first).
+Import rows/s, catalogue sync and command line start are measured by their own bench scripts; SECTIONS
+below is where they join this report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import make_url, text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from bench.scale_fixture import build  # noqa: E402
+from services import overview, pricing, sets_view  # noqa: E402
+from services.collection import ItemFilter  # noqa: E402
+from services.collection_table import collection_page  # noqa: E402
+from services.exchange_rates import ExchangeRates, current_rates  # noqa: E402
+from services.integrations.pokemontcg.values import unpriced_entries  # noqa: E402
+from services.store.db import create_configured_engine, init_db  # noqa: E402
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/vitrine_bench"
+CURRENCY = "EUR"
+TARGETS = {"overview (whole page)": 0.300, "collection page (coins, 1st page)": 0.100}
+
+# ---------------------------------------------------------------- hand-written SQL giving the same answers
+# The default price order (tcgplayer market, tcgplayer mid, cardmarket trend), written out by hand: the
+# member's own estimate first, then per kind its catalogue sources. No range checks and no demo source: the
+# fixture has neither an out-of-range price nor demo prices, so the answers are the same.
+PRICE_CASE = """CASE WHEN own.value IS NOT NULL THEN own.{c}
+      WHEN i.kind = 'card' THEN CASE WHEN tm.value IS NOT NULL THEN tm.{c} WHEN td.value IS NOT NULL THEN td.{c}
+                                     ELSE cm.{c} END
+      WHEN i.kind = 'coin' THEN CASE WHEN ni.value IS NOT NULL THEN ni.{c} ELSE onm.{c} END
+      ELSE CASE WHEN ds.value IS NOT NULL THEN ds.{c} ELSE dl.{c} END END AS {c}"""
+CHOSEN = """
+WITH chosen AS (
+  SELECT i.id, i.kind, i.title, i.quantity, i.country, i.acquired_price, i.acquired_currency, pc.set_id,
+    {prices}
+  FROM items i
+  LEFT JOIN pokemon_cards pc ON pc.id = i.pokemontcg_card_id
+  LEFT JOIN latest_prices own ON own.ref_kind = 'item' AND own.ref_id = CAST(i.id AS VARCHAR(20))
+       AND own.source = 'manual' AND own.variant = '' AND own.metric = 'estimate'
+  LEFT JOIN latest_prices tm ON i.kind = 'card' AND tm.ref_kind = 'pokemontcg' AND tm.ref_id = i.pokemontcg_card_id
+       AND tm.source = 'tcgplayer' AND tm.variant = COALESCE(i.printing, 'normal') AND tm.metric = 'market'
+  LEFT JOIN latest_prices td ON i.kind = 'card' AND td.ref_kind = 'pokemontcg' AND td.ref_id = i.pokemontcg_card_id
+       AND td.source = 'tcgplayer' AND td.variant = COALESCE(i.printing, 'normal') AND td.metric = 'mid'
+  LEFT JOIN latest_prices cm ON i.kind = 'card' AND cm.ref_kind = 'pokemontcg' AND cm.ref_id = i.pokemontcg_card_id
+       AND cm.source = 'cardmarket' AND cm.metric = 'trend'
+       AND cm.variant = CASE WHEN i.printing = 'reverseHolofoil' THEN 'reverseHolofoil'
+                             WHEN COALESCE(i.printing, 'normal') IN ('normal', 'holofoil', 'unlimitedHolofoil') THEN ''
+                             ELSE '-' END
+  LEFT JOIN latest_prices ni ON i.kind = 'coin' AND ni.ref_kind = 'numista_issue'
+       AND ni.ref_id = CAST(i.numista_issue_id AS VARCHAR(20)) AND ni.source = 'numista'
+       AND ni.variant = COALESCE(i.grade_code, '') AND ni.metric = 'estimate'
+  LEFT JOIN latest_prices onm ON i.kind = 'coin' AND onm.ref_kind = 'item' AND onm.ref_id = CAST(i.id AS VARCHAR(20))
+       AND onm.source = 'opennumismat' AND onm.variant = COALESCE(i.grade_code, '') AND onm.metric = 'catalogue'
+  LEFT JOIN latest_prices ds ON i.kind = 'record' AND ds.ref_kind = 'discogs_release'
+       AND ds.ref_id = CAST(i.discogs_release_id AS VARCHAR(20)) AND ds.source = 'discogs'
+       AND ds.variant = COALESCE(i.grade_code, '') AND ds.metric = 'suggested'
+  LEFT JOIN latest_prices dl ON i.kind = 'record' AND dl.ref_kind = 'discogs_release'
+       AND dl.ref_id = CAST(i.discogs_release_id AS VARCHAR(20)) AND dl.source = 'discogs'
+       AND dl.variant = '' AND dl.metric = 'lowest'
+  WHERE i.owner_id = :owner AND i.status NOT IN ('wish', 'sold', 'pass', 'demo', 'bidding'){where}
+)
+"""
+
+
+def chosen(columns: tuple[str, ...] = ("value", "currency"), where: str = "") -> str:
+    """The CTE `chosen`: each held item with the listed columns of its winning latest price."""
+    prices = ",\n    ".join(PRICE_CASE.replace("{c}", name) for name in columns)
+    return CHOSEN.replace("{prices}", prices).replace("{where}", where)
+
+
+def month_day(dialect: str) -> tuple[str, str]:
+    if dialect == "postgresql":
+        return "to_char(po.observed_at, 'YYYY-MM')", "to_char(po.observed_at, 'YYYY-MM-DD')"
+    return "strftime('%Y-%m', po.observed_at)", "strftime('%Y-%m-%d', po.observed_at)"
+
+
+def hand_valuation(session: Session, owner: int, rates: ExchangeRates) -> Decimal:
+    rows = session.execute(text(chosen() + """
+        SELECT kind, currency, count(*), sum(quantity), sum(quantity * value) FROM chosen GROUP BY kind, currency
+    """), {"owner": owner}).all()  # fmt: skip
+    return _cents(sum((rates.convert(Decimal(v), c, CURRENCY) or Decimal(0) for _k, c, _n, _q, v in rows
+                       if v is not None), Decimal(0)))  # fmt: skip
+
+
+def hand_history(session: Session, owner: int, rates: ExchangeRates) -> Decimal:
+    month, day = month_day(session.get_bind().dialect.name)
+    key = ("ref_kind", "ref_id", "source", "variant", "metric")
+    rows = session.execute(text(chosen(("value", "currency", *key)) + f"""
+        SELECT m, d, cur, kind, sum(line / n) FROM (
+          SELECT {month} AS m, {day} AS d, po.currency AS cur, c.kind, c.quantity * po.value AS line,
+                 count(*) OVER (PARTITION BY c.id, {month}, po.currency) AS n
+          FROM chosen c JOIN price_observations po ON po.ref_kind = c.ref_kind AND po.ref_id = c.ref_id
+               AND po.source = c.source AND po.variant = c.variant AND po.metric = c.metric) o
+        GROUP BY m, d, cur, kind
+    """), {"owner": owner}).all()  # fmt: skip
+    last = max(row[0] for row in rows)
+    return _cents(sum((rates.convert(Decimal(v), c, CURRENCY, on=date.fromisoformat(d)) or Decimal(0)
+                       for m, d, c, _k, v in rows if m == last), Decimal(0)))  # fmt: skip
+
+
+def hand_overview_totals(session: Session, owner: int, rates: ExchangeRates) -> Decimal:
+    rows = session.execute(text(chosen() + """
+        SELECT kind, currency, acquired_currency, value IS NOT NULL, acquired_price IS NOT NULL, count(*),
+               sum(quantity), sum(quantity * value), sum(quantity * acquired_price)
+        FROM chosen GROUP BY kind, currency, acquired_currency, value IS NOT NULL, acquired_price IS NOT NULL
+    """), {"owner": owner}).all()  # fmt: skip
+    per_kind: dict[str, Decimal] = {}
+    for row in rows:
+        if row[7] is not None:
+            per_kind[row[0]] = per_kind.get(row[0], Decimal(0)) + (rates.convert(Decimal(row[7]), row[1], CURRENCY)
+                                                                   or Decimal(0))  # fmt: skip
+    return sum((value.quantize(Decimal("0.01")) for value in per_kind.values()), Decimal(0))
+
+
+def hand_sets(session: Session, owner: int, rates: ExchangeRates) -> int:
+    rows = session.execute(text(chosen() + """
+        SELECT v.set_id, s.name, u.cards, v.currency, v.copies, v.value FROM (
+          SELECT set_id, currency, sum(quantity) AS copies, sum(quantity * value) AS value
+          FROM chosen WHERE set_id IS NOT NULL GROUP BY set_id, currency) v
+        JOIN (SELECT pc.set_id, count(DISTINCT pc.id) AS cards FROM items i
+              JOIN pokemon_cards pc ON pc.id = i.pokemontcg_card_id
+              WHERE i.owner_id = :owner AND i.kind = 'card'
+                AND i.status NOT IN ('wish', 'sold', 'pass', 'demo', 'bidding') GROUP BY pc.set_id) u
+          ON u.set_id = v.set_id
+        JOIN pokemon_sets s ON s.id = v.set_id
+    """), {"owner": owner}).all()  # fmt: skip
+    return len({row[0] for row in rows})
+
+
+def hand_groups(session: Session, owner: int, rates: ExchangeRates) -> int:
+    rows = session.execute(text(chosen(where=" AND i.kind = 'coin'") + """
+        SELECT country, currency, sum(quantity), sum(quantity * value) FROM chosen GROUP BY country, currency
+    """), {"owner": owner}).all()  # fmt: skip
+    return len({row[0] for row in rows})
+
+
+def hand_unpriced(session: Session, owner: int, rates: ExchangeRates) -> int:
+    rows = session.execute(text(chosen() + "SELECT id FROM chosen WHERE value IS NULL"), {"owner": owner}).all()
+    return len(rows)
+
+
+PAGE = "SELECT id FROM items WHERE owner_id = :owner AND kind = 'coin' ORDER BY title, id LIMIT 50"
+
+
+def hand_page(session: Session, owner: int, rates: ExchangeRates) -> int:
+    rows = session.execute(text(chosen(where=f" AND i.id IN ({PAGE})") + """
+        SELECT p.*, c.value, c.currency, (SELECT count(*) FROM items WHERE owner_id = :owner AND kind = 'coin')
+        FROM items p LEFT JOIN chosen c ON c.id = p.id
+        WHERE p.id IN (SELECT id FROM items WHERE owner_id = :owner AND kind = 'coin' ORDER BY title, id LIMIT 50)
+        ORDER BY p.title, p.id
+    """), {"owner": owner}).all()  # fmt: skip
+    return int(rows[0][-1]) if rows else 0
+
+
+# ---------------------------------------------------------------- the product's answers
+def product_valuation(session: Session, owner: int, rates: ExchangeRates) -> Decimal:
+    return pricing.valuation(session, owner, CURRENCY, rates, sets=False).value
+
+
+def product_history(session: Session, owner: int, rates: ExchangeRates) -> Decimal:
+    return pricing.value_history(session, owner, CURRENCY, rates)[-1].value
+
+
+def product_overview_totals(session: Session, owner: int, rates: ExchangeRates) -> Decimal:
+    return overview.totals(session, owner, CURRENCY).value
+
+
+def product_sets(session: Session, owner: int, rates: ExchangeRates) -> int:
+    return len(pricing.set_values(session, owner, CURRENCY, rates))
+
+
+def product_groups(session: Session, owner: int, rates: ExchangeRates) -> int:
+    return len(sets_view.group_values(session, owner, "coin", "country", CURRENCY))
+
+
+def product_unpriced(session: Session, owner: int, rates: ExchangeRates) -> int:
+    return len(unpriced_entries(session, owner))
+
+
+def product_page(session: Session, owner: int, rates: ExchangeRates) -> int:
+    return collection_page(session, owner, ItemFilter(kind="coin"), page=1, page_size=50, currency=CURRENCY).total
+
+
+def product_overview(session: Session, owner: int, rates: ExchangeRates) -> int:
+    return len(overview.overview(session, owner, CURRENCY).history)
+
+
+Measure = Callable[[Session, int, ExchangeRates], Any]
+PAIRS: list[tuple[str, Measure, Measure | None]] = [
+    ("valuation (value --json totals)", product_valuation, hand_valuation),
+    ("value history (last month)", product_history, hand_history),
+    ("overview totals (value, cost)", product_overview_totals, hand_overview_totals),
+    ("sets (value, completion)", product_sets, hand_sets),
+    ("coins by country", product_groups, hand_groups),
+    ("entries without a price", product_unpriced, hand_unpriced),
+    ("collection page (coins, 1st page)", product_page, hand_page),
+    ("overview (whole page)", product_overview, None),
+]
+# Other helpers' measures (import rows/s, catalogue sync ms per card, command line start) join the report
+# here as (title, callable printing its own lines) once their bench scripts exist.
+SECTIONS: list[tuple[str, Callable[[argparse.Namespace], None]]] = []
+
+
+@dataclass(frozen=True)
+class Timing:
+    best: float
+    answer: Any
+
+
+def timed(run: Callable[[], Any], repeat: int) -> Timing:
+    best, answer = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        answer = run()
+        best = min(best, time.perf_counter() - started)
+    return Timing(best, answer)
+
+
+def measure(url: str, items: int, repeat: int) -> None:
+    engine = create_configured_engine(url)
+    _empty(engine)
+    init_db(engine)
+    started = time.perf_counter()
+    with Session(engine) as session:
+        collection = build(session, items)
+        session.commit()
+    _analyze(engine)
+    print(f"\n{engine.dialect.name}: {collection.items:,} items, {collection.observations:,} price observations "
+          f"(built in {time.perf_counter() - started:.0f} s)")  # fmt: skip
+    rates = current_rates()
+    print(f"  {'answer':<36} {'product':>9} {'hand SQL':>9} {'ratio':>6}  same answer")
+    with Session(engine) as session:
+        for title, product, hand in PAIRS:
+            ours = timed(lambda p=product: p(session, collection.owner_id, rates), repeat)  # type: ignore[misc]
+            target = f"  (target ≤ {TARGETS[title] * 1000:.0f} ms)" if title in TARGETS else ""
+            if hand is None:
+                print(f"  {title:<36} {ours.best * 1000:>7.0f}ms {'':>9} {'':>6}{target}")
+                continue
+            theirs = timed(lambda h=hand: h(session, collection.owner_id, rates), repeat)  # type: ignore[misc]
+            same = "yes" if ours.answer == theirs.answer else f"NO ({ours.answer} vs {theirs.answer})"
+            print(f"  {title:<36} {ours.best * 1000:>7.0f}ms {theirs.best * 1000:>7.0f}ms "
+                  f"{ours.best / theirs.best:>6.2f}  {same}{target}")  # fmt: skip
+    engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+
+
+def _analyze(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+
+
+def _postgres_reachable(url: str) -> bool:
+    """Create the bench database when the server answers; False when there is no server."""
+    import psycopg
+
+    target = make_url(url)
+    try:
+        with psycopg.connect(host=target.host, port=target.port or 5432, user=target.username,
+                             dbname="postgres", autocommit=True, connect_timeout=3) as connection:  # fmt: skip
+            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone()
+            if not exists:
+                connection.execute(f'CREATE DATABASE "{target.database}"')
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000, help="collection size (default 100000)")
+    parser.add_argument("--database-url", action="append", help="repeatable; default: SQLite and local PostgreSQL")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        urls = args.database_url or [f"sqlite:///{folder}/scale.db"]
+        if not args.database_url:
+            if _postgres_reachable(DEFAULT_PG):
+                urls.append(DEFAULT_PG)
+            else:
+                print(f"(no PostgreSQL at {DEFAULT_PG}: SQLite only)")
+        for url in urls:
+            measure(url, args.items, args.repeat)
+    for _title, section in SECTIONS:
+        section(args)
+
+
+if __name__ == "__main__":
+    main()
