@@ -141,7 +141,7 @@ def test_a_reimport_clears_what_the_file_cleared_and_keeps_the_members_edits(cat
     import_cards_csv(catalogue, owner.id, COLLECTR, currency="USD")
     items = {i.pokemontcg_card_id: i for i in catalogue.scalars(select(Item).where(Item.owner_id == owner.id))}
     items["base5-4"].storage_location = "binder 2"  # the member's own edit, a field the file never gives
-    assert valuation(catalogue, owner.id, "USD")["totalEstimatedValue"] == 500.0
+    assert valuation(catalogue, owner.id, "USD").value == 500
     cleared = (COLLECTR.replace("2024-03-02,first pack at the café", "2024-03-02,")  # notes cleared
                .replace("PSA 10,,,1,$30.00,$500.00,false", "PSA 10,,,1,$30.00,,false"))  # override withdrawn
     again = import_cards_csv(catalogue, owner.id, cleared, currency="USD")
@@ -150,7 +150,7 @@ def test_a_reimport_clears_what_the_file_cleared_and_keeps_the_members_edits(cat
     dark = refreshed["base5-4"]
     assert (dark.notes, dark.storage_location, str(dark.acquired_price)) == (None, "binder 2", "45.00")
     assert dark.details["_imported"]["notes"] is None and dark.details["source"]["Notes"] == ""
-    assert valuation(catalogue, owner.id, "USD")["totalEstimatedValue"] == 0.0  # the own estimate is withdrawn
+    assert valuation(catalogue, owner.id, "USD").value == 0  # the own estimate is withdrawn
     third = import_cards_csv(catalogue, owner.id, cleared, currency="USD")
     assert (third.created, third.updated, third.unchanged) == (0, 0, 4)
 

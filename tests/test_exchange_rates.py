@@ -229,7 +229,7 @@ def test_refresh_downloads_the_ecb_file_and_uses_it(fake_ecb: FakeEcb, tmp_path:
     after = run_json("value")
     assert after["rateDate"] == "2026-11-27" and after["totalEstimatedValue"] == 80.0  # 100 USD at 1.25
     summary = run("prices", "rates").stdout
-    assert "ECB reference rates of 2026-11-27 (downloaded from the ECB)" in summary
+    assert "ECB reference rates of 27 Nov 2026 (downloaded from the ECB)" in summary
 
 
 def test_refresh_offline_keeps_the_rates_in_one_line(fake_ecb: FakeEcb, tmp_path: Path) -> None:
