@@ -6,18 +6,22 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from services.api.server import api_routes
 from services.config import cookie_key_problem
-from ui.auth import (
-    authenticator,
-    cookie_pending,
-    current_member,
-    forced_password_change,
-    sign_in_form,
-    sign_out_button,
-)
 from ui.session import Actor, app_context, local_actor
-from ui.sync_worker import background_worker
+
+if __name__ == "__main__":  # a browser session's run; see the end of this file for the server's import
+    # Imported only inside a script run: a custom component (streamlit-authenticator's cookie manager, from
+    # extra_streamlit_components) registers its frontend with the runtime when its module is first imported,
+    # and only if a script run is active; imported by the server's app discovery it is never served (404).
+    from ui.auth import (
+        authenticator,
+        cookie_pending,
+        current_member,
+        forced_password_change,
+        sign_in_form,
+        sign_out_button,
+    )
+    from ui.sync_worker import background_worker
 
 # Each url_path equals its file's name: on a fresh server Streamlit's legacy pages/ mode routes the very first
 # request by file name before app.py has run (see ui.session.current_actor).
@@ -84,7 +88,10 @@ def club_gate() -> bool:
 
 if __name__ != "__main__":
     # `streamlit run app.py` finds this ASGI app (Streamlit's app discovery), imports this file once as the module
-    # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API.
+    # `app`, outside any script run, and serves: the dashboard (this same file, run as __main__ for each browser
+    # session) + the REST API. So this import loads nothing that declares a custom component (see the top).
+    from services.api.server import api_routes
+
     app = st.App(__file__, routes=api_routes(app_context))
 else:
     st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")

@@ -82,11 +82,6 @@ def _sign_in_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
     return page.get_by_text("Signed in as").count() == 0
 
 
-@pytest.mark.skip(
-    reason="KNOWN REGRESSION (round 2 merge): since app.py serves the REST API through st.App, a real browser does "
-    "not reach 'Signed in as' after signing in to a club (passes before that merge; AppTest sign-in tests pass). "
-    "Open in issue 12."
-)
 def test_two_members_reload_sign_out_and_a_replayed_cookie(browser, club_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url, env = club_server
     ann_context, bob_context = browser.new_context(), browser.new_context()
