@@ -33,7 +33,7 @@ PAGES = [
     st.Page("pages/import.py", title="Import", icon=":material/upload_file:", url_path="import"),
     st.Page("pages/export.py", title="Export", icon=":material/cloud_upload:", url_path="export"),
     st.Page("pages/numista_link.py", title="Link to Numista", icon=":material/join:", url_path="numista_link"),
-    st.Page("pages/connections.py", title="Connections", icon=":material/link:", url_path="connections"),
+    CONNECTIONS := st.Page("pages/connections.py", title="Connections", icon=":material/link:", url_path="connections"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings"),
 ]
 
@@ -108,4 +108,8 @@ else:
         target = next((page for page in PAGES if page.url_path == goto), None)
         if target is not None:
             st.switch_page(target)
+        if "oauth_token" in st.query_params and navigation.url_path != CONNECTIONS.url_path:
+            # Discogs' return finishes on Connections. A new club session can be routed to the default page on the
+            # way (signing in by the cookie), keeping the query: send it on, query and all.
+            st.switch_page(CONNECTIONS, query_params=st.query_params.to_dict())
         navigation.run()

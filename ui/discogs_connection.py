@@ -19,20 +19,10 @@ _FLASH = "discogs_connection_flash"
 _PENDING = "discogs_pending_token"
 
 
-CONNECTIONS_URL_PATH = "connections"  # the url_path app.py gives pages/connections.py, which finishes the callback
-
-
 def _callback_url() -> str:
-    """The Connections page's address (Discogs sends the browser back there), or "oob" when unknown.
-
-    Built from the app's address rather than taken as is: on a run right after a page switch (and in club mode,
-    after signing in) st.context.url can name the default page, which has no path, and a callback to the bare
-    address would land on Overview with the verifier unused."""
+    """This page's own address (Discogs sends the browser back here), or "oob" when unknown."""
     url = str(getattr(st.context, "url", "") or "")
-    if not url.startswith("http"):
-        return oauth.OUT_OF_BAND
-    base = url.split("?", 1)[0].rstrip("/")
-    return base if base.rsplit("/", 1)[-1] == CONNECTIONS_URL_PATH else f"{base}/{CONNECTIONS_URL_PATH}"
+    return url.split("?", 1)[0] if url.startswith("http") else oauth.OUT_OF_BAND
 
 
 def handle_callback(context: AppContext, actor: Actor) -> None:
