@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from services.api.server import api_routes
 from services.config import cookie_key_problem
 from services.context import open_context
 
@@ -98,6 +97,8 @@ if __name__ != "__main__":
     # `streamlit run app.py` finds this ASGI app (Streamlit's app discovery), imports this file once as the module
     # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API
     # (its own app context: settings and the process's engine, opened on the first API request).
+    from services.api.server import api_routes
+
     app = st.App(__file__, routes=api_routes(open_context))
 else:
     st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")
@@ -116,4 +117,9 @@ else:
         target = next((page for page in member_pages if page.url_path == goto), None)
         if target is not None:
             st.switch_page(target)
+        connections = next(page for page in member_pages if page.url_path == "connections")
+        if "oauth_token" in st.query_params and navigation.url_path != connections.url_path:
+            # Discogs' return finishes on Connections. A new club session can be routed to the default page on the
+            # way (signing in by the cookie), keeping the query: send it on, query and all.
+            st.switch_page(connections, query_params=st.query_params.to_dict())
         navigation.run()

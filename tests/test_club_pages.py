@@ -3,6 +3,10 @@ reset while signed in, sign-out, forced and own password changes, and the Admin 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -11,6 +15,7 @@ from services.context import open_context
 from tests.club_support import sign_in, start_club, submit_sign_in
 
 ANN, BOB = "ann's long password", "bob's long password"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -153,3 +158,21 @@ def test_admin_adds_resets_disables_and_promotes(club: dict[str, int]) -> None:
     assert shown != temporary
     log = next(frame.value for frame in at.dataframe if "event" in frame.value.columns)
     assert "signed_in" in set(log["event"]) and not log.astype(str).apply(lambda c: c.str.contains(shown)).any().any()
+
+
+def test_the_servers_import_of_app_py_declares_no_custom_component(club_app_env: str) -> None:
+    """`streamlit run app.py` first imports app.py as the module `app` for its st.App (the REST API), outside any
+    script run. A custom component declared then (streamlit-authenticator's cookie manager, declared when
+    extra_streamlit_components is first imported) is never registered with the runtime: its frontend answers 404,
+    the cookie is never read or written and a browser never signs in. That import must declare none."""
+    probe = (
+        "import streamlit.components.v1 as v1\n"
+        "declared = []\n"
+        "v1.declare_component = lambda name, *args, **kwargs: declared.append(name)\n"
+        "import app\n"
+        "assert app.app is not None\n"
+        "print('DECLARED', declared)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "DECLARED []" in done.stdout.splitlines(), done.stdout

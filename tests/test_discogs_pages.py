@@ -47,6 +47,17 @@ def _page(page: str, query: dict[str, str] | None = None) -> AppTest:
     return at
 
 
+def _return_from_discogs(query: dict[str, str]) -> AppTest:
+    """Discogs' redirect back, opened at the app's default page: app.py sends it on to Connections, query and all."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    assert [title.value for title in at.title] == ["Connections"]
+    return at
+
+
 def _texts(at: AppTest) -> str:
     return " ".join(str(e.value) for kind in (at.success, at.error, at.warning, at.info, at.markdown, at.caption)
                     for e in kind)  # fmt: skip
@@ -78,13 +89,13 @@ def test_connect_discogs_then_the_callback_connects_the_member(registered: Disco
     verifier = answer.text.split('<code id="verifier">')[1].split("<")[0]
     token = parse_qs(urlsplit(url).query)["oauth_token"][0]
     # the callback arrives in a new browser session with the query parameters
-    back = _page("connections", {"oauth_token": token, "oauth_verifier": verifier})
+    back = _return_from_discogs({"oauth_token": token, "oauth_verifier": verifier})
     assert "Connected to Discogs as example" in _texts(back) or "Connected as **example**" in _texts(back)
     with open_context().session() as session:
         connection = session.scalar(select(Connection).where(Connection.service == "discogs"))
         assert connection is not None and connection.remote_user == "example"
     # the same callback again is refused with a clear message
-    again = _page("connections", {"oauth_token": token, "oauth_verifier": verifier})
+    again = _return_from_discogs({"oauth_token": token, "oauth_verifier": verifier})
     assert "already used" in _texts(again) or "unknown" in _texts(again)
 
 

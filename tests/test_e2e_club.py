@@ -77,16 +77,17 @@ def _signed_in_as(page, username: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def _sign_in_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
-    _wait_rendered(page)
-    page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
+    """True when a finished run shows the sign-in form and no member. While a run is going, the previous run's
+    elements stay on the page (stale) until it ends: a sign-out's rerun shows the form while the sidebar still
+    says "Signed in as", so both are read together once the run has finished."""
+    page.wait_for_function(
+        "document.querySelector(\"[data-testid='stApp']\")?.dataset.testScriptState === 'notRunning'"
+        " && [...document.querySelectorAll('button')].some(b => b.innerText.trim() === 'Sign in')",
+        timeout=60_000,
+    )
     return page.get_by_text("Signed in as").count() == 0
 
 
-@pytest.mark.skip(
-    reason="KNOWN REGRESSION (round 2 merge): since app.py serves the REST API through st.App, a real browser does "
-    "not reach 'Signed in as' after signing in to a club (passes before that merge; AppTest sign-in tests pass). "
-    "Open in issue 12."
-)
 def test_two_members_reload_sign_out_and_a_replayed_cookie(browser, club_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url, env = club_server
     ann_context, bob_context = browser.new_context(), browser.new_context()
