@@ -27,7 +27,7 @@ from services.collection import (
 )
 from services.images import ImageCache, item_pictures
 from services.pricing import unit_prices
-from services.states import ItemKind
+from services.states import ItemKind, SyncStatus
 from services.store.models import DiscogsRelease, Item, PokemonCard, PokemonSet
 
 EXPORT_LIMIT = 100_000
@@ -165,7 +165,8 @@ def build_rows(
     for item in items:
         price = prices.get(item.id)
         service = SYNC_SERVICE_FOR_KIND.get(item.kind)
-        sync = labels.sync_label(statuses.get(item.id, {}).get(service, "NOT_SYNCED"), service) if service else ""
+        status = statuses.get(item.id, {}).get(service, SyncStatus.NOT_SYNCED) if service else None
+        sync = labels.sync_label(status, service) if service and status else ""
         if service and (targets := sync_targets(item.kind, statuses.get(item.id))) is not None:
             sync = labels.targets_label(targets, service)  # records: collection, wantlist and marketplace
         extra: dict[str, str] = {}

@@ -128,6 +128,16 @@ class CatalogSyncStatus(StrEnum):
     FAILED = "failed"
 
 
+class MatchStatus(StrEnum):
+    """A card CSV row after matching it to the catalogue (services/importers/cards_csv.py)."""
+
+    MATCHED = "matched"
+    AMBIGUOUS = "ambiguous"
+    UNMATCHED = "unmatched"
+    SKIPPED = "skipped"
+    INVALID = "invalid"
+
+
 class RowAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"

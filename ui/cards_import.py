@@ -16,6 +16,7 @@ from services.context import AppContext
 from services.errors import VitrineError
 from services.importers.cards_csv import DETAIL_ROWS, CardImportReport, RowOutcome, describe_cards, import_cards_csv
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
+from services.states import MatchStatus
 from ui import cache
 from ui.session import Actor
 
@@ -79,9 +80,9 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
     changed.metric("Updated", preview.updated)
     same.metric("Unchanged", preview.unchanged)
     skipped.metric("Skipped", preview.skipped)
-    matched = [o for o in preview.rows if o.status == "matched"]
+    matched = [o for o in preview.rows if o.status == MatchStatus.MATCHED]
     chosen = [o for o in preview.rows if o.row.row in choices]
-    problems = [o for o in preview.rows if o.status in ("unmatched", "invalid")]
+    problems = [o for o in preview.rows if o.status in (MatchStatus.UNMATCHED, MatchStatus.INVALID)]
     st.caption(
         f"{preview.format} export · {preview.count('matched')} matched · {preview.count('ambiguous')} ambiguous · "
         f"{preview.count('unmatched')} unmatched · {preview.count('invalid')} invalid · "
@@ -91,7 +92,8 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
     if matched:
         st.caption("Matched")
         st.dataframe(_rows_table(matched), hide_index=True, key="cards_csv_matched")
-    pending = [o for o in preview.rows if o.status == "ambiguous" or (o in chosen and o.status != "invalid")]
+    pending = [o for o in preview.rows
+               if o.status == MatchStatus.AMBIGUOUS or (o in chosen and o.status != MatchStatus.INVALID)]  # fmt: skip
     if pending:
         st.caption("Ambiguous: pick the card each row means (or skip it); undecided rows are reported, not imported")
         labels = _labels(context, preview)
@@ -107,7 +109,7 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
     if problems:
         st.caption("Not importable")
         st.dataframe(_rows_table(problems), hide_index=True, key="cards_csv_problems")
-    skipped_rows = [o for o in preview.rows if o.status == "skipped"]
+    skipped_rows = [o for o in preview.rows if o.status == MatchStatus.SKIPPED]
     if skipped_rows:
         with st.expander(f"{len(skipped_rows)} skipped row(s)"):
             st.dataframe(_rows_table(skipped_rows), hide_index=True, key="cards_csv_skipped")

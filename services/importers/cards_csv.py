@@ -51,6 +51,7 @@ from services.card_printings import default_printing, known_printings
 from services.errors import InvalidInput
 from services.importers.merge import SNAPSHOT_KEY, changed_fields, merge_keeping_edits
 from services.pricing import Observation, record_observations, set_own_estimate
+from services.states import MatchStatus
 from services.store.chunks import in_chunks
 from services.store.models import Item, PokemonCard, PokemonSet, table_of
 from services.text import natural_sort_key, normalize
@@ -60,7 +61,7 @@ _norm = functools.lru_cache(maxsize=65_536)(normalize)  # exports repeat the sam
 FORMATS = ("tcgplayer", "collectr")
 SNAPSHOT_FIELDS = ("quantity", "grade", "grade_code", "printing", "language", "status", "acquired_price",
                    "acquired_currency", "acquired_date", "notes", "estimate")  # fmt: skip
-MATCH_STATUSES = ("matched", "ambiguous", "unmatched", "skipped", "invalid")
+MATCH_STATUSES = tuple(status.value for status in MatchStatus)
 NAME_CUTOFF = 85.0
 SET_CUTOFF = 90.0
 
@@ -168,7 +169,7 @@ class RowOutcome:
     """A row after matching (and, once planned, what importing it does)."""
 
     row: CardCsvRow
-    status: str  # matched | ambiguous | unmatched | skipped | invalid
+    status: MatchStatus
     card_id: str | None = None
     candidates: list[str] = field(default_factory=list)
     reason: str | None = None
@@ -578,7 +579,7 @@ class CardMatcher:
             self._by_number.setdefault(card.number_key, []).append(card)
             self._by_name_key.setdefault(card.name_key, []).append(card)
         self._set_cache: dict[tuple[str, str], list[str]] = {}
-        self._memo: dict[tuple[str, str, str, str], tuple[str, str | None, list[str], str | None]] = {}
+        self._memo: dict[tuple[str, str, str, str], tuple[MatchStatus, str | None, list[str], str | None]] = {}
 
     def _cards(self, set_ids: Iterable[str]) -> list[_Card]:
         return [card for set_id in set_ids for card in self._by_set.get(set_id, ())]
@@ -641,23 +642,24 @@ class CardMatcher:
                 numbered = [c for set_id in sets for c in self._by_set_number.get((set_id, number_key), ())]
                 fitting = self._by_name(numbered, row_keys)
                 if len(fitting) == 1:
-                    return RowOutcome(row, "matched", fitting[0].id)
+                    return RowOutcome(row, MatchStatus.MATCHED, fitting[0].id)
                 if len(fitting) > 1:
-                    return RowOutcome(row, "ambiguous", candidates=[c.id for c in fitting],
+                    return RowOutcome(row, MatchStatus.AMBIGUOUS, candidates=[c.id for c in fitting],
                                       reason=f"{len(fitting)} cards numbered {row.number} in {set_label}")  # fmt: skip
                 named = self._by_name(cards, row_keys)
                 options = [c.id for c in [*numbered, *named]][:10]
                 if options:
-                    return RowOutcome(row, "ambiguous", candidates=list(dict.fromkeys(options)),
+                    return RowOutcome(row, MatchStatus.AMBIGUOUS, candidates=list(dict.fromkeys(options)),
                                       reason=f"number {row.number} and name {row.name!r} disagree in {set_label}")
-                return RowOutcome(row, "unmatched", reason=f"no card {row.name!r} numbered {row.number} in {set_label}")
+                return RowOutcome(row, MatchStatus.UNMATCHED,
+                                  reason=f"no card {row.name!r} numbered {row.number} in {set_label}")  # fmt: skip
             named = self._by_name(cards, row_keys)
             if len(named) == 1:
-                return RowOutcome(row, "matched", named[0].id)
+                return RowOutcome(row, MatchStatus.MATCHED, named[0].id)
             if named:
-                return RowOutcome(row, "ambiguous", candidates=[c.id for c in named][:10],
+                return RowOutcome(row, MatchStatus.AMBIGUOUS, candidates=[c.id for c in named][:10],
                                   reason=f"{len(named)} cards named {row.name!r} in {set_label}; no number given")
-            return RowOutcome(row, "unmatched", reason=f"no card named {row.name!r} in {set_label}")
+            return RowOutcome(row, MatchStatus.UNMATCHED, reason=f"no card named {row.name!r} in {set_label}")
         return self._match_without_set(row, row_keys, number_key)
 
     def _match_without_set(self, row: CardCsvRow, row_keys: tuple[str, str], number_key: str | None) -> RowOutcome:
@@ -667,13 +669,14 @@ class CardMatcher:
         else:
             fitting = list({c.id: c for key in row_keys for c in self._by_name_key.get(key, ())}.values())
         if not fitting:
-            return RowOutcome(row, "unmatched", reason=f"unknown set {row.set_name!r} and no card "
+            return RowOutcome(row, MatchStatus.UNMATCHED, reason=f"unknown set {row.set_name!r} and no card "
                               f"{row.name!r}{f' numbered {row.number}' if row.number else ''}")  # fmt: skip
         significant = set(_norm(row.set_name).split()) - SET_STOPWORDS
         close = [c for c in fitting if significant & (set(_norm(c.set_name).split()) - SET_STOPWORDS)]
         if len(close) == 1 and number_key is not None:
-            return RowOutcome(row, "matched", close[0].id, reason=f"set {row.set_name!r} read as {close[0].set_name}")
-        return RowOutcome(row, "ambiguous", candidates=[c.id for c in (close or fitting)][:10],
+            return RowOutcome(row, MatchStatus.MATCHED, close[0].id,
+                              reason=f"set {row.set_name!r} read as {close[0].set_name}")  # fmt: skip
+        return RowOutcome(row, MatchStatus.AMBIGUOUS, candidates=[c.id for c in (close or fitting)][:10],
                           reason=f"unknown set {row.set_name!r}")  # fmt: skip
 
 
@@ -745,16 +748,16 @@ def _batched(rows: Iterator[CardCsvRow], size: int) -> Iterator[list[CardCsvRow]
 
 def _outcome(matcher: CardMatcher, row: CardCsvRow, choices: Mapping[int, str | None]) -> RowOutcome:
     if row.error:
-        return RowOutcome(row, "invalid", reason=row.error)
+        return RowOutcome(row, MatchStatus.INVALID, reason=row.error)
     if row.skip_reason:
-        return RowOutcome(row, "skipped", reason=row.skip_reason)
+        return RowOutcome(row, MatchStatus.SKIPPED, reason=row.skip_reason)
     outcome = matcher.match(row)
-    if row.row in choices and outcome.status != "matched":
+    if row.row in choices and outcome.status != MatchStatus.MATCHED:
         chosen = choices[row.row]
         if not chosen:
-            return RowOutcome(row, "skipped", candidates=outcome.candidates, reason="skipped by you")
+            return RowOutcome(row, MatchStatus.SKIPPED, candidates=outcome.candidates, reason="skipped by you")
         if chosen in matcher.by_id:
-            return RowOutcome(row, "matched", chosen, candidates=outcome.candidates, reason="chosen by you")
+            return RowOutcome(row, MatchStatus.MATCHED, chosen, candidates=outcome.candidates, reason="chosen by you")
         outcome.reason = f"{chosen!r} is not a catalogue card"
     return outcome
 
@@ -778,9 +781,9 @@ class _Planner:
         matched: list[RowOutcome] = []
         for outcome in outcomes:
             report.keep(outcome)
-            if outcome.status == "skipped":
+            if outcome.status == MatchStatus.SKIPPED:
                 report.skipped += 1
-            elif outcome.status != "matched" or outcome.card_id is None:
+            elif outcome.status != MatchStatus.MATCHED or outcome.card_id is None:
                 candidates = f" (candidates: {', '.join(outcome.candidates)})" if outcome.candidates else ""
                 report.error(outcome.row.row, f"{outcome.status}: {outcome.reason}{candidates}")
             else:
