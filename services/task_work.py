@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from services.context import AppContext
+from services.importers.cards_csv import import_cards_csv
 from services.importers.opennumismat_import import import_opennumismat
 from services.integrations.numista.api import numista_api
 from services.integrations.numista.bulk_link import link_choices, plan_bulk_link, run_searches
@@ -102,5 +103,30 @@ def opennumismat_import_work(context: AppContext, owner_id: int, path: Path, *, 
         summary = f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged."
         lines = [(Level.SUCCESS, summary)] + [(Level.WARNING, f"Row {e['row']}: {e['reason']}") for e in done.errors]
         return TaskOutcome(tuple(lines))
+
+    return work
+
+
+def cards_csv_import_work(
+    context: AppContext, owner_id: int, data: bytes, *, choices: Mapping[int, str | None], currency: str
+) -> Work:
+    """Import a card export (the upload's bytes, held by this task only) with the rows the member decided, in one
+    transaction."""
+
+    def work(report: TaskReporter) -> TaskOutcome:
+        # Counts are written to the task row as batches go in, in a transaction of their own; SQLite has one
+        # writer at a time and the import holds it from its first batch, so there the count comes at the end.
+        live = context.engine.dialect.name != "sqlite"
+        with session_scope(context.engine) as session:  # one transaction: every row or none
+            done = import_cards_csv(
+                session, owner_id, data, choices=choices, currency=currency,
+                max_rows=context.settings.import_max_rows,
+                progress=(lambda read: report(read, None, "Importing cards")) if live else None,
+            )  # fmt: skip
+        read = sum(done.matching.values())
+        report(read, read, force=True)
+        summary = (f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged, "
+                   f"{done.skipped} skipped, {len(done.errors)} not imported.")  # fmt: skip
+        return TaskOutcome(((Level.SUCCESS, summary),))
 
     return work

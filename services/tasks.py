@@ -43,6 +43,7 @@ class Task(StrEnum):
     NUMISTA_SEARCH = "numista_search"
     NUMISTA_LINK = "numista_link"
     OPENNUMISMAT_IMPORT = "opennumismat_import"
+    CARDS_CSV_IMPORT = "cards_csv_import"
 
 
 class Level(StrEnum):

@@ -110,6 +110,18 @@ def test_an_import_is_one_transaction_of_the_caller(engine: Engine, owner: User,
         assert check.scalar(select(func.count()).select_from(Item)) == 0
 
 
+def test_progress_is_told_the_rows_read_after_each_batch(
+    catalogue: Session, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import services.importers.cards_csv as cards_csv
+
+    monkeypatch.setattr(cards_csv, "BATCH_ROWS", 3)
+    told: list[int] = []
+    report = import_cards_csv(catalogue, owner.id, TCGPLAYER, progress=told.append)
+    rows = sum(report.matching.values())
+    assert rows > 3 and told == [*range(3, rows, 3), rows]
+
+
 def test_collectr_rows_bring_paid_price_estimate_and_wishlist(catalogue: Session, owner: User) -> None:
     report = import_cards_csv(catalogue, owner.id, COLLECTR.encode("cp1252"), currency="USD")
     assert report.format == "collectr"

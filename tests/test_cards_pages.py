@@ -197,7 +197,11 @@ def test_import_page_previews_then_imports_a_card_export(app_env: str) -> None:
     assert not items()  # nothing written before the commit
     at.button(key="cards_csv_commit").click().run()
     assert not at.exception, at.exception
-    assert any("5 new" in s.value for s in at.success)
+    wait_task(open_context().engine, "cards_csv_import")  # the import runs on the server, beyond this page's run
+    at.run()
+    assert not at.exception, at.exception
+    assert any("5 new" in s.value for s in at.success), [e.value for e in at.error]
+    assert not [b for b in at.button if b.key == "cards_csv_commit" and not b.disabled]  # nothing left to import
     assert {i.pokemontcg_card_id for i in items()} == {"base1-4", "base5-83", "base1-2", "base1-15", "sv1-255"}
 
 

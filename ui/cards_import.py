@@ -17,7 +17,9 @@ from services.errors import VitrineError
 from services.importers.cards_csv import DETAIL_ROWS, CardImportReport, RowOutcome, describe_cards, import_cards_csv
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 from services.states import MatchStatus
-from ui import cache
+from services.task_work import cards_csv_import_work
+from services.tasks import Task, run_in_thread, start_task
+from ui.progress import task_panel
 from ui.session import Actor
 
 UNDECIDED, SKIP = "?", "-"
@@ -56,6 +58,9 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
         "catalogue cards by set, number and name; you see what would change first and nothing is written until "
         "you confirm. Importing a newer export again updates the entries it brought in."
     )
+    # The task's state is read before the preview: a preview read after it sees what a finished import wrote.
+    last_import = task_panel(context, actor.id, Task.CARDS_CSV_IMPORT)
+    importing = last_import is not None and last_import.running
     upload = st.file_uploader("Card export", type=["csv"], key="cards_csv_file")
     if upload is None:
         return
@@ -113,20 +118,16 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
     if skipped_rows:
         with st.expander(f"{len(skipped_rows)} skipped row(s)"):
             st.dataframe(_rows_table(skipped_rows), hide_index=True, key="cards_csv_skipped")
-    if st.button(
-        "Import cards now", key="cards_csv_commit", type="primary", disabled=not (preview.created or preview.updated)
-    ):
+    if st.button("Import cards now", key="cards_csv_commit", type="primary",
+                 disabled=not (preview.created or preview.updated) or importing):  # fmt: skip
+        # The import runs on the server with the rows decided here: leaving the page does not stop it.
         try:
-            with context.session() as session:  # one transaction: every row or none
-                done = import_cards_csv(
-                    session, actor.id, data, choices=choices, currency=currency,
-                    max_rows=context.settings.import_max_rows,
-                )  # fmt: skip
+            with context.session() as session:
+                job_id = start_task(session, actor.id, Task.CARDS_CSV_IMPORT, total=sum(preview.matching.values()),
+                                    unit="rows", step="Importing cards")  # fmt: skip
         except VitrineError as error:
             st.error(error.message)
             return
-        cache.invalidate()
-        st.success(
-            f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged, "
-            f"{done.skipped} skipped, {len(done.errors)} not imported."
-        )
+        run_in_thread(context.engine, job_id, cards_csv_import_work(context, actor.id, data, choices=choices,
+                                                                    currency=currency))  # fmt: skip
+        st.rerun()

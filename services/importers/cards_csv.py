@@ -35,7 +35,7 @@ import hashlib
 import io
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -720,12 +720,14 @@ def import_cards_csv(
     dry_run: bool = False,
     currency: str = "USD",
     max_rows: int = DEFAULT_MAX_ROWS,
+    progress: Callable[[int], None] | None = None,
 ) -> CardImportReport:
     """Preview (`dry_run`) or import an export into the owner's cards.
 
     `choices` maps a row number to the card id the user picked for an ambiguous (or unmatched) row, or to
-    None/"" to skip it. The caller owns the transaction: commit it to keep the import, roll back to drop it
-    (an InvalidInput raised half-way, such as the row limit, leaves the caller nothing to commit).
+    None/"" to skip it; `progress` is told the rows read so far after each batch. The caller owns the
+    transaction: commit it to keep the import, roll back to drop it (an InvalidInput raised half-way, such as the
+    row limit, leaves the caller nothing to commit).
 
     Bounded in memory and fast: the file is read as a stream, rows are matched from the in-memory catalogue
     index and planned and written BATCH_ROWS at a time (new entries by one executemany INSERT per batch).
@@ -735,8 +737,12 @@ def import_cards_csv(
     with cards_csv_rows(data, currency=currency, max_rows=max_rows) as (kind, rows):
         report = CardImportReport(kind)
         planner = _Planner(session, owner_id, kind, report, matcher, dry_run=dry_run)
+        read = 0
         for batch in _batched(rows, BATCH_ROWS):
             planner.apply([_outcome(matcher, row, choices) for row in batch])
+            read += len(batch)
+            if progress is not None:
+                progress(read)
         planner.finish()
     return report
 
