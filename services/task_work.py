@@ -10,6 +10,7 @@ from pathlib import Path
 from services.context import AppContext
 from services.importers.cards_csv import import_cards_csv
 from services.importers.opennumismat_import import import_opennumismat
+from services.integrations.discogs.importer import import_discogs_csv
 from services.integrations.numista.api import numista_api
 from services.integrations.numista.bulk_link import link_choices, plan_bulk_link, run_searches
 from services.integrations.numista.catalog import NumistaCatalog
@@ -128,5 +129,23 @@ def cards_csv_import_work(
         summary = (f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged, "
                    f"{done.skipped} skipped, {len(done.errors)} not imported.")  # fmt: skip
         return TaskOutcome(((Level.SUCCESS, summary),))
+
+    return work
+
+
+def discogs_csv_import_work(context: AppContext, owner_id: int, path: Path) -> Work:
+    """Import a Discogs collection export (a private copy of the upload, removed afterwards) in one transaction."""
+
+    def work(report: TaskReporter) -> TaskOutcome:
+        try:
+            with session_scope(context.engine) as session:  # one transaction: every record or none
+                done = import_discogs_csv(session, owner_id, path)
+        finally:
+            path.unlink(missing_ok=True)
+        read = done.created + done.updated + done.unchanged + done.skipped
+        report(read, read, force=True)
+        summary = f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged."
+        lines = [(Level.SUCCESS, summary)] + [(Level.WARNING, f"Row {e['row']}: {e['reason']}") for e in done.errors]
+        return TaskOutcome(tuple(lines))
 
     return work

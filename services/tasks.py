@@ -44,6 +44,7 @@ class Task(StrEnum):
     NUMISTA_LINK = "numista_link"
     OPENNUMISMAT_IMPORT = "opennumismat_import"
     CARDS_CSV_IMPORT = "cards_csv_import"
+    DISCOGS_CSV_IMPORT = "discogs_csv_import"
 
 
 class Level(StrEnum):

@@ -14,8 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from services.context import open_context
 from services.store.models import Connection, Item, Job
-from tests.discogs_support import seed_releases
+from tests.discogs_support import discogs_csv, seed_releases
 from tests.emulators.discogs import CONSUMER_KEY, CONSUMER_SECRET, PERSONAL_TOKEN, USER_AGENT, DiscogsEmulator
+from tests.sync_support import wait_task
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -215,3 +216,23 @@ def test_send_to_export_from_the_collection_page_preselects_the_records_with_a_r
     assert not at.exception, at.exception
     plan = next(f.value for f in at.dataframe if "action" in f.value.columns)
     assert sorted(plan["id"]) == sorted(linked) and set(plan["action"]) == {"create"}
+
+
+def test_import_page_imports_a_discogs_csv_export_in_the_background(discogs_env: DiscogsEmulator) -> None:
+    rows = [{"Artist": "Band A", "Title": "First", "release_id": "11", "Collection Media Condition": "VG"},
+            {"Artist": "Band B", "Title": "Second", "release_id": "12"},
+            {"Artist": "Broken", "Title": "Row", "release_id": "abc"}]  # fmt: skip
+    at = _page("import")
+    at.file_uploader(key="discogs_csv_file").set_value(("export.csv", discogs_csv(rows).encode(), "text/csv")).run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["New records"] == "2"
+    at.button(key="discogs_csv_commit").click().run()
+    assert not at.exception, at.exception
+    wait_task(open_context().engine, "discogs_csv_import")  # the import runs on the server, beyond this page's run
+    at.run()
+    assert not at.exception, at.exception
+    assert any("2 new" in s.value for s in at.success), [e.value for e in at.error]
+    assert any("Row 4" in w.value for w in at.warning)
+    with open_context().session() as session:
+        titles = session.scalars(select(Item.title).where(Item.kind == "record").order_by(Item.title)).all()
+    assert titles == ["Band A – First", "Band B – Second"]

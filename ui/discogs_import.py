@@ -4,6 +4,7 @@ the page polls from the database (a click elsewhere does not stop it; running it
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from pathlib import Path
@@ -19,8 +20,10 @@ from services.integrations.discogs.importer import ACCOUNT_SOURCE, IMPORT_KIND, 
 from services.progress import ProgressSnapshot
 from services.states import JobStatus
 from services.store.models import Job
+from services.task_work import discogs_csv_import_work
+from services.tasks import Task, run_in_thread, start_task
 from ui import cache
-from ui.progress import show_progress
+from ui.progress import show_progress, task_panel
 from ui.session import Actor
 
 _RUNNING: dict[int, threading.Thread] = {}  # member id -> the import thread of this server process
@@ -92,6 +95,9 @@ def discogs_import_section(context: AppContext, actor: Actor) -> None:
     st.session_state.pop(_WATCHING, None)  # this full run shows everything fresh: only the panel's own runs rerun it
     _account_progress(context, actor)
 
+    # The task's state is read before the preview: a preview read after it sees what a finished import wrote.
+    last_import = task_panel(context, actor.id, Task.DISCOGS_CSV_IMPORT)
+    importing = last_import is not None and last_import.running
     upload = st.file_uploader("Discogs collection export (CSV)", type=["csv"], key="discogs_csv_file")
     if upload is None:
         return
@@ -114,8 +120,19 @@ def discogs_import_section(context: AppContext, actor: Actor) -> None:
         for error in preview.errors:
             st.warning(f"Row {error['row']}: {error['reason']}")
         if st.button("Import records now", key="discogs_csv_commit", type="primary",
-                     disabled=not (preview.created or preview.updated)):  # fmt: skip
-            with context.session() as session:
-                done = import_discogs_csv(session, actor.id, path)
-            cache.invalidate()
-            st.success(f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged.")
+                     disabled=not (preview.created or preview.updated) or importing):  # fmt: skip
+            # The import runs on the server from a private copy of the file: leaving the page does not stop it.
+            handle, copy = tempfile.mkstemp(suffix=".csv")
+            with os.fdopen(handle, "wb") as private:
+                private.write(upload.getvalue())
+            try:
+                with context.session() as session:
+                    total = preview.created + preview.updated + preview.unchanged + preview.skipped
+                    job_id = start_task(session, actor.id, Task.DISCOGS_CSV_IMPORT, total=total, unit="records",
+                                        step="Importing records")  # fmt: skip
+            except VitrineError as error:
+                Path(copy).unlink(missing_ok=True)
+                st.error(error.message)
+                return
+            run_in_thread(context.engine, job_id, discogs_csv_import_work(context, actor.id, Path(copy)))
+            st.rerun()
