@@ -1,6 +1,5 @@
 """Import: bring a collection in from another tool; every import is previewed, then committed at once."""
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -13,11 +12,11 @@ from services.errors import VitrineError
 from services.importers.opennumismat_import import import_opennumismat, source_name
 from services.integrations.numista.grade_overrides import grade_overrides
 from services.task_work import opennumismat_import_work
-from services.tasks import Task, run_in_thread, start_task
+from services.tasks import Task
 from ui import cache
 from ui.cards_import import cards_csv_section
 from ui.discogs_import import discogs_import_section
-from ui.progress import task_panel
+from ui.progress import start_file_task, task_panel
 from ui.session import app_context, current_actor
 
 actor = current_actor()
@@ -65,23 +64,12 @@ if upload is not None:
                 st.warning(f"Row {error['row']}: {error['reason']}")
             if st.button("Import now", key="opennumismat_commit", type="primary",
                          disabled=not (preview.created or preview.updated) or importing):  # fmt: skip
-                # The import runs on the server from a private copy of the file: leaving the page does not stop it.
-                handle, copy = tempfile.mkstemp(suffix=".db")
-                with os.fdopen(handle, "wb") as private:
-                    private.write(upload.getvalue())
-                try:
-                    with context.session() as session:
-                        job_id = start_task(session, actor.id, Task.OPENNUMISMAT_IMPORT, total=preview.created
-                                            + preview.updated + preview.unchanged + preview.skipped, unit="coins",
-                                            step="Importing coins")  # fmt: skip
-                except VitrineError as error:
-                    Path(copy).unlink(missing_ok=True)
-                    st.error(error.message)
-                else:
-                    work = opennumismat_import_work(context, actor.id, Path(copy), source=origin,
-                                                    currency=actor.currency)  # fmt: skip
-                    run_in_thread(context.engine, job_id, work)
-                    st.rerun()
+                start_file_task(
+                    context, actor.id, Task.OPENNUMISMAT_IMPORT, upload.getvalue(), suffix=".db",
+                    total=preview.created + preview.updated + preview.unchanged + preview.skipped, unit="coins",
+                    step="Importing coins", work=lambda copy: opennumismat_import_work(
+                        context, actor.id, copy, source=origin, currency=actor.currency),
+                )  # fmt: skip
 
 st.subheader("What is in your collection, by source")
 with context.session() as session:

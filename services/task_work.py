@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from services.context import AppContext
 from services.importers.cards_csv import import_cards_csv
@@ -99,11 +100,7 @@ def opennumismat_import_work(context: AppContext, owner_id: int, path: Path, *, 
                 )  # fmt: skip
         finally:
             path.unlink(missing_ok=True)
-        read = done.created + done.updated + done.unchanged + done.skipped
-        report(read, read, force=True)
-        summary = f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged."
-        lines = [(Level.SUCCESS, summary)] + [(Level.WARNING, f"Row {e['row']}: {e['reason']}") for e in done.errors]
-        return TaskOutcome(tuple(lines))
+        return _file_import_outcome(report, done)
 
     return work
 
@@ -142,10 +139,23 @@ def discogs_csv_import_work(context: AppContext, owner_id: int, path: Path) -> W
                 done = import_discogs_csv(session, owner_id, path)
         finally:
             path.unlink(missing_ok=True)
-        read = done.created + done.updated + done.unchanged + done.skipped
-        report(read, read, force=True)
-        summary = f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged."
-        lines = [(Level.SUCCESS, summary)] + [(Level.WARNING, f"Row {e['row']}: {e['reason']}") for e in done.errors]
-        return TaskOutcome(tuple(lines))
+        return _file_import_outcome(report, done)
 
     return work
+
+
+class _FileImportReport(Protocol):
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    errors: list[dict[str, Any]]
+
+
+def _file_import_outcome(report: TaskReporter, done: _FileImportReport) -> TaskOutcome:
+    """The end of an import from a file: the final count, the summary line and one warning per refused row."""
+    read = done.created + done.updated + done.unchanged + done.skipped
+    report(read, read, force=True)
+    summary = f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged."
+    lines = [(Level.SUCCESS, summary)] + [(Level.WARNING, f"Row {e['row']}: {e['reason']}") for e in done.errors]
+    return TaskOutcome(tuple(lines))

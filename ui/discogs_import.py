@@ -4,7 +4,6 @@ the page polls from the database (a click elsewhere does not stop it; running it
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 from pathlib import Path
@@ -21,9 +20,9 @@ from services.progress import ProgressSnapshot
 from services.states import JobStatus
 from services.store.models import Job
 from services.task_work import discogs_csv_import_work
-from services.tasks import Task, run_in_thread, start_task
+from services.tasks import Task
 from ui import cache
-from ui.progress import show_progress, task_panel
+from ui.progress import show_progress, start_file_task, task_panel
 from ui.session import Actor
 
 _RUNNING: dict[int, threading.Thread] = {}  # member id -> the import thread of this server process
@@ -121,18 +120,8 @@ def discogs_import_section(context: AppContext, actor: Actor) -> None:
             st.warning(f"Row {error['row']}: {error['reason']}")
         if st.button("Import records now", key="discogs_csv_commit", type="primary",
                      disabled=not (preview.created or preview.updated) or importing):  # fmt: skip
-            # The import runs on the server from a private copy of the file: leaving the page does not stop it.
-            handle, copy = tempfile.mkstemp(suffix=".csv")
-            with os.fdopen(handle, "wb") as private:
-                private.write(upload.getvalue())
-            try:
-                with context.session() as session:
-                    total = preview.created + preview.updated + preview.unchanged + preview.skipped
-                    job_id = start_task(session, actor.id, Task.DISCOGS_CSV_IMPORT, total=total, unit="records",
-                                        step="Importing records")  # fmt: skip
-            except VitrineError as error:
-                Path(copy).unlink(missing_ok=True)
-                st.error(error.message)
-                return
-            run_in_thread(context.engine, job_id, discogs_csv_import_work(context, actor.id, Path(copy)))
-            st.rerun()
+            start_file_task(
+                context, actor.id, Task.DISCOGS_CSV_IMPORT, upload.getvalue(), suffix=".csv",
+                total=preview.created + preview.updated + preview.unchanged + preview.skipped, unit="records",
+                step="Importing records", work=lambda copy: discogs_csv_import_work(context, actor.id, copy),
+            )  # fmt: skip

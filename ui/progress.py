@@ -4,15 +4,20 @@ summaries show the task's result without a manual reload."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import streamlit as st
 
 from services.context import AppContext
+from services.errors import VitrineError
 from services.labels import moment
 from services.progress import ProgressSnapshot
 from services.store.models import utcnow
-from services.tasks import Task, TaskState, latest_task
+from services.tasks import Task, TaskState, Work, latest_task, run_in_thread, start_task
 from ui import cache
 
 POLL_SECONDS = 1.0
@@ -71,3 +76,21 @@ def task_panel(context: AppContext, owner_id: int, task: Task, state: TaskState 
     else:
         _show(state)
     return state
+
+
+def start_file_task(context: AppContext, owner_id: int, task: Task, data: bytes, *, suffix: str, total: int,
+                    unit: str, step: str, work: Callable[[Path], Work]) -> None:  # fmt: skip
+    """Start ``task`` on the server over a private copy of an upload (its work removes the copy): leaving the
+    page does not stop it. A refusal (the same task still running) is one line on the page."""
+    handle, copy = tempfile.mkstemp(suffix=suffix)
+    with os.fdopen(handle, "wb") as private:
+        private.write(data)
+    try:
+        with context.session() as session:
+            job_id = start_task(session, owner_id, task, total=total, unit=unit, step=step)
+    except VitrineError as error:
+        Path(copy).unlink(missing_ok=True)
+        st.error(error.message)
+        return
+    run_in_thread(context.engine, job_id, work(Path(copy)))
+    st.rerun()
