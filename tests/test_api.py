@@ -394,11 +394,12 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(server: Serv
     """Every check of schemathesis (server errors, status codes, content types, response schemas, headers, Allow on
     405, acceptance of schema-valid and rejection of schema-invalid requests), all phases, stateful links included.
     Run through its CLI: its pytest plugin does not support pytest 9 yet. "fuzz" is a member of its own, so what
-    the fuzzer adds or deletes never touches the other tests' data."""
+    the fuzzer adds or deletes never touches the other tests' data. One worker: with two threads, Hypothesis's
+    ast.parse of a lambda's source can fail inside CPython 3.11 ("AST constructor recursion depth mismatch")."""
     done = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/api/openapi.json", "--url", server.url,
          "-H", f"Authorization: Bearer {server.tokens['fuzz']}", "--checks", "all", "--max-examples", "30",
-         "--seed", "20261201", "--workers", "2"],
+         "--seed", "20261201", "--workers", "1"],
         cwd=tmp_path, capture_output=True, text=True, timeout=900,  # its .schemathesis cache stays out of the repo
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
