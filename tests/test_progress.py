@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from services.errors import Conflict, InvalidInput
@@ -164,3 +164,47 @@ def test_the_import_page_imports_an_opennumismat_file_in_the_background(app_env:
     assert [m.value for m in at.metric][:4] == ["0", "0", "21", "0"]  # the preview reads the collection after it
     with context.session() as session:
         assert sum(1 for item in list_items(session, 1) if item.kind == "coin") == 21
+
+
+def _poll_catalogue_sync() -> None:
+    """One tick of the catalogue sync panel's fragment, as the browser's timer sends it (for AppTest)."""
+    from services.tasks import Task
+    from ui.progress import _poll
+    from ui.session import app_context, local_actor
+
+    _poll(app_context(), local_actor().id, Task.CATALOGUE_SYNC)
+
+
+def test_a_late_tick_of_an_ended_task_draws_nothing(app_env: str) -> None:
+    """The whole page's run draws an ended task's result. A tick that arrives after that run (sent before it
+    began, or from a fragment a page's st.stop() left registered) drew it a second time, for good."""
+    from streamlit.testing.v1 import AppTest
+
+    from services.context import open_context
+
+    at = AppTest.from_function(_poll_catalogue_sync, default_timeout=30).run()
+    context = open_context()
+    with context.session() as session:
+        owner_id = session.scalars(select(User.id)).one()
+        job_id = start_task(session, owner_id, Task.CATALOGUE_SYNC, total=2, unit="sets", step="Starting…")
+    release = threading.Event()
+
+    def work(report: TaskReporter) -> TaskOutcome:
+        report(1, 2, "Set one", force=True)
+        release.wait(10)
+        return TaskOutcome(((Level.SUCCESS, "2 set(s) synced"),))
+
+    thread = run_in_thread(context.engine, job_id, work)
+    for _ in range(100):
+        at.run()
+        if at.progress and "Set one" in str(at.progress[0].proto.text):
+            break
+    assert "1 of 2 sets" in str(at.progress[0].proto.text)  # running: the tick draws its progress
+    assert at.session_state["task_running_catalogue_sync"] == job_id
+    release.set()
+    thread.join(10)
+    at.run()  # the tick that sees it end refreshes the whole page (here: this script again) and draws nothing
+    assert not at.exception and not at.progress and not at.success
+    assert "task_running_catalogue_sync" not in at.session_state
+    at.run()  # a late tick
+    assert not at.exception and not at.progress and not at.success

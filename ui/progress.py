@@ -45,18 +45,20 @@ def _seen_key(task: Task) -> str:
 
 
 def _poll(context: AppContext, owner_id: int, task: Task) -> None:
+    """One tick of the running panel. It draws only a running task: the ended one is drawn by the whole page's
+    run that the end triggers. A tick sent before that run began can still arrive after it, and a page that
+    ended with ``st.stop()`` leaves this fragment registered: drawing the result then would show it twice."""
     with context.session() as session:
         state = latest_task(session, owner_id, task)
     if state is None:
         return
-    was_running = st.session_state.get(_seen_key(task)) == state.job_id
-    if was_running and not state.running:  # it just ended: refresh every summary on the page
+    if state.running:
+        st.session_state[_seen_key(task)] = state.job_id
+        _show(state)
+    elif st.session_state.get(_seen_key(task)) == state.job_id:  # it just ended: refresh every summary
         st.session_state.pop(_seen_key(task), None)
         cache.invalidate()
         st.rerun(scope="app")
-    if state.running:
-        st.session_state[_seen_key(task)] = state.job_id
-    _show(state)
 
 
 def task_panel(context: AppContext, owner_id: int, task: Task, state: TaskState | None = None) -> TaskState | None:

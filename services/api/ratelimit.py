@@ -83,7 +83,7 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
         if connection is None:
             with self.engine.connect() as own:
                 return self._read(keys, own)
-        rows = connection.execute(self._live, {"keys": keys, "now": time.time()}).tuples()
+        rows = connection.execute(self._live, {"keys": keys, "now": time.time()})
         return {key: (count, expires_at) for key, count, expires_at in rows}
 
     def get(self, key: str) -> int:
