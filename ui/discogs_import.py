@@ -28,8 +28,9 @@ from ui.session import Actor
 _RUNNING: dict[int, threading.Thread] = {}  # member id -> the import thread of this server process
 _WATCHING = "discogs_import_watching"
 OPEN = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED)
-JOB_LABELS = {"queued": "waiting", "running": "running", "paused": "paused", "done": "done",
-              "done_with_errors": "done, with errors", "cancelled": "cancelled"}  # fmt: skip
+JOB_LABELS = {JobStatus.QUEUED: "waiting", JobStatus.RUNNING: "running", JobStatus.PAUSED: "paused",
+              JobStatus.DONE: "done", JobStatus.DONE_WITH_ERRORS: "done, with errors",
+              JobStatus.CANCELLED: "cancelled"}  # fmt: skip
 
 
 def _start_account_import(context: AppContext, owner_id: int, folder_id: int) -> None:

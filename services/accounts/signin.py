@@ -123,15 +123,6 @@ def _throttle(session: Session, key: str) -> LoginThrottle:
     return session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)  # type: ignore[return-value]
 
 
-def _as_aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes for timezone-aware columns; they are UTC."""
-    if moment is not None and moment.tzinfo is None:
-        from datetime import UTC
-
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def sign_in(
     session: Session, typed_name: str, password: str, *, channel: str = "web", now: datetime | None = None
 ) -> SignInResult:
@@ -141,7 +132,7 @@ def sign_in(
     user = find_user(session, key) if key else None
     password_ok = verify_password(password, user.password_hash if user else None)  # always one scrypt
     throttle = _throttle(session, key)
-    locked_until = _as_aware(throttle.locked_until)
+    locked_until = throttle.locked_until
     if locked_until is not None and locked_until > now:
         record(session, EventKind.LOCKED_REFUSED, user, channel=channel, at=now)
         return SignInResult(Outcome.LOCKED)
@@ -152,7 +143,7 @@ def sign_in(
         record(session, EventKind.SIGNED_IN, user, channel=channel, at=now)
         session.flush()
         return SignInResult(Outcome.SIGNED_IN, _member(user, security))
-    last_failure = _as_aware(throttle.last_failure_at)
+    last_failure = throttle.last_failure_at
     if last_failure is None or now - last_failure > LOCKOUT or locked_until is not None:
         throttle.failures = 0  # an old streak, or a lock that has run out, starts over
         throttle.locked_until = None
@@ -225,10 +216,10 @@ def recent_events(session: Session, limit: int = 200) -> list[LoginEventRow]:
         .order_by(LoginEvent.id.desc())
         .limit(limit)
     ).all()
-    return [LoginEventRow(_as_aware(at), name, event, channel) for at, name, event, channel in rows]  # type: ignore[arg-type]
+    return [LoginEventRow(at, name, event, channel) for at, name, event, channel in rows]
 
 
 def is_locked(session: Session, username: str, now: datetime | None = None) -> bool:
     row = session.get(LoginThrottle, username.strip().lower())
-    locked_until = _as_aware(row.locked_until) if row else None
+    locked_until = row.locked_until if row else None
     return locked_until is not None and locked_until > (now or utcnow())

@@ -115,11 +115,6 @@ def resolve_token(session: Session, token: str) -> TokenOwner | None:
         return None
     token_id, last_used, user_id, username, currency = row
     now = utcnow()
-    if last_used is None or _aware(last_used) < now - _LAST_USED_RESOLUTION:
+    if last_used is None or last_used < now - _LAST_USED_RESOLUTION:
         session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     return TokenOwner(token_id, user_id, username, currency or "EUR")
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)

@@ -11,10 +11,9 @@ from services.importers.opennumismat_models import (
     OpenNumismatCollection,
     OpenNumismatTag,
 )
-from services.importers.opennumismat_schema import HELD_STATUSES, STATUSES, UNKNOWN_STATUS, OpenNumismatError
+from services.importers.opennumismat_schema import STATUSES, UNKNOWN_STATUS, OpenNumismatError
 
 __all__ = [
-    "HELD_STATUSES",
     "STATUSES",
     "UNKNOWN_STATUS",
     "CoinImage",

@@ -51,7 +51,7 @@ from services.card_printings import default_printing, known_printings
 from services.errors import InvalidInput
 from services.importers.merge import SNAPSHOT_KEY, changed_fields, merge_keeping_edits
 from services.pricing import Observation, record_observations, set_own_estimate
-from services.states import MatchStatus
+from services.states import ItemStatus, MatchStatus
 from services.store.chunks import in_chunks
 from services.store.models import Item, PokemonCard, PokemonSet, table_of
 from services.text import natural_sort_key, normalize
@@ -151,7 +151,7 @@ class CardCsvRow:
     language: str
     rarity: str = ""
     set_code: str = ""
-    status: str = "owned"
+    status: ItemStatus = ItemStatus.OWNED
     acquired_price: Decimal | None = None
     acquired_currency: str | None = None
     acquired_date: date | None = None
@@ -509,7 +509,7 @@ def _parse_row(kind: str, number: int, source: dict[str, str], columns: dict[str
             row.acquired_date = _date(get("date_added"))
             row.notes = get("notes") or None
             if _norm(get("watchlist")) in ("true", "yes", "1", "y", "x"):
-                row.status = "wish"
+                row.status = ItemStatus.WISH
             grade = get("grade")
             row.key = _row_key("portfolio", get("portfolio"), _norm(grade) or "ungraded")
     except (ValueError, OutOfRange) as error:
@@ -518,7 +518,7 @@ def _parse_row(kind: str, number: int, source: dict[str, str], columns: dict[str
     if not row.name:
         row.error = "no card name"
     elif row.quantity <= 0:
-        if row.status == "wish":
+        if row.status == ItemStatus.WISH:
             row.quantity = 1
         else:
             row.skip_reason = "quantity 0"

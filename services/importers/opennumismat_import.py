@@ -26,6 +26,7 @@ from services.importers.merge import SNAPSHOT_KEY, merge_keeping_edits
 from services.importers.opennumismat import read_opennumismat
 from services.importers.opennumismat_models import OpenNumismatCoin, OpenNumismatCollection
 from services.pricing import Observation, record_observations
+from services.states import ItemStatus
 from services.store.models import Item, ItemImage, table_of
 from services.validation import OutOfRange, check_money, check_quantity, check_year
 
@@ -102,7 +103,7 @@ def _mapped(coin: OpenNumismatCoin, grades: GradeMapper, currency: str) -> dict[
         "quantity": check_quantity(coin.quantity) if coin.quantity and coin.quantity > 0 else 1,
         "grade": coin.grade_raw,
         "grade_code": grades(coin.grade_raw),
-        "status": coin.status if coin.status != "unknown" else "owned",
+        "status": coin.status if coin.status != ItemStatus.UNKNOWN else ItemStatus.OWNED,
         "country": coin.country,
         "year": check_year(coin.year),
         "series": coin.series,

@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from services.errors import InvalidInput
+from services.states import ItemStatus
 
 SUPPORTED_VERSIONS = range(1, 11)
 """`settings.Version` values this reader understands (§8; schema 11 is unreleased)."""
@@ -19,17 +20,11 @@ SUPPORTED_VERSIONS = range(1, 11)
 APP_TYPE = "OpenNumismat"
 EMPTY_PASSWORD_MD5 = hashlib.md5(b"").hexdigest()  # d41d8cd98f00b204e9800998ecf8427e (§1)
 
-STATUSES: tuple[str, ...] = (
-    "demo", "bidding", "ordered", "owned", "duplicate", "replacement", "sold", "wish", "sale", "missing",
-    "pass",
-)  # fmt: skip
-"""OpenNumismat's status keys in its own definition order (§5.1); our stable English vocabulary."""
+STATUSES: tuple[str, ...] = tuple(status.value for status in ItemStatus if status != ItemStatus.UNKNOWN)
+"""OpenNumismat's status keys in its own definition order (§5.1): ItemStatus is that vocabulary."""
 
-UNKNOWN_STATUS = "unknown"
+UNKNOWN_STATUS = ItemStatus.UNKNOWN.value
 """Empty or unrecognised `status` cells (the app tolerates them, §5.1)."""
-
-HELD_STATUSES = frozenset({"owned", "ordered", "sale", "duplicate", "replacement"})
-"""Statuses the app counts as items in the collection (§5.1 "owned count", §9.6)."""
 
 PHOTO_COLUMNS: tuple[str, ...] = (
     "obverseimg", "reverseimg", "edgeimg", "signatureimg", "varietyimg",

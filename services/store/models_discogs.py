@@ -18,10 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.store.models import Base, utcnow
+from services.store.types import UtcDateTime
 
 
 class DiscogsRequestToken(Base):
@@ -32,9 +33,9 @@ class DiscogsRequestToken(Base):
     token_digest: Mapped[str] = mapped_column(String(64), primary_key=True, doc="sha256 of oauth_token")
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary, doc="vault ciphertext of token + secret")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class DiscogsPushBaseline(Base):

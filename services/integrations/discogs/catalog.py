@@ -60,10 +60,8 @@ def cache_releases(session: Session, summaries: Iterable[Mapping[str, Any]], *, 
 def release_details(session: Session, api: DiscogsApi, release_id: int) -> tuple[dict[str, Any], bool]:
     """A release's facts: from the cache while fresh (0 calls), else one GET. Returns (facts, from_cache)."""
     row = session.get(DiscogsRelease, release_id)
-    if row is not None and (row.data or {}).get("full") and row.expires_at is not None:
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=utcnow().tzinfo)
-        if expires > utcnow():
-            return dict(row.data or {}), True
+    if row is not None and (row.data or {}).get("full") and row.expires_at is not None and row.expires_at > utcnow():
+        return dict(row.data or {}), True
     summary = release_summary(api.release(release_id))
     cache_releases(session, [summary], full=True)
     return {**summary, "full": True}, False

@@ -117,8 +117,7 @@ def _take_request_token(session: Session, vault: Vault, owner_id: int, request_t
     if row.used_at is not None:
         raise InvalidInput("This Discogs authorization was already used; start again with Connect Discogs.",
                            code="DISCOGS_TOKEN_USED")  # fmt: skip
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=utcnow().tzinfo)
-    if expires < utcnow():
+    if row.expires_at < utcnow():
         raise InvalidInput("This Discogs authorization expired (15 minutes); start again with Connect Discogs.",
                            code="DISCOGS_TOKEN_EXPIRED")  # fmt: skip
     row.used_at = utcnow()
