@@ -139,14 +139,33 @@ def test_reports_are_throttled_but_the_last_one_is_written(engine: Engine, owner
         assert state is not None and state.progress.done == 100
 
 
-def test_the_import_page_imports_an_opennumismat_file_in_the_background(app_env: str) -> None:
-    """Import now starts a task (the page run ends at once); its result and the refreshed preview follow."""
+def test_the_import_page_imports_an_opennumismat_file_in_the_background(
+    app_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Import now starts a task (the page run ends at once); its result and the refreshed preview follow. The
+    task reads a copy of the upload that only the server's user can read, removed once the import ended."""
+    import stat
+    import tempfile
+
     from streamlit.testing.v1 import AppTest
 
+    from services import task_work
     from services.collection import list_items
     from services.context import open_context
     from tests.fixture_files import opennumismat_file
     from tests.sync_support import wait_task
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(uploads))
+    copies: list[tuple[Path, int]] = []
+    import_work = task_work.opennumismat_import_work
+
+    def recorded(context, owner_id, path, **options):  # type: ignore[no-untyped-def]
+        copies.append((path, stat.S_IMODE(path.stat().st_mode)))
+        return import_work(context, owner_id, path, **options)
+
+    monkeypatch.setattr(task_work, "opennumismat_import_work", recorded)
 
     app = str(Path(__file__).resolve().parents[1] / "app.py")
     at = AppTest.from_file(app, default_timeout=60).run()
@@ -164,6 +183,9 @@ def test_the_import_page_imports_an_opennumismat_file_in_the_background(app_env:
     assert [m.value for m in at.metric][:4] == ["0", "0", "21", "0"]  # the preview reads the collection after it
     with context.session() as session:
         assert sum(1 for item in list_items(session, 1) if item.kind == "coin") == 21
+    ((copy, mode),) = copies
+    assert copy.parent == uploads and mode == 0o600  # the server's user only
+    assert list(uploads.iterdir()) == []  # removed after the import
 
 
 def _poll_catalogue_sync() -> None:
