@@ -34,6 +34,7 @@ MEMBER_PAGES = [
     ("import", "Import", ":material/upload_file:"),
     ("export", "Export", ":material/cloud_upload:"),
     ("numista_link", "Link to Numista", ":material/join:"),
+    ("discogs_link", "Link to Discogs", ":material/album:"),
     ("connections", "Connections", ":material/link:"),
     ("settings", "Settings", ":material/settings:"),
 ]

@@ -236,3 +236,55 @@ def test_import_page_imports_a_discogs_csv_export_in_the_background(discogs_env:
     with open_context().session() as session:
         titles = session.scalars(select(Item.title).where(Item.kind == "record").order_by(Item.title)).all()
     assert titles == ["Band A – First", "Band B – Second"]
+
+
+def test_link_to_discogs_page_searches_and_links_the_records_without_a_release(discogs_env: DiscogsEmulator) -> None:
+    """Every record without a release, a search from its title (one call), a pick among the hits (none picked
+    for you), Link; another member's records never show. Before connecting, the page says to connect."""
+    releases = seed_releases(discogs_env, 12)
+    context = open_context()
+    from services.accounts import ensure_local_user
+    from services.collection import add_item
+    from services.integrations.discogs.oauth import connect_personal_token
+    from services.store.models import User
+
+    with context.session() as session:
+        owner = ensure_local_user(session, "EUR")
+        other = User(username="bob", currency="EUR")
+        session.add(other)
+        session.flush()
+        add_item(session, other.id, kind="record", title="Band 5 (2) – Album 5")  # bob's: never shown
+        session.commit()
+    at = _page("discogs_link")
+    assert "Connect your Discogs account first" in _texts(at)
+
+    with context.session() as session:
+        connect_personal_token(session, context.settings, context.vault, owner.id, PERSONAL_TOKEN)
+        album = add_item(session, owner.id, kind="record", title="Band 3 (2) – Album 3", year=1973).id
+        nothing = add_item(session, owner.id, kind="record", title="No Such Band – No Such Album").id
+        add_item(session, owner.id, kind="record", title="Linked already").discogs_release_id = releases[0]
+        session.commit()
+    calls = discogs_env.count()
+    at = _page("discogs_link")
+    assert "2 record(s) without a Discogs release." in _texts(at)
+    assert {c.key for c in at.get("flex_container") if str(c.key or "").startswith("discogs_record_")} == {
+        f"discogs_record_{album}", f"discogs_record_{nothing}"}
+    assert at.text_input(key=f"discogs_words_{album}").value == "Band 3 (2) Album 3"
+    assert discogs_env.count() == calls  # opening the page spends nothing
+
+    at.button(key=f"discogs_search_{nothing}").click().run()
+    assert "Discogs found nothing" in _texts(at)
+    at.button(key=f"discogs_search_{album}").click().run()
+    assert not at.exception, at.exception
+    pick = at.radio(key=f"discogs_pick_{album}")
+    assert pick.value is None  # nothing picked for you
+    assert "Band 3 (2) - Album 3 (1973 · Label 3 · CAT-0003 · Vinyl · UK)" in pick.options
+    assert at.button(key=f"discogs_link_{album}").disabled
+    pick.set_value(releases[3]).run()
+    at.button(key=f"discogs_link_{album}").click().run()
+    assert not at.exception, at.exception
+    assert f"Linked “Band 3 (2) – Album 3” to Discogs release {releases[3]}." in _texts(at)
+    assert "1 record(s) without a Discogs release." in _texts(at)
+    with context.session() as session:
+        assert session.get(Item, album).discogs_release_id == releases[3]  # type: ignore[union-attr]
+        assert session.get(Item, nothing).discogs_release_id is None  # type: ignore[union-attr]

@@ -26,8 +26,8 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 PAGES = {
     "overview": "Overview", "collection": "Collection", "sets": "Sets", "catalog": "Catalog",
-    "import": "Import", "export": "Export", "numista_link": "Link coins to Numista", "connections": "Connections",
-    "settings": "Settings",
+    "import": "Import", "export": "Export", "numista_link": "Link coins to Numista",
+    "discogs_link": "Link records to Discogs", "connections": "Connections", "settings": "Settings",
 }  # fmt: skip
 
 pytestmark = pytest.mark.e2e

@@ -160,5 +160,5 @@ def test_every_url_path_is_its_file_name() -> None:
         and node.targets[0].id in {"MEMBER_PAGES", "ADMIN_PAGES"}
     }  # fmt: skip
     names = [name for name, _title, _icon in lists["MEMBER_PAGES"] + lists["ADMIN_PAGES"]]
-    assert len(names) == 10 and all((Path(APP).parent / "pages" / f"{name}.py").is_file() for name in names)
+    assert len(names) == 11 and all((Path(APP).parent / "pages" / f"{name}.py").is_file() for name in names)
     assert 'st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name,' in source  # one name for both

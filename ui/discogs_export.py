@@ -78,7 +78,7 @@ def discogs_export_section(context: AppContext, actor: Actor) -> None:
     if unlinked:
         with st.expander(f"{len(unlinked)} record(s) cannot be chosen"):
             st.dataframe(pd.DataFrame([{"id": r.id, "title": r.title, "why": "no Discogs release id: link it on the "
-                                        "Catalog page or with `catalog search discogs --link`"} for r in unlinked]),
+                                        "Link to Discogs page"} for r in unlinked]),
                          hide_index=True, key="discogs_unlinked")  # fmt: skip
     folder_id, another, status, price = 1, False, ListingStatus.DRAFT, None
     if target == DiscogsTarget.COLLECTION:

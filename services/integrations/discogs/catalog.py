@@ -120,6 +120,32 @@ def search_releases(api: DiscogsApi, query: str | None = None, *, barcode: str |
     return []
 
 
+@dataclass(frozen=True)
+class RecordToLink:
+    """One of the member's records without a Discogs release, with what a search for it starts from."""
+
+    item_id: int
+    title: str
+    year: int | None
+    catno: str | None
+
+    @property
+    def query(self) -> str:
+        """The words a search starts from: the record's title ("Artist – Title") without the dash."""
+        return " ".join(self.title.replace("–", " ").split())
+
+
+def records_to_link(session: Session, owner_id: int, *, limit: int) -> tuple[list[RecordToLink], int]:
+    """The member's first ``limit`` records without a release (by title), and how many there are in all."""
+    unlinked = (Item.owner_id == owner_id, Item.kind == ItemKind.RECORD, Item.discogs_release_id.is_(None))
+    total = session.scalar(select(func.count()).select_from(Item).where(*unlinked)) or 0
+    rows = session.execute(select(Item.id, Item.title, Item.year, Item.details).where(*unlinked)
+                           .order_by(Item.title, Item.id).limit(limit))  # fmt: skip
+    found = [RecordToLink(item_id, title, year, str((details or {}).get("catno") or "").strip() or None)
+             for item_id, title, year, details in rows]  # fmt: skip
+    return found, total
+
+
 def link_record(session: Session, owner_id: int, item_id: int, release_id: int) -> Item:
     """Give one of the member's records its Discogs release (what export and valuation need)."""
     item = get_item(session, owner_id, item_id)
