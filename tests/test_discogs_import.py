@@ -51,6 +51,10 @@ def test_account_import_of_a_hundred_records_pages_and_reimports(
     assert graded.grade_code == "Very Good Plus (VG+)" and graded.details["sleeve_condition"] == "Generic"
     assert graded.title == "Band 1 – Album 1" and graded.discogs_release_id == releases[1]
     assert graded.details["labels"] == [{"name": "Label 1", "catno": "CAT-0001"}]
+    assert (graded.details["genres"], graded.details["styles"]) == (["Rock"], ["Prog Rock"])
+    assert graded.details["folder_id"] == 1 and graded.details["instance_id"] == int(graded.origin_row_id or 0)
+    assert graded.details["date_added"].startswith("20") and graded.details.get("rating") is None  # 0 = not rated
+    assert graded.year == 1971 and graded.series == "Label 1"
     with session_scope(engine) as check:
         assert check.scalar(select(func.count()).select_from(DiscogsRelease)) >= 99
     # the member edits a record; Discogs changes another field of it; re-import keeps the edit
