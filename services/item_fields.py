@@ -111,7 +111,7 @@ def check_details(kind: str, changes: Mapping[str, Any]) -> dict[str, str | None
             checked[DETAIL_KEYS[name]] = exact
         else:
             text = check_text(value, name=label, limit=_DETAIL_LIMIT)
-            checked[DETAIL_KEYS[name]] = text.strip() or None if text is not None else None
+            checked[DETAIL_KEYS[name]] = (text or "").strip() or None
     return checked
 
 

@@ -78,7 +78,8 @@ def _field(name: str, kind: str, current: Any, key: str) -> Any:
         text = st.text_input(label, value=", ".join(current or []), placeholder="comma, separated", key=key)
         return [tag.strip() for tag in text.split(",") if tag.strip()] or None
     if name == "notes":
-        return st.text_area(label, value=current or "", key=key).strip() or None  # empty stays empty, never "nan"
+        note = st.text_area(label, value=current or "", key=key)
+        return note if note.strip() else None  # an empty note stays empty (None), never "nan" or spaces
     if name == "acquired_date":
         return st.date_input(label, value=current, min_value=date(1800, 1, 1), format="DD/MM/YYYY", key=key)
     if name == "acquired_price":
