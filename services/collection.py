@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from services.card_printings import card_printings, choose_printing
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit
+from services.item_fields import DETAIL_KEYS, EDITABLE_COLUMNS, check_details, pricing_grade, with_details
 from services.states import (
     CARD_CONDITIONS,
     DUPLICATE_STRATEGIES,
@@ -34,11 +35,6 @@ SYNC_SERVICE_FOR_KIND = {"coin": "numista", "record": "discogs"}
 SYNC_TARGETS_FOR_KIND: dict[str, dict[str, str]] = {
     ItemKind.RECORD: {target.value: target.service.value for target in DiscogsTarget},
 }
-EDITABLE_FIELDS = {
-    "title", "quantity", "grade", "grade_code", "printing", "language", "status", "notes", "tags",
-    "acquired_date", "acquired_price", "acquired_currency", "acquired_place", "storage_location",
-    "country", "year", "series", "numista_type_id", "numista_issue_id", "discogs_release_id",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -222,7 +218,7 @@ def add_item(
     quantity = check_quantity(quantity)
     fields = check_fields(fields)
     unknown = (
-        set(fields) - EDITABLE_FIELDS - {"pokemontcg_card_id", "details", "origin_source", "origin_row_id"}
+        set(fields) - EDITABLE_COLUMNS - {"pokemontcg_card_id", "details", "origin_source", "origin_row_id"}
     )
     if unknown:
         raise InvalidInput(f"Unknown item fields: {', '.join(sorted(unknown))}.", code="INVALID_FIELD")
@@ -308,17 +304,24 @@ def add_card(
 
 
 def update_item(session: Session, owner_id: int, item_id: int, expected_version: int, **changes: Any) -> Item:
-    """Apply an edit made on version `expected_version`; refuse it if someone saved in between."""
-    unknown = set(changes) - EDITABLE_FIELDS
+    """Apply an edit made on version `expected_version`; refuse it if someone saved in between. Fields kept in
+    ``details`` (services.item_fields.DETAIL_KEYS: a coin's face value, a record's artist...) are edited like
+    columns; a card's or record's pricing grade follows its edited condition."""
+    unknown = set(changes) - EDITABLE_COLUMNS - set(DETAIL_KEYS)
     if unknown:
         raise InvalidInput(
             f"These fields cannot be edited: {', '.join(sorted(unknown))}.", code="INVALID_FIELD"
         )
+    detail_changes = {name: changes.pop(name) for name in list(changes) if name in DETAIL_KEYS}
     changes = check_fields(changes)
     item = get_item(session, owner_id, item_id)
     title = item.title  # read now: after a failed flush the session can no longer load it
     if item.version != expected_version:
         raise _stale(title)
+    if detail_changes:
+        changes["details"] = with_details(item, check_details(item.kind, detail_changes))
+    if "grade" in changes and "grade_code" not in changes and item.kind in (ItemKind.CARD, ItemKind.RECORD):
+        changes["grade_code"] = pricing_grade(item.kind, changes["grade"])
     if "printing" in changes and item.kind == "card" and item.pokemontcg_card_id:
         card_id = item.pokemontcg_card_id
         changes["printing"] = choose_printing(title, changes["printing"], card_printings(session, card_id))
@@ -338,22 +341,6 @@ def _stale(title: str) -> StaleEdit:
 def delete_item(session: Session, owner_id: int, item_id: int) -> None:
     session.delete(get_item(session, owner_id, item_id))
     session.flush()
-
-
-FIELDS_BY_KIND = {
-    "coin": ("country", "year", "series", "grade", "grade_code", "numista_type_id", "numista_issue_id"),
-    "card": ("grade", "printing", "language"),
-    "record": ("year", "country", "grade", "discogs_release_id"),
-}
-COMMON_EDIT_FIELDS = (
-    "title", "quantity", "status", "storage_location", "tags", "notes", "acquired_date", "acquired_price",
-    "acquired_currency", "acquired_place",
-)  # fmt: skip
-
-
-def edit_fields_for(kind: str) -> tuple[str, ...]:
-    """Every editable field of an item of this kind, in form order (a subset of EDITABLE_FIELDS)."""
-    return (*COMMON_EDIT_FIELDS[:3], *FIELDS_BY_KIND.get(kind, ()), *COMMON_EDIT_FIELDS[3:])
 
 
 def find_items(session: Session, owner_id: int, text: str, *, limit: int = 25) -> list[Item]:

@@ -26,6 +26,7 @@ from services.collection import (
     sync_targets,
 )
 from services.images import ImageCache, item_pictures
+from services.item_fields import detail_text, record_facts
 from services.pricing import unit_prices
 from services.states import ItemKind, SyncStatus
 from services.store.models import DiscogsRelease, Item, PokemonCard, PokemonSet
@@ -94,13 +95,8 @@ def columns_for(kind: str | None) -> tuple[str, ...]:
     return (*COMMON_COLUMNS[:3], *middle, *COMMON_COLUMNS[3:], *TRAILING_COLUMNS)
 
 
-def _detail(item: Item, *names: str) -> str:
-    details = item.details or {}
-    return next((labels.text(details[name]) for name in names if not labels.is_blank(details.get(name))), "")
-
-
 def _face_value(item: Item) -> str:
-    value, unit = _detail(item, "value"), _detail(item, "unit")
+    value, unit = detail_text(item, "value"), detail_text(item, "unit")
     if value:
         return f"{labels.number(Decimal(value)) if _is_number(value) else value} {unit}".strip()
     return item.series or ""
@@ -134,22 +130,6 @@ def _releases(session: Session, items: list[Item]) -> dict[int, DiscogsRelease]:
     return {release.id: release for release in found}
 
 
-def _record_fields(item: Item, release: DiscogsRelease | None) -> dict[str, str]:
-    data = (release.data if release is not None else None) or {}
-    listed = data.get("labels")
-    release_labels = listed if isinstance(listed, list) else []
-    label = _detail(item, "label", "labels") or next(
-        (str(entry.get("name")) for entry in release_labels if isinstance(entry, dict) and entry.get("name")), ""
-    )
-    return {
-        "artist": _detail(item, "artist") or (release.artist if release is not None and release.artist else ""),
-        "label": label,
-        "format": _detail(item, "format", "formats") or (release.formats or "" if release is not None else ""),
-        "media": _detail(item, "media_condition") or (item.grade or ""),
-        "sleeve": _detail(item, "sleeve_condition"),
-    }
-
-
 def build_rows(
     session: Session, owner_id: int, items: list[Item], *, currency: str, images: ImageCache | None
 ) -> list[CollectionRow]:
@@ -171,14 +151,14 @@ def build_rows(
             sync = labels.targets_label(targets, service)  # records: collection, wantlist and marketplace
         extra: dict[str, str] = {}
         if item.kind == ItemKind.COIN:
-            extra = {"face_value": _face_value(item), "mint": _detail(item, "mintmark", "mint"),
+            extra = {"face_value": _face_value(item), "mint": detail_text(item, "mintmark", "mint"),
                      "grade": item.grade or ""}  # fmt: skip
         elif item.kind == ItemKind.CARD:
             set_name, number = cards.get(item.pokemontcg_card_id or "", ("", ""))
             extra = {"set": set_name, "number": number, "printing": labels.printing_label(item.printing),
                      "condition": item.grade or ""}  # fmt: skip
         elif item.kind == ItemKind.RECORD:
-            extra = {**_record_fields(item, releases.get(item.discogs_release_id or 0)), "grade": item.grade or ""}
+            extra = {**record_facts(item, releases.get(item.discogs_release_id or 0)), "grade": item.grade or ""}
         rows.append(
             CollectionRow(
                 id=item.id, picture=pictures.get(item.id, ""), kind=labels.kind_label(item.kind), title=item.title,

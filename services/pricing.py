@@ -46,7 +46,7 @@ from services.store.models import (
     table_of,
     utcnow,
 )
-from services.validation import MONEY_MAX, QUANTITY_MAX, QUANTITY_MIN
+from services.validation import MONEY_MAX, QUANTITY_MAX, QUANTITY_MIN, check_currency, check_money
 
 # The sources price in USD (TCGplayer), EUR (Cardmarket) or the requested currency (Numista, the user's
 # own); services/exchange_rates.py converts with the ECB reference rates. An amount in a currency without
@@ -567,7 +567,8 @@ def set_own_estimate(session: Session, item_id: int, value: Decimal | None, curr
             )
         )  # fmt: skip
         return
-    if value < 0:
-        raise InvalidInput("An estimate cannot be negative.", code="INVALID_PRICE")
-    record_observations(session, [Observation(ref_kind, str(item_id), source, variant, metric, currency.upper(),
-                                              value.quantize(Decimal("0.01")))])  # fmt: skip
+    amount, code = check_money(value, name="own estimate"), check_currency(currency, name="estimate currency")
+    if amount is None or code is None:
+        raise InvalidInput("An own estimate needs its currency, a three-letter code such as EUR.",
+                           code="INVALID_CURRENCY")  # fmt: skip
+    record_observations(session, [Observation(ref_kind, str(item_id), source, variant, metric, code, amount)])

@@ -13,6 +13,7 @@ from typing import Any
 
 from services.errors import InvalidInput
 from services.states import ItemStatus, parse
+from services.store.models import Item
 
 QUANTITY_MIN, QUANTITY_MAX = 1, 1_000_000
 MONEY_MAX = Decimal("999999999999.99")  # NUMERIC(14,2): 12 digits before the point, 2 after
@@ -93,13 +94,74 @@ def check_status(value: Any, *, name: str = "status") -> ItemStatus:
     return parse(ItemStatus, value, f"An item's {name}")
 
 
-CHECKS = {"quantity": check_quantity, "acquired_price": check_money, "year": check_year, "status": check_status}
+def check_currency(value: Any, *, name: str = "currency") -> str | None:
+    """A three-letter currency code, upper-cased ("eur" → "EUR"); None or blank stays None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise OutOfRange(f"{name} {_shown(value)} is not a three-letter code such as EUR", code="INVALID_CURRENCY")
+    return code
+
+
+def check_face_value(value: Any, *, name: str = "face value") -> str | None:
+    """A coin's face value as the text OpenNumismat files keep ("2", "0.5"): a number 0..MONEY_MAX, however
+    many decimals (a quarter farthing is 0.0625); None or blank stays None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        amount = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation:
+        raise OutOfRange(f"{name} {_shown(value)} is not a number", code="INVALID_FACE_VALUE") from None
+    if isinstance(value, bool) or not amount.is_finite() or not 0 <= amount <= MONEY_MAX:
+        raise OutOfRange(f"{name} {_shown(value)} is out of range (0 to {MONEY_MAX:,})", code="INVALID_FACE_VALUE")
+    return f"{amount.normalize():f}"
+
+
+def check_text(value: Any, *, name: str, limit: int | None) -> str | None:
+    """A text that fits its column (``limit`` characters; None: any length): a longer one is refused, never cut."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise OutOfRange(f"{name} {_shown(value)} is not a text", code="INVALID_TEXT")
+    if limit is not None and len(value) > limit:
+        raise OutOfRange(f"{name} is {len(value):,} characters long; at most {limit:,} fit", code="INVALID_TEXT")
+    return value
+
+
+def check_title(value: Any, *, name: str = "title") -> str:
+    """An item's title: never empty, and it fits its column."""
+    if not isinstance(value, str) or not value.strip():
+        raise OutOfRange("An item needs a title.", code="INVALID_TITLE")
+    return check_text(value.strip(), name=name, limit=_LIMITS["title"]) or ""
+
+
+# The item's text columns and how many characters each holds (from the table itself: one home for the lengths).
+_LIMITS: dict[str, int | None] = {
+    column.name: getattr(column.type, "length", None)
+    for column in Item.__table__.columns
+    if column.name in ("title", "grade", "grade_code", "printing", "language", "country", "series", "notes",
+                       "acquired_place", "storage_location")
+}  # fmt: skip
+CHECKS = {
+    "quantity": check_quantity, "acquired_price": check_money, "year": check_year, "status": check_status,
+    "acquired_currency": check_currency, "title": check_title,
+}  # fmt: skip
 
 
 def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """The item fields with their values checked (quantity, acquired_price, year, status); others unchanged."""
-    return {name: (CHECKS[name](value, name=name.replace("_", " ")) if name in CHECKS else value)
-            for name, value in fields.items()}  # fmt: skip
+    """The item fields with their values checked (quantity, money, year, status, currency, title, text lengths);
+    others unchanged."""
+    checked: dict[str, Any] = {}
+    for name, value in fields.items():
+        label = name.replace("_", " ")
+        if name in CHECKS:
+            checked[name] = CHECKS[name](value, name=label)
+        elif name in _LIMITS:
+            checked[name] = check_text(value, name=label, limit=_LIMITS[name])
+        else:
+            checked[name] = value
+    return checked
 
 
 def readable_quantity(value: Any) -> int:

@@ -62,6 +62,33 @@ def test_a_stale_edit_is_refused_and_changes_nothing(engine: Engine, owner: User
         assert (stored.quantity, stored.notes, stored.version) == (5, None, opened_version + 1)
 
 
+def test_a_field_kept_in_details_is_edited_like_a_column_and_a_stale_one_refused(
+    engine: Engine, owner: User, session: Session
+) -> None:
+    """A coin's face value and mint, a record's artist and sleeve live in ``details``: an edit sets them beside
+    what an import kept, bumps the version like any edit, and one made on an older version is refused."""
+    coin = add_item(session, owner.id, kind="coin", title="2 euro", details={"material": "Bimetallic", "mint": "Paris"})
+    record = add_item(session, owner.id, kind="record", title="Stockholm", grade="VG+")
+    session.commit()
+    opened = coin.version
+    with session_scope(engine) as tab:
+        update_item(tab, owner.id, coin.id, opened, face_value="2.00", face_unit="Euro", mint="", mintmark="A")
+        update_item(tab, owner.id, record.id, record.version, artist="The Persuader", sleeve="generic", grade="nm")
+    with pytest.raises(StaleEdit), session_scope(engine) as late:
+        update_item(late, owner.id, coin.id, opened, face_value="1")
+    with pytest.raises(InvalidInput, match="face value '-2' is out of range"), session_scope(engine) as bad:
+        update_item(bad, owner.id, coin.id, opened + 1, face_value="-2")
+    with pytest.raises(InvalidInput, match="sleeve condition must be one of"), session_scope(engine) as bad:
+        update_item(bad, owner.id, record.id, record.version + 1, sleeve="like new")
+    with session_scope(engine) as check:
+        stored = get_item(check, owner.id, coin.id)
+        assert stored.details == {"material": "Bimetallic", "value": "2", "unit": "Euro", "mintmark": "A"}
+        assert stored.version == opened + 1
+        stored_record = get_item(check, owner.id, record.id)
+        assert stored_record.details == {"artist": "The Persuader", "sleeve_condition": "Generic"}
+        assert (stored_record.grade, stored_record.grade_code) == ("nm", "Near Mint (NM or M-)")  # its Discogs grade
+
+
 def test_filters_and_paging(session: Session, owner: User) -> None:
     for n in range(30):
         add_item(session, owner.id, kind="coin" if n % 3 else "record", title=f"Item {n:02d}")

@@ -21,6 +21,7 @@ from services.collection import ItemFilter, add_item, get_item, list_items, upda
 from services.collection_table import CollectionPage, collection_page, rows_csv, rows_json, view_rows
 from services.context import open_context
 from services.demo import load_demo
+from services.errors import InvalidInput, NotFound
 from services.pricing import own_estimate, unit_prices
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -97,58 +98,162 @@ def test_paging_first_previous_next_last(owner_id: int) -> None:
     assert shown().startswith("Page **2** of")
 
 
-def test_every_field_of_a_coin_is_edited_and_confirmed(owner_id: int) -> None:
-    coin = _item(owner_id, kind="coin", country="Greece")
+def _open_editor(owner_id: int, item_id: int) -> tuple[AppTest, str]:
+    """The Collection page with the item chosen in the editor; the prefix of its form's widget keys."""
     at = _collection()
-    at.text_input(key="edit_search").input(f"#{coin.id}").run()
-    at.selectbox(key="edit_item_id").select(coin.id).run()
-    key = f"edit_{coin.id}_v{coin.version}"
-    at.text_input(key=f"{key}_title").input("2 euro 2004 Olympics")
+    at.text_input(key="edit_search").input(f"#{item_id}").run()
+    at.selectbox(key="edit_item_id").select(item_id).run()
+    return at, f"edit_{item_id}_v{_item(owner_id, id=item_id).version}"
+
+
+def _save(at: AppTest) -> AppTest:
+    at.button[[b.label for b in at.button].index("Save changes")].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _fill_common_fields(at: AppTest, key: str, title: str) -> None:
+    at.text_input(key=f"{key}_title").input(title)
     at.number_input(key=f"{key}_quantity").set_value(2)
     at.selectbox(key=f"{key}_status").select("sale")
-    at.text_input(key=f"{key}_country").input("Greece")
-    at.number_input(key=f"{key}_year").set_value(2004)
+    at.text_input(key=f"{key}_storage_location").input("Album 2, page 4")
+    at.text_input(key=f"{key}_tags").input("fair, 2021")
+    at.text_area(key=f"{key}_notes").input("from the fair")
+    at.date_input(key=f"{key}_acquired_date").set_value(date(2021, 5, 1))
+    at.number_input(key=f"{key}_acquired_price").set_value(6.5)
+    at.text_input(key=f"{key}_acquired_currency").input("chf")
+    at.text_input(key=f"{key}_acquired_place").input("Basel")
+    at.number_input(key=f"{key}_estimate").set_value(9.75)
+    at.text_input(key=f"{key}_estimate_currency").input("usd")
+
+
+def _assert_common_fields_saved(owner_id: int, item_id: int, title: str) -> None:
+    saved = _item(owner_id, id=item_id)
+    assert (saved.title, saved.quantity, saved.status, saved.storage_location) == (title, 2, "sale", "Album 2, page 4")
+    assert (saved.tags, saved.notes, saved.acquired_date) == (["fair", "2021"], "from the fair", date(2021, 5, 1))
+    assert (saved.acquired_price, saved.acquired_currency, saved.acquired_place) == (Decimal("6.50"), "CHF", "Basel")
+    with open_context().session() as session:
+        assert own_estimate(session, item_id) == (Decimal("9.75"), "USD")
+        assert unit_prices(session, owner_id, [item_id], "USD")[item_id] == Decimal("9.75")  # it now prices it
+
+
+def _shown_row(owner_id: int, kind: str, item_id: int) -> dict[str, str]:
+    """The item's row of the Collection table for its kind, as the page shows it (headers → text)."""
+    at = _collection()
+    at.selectbox(key="collection_kind").select(kind).run()
+    at.text_input(key="collection_text").input(f"#{item_id}").run()
+    table = at.dataframe[0].value
+    return {str(k): str(v) for k, v in table[table["#"] == item_id].iloc[0].items()}
+
+
+def test_every_field_of_a_coin_is_edited_and_confirmed(owner_id: int) -> None:
+    coin = _item(owner_id, kind="coin", country="Greece")
+    at, key = _open_editor(owner_id, coin.id)
+    _fill_common_fields(at, key, "2 euro 2004 Olympics")
+    at.text_input(key=f"{key}_country").input("Hellas")
+    at.number_input(key=f"{key}_year").set_value(-330)  # BC years fit the coin editor too
+    at.text_input(key=f"{key}_face_value").input("2")
+    at.text_input(key=f"{key}_face_unit").input("Drachmai")
     at.text_input(key=f"{key}_series").input("Commemoratives")
+    at.text_input(key=f"{key}_mint").input("Athens mint")
+    at.text_input(key=f"{key}_mintmark").input("Γ")
     at.text_input(key=f"{key}_grade").input("Unc")
     at.selectbox(key=f"{key}_grade_code").select("au")
     at.number_input(key=f"{key}_numista_type_id").set_value(70101)
     at.number_input(key=f"{key}_numista_issue_id").set_value(701011)
-    at.text_input(key=f"{key}_storage_location").input("Album 2, page 4")
-    at.text_input(key=f"{key}_tags").input("olympics, greece")
-    at.text_area(key=f"{key}_notes").input("from the fair")
-    at.date_input(key=f"{key}_acquired_date").set_value(date(2021, 5, 1))
-    at.number_input(key=f"{key}_acquired_price").set_value(6.5)
-    at.text_input(key=f"{key}_acquired_currency").input("eur")
-    at.text_input(key=f"{key}_acquired_place").input("Athens")
-    at.number_input(key=f"{key}_estimate").set_value(9.75)
-    at.button[[b.label for b in at.button].index("Save changes")].click().run()
-    assert not at.exception, at.exception
-    assert at.success and at.success[0].value.startswith(f"Saved #{coin.id} 2 euro 2004 Olympics:")
+    _save(at)
+    assert at.success and at.success[0].value.startswith(f"Saved #{coin.id} 2 euro 2004 Olympics: title, quantity,")
+    assert "face value, unit, series, mint, mint mark" in at.success[0].value
+    _assert_common_fields_saved(owner_id, coin.id, "2 euro 2004 Olympics")
     saved = _item(owner_id, id=coin.id)
-    assert (saved.title, saved.quantity, saved.status, saved.series, saved.grade, saved.grade_code) == (
-        "2 euro 2004 Olympics", 2, "sale", "Commemoratives", "Unc", "au")
-    assert (saved.numista_type_id, saved.numista_issue_id, saved.storage_location) == (70101, 701011, "Album 2, page 4")
-    assert (saved.tags, saved.notes, saved.acquired_date) == (["olympics", "greece"], "from the fair", date(2021, 5, 1))
-    assert (saved.acquired_price, saved.acquired_currency, saved.acquired_place) == (Decimal("6.50"), "EUR", "Athens")
-    with open_context().session() as session:
-        assert own_estimate(session, coin.id) == (Decimal("9.75"), "EUR")
-        assert unit_prices(session, owner_id, [coin.id], "EUR")[coin.id] == Decimal("9.75")  # it now prices it
+    assert (saved.country, saved.year, saved.series, saved.grade, saved.grade_code) == (
+        "Hellas", -330, "Commemoratives", "Unc", "au")  # fmt: skip
+    assert (saved.numista_type_id, saved.numista_issue_id) == (70101, 701011)
+    assert saved.details is not None and {k: saved.details.get(k) for k in ("value", "unit", "mint", "mintmark")} == {
+        "value": "2", "unit": "Drachmai", "mint": "Athens mint", "mintmark": "Γ"}  # fmt: skip
+    assert saved.details["material"] == coin.details["material"]  # what the import kept stays
+    row = _shown_row(owner_id, "coin", coin.id)
+    assert (row["Face value"], row["Mint"], row["Country"], row["Grade"]) == ("2 Drachmai", "Γ", "Hellas", "Unc")
 
 
-def test_a_card_printing_and_condition_are_edited_with_words(owner_id: int) -> None:
+def test_every_field_of_a_card_is_edited_and_confirmed(owner_id: int) -> None:
     card = _item(owner_id, kind="card")
-    at = _collection()
-    at.text_input(key="edit_search").input(f"#{card.id}").run()
-    at.selectbox(key="edit_item_id").select(card.id).run()
-    key = f"edit_{card.id}_v{card.version}"
+    at, key = _open_editor(owner_id, card.id)
+    _fill_common_fields(at, key, "Charizard, my best")
     printing = at.selectbox(key=f"{key}_printing")
     assert "Reverse holofoil" in printing.options
     printing.select("reverseHolofoil")
     at.selectbox(key=f"{key}_grade").select("NM")
     at.text_input(key=f"{key}_language").input("fr")
-    at.button[[b.label for b in at.button].index("Save changes")].click().run()
+    _save(at)
+    assert at.success[0].value.endswith("printing, language, storage, tags, notes, bought on, price paid, paid in, "
+                                        "bought at, own estimate.")  # fmt: skip
+    _assert_common_fields_saved(owner_id, card.id, "Charizard, my best")
     saved = _item(owner_id, id=card.id)
-    assert (saved.printing, saved.grade, saved.language) == ("reverseHolofoil", "NM", "fr")
+    assert (saved.printing, saved.grade, saved.grade_code, saved.language) == ("reverseHolofoil", "NM", "NM", "fr")
+    row = _shown_row(owner_id, "card", card.id)
+    assert (row["Printing"], row["Condition"], row["Qty"]) == ("Reverse holofoil", "NM", "2")
+
+
+def test_every_field_of_a_record_is_edited_and_confirmed(owner_id: int) -> None:
+    record = _item(owner_id, kind="record", discogs_release_id=1)
+    at, key = _open_editor(owner_id, record.id)
+    assert at.text_input(key=f"{key}_artist").value == "Persuader, The"  # the cached release's, until edited
+    _fill_common_fields(at, key, "The Persuader – Stockholm (repress)")
+    at.text_input(key=f"{key}_artist").input("The Persuader")
+    at.text_input(key=f"{key}_series").input("Svek")
+    at.text_input(key=f"{key}_format").input('Vinyl, 12", 33 ⅓ RPM')
+    at.number_input(key=f"{key}_year").set_value(2001)
+    at.text_input(key=f"{key}_country").input("Sweden (repress)")
+    at.selectbox(key=f"{key}_grade").select("Near Mint (NM or M-)")
+    at.selectbox(key=f"{key}_sleeve").select("Very Good (VG)")
+    at.number_input(key=f"{key}_discogs_release_id").set_value(2)
+    _save(at)
+    told = "artist, label, format, year, country, media condition, sleeve condition, discogs release"
+    assert told in at.success[0].value
+    _assert_common_fields_saved(owner_id, record.id, "The Persuader – Stockholm (repress)")
+    saved = _item(owner_id, id=record.id)
+    assert (saved.series, saved.year, saved.country, saved.discogs_release_id) == ("Svek", 2001, "Sweden (repress)", 2)
+    assert (saved.grade, saved.grade_code) == ("Near Mint (NM or M-)", "Near Mint (NM or M-)")  # pushed as such
+    assert saved.details == {"artist": "The Persuader", "format": 'Vinyl, 12", 33 ⅓ RPM',
+                             "sleeve_condition": "Very Good (VG)"}  # fmt: skip
+    row = _shown_row(owner_id, "record", record.id)
+    assert (row["Artist"], row["Label"], row["Format"], row["Media"], row["Sleeve"]) == (
+        "The Persuader", "Svek", 'Vinyl, 12", 33 ⅓ RPM', "Near Mint (NM or M-)", "Very Good (VG)")  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["coin", "card", "record"])
+def test_a_cleared_note_stays_empty(owner_id: int, kind: str) -> None:
+    item = _item(owner_id, kind=kind)
+    with open_context().session() as session:
+        update_item(session, owner_id, item.id, item.version, notes="to be cleared")
+    at, key = _open_editor(owner_id, item.id)
+    at.text_area(key=f"{key}_notes").input("")
+    _save(at)
+    assert _item(owner_id, id=item.id).notes is None
+    assert _shown_row(owner_id, kind, item.id)["Notes"] == ""
+
+
+@pytest.mark.parametrize(
+    "field, value, refusal",
+    [("face_value", "two", "face value 'two' is not a number"), ("acquired_currency", "E1", "is not a three-letter"),
+     ("title", "  ", "An item needs a title."), ("mint", "M" * 201, "at most 200 fit")],
+)  # fmt: skip
+def test_a_bad_value_is_refused_in_one_line_and_nothing_is_saved(owner_id: int, field: str, value: str,
+                                                                 refusal: str) -> None:  # fmt: skip
+    coin = _item(owner_id, kind="coin", country="Greece")
+    at, key = _open_editor(owner_id, coin.id)
+    at.text_input(key=f"{key}_storage_location").input("Album 9")
+    at.text_input(key=f"{key}_{field}").input(value)
+    _save(at)
+    assert at.error and refusal in at.error[0].value and "\n" not in at.error[0].value
+    assert _item(owner_id, id=coin.id).storage_location is None and _item(owner_id, id=coin.id).version == coin.version
+
+
+def test_a_field_of_another_kind_is_refused(owner_id: int) -> None:
+    coin = _item(owner_id, kind="coin")
+    with open_context().session() as session, pytest.raises(InvalidInput, match="A coin has no artist"):
+        update_item(session, owner_id, coin.id, coin.version, artist="Someone")
 
 
 def test_a_stale_edit_is_refused(owner_id: int) -> None:
@@ -249,3 +354,33 @@ def test_a_page_and_its_count_take_the_same_few_statements_whatever_the_size(own
     assert (first.total, second.total) == (21, 81) and len(second.rows) == 10
     assert small == large  # bounded: 3 times the coins, the same statements
     assert (past_end.page, past_end.pages, len(past_end.rows)) == (9, 9, 1)  # a page past the end: the last one
+
+
+def test_bulk_delete_needs_a_confirmation_then_deletes_the_selected_rows(owner_id: int) -> None:
+    at = _collection()
+    at.selectbox(key="collection_kind").select("record").run()
+    table = at.dataframe[0].value
+    chosen = [int(table["#"][0]), int(table["#"][2])]
+    at.session_state["collection_table"] = {"selection": {"rows": [0, 2], "columns": [], "cells": []}}
+    at.run()
+    assert at.button(key="bulk_delete").disabled  # nothing goes without the tick
+    at.checkbox(key="bulk_delete_ok").check().run()
+    at.button(key="bulk_delete").click().run()
+    assert not at.exception, at.exception
+    assert at.success[0].value == "Deleted 2 item(s)."
+    with open_context().session() as session:
+        left = {item.id for item in list_items(session, owner_id, ItemFilter(kind="record"))}
+    assert left and not left & set(chosen) and len(left) == len(table) - 2
+    assert not set(chosen) & {int(i) for i in at.dataframe[0].value["#"]}  # gone from the table too
+
+
+def test_one_item_is_deleted_from_the_editor_after_a_confirmation(owner_id: int) -> None:
+    card = _item(owner_id, kind="card")
+    at, _ = _open_editor(owner_id, card.id)
+    assert at.button(key=f"delete_{card.id}").disabled
+    at.checkbox(key=f"delete_confirm_{card.id}").check().run()
+    at.button(key=f"delete_{card.id}").click().run()
+    assert not at.exception, at.exception
+    assert at.success[0].value == f"Deleted #{card.id} {card.title}."
+    with open_context().session() as session, pytest.raises(NotFound):
+        get_item(session, owner_id, card.id)

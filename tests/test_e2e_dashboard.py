@@ -9,6 +9,8 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from sqlalchemy import select
 from services.accounts import ensure_local_user
 from services.collection import update_item
 from services.context import open_context
+from services.pricing import own_estimate
 from services.store.db import dispose_engine
 from services.store.models import Item
 from tests.e2e_support import choose_option
@@ -185,26 +188,85 @@ def test_filter_download_and_edit_the_collection(page, served_app: str, tmp_path
     assert len(rows) == 10 and {row["Face value"] for row in rows} == {"2 Euro"}
     assert {"Greece", "Italy", "Finland"} <= {row["Country"] for row in rows}
 
-    page.locator(".st-key-edit_search input").fill("Greece")
+
+# What the browser types into the editor, by field label, and what the database then holds (services' names).
+_COMMON_TYPED = {
+    "Quantity": "2", "Storage": "Album 2, page 4", "Tags": "fair, 2021", "Notes": "from the fair",
+    "Price paid": "6.50", "Paid in": "chf", "Bought at": "Basel", "Your own estimate (per copy)": "9.75",
+    "Estimate currency": "usd",
+}  # fmt: skip
+_COMMON_SAVED = {
+    "quantity": 2, "status": "sale", "storage_location": "Album 2, page 4", "tags": ["fair", "2021"],
+    "notes": "from the fair", "acquired_date": date(2021, 5, 1), "acquired_price": Decimal("6.50"),
+    "acquired_currency": "CHF", "acquired_place": "Basel",
+}  # fmt: skip
+_KINDS = {  # search, then per kind: typed fields, chosen options (field -> option shown), saved columns, details
+    "coin": ("Greece", {"Country": "Hellas", "Year": "2004", "Face value": "2", "Unit": "Euro", "Series": "Olympics",
+                        "Mint": "Athens mint", "Mint mark": "Γ", "Grade": "Unc", "Numista type (N#)": "70101",
+                        "Numista issue": "701011"},
+             {"grade_code": "AU"},
+             {"country": "Hellas", "year": 2004, "series": "Olympics", "grade": "Unc", "grade_code": "au",
+              "numista_type_id": 70101, "numista_issue_id": 701011},
+             {"value": "2", "unit": "Euro", "mint": "Athens mint", "mintmark": "Γ"}),
+    "card": ("Pikachu", {"Language": "fr"}, {"printing": "Reverse holofoil", "grade": "LP"},
+             {"printing": "reverseHolofoil", "grade": "LP", "grade_code": "LP", "language": "fr"}, {}),
+    "record": ("Stockholm", {"Artist": "The Persuader", "Label": "Svek", "Format": "Vinyl, 12 inch", "Year": "2001",
+                             "Country": "Sweden", "Discogs release": "2"},
+               {"grade": "Near Mint (NM or M-)", "sleeve": "Very Good (VG)"},
+               {"series": "Svek", "year": 2001, "country": "Sweden", "discogs_release_id": 2,
+                "grade": "Near Mint (NM or M-)", "grade_code": "Near Mint (NM or M-)"},
+               {"artist": "The Persuader", "format": "Vinyl, 12 inch", "sleeve_condition": "Very Good (VG)"}),
+}  # fmt: skip
+
+
+def _edit_every_field(page, env: dict[str, str], kind: str) -> Item:  # type: ignore[no-untyped-def]
+    """Find the demo item of this kind, type or choose a new value for every field of its form, save; the item
+    as saved."""
+    search, typed, chosen, _, _ = _KINDS[kind]
+    page.locator(".st-key-edit_search input").fill(search)
     page.keyboard.press("Enter")
-    page.locator("[data-testid='stForm']").get_by_text(re.compile(r"^Coin #\d+")).first.wait_for(timeout=30_000)
+    page.locator("[data-testid='stForm']").get_by_text(re.compile(rf"^{kind.title()} #\d+")).first.wait_for(
+        timeout=30_000)  # fmt: skip
     _wait_rendered(page)
+    item = next(item for item in _items(env) if item.kind == kind and search in f"{item.title} {item.country}")
+    key = f"edit_{item.id}_v{item.version}"
     form = page.locator("[data-testid='stForm']").first
-    form.get_by_label("Storage").fill("Album 1, page 3")
-    form.get_by_label("Notes").fill("Athens 2004")
+    title = f"{item.title} (edited)"
+    for label, value in {"Title": title, **_COMMON_TYPED, **typed}.items():
+        form.get_by_label(label, exact=True).fill(value)
+    # The date field is a group of day, month and year segments (react-aria): typed into one by one, as a user does.
+    for segment, digits in zip(form.get_by_label("Bought on", exact=True).get_by_role("spinbutton").all(),
+                               ("01", "05", "2021"), strict=True):  # fmt: skip
+        segment.click()
+        page.keyboard.type(digits)
+    for field, option in {"status": "For sale", **chosen}.items():
+        choose_option(page, f"{key}_{field}", option)
     form.get_by_role("button", name="Save changes").click()
-    page.get_by_text(re.compile(r"^Saved #\d+ 2 euro 2004: storage, notes\.$")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(rf"^Saved #{item.id} .+ \(edited\): title, quantity, status, ")).wait_for(
+        timeout=30_000)  # fmt: skip
     _wait_rendered(page)
-    page.screenshot(path=str(_screenshot_dir(tmp_path) / "collection-edit.png"), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0
+    return next(saved for saved in _items(env) if saved.id == item.id)
 
 
-def test_a_stale_edit_is_refused_in_the_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_edit_every_field_of_a_coin_a_card_and_a_record_and_see_a_stale_edit_refused(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     env = _app_env(tmp_path)
     with _serve(tmp_path) as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 2300})  # the whole form in the screenshot
         try:
             page.goto(f"{url}/collection")
             page.get_by_role("heading", name="Collection").first.wait_for(timeout=30_000)
+            _wait_rendered(page)
+            for kind, (_, _, _, columns, details) in _KINDS.items():
+                saved = _edit_every_field(page, env, kind)
+                assert saved.title.endswith(" (edited)")
+                assert {name: getattr(saved, name) for name in {**_COMMON_SAVED, **columns}} == _COMMON_SAVED | columns
+                assert {key: (saved.details or {}).get(key) for key in details} == details
+                estimate = _own_estimate(env, saved.id)
+                assert estimate == (Decimal("9.75"), "USD"), (kind, estimate)
+                if kind == "record":
+                    page.screenshot(path=str(_screenshot_dir(tmp_path) / "collection-edit.png"), full_page=True)
+
             coin = next(item for item in _items(env) if item.country == "Luxembourg")
             page.locator(".st-key-edit_search input").fill("Luxembourg")
             page.keyboard.press("Enter")
@@ -222,6 +284,15 @@ def test_a_stale_edit_is_refused_in_the_browser(browser, tmp_path: Path) -> None
         finally:
             page.close()
     assert next(item for item in _items(env) if item.id == coin.id).notes == "from elsewhere"
+
+
+def _own_estimate(served_env: dict[str, str], item_id: int) -> tuple[Decimal, str] | None:
+    context = open_context({name: served_env[name] for name in ("DATABASE_URL", "VITRINE_SECRET_KEY")})
+    try:
+        with context.session() as session:
+            return own_estimate(session, item_id)
+    finally:
+        dispose_engine(context.settings.database_url)
 
 
 def test_a_sets_binder(page, served_app: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
