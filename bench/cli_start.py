@@ -1,15 +1,15 @@
 """Benchmark: what a command line call costs before and around its work (issue 14: `--help` ≤ 0.3 s and
 `value --json` on an empty database ≤ 0.6 s of process time).
 
-Runs each command N times in a fresh `python -m services` process and prints the median process time
+Runs each command N times, round robin, in a fresh `python -m services` process and prints the median process time
 (user + system CPU of the child, from os.wait4: what the call costs whatever else the machine is doing) and
 the median wall time, next to a bare `python -c pass` (the interpreter's own start, the floor):
 
 - `--help`: builds the whole command grammar, imports no database or HTTP stack;
 - `value --json` on a migrated, empty database (the first, unmeasured run creates and migrates it);
 - `items list --json` on the same database;
-- `import sqlalchemy.orm` alone: the ORM's own import, the part of every database command no change of ours
-  can remove (the rest of a command's time is ours).
+- `import sqlalchemy.orm` alone, in a plain interpreter: the ORM's own import, the bulk of every database
+  command's start.
 
 Bytecode is cached in a private folder (PYTHONPYCACHEPREFIX) and warmed by an unmeasured first run, as it
 is on a user's machine (a sandbox that sets PYTHONDONTWRITEBYTECODE would otherwise recompile every module
@@ -68,12 +68,16 @@ def report(runs: int) -> None:
             "VITRINE_LOG_FILE": str(Path(folder) / "vitrine.log"),
             "PYTHONPYCACHEPREFIX": str(Path(folder) / "pycache"),
         }
-        print(f"{'command':<22} {'process s':>10} {'wall s':>8}   (median of {runs} runs)")
-        for name, arguments in COMMANDS.items():
+        for arguments in COMMANDS.values():
             run_once(arguments, env)  # warms the bytecode cache; the first `value` creates and migrates the db
-            samples = [run_once(arguments, env) for _ in range(runs)]
-            process = statistics.median(s[0] for s in samples)
-            wall = statistics.median(s[1] for s in samples)
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in COMMANDS}
+        for _ in range(runs):  # round robin: a burst of load on a shared machine falls on every command alike
+            for name, arguments in COMMANDS.items():
+                samples[name].append(run_once(arguments, env))
+        print(f"{'command':<22} {'process s':>10} {'wall s':>8}   (median of {runs} runs)")
+        for name, timings in samples.items():
+            process = statistics.median(t[0] for t in timings)
+            wall = statistics.median(t[1] for t in timings)
             print(f"{name:<22} {process:>10.3f} {wall:>8.3f}", flush=True)
 
 
