@@ -166,6 +166,9 @@ def open_pages(url: str, pid: int, page_timeout: float) -> None:
 
 def report(items: int, page_timeout: float = 900) -> None:
     """Build the collection, serve it, open every page and print the server's memory."""
+    if not CHROMIUM.exists():
+        print(f"(no Chromium at {CHROMIUM}: not measured; apt-get install chromium, or set CHROMIUM_PATH)")
+        return
     print(f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="vitrine-memory-") as name:
         folder = Path(name)
