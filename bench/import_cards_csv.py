@@ -16,6 +16,8 @@ Target (issue 14): ≥ 5,000 rows/s for the commit. On a shared machine the wall
 other processes; rows per CPU second is the figure to compare.
 
     python bench/import_cards_csv.py [--rows 100000]      # the issue's file: --rows 561000
+
+bench/scale.py prints the same lines in its report (its `import` section).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import csv
 import itertools
 import json
+import os
 import random
 import resource
 import shutil
@@ -134,9 +137,15 @@ def main() -> None:
     if args.phase:
         print(json.dumps(phase(args.phase, args.database, args.export)))
         return
+    report(args.rows, args.seed)
+
+
+def report(rows: int, seed: int = 7) -> None:
+    """Print rows/s and peak MB of each phase, each run in its own process, and commit/bare as a ratio."""
+    print(f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as folder:
-        database, export = setup(Path(folder), args.rows, args.seed)
-        print(f"{args.rows:,} rows, {export.stat().st_size / 2**20:.1f} MB CSV")
+        database, export = setup(Path(folder), rows, seed)
+        print(f"{rows:,} rows, {export.stat().st_size / 2**20:.1f} MB CSV")
         results = {}
         for name in ("preview", "commit", "bare"):
             copy = Path(folder) / f"{name}.db"

@@ -7,11 +7,22 @@ their ratio (target ≤ 1.5; Overview ≤ 300 ms, Collection page ≤ 100 ms). B
 numbers only, never asserts (the machine may be shared).
 
     python bench/scale.py [--items 100000] [--database-url URL ...] [--repeat 3]
+                          [--sections aggregates,import,sync,cli,memory]
 
 Without --database-url it measures a temporary SQLite file and, when reachable,
 postgresql+psycopg://postgres@127.0.0.1:5432/vitrine_bench (created if missing, emptied first).
-Import rows/s, catalogue sync and command line start are measured by their own bench scripts; SECTIONS
-below is where they join this report.
+
+--sections picks the parts of the report, in this order (default: all of them; each can take minutes at
+100,000 items):
+- aggregates: the answers above, per database;
+- import: `import cards-csv` rows/s of a CSV of the collection's cards (60 % of --items rows; preview,
+  commit and a bare sqlite3 executemany, each in its own process: bench/import_cards_csv.py);
+- sync: our own work per card in a full catalogue sync of the collection's catalogue (one card per five
+  entries, in sets of 250) from the pokemontcg emulator over loopback (bench/sync_cards.py);
+- cli: command line start, `--help`, `value --json` and `items list --json` on an empty database
+  (bench/cli_start.py, median of 15 processes);
+- memory: the Streamlit server's resident memory after opening every page in Chromium over the collection
+  of --items in SQLite (target ≤ 500 MB; bench/serve_memory.py).
 """
 
 from __future__ import annotations
@@ -223,9 +234,42 @@ PAIRS: list[tuple[str, Measure, Measure | None]] = [
     ("collection page (coins, 1st page)", product_page, hand_page),
     ("overview (whole page)", product_overview, None),
 ]
-# Other helpers' measures (import rows/s, catalogue sync ms per card, command line start) join the report
-# here as (title, callable printing its own lines) once their bench scripts exist.
-SECTIONS: list[tuple[str, Callable[[argparse.Namespace], None]]] = []
+
+
+def import_section(args: argparse.Namespace) -> None:
+    from bench import import_cards_csv
+
+    import_cards_csv.report(rows=max(1, args.items * 6 // 10))
+
+
+def sync_section(args: argparse.Namespace) -> None:
+    from bench import sync_cards
+
+    catalogue = max(1, args.items * 6 // 10 // 5)  # bench/scale_fixture.py: one card per five entries
+    sets = -(-catalogue // 250)
+    sync_cards.report(sets=sets, cards=-(-catalogue // sets))
+
+
+def cli_section(_args: argparse.Namespace) -> None:
+    from bench import cli_start
+
+    cli_start.report(runs=15)
+
+
+def memory_section(args: argparse.Namespace) -> None:
+    from bench import serve_memory
+
+    serve_memory.report(args.items)
+
+
+# The other benches' measures at this report's scale: (name for --sections, heading, callable printing its lines).
+SECTIONS: list[tuple[str, str, Callable[[argparse.Namespace], None]]] = [
+    ("import", "card CSV import (bench/import_cards_csv.py)", import_section),
+    ("sync", "catalogue sync (bench/sync_cards.py)", sync_section),
+    ("cli", "command line start (bench/cli_start.py)", cli_section),
+    ("memory", "Streamlit server memory (bench/serve_memory.py)", memory_section),
+]
+AGGREGATES = "aggregates"
 
 
 @dataclass(frozen=True)
@@ -307,18 +351,27 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000, help="collection size (default 100000)")
     parser.add_argument("--database-url", action="append", help="repeatable; default: SQLite and local PostgreSQL")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
+    names = [AGGREGATES, *(name for name, _title, _section in SECTIONS)]
+    parser.add_argument("--sections", default=",".join(names),
+                        help=f"comma-separated, of {','.join(names)} (default: all)")  # fmt: skip
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        urls = args.database_url or [f"sqlite:///{folder}/scale.db"]
-        if not args.database_url:
-            if _postgres_reachable(DEFAULT_PG):
-                urls.append(DEFAULT_PG)
-            else:
-                print(f"(no PostgreSQL at {DEFAULT_PG}: SQLite only)")
-        for url in urls:
-            measure(url, args.items, args.repeat)
-    for _title, section in SECTIONS:
-        section(args)
+    chosen = {name.strip() for name in args.sections.split(",") if name.strip()}
+    if chosen - set(names):
+        parser.error(f"unknown section(s) {', '.join(sorted(chosen - set(names)))}; choose from {', '.join(names)}")
+    if AGGREGATES in chosen:
+        with tempfile.TemporaryDirectory() as folder:
+            urls = args.database_url or [f"sqlite:///{folder}/scale.db"]
+            if not args.database_url:
+                if _postgres_reachable(DEFAULT_PG):
+                    urls.append(DEFAULT_PG)
+                else:
+                    print(f"(no PostgreSQL at {DEFAULT_PG}: SQLite only)")
+            for url in urls:
+                measure(url, args.items, args.repeat)
+    for name, title, section in SECTIONS:
+        if name in chosen:
+            print(f"\n{title}:", flush=True)
+            section(args)
 
 
 if __name__ == "__main__":

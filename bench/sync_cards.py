@@ -13,6 +13,8 @@ threads); then a second, forced sync of the same catalogue (every card and price
 refresh). Numbers only: the machine may be shared.
 
     python bench/sync_cards.py [--sets 80] [--cards 250]
+
+bench/scale.py prints the same lines in its report (its `sync` section).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import sys
 import tempfile
 import time
@@ -91,9 +94,15 @@ def main() -> None:
     parser.add_argument("--sets", type=int, default=80)
     parser.add_argument("--cards", type=int, default=250)
     args = parser.parse_args()
+    report(args.sets, args.cards)
+
+
+def report(sets: int, cards: int) -> None:
+    """Print the first and the forced sync of `sets` × `cards` cards: time waiting on HTTP and our own work."""
+    print(f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="vitrine-sync-") as folder:
         data = Path(folder) / "data"
-        write_catalogue(data, args.sets, args.cards)
+        write_catalogue(data, sets, cards)
         engine = create_configured_engine(f"sqlite:///{Path(folder) / 'sync.db'}")
         init_db(engine)
         with PokemonTcgEmulator(data_dir=data, anonymous_per_minute=None, anonymous_per_day=None,
@@ -102,13 +111,13 @@ def main() -> None:
             http = pokemontcg_client(settings, api_key=DEMO_API_KEY, limiter=False, sleep=lambda _s: None,
                                      retry=RetryPolicy(max_retries=1))  # fmt: skip
             client = TimedClient(http)
-            print(f"{args.sets} sets × {args.cards} cards, SQLite")
+            print(f"{sets} sets × {cards} cards, SQLite")
             for name, force in (("first sync", False), ("forced re-sync", True)):
-                total, waiting, cpu, cards = run(engine, client, force=force)
+                total, waiting, cpu, synced = run(engine, client, force=force)
                 ours = total - waiting
-                print(f"  {name:<15} {cards:>7,} cards in {total:6.1f} s: {waiting:6.1f} s waiting on HTTP, "
-                      f"{ours:6.1f} s our own work = {ours / cards * 1000:.2f} ms per card "
-                      f"({cpu / cards * 1000:.2f} ms of CPU; target ≤ 1 ms)", flush=True)  # fmt: skip
+                print(f"  {name:<15} {synced:>7,} cards in {total:6.1f} s: {waiting:6.1f} s waiting on HTTP, "
+                      f"{ours:6.1f} s our own work = {ours / synced * 1000:.2f} ms per card "
+                      f"({cpu / synced * 1000:.2f} ms of CPU; target ≤ 1 ms)", flush=True)  # fmt: skip
         engine.dispose()
 
 

@@ -6,14 +6,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from services.accounts.vault import Vault, load_or_create_key
 from services.config import DATA_DIR, Settings, load_settings, use_settings
 from services.store.db import get_engine, session_scope
+
+if TYPE_CHECKING:
+    from services.accounts.vault import Vault
 
 
 @dataclass
@@ -26,6 +28,8 @@ class AppContext:
 
     @cached_property
     def vault(self) -> Vault:
+        from services.accounts.vault import Vault, load_or_create_key  # cryptography: only commands that use tokens
+
         return Vault(load_or_create_key(self.settings.secret_key, DATA_DIR / "secret.key"))
 
     @contextmanager

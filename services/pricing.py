@@ -29,7 +29,6 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from services.card_prices import CARDMARKET_CARD_PRINTINGS
@@ -90,6 +89,8 @@ def record_observations(session: Session, observations: Iterable[Observation]) -
         key = tuple(str(row[name]) for name in PRICE_KEY)
         if key not in newest or row["observed_at"] >= newest[key]["observed_at"]:
             newest[key] = row
+    from sqlalchemy.dialects import postgresql, sqlite  # here: the dialect modules cost a CLI start ~35 ms
+
     dialect = session.get_bind().dialect.name
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table_of(LatestPrice))
     statement = statement.on_conflict_do_update(
