@@ -102,10 +102,18 @@ def test_pages_and_caches_show_each_member_only_their_own(club_on_postgres: dict
 
 
 @pytest.mark.postgres
-def test_no_secret_in_clear_text_in_the_database_or_the_pages(club_on_postgres: dict[str, int]) -> None:
-    """After sign-ins (right and wrong), a lockout, a reset and a stored Numista key, a dump of every table and
-    every page an admin sees hold no password, key or token in clear text."""
+def test_no_secret_in_clear_text_in_the_database_or_the_pages(
+    club_on_postgres: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """After sign-ins (right and wrong), a lockout, a reset and a stored Numista key, a dump of every table,
+    every page an admin sees and every log record (any level) hold no password, key or token in clear text."""
+    import logging
+
     from sqlalchemy import text
+
+    from app import MEMBER_PAGES
+
+    caplog.set_level(logging.DEBUG)
 
     from services.accounts import connections
     from services.store.registry import metadata
@@ -126,8 +134,11 @@ def test_no_secret_in_clear_text_in_the_database_or_the_pages(club_on_postgres: 
     shown = " ".join(str(element.value) for kind in ("markdown", "caption", "info", "success", "error", "metric")
                      for element in getattr(ann, kind))  # fmt: skip
     shown += " ".join(frame.value.to_string() for frame in ann.dataframe)
-    ann.switch_page("pages/connections.py").run()
-    shown += " ".join(str(element.value) for element in [*ann.markdown, *ann.success, *ann.caption, *ann.text_input])
+    for name, _title, _icon in MEMBER_PAGES:
+        ann.switch_page(f"pages/{name}.py").run()
+        shown += " ".join(str(element.value) for kind in ("markdown", "caption", "info", "success", "error",
+                                                           "warning", "metric", "text_input", "code")
+                          for element in getattr(ann, kind))  # fmt: skip
     with context.engine.connect() as connection:
         tables = [connection.execute(text(f"SELECT * FROM {table.name}")) for table in metadata.sorted_tables]
         dump = " ".join(str(row) for rows in tables for row in rows)
@@ -140,3 +151,7 @@ def test_no_secret_in_clear_text_in_the_database_or_the_pages(club_on_postgres: 
         assert secret not in dump, secret[:6]
     for secret in [*secrets["passwords"][:3], *secrets["keys"]]:
         assert secret not in shown, secret[:6]
+    logged = caplog.text + " ".join(str(record.args) for record in caplog.records)
+    assert caplog.records, "records were captured (sign-ins, lockout, page runs)"
+    for secret in [*secrets["passwords"], *secrets["keys"]]:
+        assert secret not in logged, secret[:6]
