@@ -13,6 +13,7 @@ from typing import Any
 
 from services.integrations.discogs.conditions import media_condition, sleeve_condition
 from services.states import ItemKind, ItemStatus, ListingStatus
+from services.validation import check_id, check_year
 
 _ARTIST_NUMBER = re.compile(r"\s\(\d+\)$")  # Discogs disambiguates namesakes as "Name (2)"
 
@@ -42,7 +43,10 @@ def record_title(artist: str, title: str) -> str:
 
 
 def release_summary(info: Mapping[str, Any]) -> dict[str, Any]:
-    """The catalogue facts of a release (``basic_information`` or a full release) as we store them."""
+    """The catalogue facts of a release (``basic_information`` or a full release) as we store them.
+
+    Discogs' answer is checked like any input (services/validation.py): an id that does not fit our column
+    or a year out of range raises OutOfRange rather than reaching the database."""
     labels = [{"name": str(lab.get("name") or ""), "catno": str(lab.get("catno") or "")}
               for lab in info.get("labels") or []]  # fmt: skip
     formats = [
@@ -50,10 +54,11 @@ def release_summary(info: Mapping[str, Any]) -> dict[str, Any]:
          "descriptions": [str(d) for d in f.get("descriptions") or []]}
         for f in info.get("formats") or []
     ]  # fmt: skip
-    year = str(info.get("year") or "")
+    year = str(info.get("year") or "").strip()  # 0: unknown
     return {
-        "release_id": int(info["id"]), "title": str(info.get("title") or ""),
-        "artist": artist_names(info.get("artists")), "year": int(year) if year.isdigit() and int(year) else None,
+        "release_id": check_id(info["id"], name="release id"), "title": str(info.get("title") or ""),
+        "artist": artist_names(info.get("artists")),
+        "year": check_year(int(year)) if year.isascii() and year.isdigit() and int(year) else None,
         "labels": labels, "formats": formats, "country": info.get("country") or None,
         "genres": list(info.get("genres") or []), "styles": list(info.get("styles") or []),
         "thumb": info.get("thumb") or info.get("cover_image") or None,
