@@ -17,12 +17,12 @@ from services.collection import item_document, sync_statuses
 from services.collection_table import build_rows
 from services.errors import InvalidInput
 from services.integrations.discogs.api import DiscogsApi
-from services.integrations.discogs.mapping import marker
 from services.integrations.discogs.oauth import load_credentials
 from services.integrations.discogs.pusher import DiscogsPushSession, ExportOptions, plan_export
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, User
 from services.sync import engine as jobs
+from services.sync import markers
 from services.sync.worker import JobInfo
 from tests.discogs_support import (
     DiscogsEnv,
@@ -217,7 +217,9 @@ def test_marketplace_drafts_with_exact_conditions_prices_and_marker(env: Discogs
     listing = listings[0]
     assert (listing["status"], listing["condition"], listing["sleeve_condition"], listing["price"]) == (
         "Draft", "Very Good Plus (VG+)", "Generic", 10.12)
-    assert listing["external_id"] == marker(ids[0]) and listing["location"] == "Box 1"
+    with session_scope(env.engine) as session:
+        install = markers.install_id(session)
+    assert listing["external_id"] == markers.marker_for(install, ids[0]) and listing["location"] == "Box 1"
     fixed = queue_discogs_export(env, [ids[1]], target="marketplace", price=Decimal("7.50"))
     run_until_settled(discogs_worker(env), fixed)
     assert _document(env, fixed)["counts"]["synced"] == 1

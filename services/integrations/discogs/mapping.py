@@ -1,7 +1,8 @@
 """Discogs releases and collection instances ⇄ our record items, and our records → Discogs payloads.
 
-One home for: how a record's title is built, where each Discogs field lands on an item, which exact
-condition strings a push sends, and the marker that tells our listings from the member's own.
+One home for: how a record's title is built, where each Discogs field lands on an item and which exact
+condition strings a push sends. The marker that tells our listings from the member's own (and from another
+installation's) is services.sync.markers', shared with Numista.
 """
 
 from __future__ import annotations
@@ -16,14 +17,6 @@ from services.states import ItemKind, ItemStatus, ListingStatus
 from services.validation import check_id, check_year
 
 _ARTIST_NUMBER = re.compile(r"\s\(\d+\)$")  # Discogs disambiguates namesakes as "Name (2)"
-
-
-def marker(item_id: int) -> str:
-    """What marks a Discogs listing as created by this Vitrine for this item (its private ``external_id``).
-
-    The one place the marker is built: it becomes ``vitrine:<install id>:<item id>`` when the installation
-    id of issue 9 lands."""
-    return f"vitrine:{item_id}"
 
 
 def artist_names(artists: list[Mapping[str, Any]] | None) -> str:
@@ -149,11 +142,12 @@ def export_problem(item: Any) -> str | None:
     return record_payload(item).problem
 
 
-def listing_body(item_id: int, payload: RecordPayload, price: float, *, status: str = ListingStatus.DRAFT,
+def listing_body(marker: str, payload: RecordPayload, price: float, *, status: str = ListingStatus.DRAFT,
                  comments: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """POST /marketplace/listings body: exact condition strings, Draft unless asked, our marker."""
+    """POST /marketplace/listings body: exact condition strings, Draft unless asked, and `marker` (the item's
+    ``services.sync.markers.marker_for``) as the listing's private ``external_id``."""
     body: dict[str, Any] = {"release_id": payload.release_id, "condition": payload.media, "price": round(price, 2),
-                            "status": status, "external_id": marker(item_id)}  # fmt: skip
+                            "status": status, "external_id": marker}  # fmt: skip
     if payload.sleeve:
         body["sleeve_condition"] = payload.sleeve
     if comments or payload.notes:
