@@ -13,23 +13,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from services.accounts import create_user
-from services.store.db import create_configured_engine, init_db, session_scope
-from services.store.models import Job, JobItem, SyncLedger, User
+from services.store.db import session_scope
+from services.store.models import JobItem, SyncLedger, User
 from services.sync import markers
-from tests.discogs_support import (
-    DiscogsEnv,
-    add_records,
-    connected_env,
-    discogs_worker,
-    queue_discogs_export,
-    seed_releases,
-)
+from tests import discogs_support as discogs
+from tests.discogs_support import DiscogsEnv
 from tests.emulators.discogs import DiscogsEmulator
-from tests.sync_support import run_until_settled
+from tests.sync_support import mark_uncertain, run_until_settled, second_install
 
 LISTINGS = "/marketplace/listings"
 PRICE = Decimal("7.50")
@@ -37,9 +31,7 @@ PRICE = Decimal("7.50")
 
 @pytest.fixture
 def second_engine(tmp_path: Path) -> Iterator[Engine]:
-    """Another installation's database: its own file, its own install id, the same item ids."""
-    engine = create_configured_engine(f"sqlite:///{tmp_path / 'second-install.db'}")
-    init_db(engine)
+    engine = second_install(tmp_path / "second-install.db")
     yield engine
     engine.dispose()
 
@@ -47,7 +39,7 @@ def second_engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def env(engine: Engine, session: Session, owner: User, discogs_emulator: DiscogsEmulator) -> DiscogsEnv:
     session.commit()
-    return connected_env(engine, discogs_emulator, owner.id)
+    return discogs.connected_env(engine, discogs_emulator, owner.id)
 
 
 def _install_id(env: DiscogsEnv) -> str:
@@ -73,8 +65,8 @@ def _by_marker(emulator: DiscogsEmulator) -> dict[str, list[int]]:
 def _push(env: DiscogsEnv, item_ids: list[int], *, lost_answers: int) -> int:
     """List the records as Drafts; the first `lost_answers` POSTs are done but answered 500 (reconciled)."""
     env.emulator.faults.fail_after_write_next(lost_answers, path=LISTINGS, method="POST")
-    job_id = queue_discogs_export(env, item_ids, target="marketplace", price=PRICE)
-    run_until_settled(discogs_worker(env), job_id)
+    job_id = discogs.queue_discogs_export(env, item_ids, target="marketplace", price=PRICE)
+    run_until_settled(discogs.discogs_worker(env), job_id)
     return job_id
 
 
@@ -91,10 +83,10 @@ def test_two_installations_listing_from_one_account_each_keep_to_their_own_listi
 ) -> None:
     with session_scope(second_engine) as session:
         other_owner = create_user(session, "ann", "correct horse battery")  # the same person, another computer
-    second = connected_env(second_engine, discogs_emulator, other_owner.id)
+    second = discogs.connected_env(second_engine, discogs_emulator, other_owner.id)
     assert _install_id(env) != _install_id(second)
-    releases = seed_releases(discogs_emulator, 6)
-    first_ids, second_ids = add_records(env, releases), add_records(second, releases)
+    releases = discogs.seed_releases(discogs_emulator, 6)
+    first_ids, second_ids = discogs.add_records(env, releases), discogs.add_records(second, releases)
     assert first_ids == second_ids  # the same item ids, the same releases: only the installation differs
 
     first_job = _push(env, first_ids, lost_answers=2)
@@ -110,29 +102,18 @@ def test_two_installations_listing_from_one_account_each_keep_to_their_own_listi
 
 
 # ------------------------------------------------------------------------------------------ legacy markers
-def _uncertain(env: DiscogsEnv, job_id: int, *, legacy: bool) -> None:
-    """Every row of the job as after a push whose answers were lost (may have reached Discogs); `legacy`: the
-    job was created by a Vitrine that wrote ``vitrine:<item id>`` markers."""
-    with session_scope(env.engine) as session:
-        session.execute(update(JobItem).where(JobItem.job_id == job_id).values(status="retry", attempts=1))
-        if legacy:
-            job = session.get(Job, job_id)
-            assert job is not None
-            job.params = {k: v for k, v in (job.params or {}).items() if k != markers.SCHEME_PARAM}
-
-
 def _queued(env: DiscogsEnv, item_ids: list[int]) -> int:
-    return queue_discogs_export(env, item_ids, target="marketplace", price=PRICE)
+    return discogs.queue_discogs_export(env, item_ids, target="marketplace", price=PRICE)
 
 
 def test_a_legacy_listing_is_adopted_only_when_our_own_outbox_sent_it(env: DiscogsEnv) -> None:
-    releases = seed_releases(env.emulator, 2)
-    ids = add_records(env, releases)
+    releases = discogs.seed_releases(env.emulator, 2)
+    ids = discogs.add_records(env, releases)
     found = env.emulator.add_listing(releases[0], external_id=markers.legacy_marker_for(ids[0]))
     job_id = _queued(env, ids)
-    _uncertain(env, job_id, legacy=True)
+    mark_uncertain(env.engine, job_id, legacy=True)
     env.emulator.clear_requests()
-    run_until_settled(discogs_worker(env), job_id)
+    run_until_settled(discogs.discogs_worker(env), job_id)
     recorded = _listed(env, job_id)
     assert recorded[ids[0]] == str(found) and env.emulator.count("POST", LISTINGS) == 1  # only ids[1] was sent
     assert _by_marker(env.emulator)[markers.marker_for(_install_id(env), ids[1])] == [int(recorded[ids[1]])]
@@ -140,15 +121,15 @@ def test_a_legacy_listing_is_adopted_only_when_our_own_outbox_sent_it(env: Disco
 
 def test_a_legacy_listing_alone_is_never_taken_for_ours(env: DiscogsEnv) -> None:
     """A new database (a rebuilt install) finds "vitrine:<its item id>" on Discogs: some other install's."""
-    releases = seed_releases(env.emulator, 2)
-    ids = add_records(env, releases)
+    releases = discogs.seed_releases(env.emulator, 2)
+    ids = discogs.add_records(env, releases)
     foreign = {env.emulator.add_listing(release, external_id=markers.legacy_marker_for(item_id))
                for release, item_id in zip(releases, ids, strict=True)}  # fmt: skip
     before = [listing for listing in env.emulator.listings() if listing["id"] in foreign]
     job_id = _queued(env, ids)
-    _uncertain(env, job_id, legacy=False)  # its own uncertain attempts wrote install-scoped markers
+    mark_uncertain(env.engine, job_id, legacy=False)  # its own uncertain attempts wrote install-scoped markers
     env.emulator.clear_requests()
-    run_until_settled(discogs_worker(env), job_id)
+    run_until_settled(discogs.discogs_worker(env), job_id)
     assert env.emulator.count("POST", LISTINGS) == 2
     _assert_each_listed_once_under_its_own_marker(env, job_id, ids)
     assert foreign.isdisjoint(int(listing) for listing in _listed(env, job_id).values())

@@ -2,7 +2,7 @@
 
 One home for: how a record's title is built, where each Discogs field lands on an item and which exact
 condition strings a push sends. The marker that tells our listings from the member's own (and from another
-installation's) is services.sync.markers', shared with Numista.
+installation's) is built by services.sync.markers, the rule Numista's pushes follow too.
 """
 
 from __future__ import annotations

@@ -429,11 +429,13 @@ class DiscogsPushSession:
     def _markers(self, claim: Claim) -> tuple[str, tuple[str, ...]]:
         """(the marker a new listing of this item carries, every marker of a listing that is ours to adopt:
         that one, and the legacy one when our own outbox says a job of before the install id sent it)."""
-        with session_scope(self.engine) as session:
-            if self.install_id is None:
-                self.install_id = markers.install_id(session)
-            legacy = markers.legacy_marker_if_sent(session, self.service, claim.item_id) if claim.needs_reconcile \
-                else None  # fmt: skip
+        legacy = None
+        if self.install_id is None or claim.needs_reconcile:  # a plain create costs no database read
+            with session_scope(self.engine) as session:
+                self.install_id = self.install_id or markers.install_id(session)
+                if claim.needs_reconcile:
+                    legacy = markers.legacy_marker_if_sent(session, self.service, claim.item_id)
+        assert self.install_id is not None
         tag = markers.marker_for(self.install_id, claim.item_id)
         return tag, (tag, legacy) if legacy else (tag,)
 
