@@ -237,3 +237,16 @@ def test_an_export_of_a_member_who_disconnected_pauses_with_the_reason(env: Disc
     document = _document(env, job_id)
     assert document["status"] == "paused" and "not connected" in document["message"]
     assert document["counts"]["queued"] == 2 and not env.emulator.wantlist().keys() & set(releases)
+
+
+def test_a_release_id_our_columns_cannot_hold_in_the_collection_never_breaks_an_export(env: DiscogsEnv) -> None:
+    """The job's baseline stores the member's collection by release id (an INTEGER column): an id out of its
+    range on Discogs' side (none of our records can carry it) is left out, not an overflow that kills the job."""
+    releases = seed_releases(env.emulator, 2)
+    huge = 2**31
+    env.emulator.add_release({"id": huge, "title": "Odd", "artists": [{"name": "Odd", "id": 1}]})
+    env.emulator.add_instance(huge)
+    job_id = queue_discogs_export(env, add_records(env, releases), target="collection", folder_id=1)
+    run_until_settled(discogs_worker(env), job_id)
+    document = _document(env, job_id)
+    assert document["status"] == "done" and document["counts"]["synced"] == 2, document

@@ -55,6 +55,7 @@ from services.sync import engine as jobs
 from services.sync import markers
 from services.sync.engine import Claim, Outcome, PlannedRow
 from services.sync.worker import JobInfo, JobPaused
+from services.validation import ID_MAX, ID_MIN
 
 log = logging.getLogger("services.integrations.discogs")
 
@@ -223,6 +224,12 @@ def pushers_for(context: AppContext, *, settle_seconds: float) -> dict[str, Disc
     return pushers(context.engine, context.settings, context.vault, settle_seconds=settle_seconds)
 
 
+def _storable(release_id: Any) -> bool:
+    """Whether a release id from Discogs fits the baseline's INTEGER column; one that does not is no release
+    of any of our records either (their ids are checked on the way in: services/validation.py)."""
+    return ID_MIN <= int(release_id) <= ID_MAX
+
+
 class DiscogsPushSession:
     """Pushes one job's rows for one worker: the API client, the job's baseline and view of the remote."""
 
@@ -251,11 +258,13 @@ class DiscogsPushSession:
         if self.options.target == DiscogsTarget.COLLECTION:
             for _page, _pages, entries in self.api.collection_pages(0):
                 for entry in entries:
-                    found.setdefault(int(entry["id"]), []).append(int(entry["instance_id"]))
+                    if _storable(entry["id"]):
+                        found.setdefault(int(entry["id"]), []).append(int(entry["instance_id"]))
         elif self.options.target == DiscogsTarget.WANTLIST:
             for _page, _pages, entries in self.api.want_pages():
                 for entry in entries:
-                    found.setdefault(int(entry["id"]), []).append(int(entry["id"]))
+                    if _storable(entry["id"]):
+                        found.setdefault(int(entry["id"]), []).append(int(entry["id"]))
         else:
             for _page, _pages, entries in self.api.inventory_pages():
                 for entry in entries:
