@@ -41,7 +41,7 @@ if upload is not None:
             with context.session() as session:
                 preview = import_opennumismat(
                     session, actor.id, path, currency=actor.currency, source=origin, dry_run=True,
-                    grade_overrides=grade_overrides(session, actor.id),
+                    grade_overrides=grade_overrides(session, actor.id), max_rows=context.settings.import_max_rows,
                 )
         except VitrineError as error:
             st.error(error.message)

@@ -74,7 +74,7 @@ def cmd_import_opennumismat(
         raise InvalidInput(f"{args.file}: no such file.", code="FILE_NOT_FOUND")
     report = import_opennumismat(
         session, actor.id, path, currency=actor.currency or context.settings.currency, dry_run=args.dry_run,
-        grade_overrides=grade_overrides(session, actor.id),
+        grade_overrides=grade_overrides(session, actor.id), max_rows=context.settings.import_max_rows,
     )
     verb = "Would import" if args.dry_run else "Imported"
     summary = (

@@ -95,7 +95,7 @@ def opennumismat_import_work(context: AppContext, owner_id: int, path: Path, *, 
             with session_scope(context.engine) as session:  # one transaction: every coin or none
                 done = import_opennumismat(
                     session, owner_id, path, currency=currency, source=source,
-                    grade_overrides=grade_overrides(session, owner_id),
+                    grade_overrides=grade_overrides(session, owner_id), max_rows=context.settings.import_max_rows,
                     progress=lambda read, total: report(read, total, "Importing coins"),
                 )  # fmt: skip
         finally:
@@ -136,7 +136,7 @@ def discogs_csv_import_work(context: AppContext, owner_id: int, path: Path) -> W
     def work(report: TaskReporter) -> TaskOutcome:
         try:
             with session_scope(context.engine) as session:  # one transaction: every record or none
-                done = import_discogs_csv(session, owner_id, path)
+                done = import_discogs_csv(session, owner_id, path, max_rows=context.settings.import_max_rows)
         finally:
             path.unlink(missing_ok=True)
         return _file_import_outcome(report, done)

@@ -1,8 +1,9 @@
 """The one home of the ranges a value must fit before it is stored.
 
-Every door a value comes in by (card CSVs, OpenNumismat files, `items add`, the Collection page's edits)
-checks it here, so the database only ever holds what the pages and `value` can add up: a quantity is a
-whole number of copies, money fits the NUMERIC(14,2) columns and is never negative, a year is a year.
+Every door a value comes in by (card CSVs, OpenNumismat files, Discogs CSVs and collection pages, `items add`,
+the Collection page's edits) checks it here, so the database only ever holds what the pages and `value` can
+add up: a quantity is a whole number of copies, money fits the NUMERIC(14,2) columns and is never negative, a
+year is a year, a remote id fits the INTEGER column it is stored in.
 Each check raises `OutOfRange` (an InvalidInput: one line a user can act on) naming the field and the value.
 """
 
@@ -18,6 +19,8 @@ from services.store.models import Item
 QUANTITY_MIN, QUANTITY_MAX = 1, 1_000_000
 MONEY_MAX = Decimal("999999999999.99")  # NUMERIC(14,2): 12 digits before the point, 2 after
 YEAR_MIN, YEAR_MAX = -5000, 2100
+ID_MIN, ID_MAX = 1, 2**31 - 1  # INTEGER columns: PostgreSQL's int4 is the narrower of our two databases
+RATING_MIN, RATING_MAX = 0, 5  # stars (Discogs: 0 = not rated)
 CENT = Decimal("0.01")
 
 
@@ -87,6 +90,35 @@ def check_year(value: Any, *, name: str = "year") -> int | None:
     if not YEAR_MIN <= value <= YEAR_MAX:
         raise OutOfRange(f"{name} {_shown(value)} is out of range ({YEAR_MIN} to {YEAR_MAX})", code="INVALID_YEAR")
     return value
+
+
+def _whole_number(value: Any) -> int | None:
+    """An int, or text of ASCII digits short enough to be one of ours (never "1e23", "12.0" or a 50 MB
+    number, which int() would refuse or spend seconds on); None when it is neither."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
+
+
+def check_id(value: Any, *, name: str = "id") -> int:
+    """A remote id (a Discogs release): a whole number in ID_MIN..ID_MAX, the range of the column it goes to."""
+    number = _whole_number(value)
+    if number is None or not ID_MIN <= number <= ID_MAX:
+        raise OutOfRange(f"{name} must be a whole number from {ID_MIN} to {ID_MAX:,}, not {_shown(value)}",
+                         code="INVALID_ID")  # fmt: skip
+    return number
+
+
+def check_rating(value: Any, *, name: str = "rating") -> int | None:
+    """A star rating in RATING_MIN..RATING_MAX; None (or empty text) stays None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number = _whole_number(value)
+    if number is None or not RATING_MIN <= number <= RATING_MAX:
+        raise OutOfRange(f"{name} must be a whole number from {RATING_MIN} to {RATING_MAX}, not {_shown(value)}",
+                         code="INVALID_RATING")  # fmt: skip
+    return number
 
 
 def check_status(value: Any, *, name: str = "status") -> ItemStatus:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from services.accounts.connections import save_secret
 from services.accounts.vault import Vault
@@ -22,10 +22,10 @@ from services.collection import add_item
 from services.config import Settings, load_settings
 from services.integrations.numista.pusher import NumistaPusher, export_options, plan_export, start_export
 from services.integrations.numista.quota import set_monthly_limit
-from services.store.db import session_scope
+from services.store.db import create_configured_engine, init_db, session_scope
 from services.store.models import Job, JobItem, SyncLedger, User
 from services.sync import engine as jobs
-from services.sync.markers import install_id, marker_for, parse_marker
+from services.sync.markers import SCHEME_PARAM, install_id, marker_for, parse_marker
 from services.sync.worker import Worker, WorkerConfig
 from tests.emulators.base import HTTPError, RecordedRequest, Response
 from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID, NumistaEmulator
@@ -225,3 +225,22 @@ def wait_task(engine: Engine, task: str, timeout: float = 60.0) -> None:
             return job is not None and job.status not in ("queued", "running")
 
     wait_for(ended, timeout=timeout)
+
+
+def second_install(path: Any) -> Engine:
+    """Another installation's database (a SQLite file at `path`): its own install id, the same item ids as
+    the test's database. Dispose of it after the test."""
+    engine = create_configured_engine(f"sqlite:///{path}")
+    init_db(engine)
+    return engine
+
+
+def mark_uncertain(engine: Engine, job_id: int, *, legacy: bool) -> None:
+    """Every row of the job as after a push whose answers were lost (may have reached the service); `legacy`:
+    the job was created by a Vitrine that wrote ``vitrine:<item id>`` markers (services.sync.markers)."""
+    with session_scope(engine) as session:
+        session.execute(update(JobItem).where(JobItem.job_id == job_id).values(status="retry", attempts=1))
+        if legacy:
+            job = session.get(Job, job_id)
+            assert job is not None
+            job.params = {k: v for k, v in (job.params or {}).items() if k != SCHEME_PARAM}

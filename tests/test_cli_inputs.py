@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.discogs_support import discogs_csv
 from tests.opennumismat_support import write_collection
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +86,35 @@ def test_opennumismat_out_of_range_rows_are_reported(app_env: str, tmp_path: Pat
     document = json.loads(result.stdout)
     assert document["created"] == 1 and [e["row"] for e in document["errors"]] == [2, 3]
     assert run("value", "--json").returncode == 0
+
+
+def test_discogs_csv_out_of_range_rows_are_reported(app_env: str, tmp_path: Path) -> None:
+    path = tmp_path / "discogs.csv"
+    path.write_text(discogs_csv([
+        {"Artist": "Band", "Title": "Good", "release_id": "11", "Released": "1977"},
+        {"Artist": "Band", "Title": "Huge", "release_id": "99999999999999999999999"},
+        {"Artist": "Band", "Title": "Future", "release_id": "12", "Released": "9999"},
+    ]), encoding="utf-8")  # fmt: skip
+    result = run("import", "discogs-csv", str(path), "--json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, (result.stdout, result.stderr)
+    document = json.loads(result.stdout)
+    assert document["created"] == 1 and [e["row"] for e in document["errors"]] == [3, 4]
+    summary = run("import", "discogs-csv", str(path))
+    assert "row 3: release_id" in summary.stdout and "row 4: year 9999" in summary.stdout
+    listed = json.loads(run("items", "list", "--json").stdout)
+    assert [(item["title"], item["refs"]["discogsRelease"]) for item in listed] == [("Band – Good", 11)]
+    assert run("value", "--json").returncode == 0
+
+
+def test_the_row_limit_holds_for_every_import_file(app_env: str, tmp_path: Path) -> None:
+    limit = {"VITRINE_IMPORT_MAX_ROWS": "2"}
+    records = tmp_path / "discogs.csv"
+    records.write_text(discogs_csv([{"Artist": "A", "Title": "T", "release_id": str(n)} for n in range(1, 4)]),
+                       encoding="utf-8")  # fmt: skip
+    assert "2 rows" in refused("import", "discogs-csv", str(records), code="TOO_MANY_ROWS", env=limit)
+    coins = write_collection(tmp_path / "coins.db", [{"title": f"Coin {n}", "status": "owned"} for n in range(3)])
+    assert "2 rows" in refused("import", "opennumismat", str(coins), code="TOO_MANY_ROWS", env=limit)
+    assert json.loads(run("items", "list", "--json").stdout) == []
 
 
 def test_an_internal_error_is_one_line_and_logged(app_env: str, tmp_path: Path) -> None:

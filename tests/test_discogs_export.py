@@ -17,12 +17,12 @@ from services.collection import item_document, sync_statuses
 from services.collection_table import build_rows
 from services.errors import InvalidInput
 from services.integrations.discogs.api import DiscogsApi
-from services.integrations.discogs.mapping import marker
 from services.integrations.discogs.oauth import load_credentials
 from services.integrations.discogs.pusher import DiscogsPushSession, ExportOptions, plan_export
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, User
 from services.sync import engine as jobs
+from services.sync import markers
 from services.sync.worker import JobInfo
 from tests.discogs_support import (
     DiscogsEnv,
@@ -217,7 +217,9 @@ def test_marketplace_drafts_with_exact_conditions_prices_and_marker(env: Discogs
     listing = listings[0]
     assert (listing["status"], listing["condition"], listing["sleeve_condition"], listing["price"]) == (
         "Draft", "Very Good Plus (VG+)", "Generic", 10.12)
-    assert listing["external_id"] == marker(ids[0]) and listing["location"] == "Box 1"
+    with session_scope(env.engine) as session:
+        install = markers.install_id(session)
+    assert listing["external_id"] == markers.marker_for(install, ids[0]) and listing["location"] == "Box 1"
     fixed = queue_discogs_export(env, [ids[1]], target="marketplace", price=Decimal("7.50"))
     run_until_settled(discogs_worker(env), fixed)
     assert _document(env, fixed)["counts"]["synced"] == 1
@@ -235,3 +237,16 @@ def test_an_export_of_a_member_who_disconnected_pauses_with_the_reason(env: Disc
     document = _document(env, job_id)
     assert document["status"] == "paused" and "not connected" in document["message"]
     assert document["counts"]["queued"] == 2 and not env.emulator.wantlist().keys() & set(releases)
+
+
+def test_a_release_id_our_columns_cannot_hold_in_the_collection_never_breaks_an_export(env: DiscogsEnv) -> None:
+    """The job's baseline stores the member's collection by release id (an INTEGER column): an id out of its
+    range on Discogs' side (none of our records can carry it) is left out, not an overflow that kills the job."""
+    releases = seed_releases(env.emulator, 2)
+    huge = 2**31
+    env.emulator.add_release({"id": huge, "title": "Odd", "artists": [{"name": "Odd", "id": 1}]})
+    env.emulator.add_instance(huge)
+    job_id = queue_discogs_export(env, add_records(env, releases), target="collection", folder_id=1)
+    run_until_settled(discogs_worker(env), job_id)
+    document = _document(env, job_id)
+    assert document["status"] == "done" and document["counts"]["synced"] == 2, document

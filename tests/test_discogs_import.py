@@ -130,3 +130,29 @@ def test_malformed_csv_is_one_line_and_writes_nothing(tmp_path: Path, session: S
         import_discogs_csv(session, owner.id, path)
     assert "\n" not in caught.value.message
     assert session.scalar(select(func.count()).select_from(Item)) == 0
+
+
+def test_account_import_reports_copies_with_values_out_of_range_and_stores_none_of_them(
+    engine: Engine, session: Session, owner: User, discogs_emulator: DiscogsEmulator
+) -> None:
+    """Discogs' answers are input too: a release id our column cannot hold or a year 9999 is reported."""
+    session.commit()
+    good = seed_releases(discogs_emulator, 3)
+    huge, future = 2**31, 900_500
+    for release_id, year in ((huge, 1990), (future, 9999)):
+        discogs_emulator.add_release({"id": release_id, "title": f"Odd {release_id}", "year": year,
+                                      "artists": [{"name": "Odd", "id": 1}]})  # fmt: skip
+    for release_id in (*good, huge, future):
+        discogs_emulator.add_instance(release_id)
+    env = connected_env(engine, discogs_emulator, owner.id)
+    report = import_from_account(engine, env.settings, env.vault, owner.id)
+    assert report.stopped is None and report.created == len(discogs_emulator.collection_instances()) - 2
+    reasons = sorted(error["reason"] for error in report.errors)
+    assert len(reasons) == 2 and "release id must be" in reasons[0] and "year 9999" in reasons[1], reasons
+    assert all(isinstance(error["row"], int) for error in report.errors)
+    stored = _records(engine, owner.id)
+    assert {huge, future}.isdisjoint(item.discogs_release_id for item in stored)
+    assert all(item.year is None or item.year <= 2100 for item in stored)
+    with session_scope(engine) as check:
+        cached = set(check.scalars(select(DiscogsRelease.id)))
+    assert set(good) <= cached and {huge, future}.isdisjoint(cached)

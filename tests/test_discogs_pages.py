@@ -288,3 +288,22 @@ def test_link_to_discogs_page_searches_and_links_the_records_without_a_release(d
     with context.session() as session:
         assert session.get(Item, album).discogs_release_id == releases[3]  # type: ignore[union-attr]
         assert session.get(Item, nothing).discogs_release_id is None  # type: ignore[union-attr]
+
+
+def test_import_page_refuses_a_discogs_csv_over_the_row_limit_and_reports_out_of_range_rows(
+    discogs_env: DiscogsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VITRINE_IMPORT_MAX_ROWS", "2")
+    rows = [{"Artist": "Band A", "Title": "First", "release_id": "11"},
+            {"Artist": "Band B", "Title": "Huge", "release_id": "99999999999999999999999", "Released": "9999"}]
+    at = _page("import")
+    at.file_uploader(key="discogs_csv_file").set_value(("export.csv", discogs_csv(rows).encode(), "text/csv")).run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["New records"] == "1"
+    assert [w.value for w in at.warning if "Row 3" in w.value] == [
+        "Row 3: release_id must be a whole number from 1 to 2,147,483,647, not '99999999999999999999999'"]
+    three = [*rows, {"Artist": "Band C", "Title": "Third", "release_id": "13"}]
+    at.file_uploader(key="discogs_csv_file").set_value(("more.csv", discogs_csv(three).encode(), "text/csv")).run()
+    assert not at.exception, at.exception
+    assert any("more than 2 rows" in e.value for e in at.error), _texts(at)
+    assert not [b for b in at.button if b.key == "discogs_csv_commit"]

@@ -1,5 +1,5 @@
-"""Random rows thrown at both importers: no traceback ever; a clean import (bad rows reported one line each)
-or a one-line InvalidInput with nothing written."""
+"""Random rows thrown at the file importers (card CSVs, OpenNumismat, Discogs CSVs): no traceback ever; a clean
+import (bad rows reported one line each) or a one-line InvalidInput with nothing written."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from services.errors import InvalidInput
 from services.importers.cards_csv import import_cards_csv
 from services.importers.opennumismat_import import import_opennumismat
+from services.integrations.discogs.importer import CSV_COLUMNS, import_discogs_csv
 from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.pricing import valuation
 from services.store.models import Item, User
@@ -102,3 +103,18 @@ def test_random_opennumismat_rows(session: Session, owner: User, coins: list[dic
     with tempfile.TemporaryDirectory() as folder:
         path = write_collection(Path(folder) / f"fuzz{next(_files)}.db", coins)
         _attempt(session, owner, lambda: import_opennumismat(session, owner.id, path))
+
+
+RECORD_CELL = st.one_of(NUMBERS, TEXT, st.sampled_from(["9999", "2101-01-00", "1977-05-00", "0", "5", "6", "VG+",
+                                                         "Mint (M)", str(2**31), "Band", "Vinyl, LP"]))  # fmt: skip
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(RECORD_CELL, min_size=1, max_size=13), max_size=8), data=st.binary(max_size=500))
+def test_random_discogs_csv_rows(session: Session, owner: User, rows: list[list[str]], data: bytes) -> None:
+    text = _csv(list(CSV_COLUMNS), rows)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.csv"
+        for content in (text.encode(), text.encode("cp1252", "replace"), text.encode() + data, data):
+            path.write_bytes(content)
+            _attempt(session, owner, lambda: import_discogs_csv(session, owner.id, path))

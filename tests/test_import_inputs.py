@@ -19,10 +19,12 @@ from services.errors import InvalidInput
 from services.importers import cards_csv
 from services.importers.cards_csv import import_cards_csv
 from services.importers.opennumismat_import import import_opennumismat
+from services.integrations.discogs.importer import import_discogs_csv
 from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.pricing import Observation, record_observations, valuation
-from services.store.models import Item, ItemImage, User
+from services.store.models import DiscogsRelease, Item, ItemImage, User
 from services.validation import OutOfRange, check_money, check_quantity, check_year
+from tests.discogs_support import discogs_csv
 from tests.opennumismat_support import write_collection
 
 HEADER = "Quantity,Name,Simple Name,Set,Card Number,Printing,Condition,Language,Rarity,SKU\n"
@@ -180,6 +182,58 @@ def test_photos_are_inserted_in_batches(session: Session, owner: User, tmp_path:
     import_opennumismat(session, owner.id, path)
     assert statements == [2, 2, 1]
     assert session.scalar(select(func.count()).select_from(ItemImage)) == 5
+
+
+def test_the_row_limit_holds_for_an_opennumismat_file(session: Session, owner: User, tmp_path: Path) -> None:
+    path = write_collection(tmp_path / "coins.db", [{"title": f"Coin {n}", "status": "owned"} for n in range(3)])
+    with pytest.raises(InvalidInput) as refused:
+        import_opennumismat(session, owner.id, path, max_rows=2)
+    assert refused.value.code == "TOO_MANY_ROWS" and "2 rows" in refused.value.message
+    assert "\n" not in refused.value.message and items(session) == 0
+    assert import_opennumismat(session, owner.id, path, max_rows=3).created == 3
+
+
+# --------------------------------------------------------------------------------------------- Discogs CSVs
+RECORD = {"Artist": "Band", "Title": "Good", "release_id": "11", "Released": "1977", "Rating": "4"}
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"release_id": "99999999999999999999999"}, "release_id"), ({"release_id": str(2**31)}, "release_id"),
+        ({"release_id": str(2**63 - 1)}, "release_id"), ({"release_id": "-3"}, "release_id"),
+        ({"release_id": "0"}, "release_id"), ({"release_id": "1e23"}, "release_id"),
+        ({"release_id": "Infinity"}, "release_id"), ({"release_id": "abc"}, "release_id"),
+        ({"Released": "9999"}, "year"), ({"Released": "2101-05-00"}, "year"),
+        ({"Rating": "99999999999999999999"}, "rating"), ({"Rating": "6"}, "rating"),
+    ],
+)  # fmt: skip
+def test_an_out_of_range_discogs_row_is_reported_and_the_others_import(
+    session: Session, owner: User, tmp_path: Path, bad: dict[str, str], field: str
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(discogs_csv([RECORD, {**RECORD, "Title": "Bad", **bad}]), encoding="utf-8")
+    report = import_discogs_csv(session, owner.id, path)
+    assert report.created == 1 and [e["row"] for e in report.errors] == [3], report.errors
+    reason = report.errors[0]["reason"]
+    assert reason.startswith(field) and "\n" not in reason and len(reason) < 120, reason
+    session.flush()
+    assert session.scalars(select(Item.title)).all() == ["Band – Good"]
+    assert session.scalars(select(DiscogsRelease.id)).all() == [11]
+    assert session.scalars(select(Item.year)).all() == [1977]
+
+
+def test_the_row_limit_holds_for_a_discogs_csv(session: Session, owner: User, tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(discogs_csv([{**RECORD, "release_id": str(n)} for n in range(1, 6)]), encoding="utf-8")
+    for dry_run in (True, False):
+        attempt = session.begin_nested()  # the caller's transaction: the CLI and the page drop it on an error
+        with pytest.raises(InvalidInput) as refused:
+            import_discogs_csv(session, owner.id, path, dry_run=dry_run, max_rows=4)
+        attempt.rollback()
+        assert refused.value.code == "TOO_MANY_ROWS" and "4 rows" in refused.value.message
+        assert "\n" not in refused.value.message and items(session) == 0
+    assert import_discogs_csv(session, owner.id, path, max_rows=5).created == 5
 
 
 # --------------------------------------------------------------------------------------------- other doors

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
 from services.accounts import create_user
 from services.collection import get_item, update_item
 from services.integrations.numista.item_mapping import map_coin, payload_hash, remote_as_request
 from services.integrations.numista.pusher import export_options, plan_export
-from services.store.db import create_configured_engine, init_db, session_scope
-from services.store.models import Job, JobItem, SyncLedger
+from services.store.db import session_scope
+from services.store.models import SyncLedger
 from services.sync import markers
 from tests.emulators.numista import DEMO_USER_ID, NumistaEmulator
 from tests.sync_support import (
@@ -33,10 +33,12 @@ from tests.sync_support import (
     job_status,
     ledger,
     make_env,
+    mark_uncertain,
     prepare_env,
     queue_export,
     row_statuses,
     run_until_settled,
+    second_install,
 )
 
 POSTS = "/v3/users/*/collected_items"
@@ -45,9 +47,7 @@ PATIENT = dataclasses.replace(FAST, max_attempts=15)  # 30% refusals: 15 in a ro
 
 @pytest.fixture
 def second_engine(tmp_path: Path) -> Iterator[Engine]:
-    """Another installation's database: its own file, its own install id, the same item ids."""
-    engine = create_configured_engine(f"sqlite:///{tmp_path / 'second-install.db'}")
-    init_db(engine)
+    engine = second_install(tmp_path / "second-install.db")
     yield engine
     engine.dispose()
 
@@ -144,23 +144,13 @@ def _legacy_copy(env: Env, item_id: int, **changes: Any) -> dict[str, Any]:
     return env.emulator.add_collected_item(DEMO_USER_ID, body)
 
 
-def _uncertain(env: Env, job_id: int, *, legacy: bool) -> None:
-    """Every row of the job as after a push whose answers were lost (may have reached Numista); `legacy`: the
-    job was created by a Vitrine that wrote ``vitrine:<item id>`` markers."""
-    with session_scope(env.engine) as session:
-        session.execute(update(JobItem).where(JobItem.job_id == job_id).values(status="retry", attempts=1))
-        if legacy:
-            job = session.get(Job, job_id)
-            job.params = {k: v for k, v in (job.params or {}).items() if k != markers.SCHEME_PARAM}
-
-
 def test_a_legacy_marker_is_adopted_only_when_our_own_outbox_sent_it(sync_env: Env) -> None:
     env = sync_env
     ids = add_coins(env, 3)
     found = _legacy_copy(env, ids[0])
     other_type = _legacy_copy(env, ids[1], type=11331, issue=None)  # "vitrine:<id>" on some other coin
     job_id = queue_export(env, ids)
-    _uncertain(env, job_id, legacy=True)
+    mark_uncertain(env.engine, job_id, legacy=True)
     run_until_settled(env.worker(), job_id)
 
     assert job_status(env.engine, job_id) == "done"
@@ -177,7 +167,7 @@ def test_a_legacy_marker_alone_is_never_taken_for_ours(sync_env: Env) -> None:
     ids = add_coins(env, 2)
     foreign = [_legacy_copy(env, item_id) for item_id in ids]  # same coins, same type: only the marker differs
     job_id = queue_export(env, ids)
-    _uncertain(env, job_id, legacy=False)  # its own uncertain attempts wrote install-scoped markers
+    mark_uncertain(env.engine, job_id, legacy=False)  # its own uncertain attempts wrote install-scoped markers
     run_until_settled(env.worker(), job_id)
     assert env.emulator.count("POST", POSTS) == 2
     assert_each_exactly_once(env, set(ids))

@@ -106,7 +106,8 @@ def discogs_import_section(context: AppContext, actor: Actor) -> None:
         path.write_bytes(upload.getvalue())
         try:
             with context.session() as session:
-                preview = import_discogs_csv(session, actor.id, path, dry_run=True)
+                preview = import_discogs_csv(session, actor.id, path, dry_run=True,
+                                             max_rows=context.settings.import_max_rows)  # fmt: skip
         except VitrineError as error:
             st.error(error.message)
             return

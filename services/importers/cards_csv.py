@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 from services.card_printings import default_printing, known_printings
 from services.errors import InvalidInput
 from services.importers.merge import SNAPSHOT_KEY, changed_fields, merge_keeping_edits
+from services.importers.row_limit import DEFAULT_MAX_ROWS, check_row_count
 from services.pricing import Observation, record_observations, set_own_estimate
 from services.states import ItemStatus, MatchStatus
 from services.store.chunks import in_chunks
@@ -92,7 +93,6 @@ HOLO_RARITIES = ("holo", "secret", "double rare", "ultra rare", "illustration ra
                  "rare rainbow", "rare shiny", "amazing rare", "radiant rare", "ace spec")  # fmt: skip
 SNIFF_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
-DEFAULT_MAX_ROWS = 1_000_000
 DETAIL_ROWS = 1_000  # rows of each status (and errors) the report keeps in full; the rest are counted
 BATCH_ROWS = 2_000  # rows matched, planned and written together
 SET_STOPWORDS = {"set", "base", "cards", "card", "pokemon", "the", "and", "of", "tcg"}
@@ -440,11 +440,7 @@ def cards_csv_rows(
                 if not any(v.strip() for v in values):
                     continue
                 count += 1
-                if count > max_rows:
-                    raise _file_error(
-                        f"The file has more than {max_rows:,} rows, the import limit (VITRINE_IMPORT_MAX_ROWS); "
-                        "split it or raise the limit.", "TOO_MANY_ROWS",
-                    )  # fmt: skip
+                check_row_count(count, max_rows)
                 source = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(headers) if h}
                 yield _parse_row(kind, record, source, columns, currency)
 

@@ -52,6 +52,7 @@ from services.importers.opennumismat_schema import (
     preview_table,
     sniff_image_mime,
 )
+from services.importers.row_limit import DEFAULT_MAX_ROWS, check_row_count
 
 # OpenNumismatCoin field ← coins column, converter: every field read straight from one cell.
 _Converter = Callable[[object], object]
@@ -347,11 +348,17 @@ def _lenient_text(data: bytes) -> str:
 
 
 def read_opennumismat(
-    path: str | os.PathLike[str], *, password: str | None = None, immutable: bool | None = None
+    path: str | os.PathLike[str],
+    *,
+    password: str | None = None,
+    immutable: bool | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
 ) -> OpenNumismatCollection:
     """Read an OpenNumismat collection file without modifying it.
 
     `immutable`: see `connect_read_only` (None = automatic; True for a private copy such as an upload).
+    `max_rows`: the import row limit (services.importers.row_limit), checked by counting the coins before
+    any is read, so a refused file costs one COUNT.
 
     Raises OpenNumismatError (one-line `message`, machine `code`) for a missing, empty, non-SQLite,
     truncated or damaged file, a SQLite file that is not an OpenNumismat collection, a schema newer than 10,
@@ -363,13 +370,13 @@ def read_opennumismat(
     connection = connect_read_only(source, immutable=immutable)
     try:
         try:
-            return _read(connection, source, stat, password)
+            return _read(connection, source, stat, password, max_rows)
         except sqlite3.OperationalError as exc:
             if "decode" not in str(exc).lower():
                 raise
             # Invalid UTF-8 in some text cell: re-read decoding leniently instead of failing the import.
             connection.text_factory = _lenient_text
-            return _read(connection, source, stat, password)
+            return _read(connection, source, stat, password, max_rows)
     except sqlite3.Error as exc:
         raise database_error(source, exc) from None
     finally:
@@ -377,7 +384,7 @@ def read_opennumismat(
 
 
 def _read(
-    connection: sqlite3.Connection, source: Path, stat: os.stat_result, password: str | None
+    connection: sqlite3.Connection, source: Path, stat: os.stat_result, password: str | None, max_rows: int
 ) -> OpenNumismatCollection:
     tables = _tables(connection)
     settings = _read_settings(connection) if "settings" in tables else {}
@@ -389,6 +396,7 @@ def _read(
             f"{source.name} is not an OpenNumismat collection (coins table has no id column)",
             code="OPENNUMISMAT_NOT_OPENNUMISMAT",
         )
+    check_row_count(connection.execute("SELECT COUNT(*) FROM coins").fetchone()[0], max_rows)
 
     # SELECT every column by name; image columns yield their id (NULL for inline BLOBs, so BLOB bytes are
     # never fetched) and one extra bitmask column says which of them hold an inline BLOB.

@@ -25,6 +25,7 @@ from services.grades import GradeMapper, grade_report
 from services.importers.merge import SNAPSHOT_KEY, merge_keeping_edits
 from services.importers.opennumismat import read_opennumismat
 from services.importers.opennumismat_models import OpenNumismatCoin, OpenNumismatCollection
+from services.importers.row_limit import DEFAULT_MAX_ROWS
 from services.pricing import Observation, record_observations
 from services.states import ItemStatus
 from services.store.models import Item, ItemImage, table_of
@@ -146,15 +147,17 @@ def import_opennumismat(
     dry_run: bool = False,
     grade_overrides: dict[str, str | None] | None = None,
     with_images: bool = True,
+    max_rows: int = DEFAULT_MAX_ROWS,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Preview (dry_run) or apply the import of one file into the owner's collection (``progress`` hears
     (coins read, coins in the file) as the rows are mapped).
 
     The caller owns the transaction: commit it to keep the import, roll back to drop every row of it.
-    Raises OpenNumismatError (one-line reason) for a file that is not an importable collection.
+    Raises OpenNumismatError (one-line reason) for a file that is not an importable collection, and
+    InvalidInput for one with more than `max_rows` coins (services.importers.row_limit).
     """
-    collection = read_opennumismat(path)
+    collection = read_opennumismat(path, max_rows=max_rows)
     origin = source or source_name(path)
     grades = GradeMapper(grade_overrides)
     report = ImportReport(

@@ -5,7 +5,8 @@ service, by its marker, before anything is sent again (services.sync.engine: ret
 marker naming only the item id (``vitrine:<item id>``, what Vitrine wrote until December 2026) is not unique:
 another installation pushing to the same account (a second laptop, a rebuilt database, a club server next to
 a local install) has items with the same ids, and took that installation's coins for its own. A marker
-therefore names the installation too::
+therefore names the installation too (Numista: a collected item's ``internal_id``; Discogs: a marketplace
+listing's private ``external_id``)::
 
     vitrine:<install id>:<item id>            vitrine:3f9a0c1b7d2e:1234
     vitrine:<install id>:<item id>/<tag>      a deliberate extra copy (tag ``job<N>``: the job that added it)

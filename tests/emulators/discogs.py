@@ -44,6 +44,7 @@ Faults beyond the generic ones: ``emu.faults.exhaust_rate_limit()`` (fill the wi
 ``emu.faults.incomplete_seller_settings("example")`` (price suggestions come back ``{}``).
 State helpers: ``collection_instances("example")``, ``wantlist("example")``, ``listings("example")``,
 ``add_release({...})``, ``add_instance(release_id, folder_id=1, fields={1: "Mint (M)"})``,
+``add_listing(release_id, external_id="vitrine:...")``,
 ``field_values(instance_id)``, ``set_price_suggestions(release_id, {...})``.
 
 Run by hand: ``python -m tests.emulators.discogs --port 8767``.
@@ -421,6 +422,22 @@ class DiscogsEmulator(Emulator):
     def listings(self, username: str = "example") -> list[dict[str, Any]]:
         with self.lock:
             return [copy.deepcopy(v) for v in self.state.listings.values() if v["seller"] == username]
+
+    def add_listing(self, release_id: int, *, username: str = "example", external_id: str | None = None,
+                    condition: str = "Very Good Plus (VG+)", price: float = 5.0, status: str = "Draft") -> int:
+        """Put a listing on the marketplace as if created elsewhere (the site, another tool, another Vitrine);
+        returns its id."""
+        with self.lock:
+            self._release(release_id)
+            listing_id = self.state.next_listing_id
+            self.state.next_listing_id += 1
+            self.state.listings[listing_id] = {
+                "id": listing_id, "seller": username, "release_id": release_id, "condition": condition,
+                "sleeve_condition": None, "price": price, "currency": "USD", "status": status, "comments": "",
+                "allow_offers": False, "posted": _now_iso(), "ships_from": "United States",
+                **({"external_id": external_id} if external_id is not None else {}),
+            }  # fmt: skip
+            return listing_id
 
     def add_instance(self, release_id: int, *, username: str = "example", folder_id: int = 1,
                      fields: dict[int, str] | None = None) -> int:

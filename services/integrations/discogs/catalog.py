@@ -24,9 +24,10 @@ from services.http import RateLimitedError, ServiceError
 from services.integrations.discogs.api import DiscogsApi
 from services.integrations.discogs.conditions import MEDIA_CONDITIONS
 from services.integrations.discogs.mapping import format_text, release_summary
-from services.pricing import CENT, Observation, record_observations
+from services.pricing import Observation, record_observations
 from services.states import ItemKind, SyncService
 from services.store.models import DiscogsRelease, Item, LatestPrice, utcnow
+from services.validation import OutOfRange, check_id, check_money
 
 RELEASE_TTL = timedelta(days=7)
 PRICE_TTL = timedelta(days=3)
@@ -151,7 +152,7 @@ def link_record(session: Session, owner_id: int, item_id: int, release_id: int) 
     item = get_item(session, owner_id, item_id)
     if item.kind != ItemKind.RECORD:
         raise InvalidInput(f"Item {item_id} is a {item.kind}, not a record.", code="NOT_A_RECORD")
-    item.discogs_release_id = int(release_id)
+    item.discogs_release_id = check_id(release_id, name="release id")
     session.flush()
     return item
 
@@ -172,11 +173,12 @@ class ValueRefresh:
 
 
 def _money(value: Any) -> Decimal | None:
+    """A price Discogs gave, if it is one we can store (services/validation.py) and above zero."""
     try:
-        amount = Decimal(str(value)).quantize(CENT)
-    except (ArithmeticError, ValueError, TypeError):
+        amount = check_money(value)
+    except OutOfRange:
         return None
-    return amount if amount > 0 else None
+    return amount if amount else None
 
 
 def price_observations(release_id: int, suggestions: Mapping[str, Any], stats: Mapping[str, Any] | None,

@@ -87,9 +87,10 @@ def _import_summary(document: dict[str, Any], verb: str) -> str:
 
 
 def cmd_import_discogs_csv(
-    _context: AppContext, session: Session, actor: User, args: argparse.Namespace
+    context: AppContext, session: Session, actor: User, args: argparse.Namespace
 ) -> CommandResult:
-    report = import_discogs_csv(session, actor.id, Path(args.file), dry_run=args.dry_run)
+    report = import_discogs_csv(session, actor.id, Path(args.file), dry_run=args.dry_run,
+                                max_rows=context.settings.import_max_rows)  # fmt: skip
     document = report.to_json()
     verb = f"Would import {Path(args.file).name}" if args.dry_run else f"Imported {Path(args.file).name}"
     return document, _import_summary(document, verb), EXIT_PARTIAL if report.errors else EXIT_OK

@@ -4,6 +4,12 @@ export. One record item per Discogs instance (a release owned twice is two copie
 Re-importing updates the items an import brought in (account: by instance id; CSV: by release id and the
 copy's position among that release's rows) and keeps the member's own edits, with the OpenNumismat merge
 rule: a field is only overwritten when Discogs changed it since the last import.
+
+Bad values, by the rule of every importer (services/validation.py, services/importers/cards_csv.py): a
+value that cannot be right (a release id that is no id or does not fit its column, a year outside
+-5000..2100, a rating outside 0..5) rejects its row (CSV) or copy (account), reported as ``{row, reason}``
+while the others import; what makes the whole file unreadable, or more rows than the import limit
+(services/importers/row_limit.py), refuses the file in one line.
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ from services.config import Settings
 from services.errors import InvalidInput
 from services.http import ServiceError
 from services.importers.merge import SNAPSHOT_KEY, merge_keeping_edits
+from services.importers.row_limit import DEFAULT_MAX_ROWS, check_row_count
+from services.integrations.discogs.api import PER_PAGE
 from services.integrations.discogs.catalog import cache_releases
 from services.integrations.discogs.mapping import instance_field_values, record_fields, release_summary
 from services.integrations.discogs.oauth import member_api
 from services.states import ItemKind, ItemStatus, JobStatus, SyncService
 from services.store.db import session_scope
 from services.store.models import Item, Job, table_of, utcnow
+from services.validation import OutOfRange, check_id, check_rating, check_year
 
 ACCOUNT_SOURCE = SyncService.DISCOGS
 CSV_SOURCE = "discogs-csv"
@@ -116,17 +125,18 @@ class _Upserter:
 
 # ------------------------------------------------------------------------------------------ CSV
 def _year(released: str) -> int | None:
+    """The year of Discogs' "Released" ("1977", "1977-05-00"; "0" or empty: unknown)."""
     head = (released or "").strip()[:4]
-    return int(head) if head.isdigit() and int(head) > 0 else None
+    return check_year(int(head)) if head.isascii() and head.isdigit() and int(head) > 0 else None
 
 
 def _csv_mapped(row: dict[str, str]) -> dict[str, Any]:
+    """Our item's fields for one CSV row; OutOfRange names the first value that cannot be right."""
+
     def cell(name: str) -> str | None:
         return (row.get(name) or "").strip() or None
 
-    release_id = int(cell("release_id") or "")
-    if release_id <= 0:
-        raise ValueError("release_id must be a positive number")
+    release_id = check_id(cell("release_id") or "", name="release_id")
     labels = [{"name": name.strip(), "catno": ""} for name in (cell("Label") or "").split(",") if name.strip()]
     if labels:
         labels[0]["catno"] = cell("Catalog#") or ""
@@ -137,11 +147,11 @@ def _csv_mapped(row: dict[str, str]) -> dict[str, Any]:
         "formats": [{"name": fmt, "qty": "1", "descriptions": []}] if fmt else [],
         "country": None, "genres": [], "styles": [], "thumb": None,
     }  # fmt: skip
-    rating = cell("Rating") or ""
+    rating = cell("Rating")
     custom = {name: cell(name) for name in row if name and name.startswith("Collection ") and name not in CSV_COLUMNS}
     extra = {
         "release_id": release_id, "folder": cell("CollectionFolder"),
-        "rating": int(rating) if rating.isdigit() else None,
+        "rating": check_rating(rating),
         "date_added": cell("Date Added"), "released": cell("Released"), "catno": cell("Catalog#"),
         "fields": {k: v for k, v in custom.items() if v} or None,
     }  # fmt: skip
@@ -166,11 +176,12 @@ def _open_csv(path: Path) -> io.TextIOWrapper:
 
 
 def import_discogs_csv(session: Session, owner_id: int, path: str | Path, *, dry_run: bool = False,
-                       batch_size: int = 500) -> RecordImportReport:  # fmt: skip
+                       max_rows: int = DEFAULT_MAX_ROWS, batch_size: int = 500) -> RecordImportReport:  # fmt: skip
     """Preview (dry_run) or apply a Discogs collection CSV export; the caller owns the one transaction.
 
     A file that is not a Discogs collection export raises InvalidInput (one line) before anything is read
-    into the collection; a row with a broken release id is reported and skipped."""
+    into the collection; so does one with more than `max_rows` rows, when that row is reached (the caller
+    then rolls back the rows written so far). A row with a value out of range is reported and skipped."""
     path = Path(path)
     report = RecordImportReport()
     upserter = _Upserter(session, owner_id, CSV_SOURCE, report, dry_run)
@@ -186,13 +197,14 @@ def import_discogs_csv(session: Session, owner_id: int, path: str | Path, *, dry
             batch: list[tuple[str, dict[str, Any]]] = []
             summaries: list[dict[str, Any]] = []
             for number, row in enumerate(reader, start=2):
+                check_row_count(number - 1, max_rows)
                 if None in row:
                     raise InvalidInput(f"{path.name}, line {number}: more fields than the header has.",
                                        code="INVALID_FILE")  # fmt: skip
                 try:
                     mapped = _csv_mapped(row)
-                except (ValueError, TypeError) as error:
-                    report.errors.append({"row": number, "reason": f"release_id: {error}".splitlines()[0][:200]})
+                except OutOfRange as error:
+                    report.errors.append({"row": number, "reason": error.message})
                     report.skipped += 1
                     continue
                 release_id = mapped["discogs_release_id"]
@@ -222,7 +234,7 @@ def _instance_mapped(instance: dict[str, Any], fields: dict[int, str]) -> tuple[
     values = instance_field_values(instance, fields)
     extra = {
         "release_id": summary["release_id"], "instance_id": int(instance["instance_id"]),
-        "folder_id": instance.get("folder_id"), "rating": instance.get("rating") or None,
+        "folder_id": instance.get("folder_id"), "rating": check_rating(instance.get("rating")) or None,
         "date_added": instance.get("date_added"), "fields": dict(values.other) or None,
     }  # fmt: skip
     mapped = record_fields(summary, media=values.media, sleeve=values.sleeve, notes=values.notes, extra=extra)
@@ -271,8 +283,14 @@ def import_from_account(engine: Engine, settings: Settings, vault: Vault, owner_
                 with session_scope(engine) as session:
                     batch = []
                     summaries = []
-                    for instance in entries:
-                        summary, mapped = _instance_mapped(instance, fields)
+                    for index, instance in enumerate(entries):
+                        try:
+                            summary, mapped = _instance_mapped(instance, fields)
+                        except OutOfRange as error:
+                            report.errors.append({"row": (page - 1) * PER_PAGE + index + 1, "reason":
+                                                  f"copy {instance.get('instance_id')}: {error.message}"})  # fmt: skip
+                            report.skipped += 1
+                            continue
                         summaries.append(summary)
                         batch.append((str(instance["instance_id"]), mapped))
                     cache_releases(session, summaries)

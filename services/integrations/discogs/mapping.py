@@ -1,7 +1,8 @@
 """Discogs releases and collection instances ⇄ our record items, and our records → Discogs payloads.
 
-One home for: how a record's title is built, where each Discogs field lands on an item, which exact
-condition strings a push sends, and the marker that tells our listings from the member's own.
+One home for: how a record's title is built, where each Discogs field lands on an item and which exact
+condition strings a push sends. The marker that tells our listings from the member's own (and from another
+installation's) is built by services.sync.markers, the rule Numista's pushes follow too.
 """
 
 from __future__ import annotations
@@ -13,16 +14,9 @@ from typing import Any
 
 from services.integrations.discogs.conditions import media_condition, sleeve_condition
 from services.states import ItemKind, ItemStatus, ListingStatus
+from services.validation import check_id, check_year
 
 _ARTIST_NUMBER = re.compile(r"\s\(\d+\)$")  # Discogs disambiguates namesakes as "Name (2)"
-
-
-def marker(item_id: int) -> str:
-    """What marks a Discogs listing as created by this Vitrine for this item (its private ``external_id``).
-
-    The one place the marker is built: it becomes ``vitrine:<install id>:<item id>`` when the installation
-    id of issue 9 lands."""
-    return f"vitrine:{item_id}"
 
 
 def artist_names(artists: list[Mapping[str, Any]] | None) -> str:
@@ -42,7 +36,10 @@ def record_title(artist: str, title: str) -> str:
 
 
 def release_summary(info: Mapping[str, Any]) -> dict[str, Any]:
-    """The catalogue facts of a release (``basic_information`` or a full release) as we store them."""
+    """The catalogue facts of a release (``basic_information`` or a full release) as we store them.
+
+    Discogs' answer is checked like any input (services/validation.py): an id that does not fit our column
+    or a year out of range raises OutOfRange rather than reaching the database."""
     labels = [{"name": str(lab.get("name") or ""), "catno": str(lab.get("catno") or "")}
               for lab in info.get("labels") or []]  # fmt: skip
     formats = [
@@ -50,10 +47,11 @@ def release_summary(info: Mapping[str, Any]) -> dict[str, Any]:
          "descriptions": [str(d) for d in f.get("descriptions") or []]}
         for f in info.get("formats") or []
     ]  # fmt: skip
-    year = str(info.get("year") or "")
+    year = str(info.get("year") or "").strip()  # 0: unknown
     return {
-        "release_id": int(info["id"]), "title": str(info.get("title") or ""),
-        "artist": artist_names(info.get("artists")), "year": int(year) if year.isdigit() and int(year) else None,
+        "release_id": check_id(info["id"], name="release id"), "title": str(info.get("title") or ""),
+        "artist": artist_names(info.get("artists")),
+        "year": check_year(int(year)) if year.isascii() and year.isdigit() and int(year) else None,
         "labels": labels, "formats": formats, "country": info.get("country") or None,
         "genres": list(info.get("genres") or []), "styles": list(info.get("styles") or []),
         "thumb": info.get("thumb") or info.get("cover_image") or None,
@@ -144,11 +142,12 @@ def export_problem(item: Any) -> str | None:
     return record_payload(item).problem
 
 
-def listing_body(item_id: int, payload: RecordPayload, price: float, *, status: str = ListingStatus.DRAFT,
+def listing_body(marker: str, payload: RecordPayload, price: float, *, status: str = ListingStatus.DRAFT,
                  comments: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """POST /marketplace/listings body: exact condition strings, Draft unless asked, our marker."""
+    """POST /marketplace/listings body: exact condition strings, Draft unless asked, and `marker` (the item's
+    ``services.sync.markers.marker_for``) as the listing's private ``external_id``."""
     body: dict[str, Any] = {"release_id": payload.release_id, "condition": payload.media, "price": round(price, 2),
-                            "status": status, "external_id": marker(item_id)}  # fmt: skip
+                            "status": status, "external_id": marker}  # fmt: skip
     if payload.sleeve:
         body["sleeve_condition"] = payload.sleeve
     if comments or payload.notes:

@@ -16,8 +16,11 @@ Discogs (5xx, timeout, killed worker) comes back as ``retry`` and is reconciled 
   and is not recorded for any of the member's records is the one our lost attempt created: it is adopted
   (and its fields written), never duplicated. Instances we did not create are never modified;
 * wantlist: PUT is an upsert of a release that was not wanted before the job: sending it again is safe;
-* marketplace: our listings carry ``external_id = marker(item)`` (private to the seller); a listing with
-  our marker that is not linked yet is adopted. Listings without our marker are never touched.
+* marketplace: our listings carry the item's marker as their ``external_id`` (private to the seller):
+  ``vitrine:<install id>:<item id>``, by the rule every push follows (services/sync/markers.py). A listing
+  carrying exactly our marker that is not linked yet is adopted; a legacy ``vitrine:<item id>`` only when
+  our own outbox says a job of before the install id may have sent it. Listings of the member, of another
+  tool or of another Vitrine installation on the same account are never adopted or changed.
 """
 
 from __future__ import annotations
@@ -42,15 +45,17 @@ from services.errors import InvalidInput
 from services.http import AuthError, BadRequestError, NotFoundError, RateLimitedError, ServiceError
 from services.integrations.discogs.api import DiscogsApi
 from services.integrations.discogs.conditions import MEDIA_CONDITIONS
-from services.integrations.discogs.mapping import RecordPayload, listing_body, marker, record_payload
+from services.integrations.discogs.mapping import RecordPayload, listing_body, record_payload
 from services.integrations.discogs.oauth import DiscogsNotConnected, member_api
 from services.states import DiscogsTarget, ItemKind, ListingStatus, RowAction, RowStatus, SyncService, SyncStatus
 from services.store.db import session_scope
 from services.store.models import Item, JobItem, SyncLedger, table_of, utcnow
 from services.store.models_discogs import DiscogsPushBaseline
 from services.sync import engine as jobs
+from services.sync import markers
 from services.sync.engine import Claim, Outcome, PlannedRow
 from services.sync.worker import JobInfo, JobPaused
+from services.validation import ID_MAX, ID_MIN
 
 log = logging.getLogger("services.integrations.discogs")
 
@@ -219,6 +224,12 @@ def pushers_for(context: AppContext, *, settle_seconds: float) -> dict[str, Disc
     return pushers(context.engine, context.settings, context.vault, settle_seconds=settle_seconds)
 
 
+def _storable(release_id: Any) -> bool:
+    """Whether a release id from Discogs fits the baseline's INTEGER column; one that does not is no release
+    of any of our records either (their ids are checked on the way in: services/validation.py)."""
+    return ID_MIN <= int(release_id) <= ID_MAX
+
+
 class DiscogsPushSession:
     """Pushes one job's rows for one worker: the API client, the job's baseline and view of the remote."""
 
@@ -234,6 +245,7 @@ class DiscogsPushSession:
         self.field_ids: dict[str, tuple[int, list[str] | None]] | None = None
         self.suggestions: dict[int, dict[str, Any]] = {}
         self.remote_reads = 0
+        self.install_id: str | None = None  # read on the first listing (services.sync.markers)
 
     def close(self) -> None:
         self.api.close()
@@ -246,11 +258,13 @@ class DiscogsPushSession:
         if self.options.target == DiscogsTarget.COLLECTION:
             for _page, _pages, entries in self.api.collection_pages(0):
                 for entry in entries:
-                    found.setdefault(int(entry["id"]), []).append(int(entry["instance_id"]))
+                    if _storable(entry["id"]):
+                        found.setdefault(int(entry["id"]), []).append(int(entry["instance_id"]))
         elif self.options.target == DiscogsTarget.WANTLIST:
             for _page, _pages, entries in self.api.want_pages():
                 for entry in entries:
-                    found.setdefault(int(entry["id"]), []).append(int(entry["id"]))
+                    if _storable(entry["id"]):
+                        found.setdefault(int(entry["id"]), []).append(int(entry["id"]))
         else:
             for _page, _pages, entries in self.api.inventory_pages():
                 for entry in entries:
@@ -421,19 +435,33 @@ class DiscogsPushSession:
             value = None
         return value.quantize(Decimal("0.01")) if value and value > 0 else None
 
+    def _markers(self, claim: Claim) -> tuple[str, tuple[str, ...]]:
+        """(the marker a new listing of this item carries, every marker of a listing that is ours to adopt:
+        that one, and the legacy one when our own outbox says a job of before the install id sent it)."""
+        legacy = None
+        if self.install_id is None or claim.needs_reconcile:  # a plain create costs no database read
+            with session_scope(self.engine) as session:
+                self.install_id = self.install_id or markers.install_id(session)
+                if claim.needs_reconcile:
+                    legacy = markers.legacy_marker_if_sent(session, self.service, claim.item_id)
+        assert self.install_id is not None
+        tag = markers.marker_for(self.install_id, claim.item_id)
+        return tag, (tag, legacy) if legacy else (tag,)
+
     def _listing(self, claim: Claim, payload: RecordPayload, earlier: str | None) -> Outcome:
-        tag = marker(claim.item_id)
         if earlier:
             return Outcome(RowStatus.SYNCED, earlier, {"listing_id": int(earlier)})
+        tag, ours = self._markers(claim)
         if claim.needs_reconcile:
-            mine = [i for i in self._current(claim).get(tag, []) if str(i) not in self.ours]
+            remote = self._current(claim)
+            mine = [i for key in ours for i in remote.get(key, []) if str(i) not in self.ours]
             if mine:
                 return Outcome(RowStatus.SYNCED, str(min(mine)), {"listing_id": min(mine)})
         price = self._price(payload)
         if price is None:
             return Outcome(RowStatus.FAILED, error="no price: Discogs has no price suggestion for this condition "
                                                    "(fill in your seller settings) - give one with --price")
-        body = listing_body(claim.item_id, payload, float(price), status=self.options.listing_status)
+        body = listing_body(tag, payload, float(price), status=self.options.listing_status)
         listing = self.api.create_listing(body)
         self.ours.add(str(listing))
         return Outcome(RowStatus.SYNCED, str(listing), {"listing_id": listing, "price": str(price)})
