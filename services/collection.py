@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select
+from sqlalchemy import Row, Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -153,6 +153,23 @@ def page_of_items(
     if not rows:
         return [], count_items(session, owner_id, filters) if offset else 0
     return [row[0] for row in rows], int(rows[0][1])
+
+
+def page_of_rows(
+    session: Session, owner_id: int, filters: ItemFilter, rows: Select[*tuple[Any, ...]], *, limit: int, offset: int
+) -> tuple[list[Row[*tuple[Any, ...]]], int]:
+    """One page of the filtered items as ``rows`` (a select of plain columns from Item and what it joins: no
+    ORM objects) in list order, and how many items match, from one statement. The page's ids are picked by
+    walking the list order's index reading ids only, so the rows before a late page are never read or joined;
+    the count is an uncorrelated scalar subquery; only a page past the end needs a second statement."""
+    matching = _filtered(owner_id, filters).with_only_columns(Item.id)
+    page = matching.order_by(Item.kind, Item.title, Item.id).offset(offset).limit(limit).subquery("page")
+    total = select(func.count()).select_from(matching.subquery()).scalar_subquery().label("total")
+    statement = rows.add_columns(total).where(Item.id.in_(select(page.c.id))).order_by(Item.kind, Item.title, Item.id)
+    found = list(session.execute(statement))
+    if not found:
+        return [], count_items(session, owner_id, filters) if offset else 0
+    return found, int(found[0].total)
 
 
 def sync_statuses(session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
