@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, overload
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.api.framework import ApiError, Call, Operation
@@ -104,22 +104,24 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=utcnow().tzinfo)
 
 
+# Built once (the ids bound at execution): on the request path, constructing a statement cost more than running it.
+_LATEST_PRICES = select(
+    LatestPrice.ref_id,
+    LatestPrice.source,
+    LatestPrice.metric,
+    LatestPrice.variant,
+    LatestPrice.value,
+    LatestPrice.currency,
+    LatestPrice.observed_at,
+).where(LatestPrice.ref_kind == "pokemontcg", LatestPrice.ref_id.in_(bindparam("card_ids", expanding=True)))
+
+
 def market_prices(session: Session, card_ids: Sequence[str]) -> dict[str, MarketPrice]:
     """The price a collector would quote for each card: the valuation's price order (VITRINE_CARD_PRICE_ORDER),
     on the card's first priced printing (normal, holofoil, ...)."""
     if not card_ids:
         return {}
-    rows = session.execute(
-        select(
-            LatestPrice.ref_id,
-            LatestPrice.source,
-            LatestPrice.metric,
-            LatestPrice.variant,
-            LatestPrice.value,
-            LatestPrice.currency,
-            LatestPrice.observed_at,
-        ).where(LatestPrice.ref_kind == "pokemontcg", LatestPrice.ref_id.in_(card_ids))
-    )
+    rows = session.execute(_LATEST_PRICES, {"card_ids": list(card_ids)})
     found: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
     for card_id, source, metric, variant, value, currency, observed in rows:
         found.setdefault(card_id, {}).setdefault((source, metric), {})[variant] = (value, currency, observed)
@@ -139,17 +141,20 @@ def market_prices(session: Session, card_ids: Sequence[str]) -> dict[str, Market
     return prices
 
 
-# A card's columns and its set's, read as plain rows: loading ORM objects cost more than the statement.
+# A card's columns and its set's, read as plain rows (loading ORM objects cost more than the statement), for the
+# ids bound at execution.
 _CARD_ROWS = select(
     PokemonCard.id, PokemonCard.name, PokemonCard.number, PokemonCard.number_sort, PokemonCard.rarity,
     PokemonCard.supertype, PokemonCard.subtypes, PokemonCard.types, PokemonCard.image_small,
     PokemonCard.image_large, PokemonCard.expires_at, *SET_COLUMNS,
-).join(PokemonSet, PokemonSet.id == PokemonCard.set_id)  # fmt: skip
+).join(PokemonSet, PokemonSet.id == PokemonCard.set_id).where(
+    PokemonCard.id.in_(bindparam("card_ids", expanding=True))
+)  # fmt: skip
 
 
 def card_documents(session: Session, card_ids: Sequence[str]) -> tuple[list[Card], datetime | None]:
     """Cards in the given order, and the earliest cache expiry among them."""
-    rows = {row.id: row for row in session.execute(_CARD_ROWS.where(PokemonCard.id.in_(card_ids)))}
+    rows = {row.id: row for row in session.execute(_CARD_ROWS, {"card_ids": list(card_ids)})}
     prices = market_prices(session, card_ids)
     cards: list[Card] = []
     expiries: list[datetime] = []
