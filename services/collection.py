@@ -164,7 +164,8 @@ def page_of_rows(
     walking the list order's index reading ids only, so the rows before a late page are never read or joined;
     the count is an uncorrelated scalar subquery; only a page past the end needs a second statement."""
     statement = _page_of_rows_statement(filters, rows)
-    found = list(session.execute(statement, {"page_owner": owner_id, "page_limit": limit, "page_offset": offset}))
+    values = {"page_owner": owner_id, "page_limit": limit, "page_offset": offset}
+    found = list(session.connection().execute(statement, values))  # plain rows: no ORM result machinery
     if not found:
         return [], count_items(session, owner_id, filters) if offset else 0
     return found, int(found[0].total)

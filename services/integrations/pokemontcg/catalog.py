@@ -51,7 +51,8 @@ def bump_revision(session: Session) -> None:
     session.execute(statement)
 
 
-# Built once: every search asks, and constructing the statement cost more than running it.
+# Built once, and run on the session's connection (no ORM result machinery): every search asks, and constructing
+# the statement cost more than running it.
 _REVISION = select(CatalogSyncState.revision, CatalogSyncState.fetched_at).where(
     CatalogSyncState.source == SOURCE, CatalogSyncState.key == CATALOG_KEY
 )
@@ -59,7 +60,7 @@ _REVISION = select(CatalogSyncState.revision, CatalogSyncState.fetched_at).where
 
 def catalogue_revision(session: Session) -> tuple[int, Any]:
     """(revision, changed at) of the catalogue: a cheap primary-key read that search indexes compare."""
-    row = session.execute(_REVISION).first()
+    row = session.connection().execute(_REVISION).first()
     return (row[0], row[1]) if row else (0, None)
 
 
