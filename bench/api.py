@@ -94,6 +94,9 @@ def build(url: str, seed: int) -> tuple[str, list[str], int]:
             for card in picked
         ])  # fmt: skip
         owner_id = owner.id
+    if engine.dialect.name == "postgresql":  # what autovacuum does soon after a bulk load: plans need statistics
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
     engine.dispose()
     texts = []
     for _ in range(200):

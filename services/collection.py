@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select
+from sqlalchemy import BindParameter, Integer, Row, Select, and_, bindparam, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -47,7 +48,7 @@ class ItemFilter:
     status: str | None = None
 
 
-def _owned(owner_id: int) -> Select[Item]:
+def _owned(owner_id: int | BindParameter[int]) -> Select[Item]:
     return select(Item).where(Item.owner_id == owner_id)
 
 
@@ -95,7 +96,7 @@ def _text_clause(text: str) -> Any:
     return or_(clause, Item.id == int(number)) if number.isdigit() else clause
 
 
-def _filtered(owner_id: int, filters: ItemFilter) -> Select[Item]:
+def _filtered(owner_id: int | BindParameter[int], filters: ItemFilter) -> Select[Item]:
     query = _owned(owner_id)
     if filters.kind:
         if filters.kind not in ITEM_KINDS:
@@ -149,6 +150,36 @@ def page_of_items(
     if not rows:
         return [], count_items(session, owner_id, filters) if offset else 0
     return [row[0] for row in rows], int(rows[0][1])
+
+
+def page_of_rows(
+    session: Session, owner_id: int, filters: ItemFilter, rows: Select[*tuple[Any, ...]], *, limit: int, offset: int
+) -> tuple[list[Row[*tuple[Any, ...]]], int]:
+    """One page of the filtered items as ``rows`` (a select of plain columns from Item and what it joins: no
+    ORM objects) in list order, and how many items match, from one statement. The page's ids are picked by
+    walking the list order's index reading ids only, so the rows before a late page are never read or joined;
+    the count is an uncorrelated scalar subquery; only a page past the end needs a second statement."""
+    statement = _page_of_rows_statement(filters, rows)
+    values = {"page_owner": owner_id, "page_limit": limit, "page_offset": offset}
+    found = list(session.connection().execute(statement, values))  # plain rows: no ORM result machinery
+    if not found:
+        return [], count_items(session, owner_id, filters) if offset else 0
+    return found, int(found[0].total)
+
+
+@lru_cache(maxsize=64)
+def _page_of_rows_statement(filters: ItemFilter, rows: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """Built once per filters and row shape, with the owner and the page bound at execution: a REST API client
+    pages through with the same filters, and constructing the statement cost more than running it."""
+    matching = _filtered(bindparam("page_owner", type_=Integer), filters).with_only_columns(Item.id)
+    page = (
+        matching.order_by(Item.kind, Item.title, Item.id)
+        .offset(bindparam("page_offset", type_=Integer))
+        .limit(bindparam("page_limit", type_=Integer))
+        .subquery("page")
+    )
+    total = select(func.count()).select_from(matching.subquery()).scalar_subquery().label("total")
+    return rows.add_columns(total).where(Item.id.in_(select(page.c.id))).order_by(Item.kind, Item.title, Item.id)
 
 
 def sync_statuses(session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:

@@ -28,7 +28,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.config import Settings, load_settings
+from services.config import Settings, current_settings, load_settings
 from services.errors import InvalidInput
 from services.labels import day
 
@@ -157,13 +157,15 @@ def shipped_rates_file() -> Path:
 
 
 def rates_file(settings: Settings | None = None) -> Path:
-    """Where a refreshed history file lives (it may not exist yet)."""
-    return Path((settings or load_settings()).rates_file)
+    """Where a refreshed history file lives (it may not exist yet); by default per the process's settings (read
+    once: reading the configuration again cost more than a page of prices, on every call of current_rates)."""
+    return Path((settings or current_settings()).rates_file)
 
 
 def current_rates(settings: Settings | None = None) -> ExchangeRates:
     """The downloaded history file when there is a readable one, else the shipped copy (loaded once per
-    file version per process: ~0.7 s)."""
+    file version per process: ~0.7 s; after that a call costs two stat() calls, which notice a refresh made by
+    another process)."""
     downloaded = rates_file(settings)
     if downloaded.is_file():
         try:

@@ -7,15 +7,16 @@ so another member's entry id answers 404 exactly like an id that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Row, func, select
+from sqlalchemy.orm import Session
 
-from services.api.catalogue import aware, page_meta, set_ref
+from services.api.catalogue import SET_COLUMNS, aware, page_meta, row_set_ref
 from services.api.framework import ApiError, Call, Operation, Reply
 from services.api.schemas import (
     Activity,
@@ -37,11 +38,11 @@ from services.api.schemas import (
     SetSummary,
     SummaryMeta,
 )
-from services.collection import ItemFilter, add_card, count_items, delete_item, get_item, list_items
+from services.collection import ItemFilter, add_card, delete_item, get_item, page_of_rows
 from services.collection import update_item as update_service_item
 from services.errors import Conflict, InvalidInput, NotFound
 from services.pricing import KindValue, SetValue, Valuation, set_values, unit_prices, valuation
-from services.store.models import Item, LatestPrice, PokemonCard, User
+from services.store.models import Item, LatestPrice, PokemonCard, PokemonSet, User
 
 _TOP_SETS = 5
 _RECENT = 10
@@ -55,46 +56,66 @@ def _currency(call: Call) -> str:
     return call.owner.currency or call.context.settings.currency
 
 
-def entry_documents(session: Session, owner_id: int, items: list[Item], currency: str) -> list[Entry]:
-    card_ids = {item.pokemontcg_card_id for item in items if item.pokemontcg_card_id}
-    cards = {
-        card.id: card
-        for card in session.scalars(
-            select(PokemonCard).options(joinedload(PokemonCard.set)).where(PokemonCard.id.in_(card_ids))
-        )
-    }
-    prices = unit_prices(session, owner_id, [item.id for item in items], currency)
+# One entry's columns and its card's (outer joins: an entry may name a card the catalogue lacks), read as plain
+# rows: loading ORM objects for a page of entries cost more than its statements.
+_ENTRY_ROWS = (
+    select(
+        Item.id, Item.pokemontcg_card_id, Item.quantity, Item.grade_code, Item.grade, Item.printing, Item.language,
+        Item.acquired_date, Item.acquired_price, Item.acquired_currency, Item.notes, Item.created_at,
+        Item.updated_at, Item.version, PokemonCard.id.label("card_id"), PokemonCard.name.label("card_name"),
+        PokemonCard.number.label("card_number"), PokemonCard.image_small.label("card_image"), *SET_COLUMNS,
+    )
+    .select_from(Item)
+    .outerjoin(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id)
+    .outerjoin(PokemonSet, PokemonSet.id == PokemonCard.set_id)
+)  # fmt: skip
+
+
+def entry_documents(
+    session: Session, owner_id: int, rows: Sequence[Row[*tuple[Any, ...]]], currency: str
+) -> list[Entry]:
+    """The documents of entries read with _ENTRY_ROWS, with their unit values (one statement for all)."""
+    prices = unit_prices(session, owner_id, [row.id for row in rows], currency, kinds=("card",))
     documents = []
-    for item in items:
-        card = cards.get(item.pokemontcg_card_id or "")
-        price = prices.get(item.id)
+    for row in rows:
+        price = prices.get(row.id)
         documents.append(
             Entry(
-                id=item.id,
-                cardId=item.pokemontcg_card_id,
+                id=row.id,
+                cardId=row.pokemontcg_card_id,
                 card=CardSummary(
-                    id=card.id, name=card.name, cardNumber=card.number, set=set_ref(card.set), image=card.image_small
+                    id=row.card_id,
+                    name=row.card_name,
+                    cardNumber=row.card_number,
+                    set=row_set_ref(row),
+                    image=row.card_image,
                 )
-                if card
+                if row.card_id is not None
                 else None,
-                quantity=item.quantity,
-                conditionCode=item.grade_code or item.grade,
-                printing=item.printing,
-                language=item.language,
-                acquiredAt=item.acquired_date,
-                purchasePrice=Money(amount=float(item.acquired_price), currency=item.acquired_currency or currency)
-                if item.acquired_price is not None
+                quantity=row.quantity,
+                conditionCode=row.grade_code or row.grade,
+                printing=row.printing,
+                language=row.language,
+                acquiredAt=row.acquired_date,
+                purchasePrice=Money(amount=float(row.acquired_price), currency=row.acquired_currency or currency)
+                if row.acquired_price is not None
                 else None,
-                notes=item.notes,
+                notes=row.notes,
                 estimatedUnitValue=Money(amount=float(round(price, 2)), currency=currency)
                 if price is not None
                 else None,
-                createdAt=aware(item.created_at),
-                updatedAt=aware(item.updated_at),
-                version=item.version,
+                createdAt=aware(row.created_at),
+                updatedAt=aware(row.updated_at),
+                version=row.version,
             )
         )
     return documents
+
+
+def entry_document(session: Session, owner_id: int, item_id: int, currency: str) -> Entry:
+    """One of the owner's entries as its document, as the transaction sees it now."""
+    rows = session.execute(_ENTRY_ROWS.where(Item.owner_id == owner_id, Item.id == item_id)).all()
+    return entry_documents(session, owner_id, rows, currency)[0]
 
 
 def validators(entry: Entry | ItemOut) -> dict[str, str]:
@@ -154,16 +175,20 @@ def _unit_value(session: Session, owner_id: int, item_id: int, currency: str) ->
 def list_entries(call: Call) -> EntryPage:
     query: EntryQuery = call.query
     filters = ItemFilter(kind="card", set_id=query.setId, text=query.q)
-    total = count_items(call.session, call.owner.user_id, filters)
-    items = list_items(
-        call.session, call.owner.user_id, filters, limit=query.pageSize, offset=(query.page - 1) * query.pageSize
+    rows, total = page_of_rows(
+        call.session,
+        call.owner.user_id,
+        filters,
+        _ENTRY_ROWS,
+        limit=query.pageSize,
+        offset=(query.page - 1) * query.pageSize,
     )
-    data = entry_documents(call.session, call.owner.user_id, items, _currency(call))
+    data = entry_documents(call.session, call.owner.user_id, rows, _currency(call))
     return EntryPage(data=data, meta=page_meta(query.page, query.pageSize, total, None))
 
 
 def get_entry(call: Call) -> Reply:
-    entry = entry_documents(call.session, call.owner.user_id, [_card_entry(call)], _currency(call))[0]
+    entry = entry_document(call.session, call.owner.user_id, _card_entry(call).id, _currency(call))
     return Reply(entry, headers=validators(entry))
 
 
@@ -194,7 +219,7 @@ def create_entry(call: Call) -> Reply:
     call.session.flush()
     call.session.refresh(item)
     delta = _unit_value(call.session, call.owner.user_id, item.id, currency) * body.quantity
-    entry = entry_documents(call.session, call.owner.user_id, [item], currency)[0]
+    entry = entry_document(call.session, call.owner.user_id, item.id, currency)
     change = EntryChange(entry=entry, created=created, collectionValueDelta=float(round(delta, 2)), currency=currency)
     headers = validators(entry) | {"Location": f"/api/collection/entries/{item.id}"}
     return Reply(change, status=201 if created else 200, headers=headers)
@@ -224,7 +249,7 @@ def update_entry(call: Call) -> Reply:
     if changes:
         item = update_service_item(call.session, call.owner.user_id, item.id, item.version, **changes)
         call.session.refresh(item)
-    entry = entry_documents(call.session, call.owner.user_id, [item], _currency(call))[0]
+    entry = entry_document(call.session, call.owner.user_id, item.id, _currency(call))
     return Reply(entry, headers=validators(entry))
 
 

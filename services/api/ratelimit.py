@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -39,6 +41,12 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
         super().__init__(wrap_exceptions=False)
         self.engine = engine
         self.table = table_of(ApiRateCounter)
+        # SQLite has one writer at a time, and a waiting writer polls with growing sleeps (1, 2, 5, 10 ms...): the
+        # requests of this process take turns on a lock instead, each starting the moment the previous commits.
+        # PostgreSQL locks the counter rows themselves, so its requests need no turn.
+        self._writers: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
         insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         counter = self.table.c
         now: BindParameter[float] = bindparam("now")
@@ -132,6 +140,10 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
         The current windows are incremented first: the row lock (PostgreSQL) or the write lock (SQLite) makes
         concurrent hits on a key wait their turn, so each count includes every hit counted before it; then the
         previous windows are read, and a refusal rolls the increments back."""
+        with self._writers:
+            return self._acquire_all(keys, limit, expiry, amount)
+
+    def _acquire_all(self, keys: Sequence[str], limit: int, expiry: int, amount: int) -> str | None:
         now = time.time()
         windows = {key: self._window_keys(key, expiry, now) for key in sorted(set(keys))}  # one lock order
         weight = 1 - (((now - expiry) / expiry) % 1)  # the share of the previous window still inside

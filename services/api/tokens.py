@@ -98,7 +98,8 @@ def revoke_token(session: Session, owner_id: int, token_id: int) -> None:
     session.flush()
 
 
-# Built once: on the request path, constructing the statement cost more than running it.
+# Built once, and run on the session's connection (no ORM result machinery): on the request path, constructing
+# the statement cost more than running it.
 _ACTIVE_BY_DIGEST = (
     select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.currency)
     .join(User, User.id == ApiToken.owner_id)
@@ -110,7 +111,7 @@ def resolve_token(session: Session, token: str) -> TokenOwner | None:
     """The active member behind a bearer token, or None (unknown, revoked, or member disabled)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.execute(_ACTIVE_BY_DIGEST, {"digest": digest(token)}).first()
+    row = session.connection().execute(_ACTIVE_BY_DIGEST, {"digest": digest(token)}).first()
     if row is None:
         return None
     token_id, last_used, user_id, username, currency = row

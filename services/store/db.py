@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from services.private_files import ensure_private_file
@@ -30,6 +30,8 @@ _REVISION = re.compile(r"^revision\b[^=\n]*=\s*[\"']([^\"']+)[\"']", re.MULTILIN
 _DOWN_REVISION = re.compile(r"^down_revision\b[^=\n]*=\s*(\([^)]*\)|[\"'][^\"']*[\"']|None)", re.MULTILINE)
 _QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
 
+_POOL_SIZE, _MAX_OVERFLOW = 10, 20
+_BUSY_TIMEOUT_MS = 30_000
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
 _lock = threading.Lock()
@@ -39,7 +41,7 @@ def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[n
     """Foreign keys on (SQLite leaves them off) and WAL so the worker and the UI can read while writing."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -49,14 +51,19 @@ def create_configured_engine(url: str) -> Engine:
     """A new engine for URL, with the SQLite settings every Vitrine connection needs."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        pool: dict[str, int] = {}
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             ensure_private_file(Path(parsed.database))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            # The same pool as below (an in-memory database has one connection per thread instead): a connection
+            # beyond the pool is closed when returned, and its successor pays the pragmas and prepares every
+            # statement again (8 concurrent REST API clients kept doing so).
+            pool = {"pool_size": _POOL_SIZE, "max_overflow": _MAX_OVERFLOW}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
     # A club server runs every browser session's script in its own thread, plus its push worker: a pool of 10
     # (20 more under bursts) per process, recycled before idle connections are cut by servers or proxies.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
+    return create_engine(url, pool_pre_ping=True, pool_size=_POOL_SIZE, max_overflow=_MAX_OVERFLOW, pool_recycle=1800)
 
 
 def alembic_config(url: str) -> Config:
@@ -105,6 +112,27 @@ def init_db(engine: Engine) -> None:
         command.upgrade(config, "heads")  # parallel branches until a merge revision joins them
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """Give SQLite's query planner statistics of the tables (PostgreSQL keeps its own, by autovacuum).
+
+    Without them SQLite guesses that an equality on an index's first column matches ten rows, so it reads a
+    page's prices by scanning every item of the owner (index owner_id, kind) instead of fetching the page's 24
+    ids by primary key: 10,000 index entries per request. ANALYZE sampling at most 400 rows per index takes a
+    few milliseconds, once per process; it is skipped when another writer holds the database."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            connection.exec_driver_sql("PRAGMA analysis_limit=400")
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+        except OperationalError:  # "database is locked": the next process start does it
+            connection.rollback()
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+
+
 def get_engine(url: str, *, migrate: bool = True) -> Engine:
     """The process-wide engine for URL, migrated on first use."""
     with _lock:
@@ -114,6 +142,7 @@ def get_engine(url: str, *, migrate: bool = True) -> Engine:
             _engines[url] = engine
         if migrate and url not in _migrated:
             init_db(engine)
+            refresh_statistics(engine)
             _migrated.add(url)
         return engine
 

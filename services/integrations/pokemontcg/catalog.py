@@ -51,13 +51,16 @@ def bump_revision(session: Session) -> None:
     session.execute(statement)
 
 
+# Built once, and run on the session's connection (no ORM result machinery): every search asks, and constructing
+# the statement cost more than running it.
+_REVISION = select(CatalogSyncState.revision, CatalogSyncState.fetched_at).where(
+    CatalogSyncState.source == SOURCE, CatalogSyncState.key == CATALOG_KEY
+)
+
+
 def catalogue_revision(session: Session) -> tuple[int, Any]:
     """(revision, changed at) of the catalogue: a cheap primary-key read that search indexes compare."""
-    row = session.execute(
-        select(CatalogSyncState.revision, CatalogSyncState.fetched_at).where(
-            CatalogSyncState.source == SOURCE, CatalogSyncState.key == CATALOG_KEY
-        )
-    ).first()
+    row = session.connection().execute(_REVISION).first()
     return (row[0], row[1]) if row else (0, None)
 
 
