@@ -29,7 +29,20 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, literal, select, text, update
+from sqlalchemy import (
+    BindParameter,
+    Engine,
+    Float,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
@@ -40,6 +53,27 @@ from services.store.models_http import RateSlot
 ADVISORY_NAMESPACE = 0x56525354  # "VRST": first key of the per-service advisory lock (second: crc32 of the name)
 PRUNE_EVERY = 64  # acquires of one process between two deletions of its service's expired slots
 SLOTS = table_of(RateSlot)
+NO_CAP = 2**31 - 1  # the concurrency cap of a service without one
+
+
+def _slots_after(moment: BindParameter[float]) -> Any:
+    """How many of the service's slots count after ``moment`` (one range of the (service, at) index)."""
+    return select(func.count()).where(RateSlot.service == bindparam("service"), RateSlot.at > moment).scalar_subquery()
+
+
+# Built once (every acquire binds new values): a slot is inserted only while fewer than :limit slots count in the
+# window (later than :horizon) and fewer than :cap are in flight (later than :now), atomically, in one statement.
+_TAKE = (
+    insert(SLOTS)
+    .from_select(
+        ["service", "at"],
+        select(bindparam("service", type_=String), bindparam("until", type_=Float)).where(
+            _slots_after(bindparam("horizon", type_=Float)) < bindparam("limit", type_=Integer),
+            _slots_after(bindparam("now", type_=Float)) < bindparam("cap", type_=Integer),
+        ),
+    )
+    .returning(SLOTS.c.id)
+)
 _FINISH_ASYNCHRONOUSLY = (
     "UPDATE rate_slots SET at = :at FROM (SELECT set_config('synchronous_commit', 'off', true) AS value) AS setting"
     " WHERE rate_slots.id = :id AND setting.value IS NOT NULL"
@@ -147,14 +181,11 @@ class DatabaseWindowLimiter(SharedWindowLimiter):
         return (RateSlot.service == self.service) & (RateSlot.at > now - self.window)
 
     def _take(self, now: float) -> tuple[str | None, float]:
-        room = select(func.count()).where(self._counted(now)).scalar_subquery() < self.limit
-        if self.max_concurrency is not None:
-            in_flight = select(func.count()).where(RateSlot.service == self.service, RateSlot.at > now)
-            room = room & (in_flight.scalar_subquery() < self.max_concurrency)
-        values = select(literal(self.service), literal(now + self.in_flight_cap)).where(room)
-        taking = insert(SLOTS).from_select(["service", "at"], values).returning(SLOTS.c.id)
+        cap = NO_CAP if self.max_concurrency is None else self.max_concurrency
+        values = {"service": self.service, "now": now, "horizon": now - self.window, "limit": self.limit,
+                  "cap": cap, "until": now + self.in_flight_cap}  # fmt: skip
         with self._transaction() as connection:
-            slot = connection.scalar(taking)
+            slot = connection.scalar(_TAKE, values)
             self._acquires += 1
             if slot is None or self._acquires % PRUNE_EVERY == 0:
                 connection.execute(delete(RateSlot).where(RateSlot.service == self.service,
