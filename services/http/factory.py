@@ -1,7 +1,7 @@
 """One factory per service: base URL, timeouts, headers and the shared limiter all come from Settings.
 
 Integrations never build httpx clients themselves; they call ``numista_client``, ``discogs_client``
-or ``pokemontcg_client`` so the User-Agent, retries and the process-wide rate budget cannot be
+or ``pokemontcg_client`` so the User-Agent, retries and the rate budget cannot be
 forgotten. Per-user credentials (a Numista key and token, a Discogs OAuth1Auth) are passed in
 here or per call, because one process serves many users.
 """

@@ -129,7 +129,8 @@ class SharedWindowLimiter(SlidingWindowLimiter):
             waited = self.clock() - start
             if max_wait is not None and (waited >= max_wait or (wait != INF and waited + wait > max_wait)):
                 raise LimiterTimeout(waited + (0.0 if wait == INF else wait))
-            # Another process's release cannot wake us: poll while a release is what we wait for.
+            # Another process's release cannot wake us: poll (every 50 ms by default, a few statements) while a
+            # release is what we wait for.
             time.sleep(self.poll if wait == INF else min(wait, 1.0))
 
     def release(self, now: float | None = None) -> None:
@@ -160,7 +161,7 @@ class DatabaseWindowLimiter(SharedWindowLimiter):
     """The budget in the installation's database (table ``rate_slots``, one range of rows per service)."""
 
     def __init__(self, engine: Engine, service: str, budget: Budget, *, in_flight_cap: float = 60.0,
-                 clock: Callable[[], float] = time.time, poll: float = 0.02) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.time, poll: float = 0.05) -> None:  # fmt: skip
         super().__init__(service, budget, in_flight_cap=in_flight_cap, clock=clock, poll=poll)
         self.engine = engine
         self._lock_values = {"namespace": ADVISORY_NAMESPACE, "key": zlib.crc32(service.encode()) & 0x7FFFFFFF}
@@ -282,7 +283,7 @@ class RedisWindowLimiter(SharedWindowLimiter):
 
     def __init__(self, client: Any, service: str, budget: Budget, *, key_prefix: str = "vitrine",
                  in_flight_cap: float = 60.0, clock: Callable[[], float] = time.time,
-                 poll: float = 0.02) -> None:  # fmt: skip
+                 poll: float = 0.05) -> None:  # fmt: skip
         super().__init__(service, budget, in_flight_cap=in_flight_cap, clock=clock, poll=poll)
         self.client = client
         self.key = f"{key_prefix}:{service}:slots"
