@@ -1,7 +1,7 @@
 """One factory per service: base URL, timeouts, headers and the shared limiter all come from Settings.
 
 Integrations never build httpx clients themselves; they call ``numista_client``, ``discogs_client``
-or ``pokemontcg_client`` so the User-Agent, retries and the process-wide rate budget cannot be
+or ``pokemontcg_client`` so the User-Agent, retries and the rate budget cannot be
 forgotten. Per-user credentials (a Numista key and token, a Discogs OAuth1Auth) are passed in
 here or per call, because one process serves many users.
 """
@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from services import PROJECT_URL, __version__
 from services.config import Settings, load_settings
 from services.http.client import ServiceClient
-from services.http.ratelimit import DISCOGS_HEADERS, NO_HEADERS, SlidingWindowLimiter, limiter_for
+from services.http.ratelimit import DISCOGS_HEADERS, Budget, SlidingWindowLimiter, limiter_for
 from services.http.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 SERVICES = ("numista", "discogs", "pokemontcg")
 JSON = "application/json"
@@ -36,32 +39,33 @@ def timeout_from(settings: Settings) -> httpx.Timeout:
     return httpx.Timeout(settings.http_timeout, connect=connect)
 
 
-def shared_limiter(service: str, settings: Settings) -> SlidingWindowLimiter:
-    """The process-wide limiter of a service, sized from Settings."""
+def budget_of(service: str, settings: Settings) -> Budget:
+    """A service's request budget as configured in Settings (one home for every limiter of the service)."""
     if service == "discogs":
-        return limiter_for(
-            "discogs",
-            limit=settings.discogs_rate_limit,
-            window=settings.discogs_rate_window,
-            headers=DISCOGS_HEADERS,
-        )
+        return Budget(settings.discogs_rate_limit, settings.discogs_rate_window, headers=DISCOGS_HEADERS)
     if service == "numista":
-        return limiter_for(
-            "numista",
-            limit=settings.numista_rate_limit,
-            window=settings.numista_rate_window,
-            # Numista answers 429 to "too many simultaneous requests": serialize by default.
-            max_concurrency=settings.numista_max_concurrency or None,
-            headers=NO_HEADERS,
-        )
+        # Numista answers 429 to "too many simultaneous requests": serialize by default.
+        return Budget(settings.numista_rate_limit, settings.numista_rate_window,
+                      max_concurrency=settings.numista_max_concurrency or None)  # fmt: skip
     if service == "pokemontcg":
-        return limiter_for(
-            "pokemontcg",
-            limit=settings.pokemontcg_rate_limit,
-            window=settings.pokemontcg_rate_window,
-            headers=NO_HEADERS,
-        )
+        return Budget(settings.pokemontcg_rate_limit, settings.pokemontcg_rate_window)
     raise ValueError(f"unknown service {service!r}; expected one of {SERVICES}")
+
+
+def shared_limiter(service: str, settings: Settings, engine: Engine | None = None) -> SlidingWindowLimiter:
+    """The limiter of a service, sized from Settings. With the installation's ``engine`` it is the budget
+    every process of the installation shares (in that database, or in Redis when REDIS_URL is set): what
+    Discogs (counting per IP) and Numista (per key) need once two servers or workers run. Without one, the
+    budget of this process only."""
+    budget = budget_of(service, settings)
+    if engine is not None:
+        # Imported here: the shared budget needs the ORM models, which a process-local client never loads.
+        from services.http.shared_ratelimit import installation_limiter
+
+        return installation_limiter(engine, service, budget, redis_url=settings.redis_url,
+                                    in_flight_cap=settings.http_timeout + 5)  # fmt: skip
+    return limiter_for(service, limit=budget.limit, window=budget.window, max_concurrency=budget.max_concurrency,
+                       headers=budget.headers)  # fmt: skip
 
 
 def _build(

@@ -1,4 +1,5 @@
-"""Client-side sliding-window rate limiter, one per service per process.
+"""Client-side sliding-window rate limiter, one per service per process (services.http.shared_ratelimit
+holds the same budget for every process of an installation).
 
 Streamlit serves many sessions from one process and the sync worker runs in a thread beside them,
 while the services count requests per IP (Discogs) or per key (Numista): so the budget must be
@@ -37,6 +38,17 @@ DISCOGS_HEADERS = RateHeaders(
     "X-Discogs-Ratelimit", "X-Discogs-Ratelimit-Used", "X-Discogs-Ratelimit-Remaining"
 )
 NO_HEADERS = RateHeaders()
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One service's budget as configured: ``limit`` requests per ``window`` seconds, ``max_concurrency``
+    in flight at once (None: no cap), and the headers the service reports its own limit in."""
+
+    limit: int
+    window: float
+    max_concurrency: int | None = None
+    headers: RateHeaders = NO_HEADERS
 
 
 class LimiterTimeout(Exception):

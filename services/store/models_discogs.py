@@ -1,5 +1,4 @@
-"""Discogs tables: pending OAuth request tokens, the per-job view of the remote collection, and the
-shared request budget.
+"""Discogs tables: pending OAuth request tokens and the per-job view of the remote collection.
 
 * ``discogs_request_tokens``: the OAuth 1.0a request token and its secret between "Connect Discogs" and
   the callback. The callback arrives in a new browser session (Discogs redirects the browser), so the pair
@@ -9,8 +8,6 @@ shared request budget.
   inventory held when an export job first read it. Why persisted: a worker killed mid-job is replaced by
   another process, which must still tell "already there before this job" (DUPLICATE) from "created by an
   attempt of this job whose answer was lost" (adopt it, never add a second copy).
-* ``discogs_rate_slots``: one row per request sent to Discogs (by any process of this installation),
-  pruned after the window; Discogs counts per source IP, so every process must share one budget.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.store.models import Base, utcnow
@@ -47,11 +44,3 @@ class DiscogsPushBaseline(Base):
     release_id: Mapped[int] = mapped_column(Integer, primary_key=True, doc="0: the 'baseline taken' marker")
     remote_ids: Mapped[list[Any] | None] = mapped_column(JSON)
 
-
-class DiscogsRateSlot(Base):
-    """One Discogs request of this installation (for the cross-process moving window)."""
-
-    __tablename__ = "discogs_rate_slots"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[float] = mapped_column(Float, index=True, doc="epoch seconds the slot was taken")

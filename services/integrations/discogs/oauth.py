@@ -22,9 +22,8 @@ from services.accounts import connections
 from services.accounts.vault import Vault
 from services.config import Settings
 from services.errors import InvalidInput, NotFound
-from services.http import AuthError, ServiceError, discogs_client
+from services.http import AuthError, ServiceError, discogs_client, shared_limiter
 from services.integrations.discogs.api import Credentials, DiscogsApi, Identity, oauth_auth
-from services.integrations.discogs.ratelimit import shared_discogs_limiter
 from services.states import CredentialKind, SyncService
 from services.store.models import Connection, utcnow
 from services.store.models_discogs import DiscogsRequestToken
@@ -221,7 +220,7 @@ def member_api(session: Session, settings: Settings, vault: Vault, owner_id: int
     """The member's signed client (raises DiscogsNotConnected), on the installation-wide request budget."""
     if "limiter" not in options and "client" not in options:
         bind = session.get_bind()
-        options["limiter"] = shared_discogs_limiter(bind if isinstance(bind, Engine) else bind.engine, settings)
+        options["limiter"] = shared_limiter(SERVICE.value, settings, bind if isinstance(bind, Engine) else bind.engine)
     api = DiscogsApi(settings, load_credentials(session, vault, owner_id), **options)
     info = connection_info(session, owner_id)
     if info is not None and info.username:

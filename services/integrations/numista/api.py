@@ -27,6 +27,10 @@ Tokens: ``GET /oauth_token?grant_type=client_credentials&scope=view_collection,e
 user's ``connections`` row with ``token_expires_at`` = issue time + ``expires_in`` − a margin, reused until
 then, renewed on demand, and renewed once more when a collection call answers 401.
 
+Rate: every call takes a slot of the installation's Numista budget (``NUMISTA_RATE_LIMIT`` per
+``NUMISTA_RATE_WINDOW``, ``NUMISTA_MAX_CONCURRENCY`` in flight), shared through the database (or Redis) with
+every other server and worker, so adding processes never adds calls per minute (services.http.shared_ratelimit).
+
 Errors are the typed errors of services.http with messages a user can act on:
 ``NumistaNotConnected`` (an AuthError: no key saved), ``AuthError`` (invalid key / no user behind it),
 ``QuotaExceededError`` (monthly quota used up: stop the whole batch; raised *before* calling once the limit
@@ -62,6 +66,7 @@ from services.http import (
     ServiceError,
     ServiceUnavailableError,
     numista_client,
+    shared_limiter,
 )
 from services.http.errors import is_quota_message
 from services.integrations.numista import quota as quota_store
@@ -199,6 +204,8 @@ class NumistaApi:
             if self._client is None:
                 api_key = self._candidate_key or self._stored_key()
                 options = dict(self._client_options)
+                if "limiter" not in options:  # the installation's budget, shared with every other process
+                    options["limiter"] = shared_limiter(SERVICE, self.settings, self._engine)
                 if self._transport is not None:
                     options["transport"] = self._transport
                 client = numista_client(self.settings, api_key=api_key, **options)
