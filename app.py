@@ -98,8 +98,10 @@ if __name__ != "__main__":
     # `streamlit run app.py` finds this ASGI app (Streamlit's app discovery), imports this file once as the module
     # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API
     # (its own app context: settings and the process's engine, opened on the first API request).
+    from services.api.nodelay import enable_nodelay_on_listening_sockets
     from services.api.server import api_routes
 
+    enable_nodelay_on_listening_sockets()  # Streamlit's socket leaves Nagle on: ~40 ms per keep-alive answer
     app = st.App(__file__, routes=api_routes(open_context))
 else:
     st.set_page_config(page_title="Vitrine", page_icon=":material/museum:", layout="wide")
