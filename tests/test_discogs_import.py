@@ -156,3 +156,36 @@ def test_account_import_reports_copies_with_values_out_of_range_and_stores_none_
     with session_scope(engine) as check:
         cached = set(check.scalars(select(DiscogsRelease.id)))
     assert set(good) <= cached and {huge, future}.isdisjoint(cached)
+
+
+def test_record_values_from_price_suggestions_or_else_the_lowest_marketplace_price(
+    engine: Engine, session: Session, owner: User, discogs_emulator: DiscogsEmulator
+) -> None:
+    """A release with suggestions is priced per exact media condition (one call); one without (no seller settings
+    for it) falls back to the marketplace's lowest price (a second call); priced ones are skipped for 3 days."""
+    from services.collection import add_item
+    from services.integrations.discogs.catalog import LOWEST, SUGGESTED, refresh_record_values
+    from services.integrations.discogs.oauth import member_api
+    from services.store.models import PriceObservation
+
+    suggested, unsuggested = seed_releases(discogs_emulator, 2)
+    discogs_emulator.set_price_suggestions(suggested, {"Mint (M)": {"currency": "USD", "value": 31.5},
+                                                       "Good (G)": {"currency": "USD", "value": 4.25}})  # fmt: skip
+    discogs_emulator.set_price_suggestions(unsuggested, {})
+    for release_id in (suggested, unsuggested):
+        add_item(session, owner.id, kind="record", title=f"r{release_id}").discogs_release_id = release_id
+    session.commit()
+    env = connected_env(engine, discogs_emulator, owner.id)
+    with session_scope(engine) as db, member_api(db, env.settings, env.vault, owner.id) as api:
+        lowest = api.stats(unsuggested)["lowest_price"]
+    with session_scope(engine) as db, member_api(db, env.settings, env.vault, owner.id) as api:
+        report = refresh_record_values(db, api, owner.id)
+    assert (report.refreshed, report.without_price, report.calls) == ([suggested, unsuggested], [], 3)
+    with session_scope(engine) as db:
+        seen = {(o.ref_id, o.variant, o.metric, o.currency, float(o.value)) for o in db.scalars(
+            select(PriceObservation).where(PriceObservation.ref_kind == "discogs_release"))}  # fmt: skip
+    assert seen == {(str(suggested), "Mint (M)", SUGGESTED, "USD", 31.5), (str(suggested), "Good (G)", SUGGESTED,
+                    "USD", 4.25), (str(unsuggested), "", LOWEST, lowest["currency"], lowest["value"])}  # fmt: skip
+    with session_scope(engine) as db, member_api(db, env.settings, env.vault, owner.id) as api:
+        again = refresh_record_values(db, api, owner.id)
+    assert (again.fresh, again.calls) == (2, 0)
