@@ -80,6 +80,7 @@ class ExchangeRates:
     rate_date: date  # the newest fixing in the file: "ECB reference rates of <rate_date>"
     currencies: frozenset[str]  # quoted on rate_date (EUR included): the possible display currencies
     _table: _ConversionTable = field(repr=False, compare=False)
+    fingerprint: str = ""  # the file's path, modification time and size: which version of it these rates are
 
     @property
     def _converter(self) -> CurrencyConverter:
@@ -179,7 +180,7 @@ def _load(path: Path, source: RatesSource) -> ExchangeRates:
     with _lock:
         if key not in _loaded:
             _loaded.clear()  # keep one version: an old table is never used again
-            _loaded[key] = _parse(path, source)
+            _loaded[key] = replace(_parse(path, source), fingerprint=_fingerprint(key))
         return _loaded[key]
 
 
@@ -188,7 +189,13 @@ def _remember(path: Path, rates: ExchangeRates) -> None:
     stat = path.stat()
     with _lock:
         _loaded.clear()
-        _loaded[(str(path), stat.st_mtime_ns, stat.st_size)] = replace(rates, path=path)
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        _loaded[key] = replace(rates, path=path, fingerprint=_fingerprint(key))
+
+
+def _fingerprint(key: tuple[str, int, int]) -> str:
+    path, modified_ns, size = key
+    return f"{path}@{modified_ns}:{size}"
 
 
 def _parse(path: Path, source: RatesSource) -> ExchangeRates:

@@ -30,6 +30,7 @@ _REVISION = re.compile(r"^revision\b[^=\n]*=\s*[\"']([^\"']+)[\"']", re.MULTILIN
 _DOWN_REVISION = re.compile(r"^down_revision\b[^=\n]*=\s*(\([^)]*\)|[\"'][^\"']*[\"']|None)", re.MULTILINE)
 _QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
 
+BUSY_TIMEOUT_MS = 30_000  # how long an SQLite connection waits for the one writer before giving up
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
 _lock = threading.Lock()
@@ -39,7 +40,7 @@ def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[n
     """Foreign keys on (SQLite leaves them off) and WAL so the worker and the UI can read while writing."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -51,7 +52,7 @@ def create_configured_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             ensure_private_file(Path(parsed.database))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
     # A club server runs every browser session's script in its own thread, plus its push worker: a pool of 10
