@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from services.exchange_rates import ExchangeRates, current_rates
 from services.memo import remembered
-from services.pricing import PRICE_KEY, HistoryPoint, priced_items, value_history
+from services.pricing import PRICE_KEY, HistoryPoint, Valuation, priced_items, valuation, value_history
 from services.store.models import Item, PriceObservation, utcnow
 
 CENT = Decimal("0.01")
@@ -265,6 +265,7 @@ class Overview:
     """Everything the Overview page shows, read in one go."""
 
     totals: OverviewTotals
+    valuation: Valuation  # by kind, no sets: the page shows its rate date and the entries without a rate
     history: list[HistoryPoint]
     top: list[ItemValue]
     movers_7: list[Mover]
@@ -281,7 +282,8 @@ def overview(session: Session, owner_id: int, currency: str) -> Overview:
     def compute() -> tuple[Overview, datetime | None]:
         moved = _movers(session, owner_id, currency, (7, 30), limit=10)
         answer = Overview(
-            totals(session, owner_id, currency), value_history(session, owner_id, currency, rates, by_kind=True),
+            totals(session, owner_id, currency), valuation(session, owner_id, currency, rates, sets=False),
+            value_history(session, owner_id, currency, rates, by_kind=True),
             top_items(session, owner_id, currency), moved.found[7], moved.found[30],
             recent_additions(session, owner_id),
         )  # fmt: skip

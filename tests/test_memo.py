@@ -19,7 +19,7 @@ from services.config import current_settings, load_settings, use_settings
 from services.demo import load_demo
 from services.exchange_rates import current_rates
 from services.overview import Overview, movers_since, overview, recent_additions, top_items, totals
-from services.pricing import Observation, record_observations, set_own_estimate, value_history
+from services.pricing import Observation, record_observations, set_own_estimate, valuation, value_history
 from services.store.db import session_scope
 from services.store.models import Item, LatestPrice, PriceObservation, User, table_of, utcnow
 from services.store.models_memo import AggregateMemo
@@ -30,6 +30,7 @@ def afresh(session: Session, owner_id: int, currency: str = "EUR") -> Overview:
     moved = movers_since(session, owner_id, currency, (7, 30))
     return Overview(
         totals(session, owner_id, currency),
+        valuation(session, owner_id, currency, sets=False),
         value_history(session, owner_id, currency, by_kind=True),
         top_items(session, owner_id, currency),
         moved[7],
