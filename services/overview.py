@@ -197,30 +197,31 @@ class _Movers:
 def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, ...], *, limit: int) -> _Movers:
     """Per period in days, the held items whose value changed most since then: today's chosen price against
     the newest observation of the same series at or before then (items with no price that far back are left
-    out). One statement for every period: the date of that observation per item and period is one grouped
-    pass over the series' observations (index ranges of the series key), and each value is then one index
-    seek on (series key, date). The same pass finds each series' first observation after each cutoff: the
-    answer holds until the earliest of them plus its period, when a moving cutoff passes it."""
+    out). One statement for every period: the date of that observation per series and period is one grouped
+    pass over the observations of the series the held items follow (index ranges of the series key; five
+    conditions of a card share one series, so each observation is read once, not once per item), and each
+    value is then one index seek on (series key, date). The same pass finds each series' first observation
+    after each cutoff: the answer holds until the earliest of them plus its period, when a cutoff passes it."""
     now = utcnow()
     cutoffs = {days: now - timedelta(days=days) for days in periods}
     priced = priced_items(owner_id)
-    same_series = and_(*(getattr(PriceObservation, name) == priced.c[name] for name in PRICE_KEY))
+    key = [priced.c[name] for name in PRICE_KEY]
+    series = select(*key).where(priced.c.unit_price.is_not(None)).group_by(*key).subquery("series")
     dates = (
-        select(priced.c.id,
+        select(*series.c,
                *(func.max(case((PriceObservation.observed_at <= cutoff, PriceObservation.observed_at)))
                  .label(f"at_{days}") for days, cutoff in cutoffs.items()),
                *(func.min(case((PriceObservation.observed_at > cutoff, PriceObservation.observed_at)))
                  .label(f"next_{days}") for days, cutoff in cutoffs.items()))
-        .join(PriceObservation, same_series)
-        .where(priced.c.unit_price.is_not(None))
-        .group_by(priced.c.id)
-        .subquery("dates")
+        .join(PriceObservation, and_(*(getattr(PriceObservation, name) == series.c[name] for name in PRICE_KEY)))
+        .group_by(*series.c)
+        .cte("dates")  # a CTE, computed once: as a subquery SQLite repeated it in each kind's branch below
     )  # fmt: skip
     now_priced = priced_items(owner_id)
     query = select(now_priced.c.id, now_priced.c.kind, now_priced.c.title, now_priced.c.quantity,
                    now_priced.c.unit_price, now_priced.c.currency,
                    *(dates.c[f"next_{days}"] for days in periods))  # fmt: skip
-    query = query.join(dates, dates.c.id == now_priced.c.id)
+    query = query.join(dates, and_(*(dates.c[name] == now_priced.c[name] for name in PRICE_KEY)))
     for days in periods:
         then = aliased(PriceObservation, name=f"then_{days}")
         at = dates.c[f"at_{days}"]

@@ -3,9 +3,12 @@
 
 Triggers and not the writers: every write path (ORM flushes, Core executemany imports, catalogue syncs,
 cascades from a deleted member, plain SQL) passes through them, and a counter commits or rolls back with the
-write. SQLite counts per row; PostgreSQL per statement (its transition tables give the owners touched), so a
-bulk import adds one counter update per statement, not per row. A TRUNCATE, whose rows are not told apart,
-raises the shared ``prices`` counter, which every memo's basis includes.
+write. SQLite counts per row (an update in place). PostgreSQL counts per statement (its transition tables give
+the owners touched) and raises each counter once per transaction until a view reads the counters again
+(services.memo.basis resets the transaction-local ``vitrine.raised`` setting): every update of a row leaves a
+new row version that the same transaction cannot prune, so raising one counter for each of the 460,000
+single-row statements of an executemany made each update slower than the last. A TRUNCATE, whose rows are
+not told apart, raises the shared ``prices`` counter, which every memo's basis includes.
 
 A later migration that rebuilds one of these tables on SQLite (op.batch_alter_table copies the table) drops
 its triggers and must create them again: tests/test_memo.py fails if a write no longer raises a counter.
@@ -37,9 +40,20 @@ SQLITE_ITEM_SCOPES = {
 }
 
 POSTGRES_FUNCTIONS = """
-CREATE FUNCTION vitrine_raise_versions(scopes text[]) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO data_versions (scope, version) SELECT DISTINCT scope, 1 FROM unnest(scopes) AS scope ORDER BY scope
-    ON CONFLICT (scope) DO UPDATE SET version = data_versions.version + 1
+CREATE FUNCTION vitrine_raise_versions(scopes text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    raised text := coalesce(current_setting('vitrine.raised', true), '');
+    fresh text[];
+BEGIN
+    SELECT array_agg(DISTINCT scope ORDER BY scope) INTO fresh FROM unnest(scopes) AS scope
+    WHERE position(',' || scope || ',' IN raised) = 0;
+    IF fresh IS NULL THEN
+        RETURN;
+    END IF;
+    INSERT INTO data_versions (scope, version) SELECT scope, 1 FROM unnest(fresh) AS scope
+    ON CONFLICT (scope) DO UPDATE SET version = data_versions.version + 1;
+    PERFORM set_config('vitrine.raised', raised || ',' || array_to_string(fresh, ',') || ',', true);
+END
 $$;
 CREATE FUNCTION vitrine_items_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
