@@ -1,12 +1,12 @@
 """Remembered answers: an expensive aggregate of one member (the Overview: a year of price observations
 over every item) is computed once per version of the data it reads and kept in the database, so every
-server process and the command line share it and a repeat view is one indexed lookup.
+server process shares it and a repeat view is one indexed lookup.
 
 Why it can never show a stale number:
 - the basis of a memo is read *before* the answer is computed: the write counters of the member's items and
   of the prices (raised by database triggers on every write: services/store/models_memo.py), the card price
-  order and the exchange rates file in use. A write committed meanwhile can only make the answer newer than
-  its basis, never older, and the next view then recomputes;
+  order, the exchange rates file in use and the code that computes the answers. A write committed meanwhile
+  can only make the answer newer than its basis, never older, and the next view then recomputes;
 - the memo is written in the caller's transaction, so it rolls back with anything the caller rolls back
   (a counter value seen uncommitted can never come back with other data);
 - an answer that depends on the clock (movers since 7 and 30 days ago) says until when it holds.
@@ -17,6 +17,7 @@ import shows the computed answer without waiting for the import to commit.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import types
@@ -24,6 +25,8 @@ import typing
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SHARED_SCOPE = "prices"  # price observations and latest prices; see migration 0009
+SERVICES_DIR = Path(__file__).resolve().parent
 
 
 def items_scope(owner_id: int) -> str:
@@ -56,7 +60,19 @@ def basis(session: Session, owner_id: int, rates: ExchangeRates) -> str:
     versions = {scope: version for scope, version in rows}
     order = ",".join(f"{source}:{metric}" for source, metric in current_settings().card_price_order)
     counted = ";".join(f"{scope}={versions.get(scope, 0)}" for scope in scopes)
-    return f"{counted};order={order};rates={rates.fingerprint}"
+    return f"{counted};order={order};rates={rates.fingerprint};code={code_version()}"
+
+
+@cache
+def code_version() -> str:
+    """A digest of the services' source: an upgrade that changes how an answer is computed (a pricing rule, a
+    held status, a new field) must not be answered from a memo the previous version computed. Read once per
+    process (a few hundred kilobytes)."""
+    digest = hashlib.sha256()
+    for path in sorted(SERVICES_DIR.rglob("*.py")):
+        digest.update(path.relative_to(SERVICES_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def remembered(

@@ -129,6 +129,16 @@ def test_currency_rates_and_price_order(
     assert by_market.totals.value - by_trend.totals.value == Decimal("100.00") and card.id
 
 
+def test_an_upgrade_of_the_code_recomputes(
+    session: Session, owner: User, remembered: Overview, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed = []
+    monkeypatch.setattr(overview_module, "totals", lambda *args: computed.append(1) or totals(*args))
+    assert overview(session, owner.id, "EUR") == remembered and not computed
+    monkeypatch.setattr("services.memo.code_version", lambda: "the next release")
+    assert overview(session, owner.id, "EUR") == remembered and computed
+
+
 def test_the_clock_passing_a_movers_cutoff(session: Session, owner: User, monkeypatch: pytest.MonkeyPatch) -> None:
     coin, now = add_item(session, owner.id, kind="coin", title="1 Sol 1864"), utcnow()
     record_observations(session, [
