@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -112,6 +111,8 @@ def remembered(
 
 
 def _store(session: Session, row: dict[str, Any]) -> None:
+    from sqlalchemy.dialects import postgresql, sqlite  # here, as in services.pricing: not for a CLI start
+
     dialect = session.get_bind().dialect.name
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(AggregateMemo)
     statement = statement.on_conflict_do_update(
