@@ -46,13 +46,13 @@ SHARED_SCOPE = "prices"  # price observations and latest prices; see migration 0
 SERVICES_DIR = Path(__file__).resolve().parent
 
 
-def items_scope(owner_id: int) -> str:
+def _items_scope(owner_id: int) -> str:
     return f"items:{owner_id}"
 
 
 def basis(session: Session, owner_id: int, rates: ExchangeRates) -> str:
-    """What a member's priced answers depend on, as one comparable string (two indexed lookups)."""
-    scopes = (items_scope(owner_id), SHARED_SCOPE)
+    """What a member's priced answers depend on, as one comparable string (one lookup by primary key)."""
+    scopes = (_items_scope(owner_id), SHARED_SCOPE)
     if session.get_bind().dialect.name == "postgresql":  # the next write raises the counters again (0009)
         session.execute(select(func.set_config("vitrine.raised", "", True)))
     rows = session.execute(select(DataVersion.scope, DataVersion.version).where(DataVersion.scope.in_(scopes)))
