@@ -55,6 +55,7 @@ class _ConversionTable:
         self._path = path
         self._lock = threading.Lock()
         self._converter: CurrencyConverter | None = None
+        self.per_euro: dict[tuple[str, date | None], Decimal | None] = {}  # ExchangeRates.per_euro's answers
 
     def converter(self) -> CurrencyConverter:
         with self._lock:
@@ -103,7 +104,14 @@ class ExchangeRates:
 
     def per_euro(self, currency: str, on: date | None = None) -> Decimal | None:
         """Units of `currency` for one euro on day `on` (default: the latest fixing); None when the ECB
-        has no rate for it then."""
+        has no rate for it then. Each currency and day is looked up once per file: the Overview's movers
+        convert the same few currencies for each of 100,000 items."""
+        known = self._table.per_euro
+        if (currency, on) not in known:
+            known[(currency, on)] = self._looked_up_per_euro(currency, on)
+        return known[(currency, on)]
+
+    def _looked_up_per_euro(self, currency: str, on: date | None) -> Decimal | None:
         if currency == REFERENCE_CURRENCY:
             return Decimal(1)
         if currency not in self._converter.currencies:
