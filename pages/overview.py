@@ -39,7 +39,7 @@ gain_col.metric("Gain / loss", labels.signed_money(totals.gain, currency) if tot
 copies_col.metric("Items (copies)", f"{totals.copies:,}")
 unpriced_col.metric("Entries without a price", f"{totals.unpriced:,}",
                     help="Never counted as 0: give your own estimate on the Collection page.")  # fmt: skip
-report = cache.valuation(actor.id, currency)
+report = data.valuation
 rate_day = labels.day(report.rate_date)
 rates_note = f"Converted to {currency} at the ECB reference rates of {rate_day}."
 if report.without_rate:

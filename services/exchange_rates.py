@@ -55,6 +55,7 @@ class _ConversionTable:
         self._path = path
         self._lock = threading.Lock()
         self._converter: CurrencyConverter | None = None
+        self.per_euro: dict[tuple[str, date | None], Decimal | None] = {}  # ExchangeRates.per_euro's answers
 
     def converter(self) -> CurrencyConverter:
         with self._lock:
@@ -80,6 +81,7 @@ class ExchangeRates:
     rate_date: date  # the newest fixing in the file: "ECB reference rates of <rate_date>"
     currencies: frozenset[str]  # quoted on rate_date (EUR included): the possible display currencies
     _table: _ConversionTable = field(repr=False, compare=False)
+    fingerprint: str = ""  # the file's path, modification time and size: which version of it these rates are
 
     @property
     def _converter(self) -> CurrencyConverter:
@@ -102,7 +104,14 @@ class ExchangeRates:
 
     def per_euro(self, currency: str, on: date | None = None) -> Decimal | None:
         """Units of `currency` for one euro on day `on` (default: the latest fixing); None when the ECB
-        has no rate for it then."""
+        has no rate for it then. Each currency and day is looked up once per file: the Overview's movers
+        convert the same few currencies for each of 100,000 items."""
+        known = self._table.per_euro
+        if (currency, on) not in known:
+            known[(currency, on)] = self._looked_up_per_euro(currency, on)
+        return known[(currency, on)]
+
+    def _looked_up_per_euro(self, currency: str, on: date | None) -> Decimal | None:
         if currency == REFERENCE_CURRENCY:
             return Decimal(1)
         if currency not in self._converter.currencies:
@@ -181,7 +190,7 @@ def _load(path: Path, source: RatesSource) -> ExchangeRates:
     with _lock:
         if key not in _loaded:
             _loaded.clear()  # keep one version: an old table is never used again
-            _loaded[key] = _parse(path, source)
+            _loaded[key] = replace(_parse(path, source), fingerprint=_fingerprint(key))
         return _loaded[key]
 
 
@@ -190,7 +199,13 @@ def _remember(path: Path, rates: ExchangeRates) -> None:
     stat = path.stat()
     with _lock:
         _loaded.clear()
-        _loaded[(str(path), stat.st_mtime_ns, stat.st_size)] = replace(rates, path=path)
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        _loaded[key] = replace(rates, path=path, fingerprint=_fingerprint(key))
+
+
+def _fingerprint(key: tuple[str, int, int]) -> str:
+    path, modified_ns, size = key
+    return f"{path}@{modified_ns}:{size}"
 
 
 def _parse(path: Path, source: RatesSource) -> ExchangeRates:

@@ -31,7 +31,7 @@ _DOWN_REVISION = re.compile(r"^down_revision\b[^=\n]*=\s*(\([^)]*\)|[\"'][^\"']*
 _QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
 
 _POOL_SIZE, _MAX_OVERFLOW = 10, 20
-_BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000  # how long an SQLite connection waits for the one writer before giving up
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
 _lock = threading.Lock()
@@ -41,7 +41,7 @@ def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[n
     """Foreign keys on (SQLite leaves them off) and WAL so the worker and the UI can read while writing."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -58,7 +58,8 @@ def create_configured_engine(url: str) -> Engine:
             # beyond the pool is closed when returned, and its successor pays the pragmas and prepares every
             # statement again (8 concurrent REST API clients kept doing so).
             pool = {"pool_size": _POOL_SIZE, "max_overflow": _MAX_OVERFLOW}
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+                               **pool)  # fmt: skip
         event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
     # A club server runs every browser session's script in its own thread, plus its push worker: a pool of 10
@@ -130,7 +131,7 @@ def refresh_statistics(engine: Engine) -> None:
         except OperationalError:  # "database is locked": the next process start does it
             connection.rollback()
         finally:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def get_engine(url: str, *, migrate: bool = True) -> Engine:
