@@ -158,6 +158,8 @@ def check_text(value: Any, *, name: str, limit: int | None) -> str | None:
         raise OutOfRange(f"{name} {_shown(value)} is not a text", code="INVALID_TEXT")
     if limit is not None and len(value) > limit:
         raise OutOfRange(f"{name} is {len(value):,} characters long; at most {limit:,} fit", code="INVALID_TEXT")
+    if "\x00" in value:  # PostgreSQL refuses it in any text (SQLite keeps it): the same answer on both
+        raise OutOfRange(f"{name} holds a NUL character (byte 0)", code="INVALID_TEXT")
     return value
 
 
@@ -179,6 +181,16 @@ CHECKS = {
     "quantity": check_quantity, "acquired_price": check_money, "year": check_year, "status": check_status,
     "acquired_currency": check_currency, "title": check_title,
 }  # fmt: skip
+
+
+def check_texts(fields: dict[str, Any]) -> dict[str, Any]:
+    """An imported item's texts (grade, country, series, place, storage...) each fit their column: a longer one
+    refuses the row (PostgreSQL would refuse the whole transaction; SQLite would keep it whole, unlike the
+    other database)."""
+    for name, value in fields.items():
+        if name in _LIMITS:
+            check_text(value, name=name.replace("_", " "), limit=_LIMITS[name])
+    return fields
 
 
 def check_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def test_the_report_stays_bounded(catalogue: Session, owner: User, monkeypatch: 
     [
         {"quantity": "99999999999999999999999"}, {"quantity": 1e23}, {"quantity": 2**63 - 1},
         {"year": 99999}, {"year": -2**63}, {"payprice": 1e300}, {"payprice": -5}, {"payprice": "99999999999999999"},
-        {"price1": 1e300}, {"price4": -1},
+        {"price1": 1e300}, {"price4": -1}, {"grade": "G" * 81}, {"country": "C" * 201}, {"note": "a\x00b"},
     ],
 )  # fmt: skip
 def test_an_out_of_range_coin_is_reported_and_the_others_import(
@@ -206,6 +206,7 @@ RECORD = {"Artist": "Band", "Title": "Good", "release_id": "11", "Released": "19
         ({"release_id": "Infinity"}, "release_id"), ({"release_id": "abc"}, "release_id"),
         ({"Released": "9999"}, "year"), ({"Released": "2101-05-00"}, "year"),
         ({"Rating": "99999999999999999999"}, "rating"), ({"Rating": "6"}, "rating"),
+        ({"Collection Media Condition": "M" * 81}, "grade"),
     ],
 )  # fmt: skip
 def test_an_out_of_range_discogs_row_is_reported_and_the_others_import(

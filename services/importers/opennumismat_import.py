@@ -29,7 +29,7 @@ from services.importers.row_limit import DEFAULT_MAX_ROWS
 from services.pricing import Observation, record_observations
 from services.states import ItemStatus
 from services.store.models import Item, ItemImage, table_of
-from services.validation import OutOfRange, check_money, check_quantity, check_year
+from services.validation import OutOfRange, check_money, check_quantity, check_texts, check_year
 
 SOURCE_PREFIX = "opennumismat:"
 IMAGE_BATCH_BYTES = 16 * 1024 * 1024  # images are inserted a batch at a time, never all held at once
@@ -99,7 +99,7 @@ def _mapped(coin: OpenNumismatCoin, grades: GradeMapper, currency: str) -> dict[
         for key, value in coin.raw.items()
         if key not in _MAPPED_COLUMNS and value is not None and value != "" and not isinstance(value, bytes)
     }
-    return {
+    return check_texts({
         "title": title[:400],
         "quantity": check_quantity(coin.quantity) if coin.quantity and coin.quantity > 0 else 1,
         "grade": coin.grade_raw,
@@ -118,7 +118,7 @@ def _mapped(coin: OpenNumismatCoin, grades: GradeMapper, currency: str) -> dict[
         "numista_type_id": coin.numista_type_id,
         "numista_issue_id": coin.numista_issue_id,
         "details": {key: value for key, value in details.items() if value not in (None, "", {}, [])},
-    }
+    })
 
 
 def _check_ranges(coin: OpenNumismatCoin) -> None:

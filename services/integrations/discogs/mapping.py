@@ -14,7 +14,7 @@ from typing import Any
 
 from services.integrations.discogs.conditions import media_condition, sleeve_condition
 from services.states import ItemKind, ItemStatus, ListingStatus
-from services.validation import check_id, check_year
+from services.validation import check_id, check_texts, check_year
 
 _ARTIST_NUMBER = re.compile(r"\s\(\d+\)$")  # Discogs disambiguates namesakes as "Name (2)"
 
@@ -88,7 +88,8 @@ def instance_field_values(instance: Mapping[str, Any], fields: Mapping[int, str]
 
 def record_fields(summary: Mapping[str, Any], *, media: str | None, sleeve: str | None, notes: str | None,
                   extra: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """Our item's columns for one copy of a release; everything else Discogs said goes to ``details``."""
+    """Our item's columns for one copy of a release; everything else Discogs said goes to ``details``. A text
+    longer than its column (a free-text media condition, a label name) raises OutOfRange: the row is refused."""
     media_exact = media_condition(media)
     details = {
         "artist": summary["artist"], "release_title": summary["title"],
@@ -97,7 +98,7 @@ def record_fields(summary: Mapping[str, Any], *, media: str | None, sleeve: str 
         "media_condition": media_exact or media, "sleeve_condition": sleeve_condition(sleeve) or sleeve,
         **extra,
     }  # fmt: skip
-    return {
+    return check_texts({
         "title": record_title(summary["artist"], summary["title"]),
         "quantity": 1,
         "grade": media_exact or media,
@@ -109,7 +110,7 @@ def record_fields(summary: Mapping[str, Any], *, media: str | None, sleeve: str 
         "notes": notes,
         "discogs_release_id": summary["release_id"],
         "details": {k: v for k, v in details.items() if v not in (None, "", [], {})},
-    }
+    })
 
 
 # ------------------------------------------------------------------------------------------ pushing
