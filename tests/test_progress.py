@@ -183,6 +183,13 @@ def test_the_import_page_imports_an_opennumismat_file_in_the_background(
     assert [m.value for m in at.metric][:4] == ["0", "0", "21", "0"]  # the preview reads the collection after it
     with context.session() as session:
         assert sum(1 for item in list_items(session, 1) if item.kind == "coin") == 21
+    from services.exchange_rates import current_rates
+    from services.memo import basis
+    from services.store.models_memo import AggregateMemo
+
+    with context.session() as session:  # the Overview was computed again before the task ended
+        (remembered,) = session.scalars(select(AggregateMemo.basis).where(AggregateMemo.answer == "overview"))
+        assert remembered == basis(session, 1, current_rates())
     ((copy, mode),) = copies
     assert copy.parent == uploads and mode == 0o600  # the server's user only
     assert list(uploads.iterdir()) == []  # removed after the import
