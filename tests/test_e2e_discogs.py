@@ -120,3 +120,39 @@ def test_connect_discogs_in_a_club_comes_back_signed_in(browser, tmp_path: Path,
         dispose_engine(app.settings.database_url)
     assert connected["ann"] is not None and connected["ann"].username == "example"
     assert connected["bob"] is None, "the connection is the member's who started it"
+
+
+def test_link_a_record_to_discogs_in_the_browser(browser, tmp_path: Path,  # noqa: F811
+                                                 discogs_emulator: DiscogsEmulator) -> None:  # type: ignore[no-untyped-def]
+    """A record typed in by hand has no release: Link to Discogs searches from its title, offers the releases
+    found with none chosen, and links the one picked."""
+    from tests.discogs_support import seed_releases
+    from tests.emulators.discogs import PERSONAL_TOKEN
+    from tests.test_e2e_dashboard import _items
+
+    releases = seed_releases(discogs_emulator, 3)
+    extra = _discogs_env(discogs_emulator)
+    env = _app_env(tmp_path, extra)
+    _cli(env, "connect", "discogs", "--personal-token", stdin=f"{PERSONAL_TOKEN}\n")
+    _cli(env, "items", "add", "record", "Band 2 (2) – Album 2", "--year", "1972")
+    with _serve(tmp_path, extra) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{url}/discogs_link")
+            page.get_by_role("heading", name="Link records to Discogs").wait_for(timeout=30_000)
+            _wait_rendered(page)
+            record = page.locator("[class*='st-key-discogs_record_']").filter(has_text="Band 2 (2) – Album 2")
+            record.get_by_role("button", name="Search", exact=True).click()
+            record.get_by_text("release(s) found").wait_for(timeout=30_000)
+            _wait_rendered(page)
+            assert record.locator("input[type='radio']:checked").count() == 0  # nothing chosen for you
+            record.locator("[role='radiogroup'] label").filter(has_text="Band 2 (2) - Album 2 (1972").click()
+            _wait_rendered(page)
+            page.screenshot(path=str(_screenshot_dir(tmp_path) / "discogs-link.png"), full_page=True)
+            record.get_by_role("button", name="Link", exact=True).click()
+            page.get_by_text(f"to Discogs release {releases[2]}.").wait_for(timeout=30_000)
+            assert page.locator("[data-testid='stException']").count() == 0
+        finally:
+            page.close()
+    linked = {item.title: item.discogs_release_id for item in _items(env) if item.kind == "record"}
+    assert linked["Band 2 (2) – Album 2"] == releases[2]
