@@ -75,13 +75,15 @@ def group_values(session: Session, owner_id: int, kind: str, group: str, currenc
     statement per group and price currency (conversion is linear: each group's sum is converted once)."""
     column: Any = GROUPS[(kind, group)]
     by_release = column.class_ is DiscogsRelease
-    priced = priced_items(owner_id, kinds=(kind,),
-                          columns=(Item.discogs_release_id if by_release else column.label("grp"),))  # fmt: skip
-    grouped = column if by_release else priced.c.grp
+    own_artist = Item.details["artist"].as_string().label("own_artist")  # what the member typed or imported
+    priced = priced_items(owner_id, kinds=(kind,), columns=(Item.discogs_release_id, own_artist) if by_release
+                          else (column.label("grp"),))  # fmt: skip
+    # A record's artist: its own (edited or imported), else the cached release's, as the Collection page shows it.
+    grouped = func.coalesce(func.nullif(priced.c.own_artist, ""), column) if by_release else priced.c.grp
     query = select(grouped, priced.c.currency, func.sum(priced.c.quantity),
                    func.sum(case((priced.c.unit_price.is_not(None), priced.c.quantity), else_=0)),
                    func.sum(priced.c.quantity * priced.c.unit_price))  # fmt: skip
-    if by_release:  # records: the artist of the cached release
+    if by_release:
         query = query.select_from(priced).outerjoin(DiscogsRelease, DiscogsRelease.id == priced.c.discogs_release_id)
     rates = current_rates()
     buckets: dict[str, dict[str, Any]] = {}

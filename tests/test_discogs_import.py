@@ -109,6 +109,10 @@ def test_csv_import_preview_commit_and_reimport(tmp_path: Path, session: Session
     by_artist = {g.name: g.copies for g in group_values(session, owner.id, "record", "artist", "EUR")}
     by_label = {g.name: g.copies for g in group_values(session, owner.id, "record", "label", "EUR")}
     assert by_artist == {"Band A": 2, "Band B": 1} and by_label == {"Lab": 1, "Unknown": 2}
+    first.details = {**first.details, "artist": "Band A & Friends"}  # edited in the Collection page's editor
+    session.flush()
+    by_artist = {g.name: g.copies for g in group_values(session, owner.id, "record", "artist", "EUR")}
+    assert by_artist == {"Band A": 1, "Band A & Friends": 1, "Band B": 1}  # the record's own artist first
     first.storage_location = "Shelf 3"
     rows[0]["Collection Notes"] = "signed by the band"
     path.write_text(discogs_csv(rows), encoding="utf-8")
