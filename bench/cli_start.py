@@ -31,8 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parents[1]
-SECRET_KEY = "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A="
+SECRET_KEY = Fernet.generate_key().decode()  # this run's installation only
 COMMANDS: dict[str, list[str]] = {
     "python -c pass": ["-c", "pass"],
     "--help": ["-m", "services", "--help"],

@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -43,7 +44,7 @@ from services.store.models import User  # noqa: E402
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
-SECRET_KEY = "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A="
+SECRET_KEY = Fernet.generate_key().decode()  # this run's installation only
 FIRST_PAGE = "overview"
 CLUB_ONLY_PAGES = {"admin"}  # app.py shows it to club admins only; local mode has no Admin page
 TARGET_MB = 500

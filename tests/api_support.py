@@ -15,8 +15,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.secret_key import SECRET_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
-SECRET_KEY = "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A="
 
 
 def free_port() -> int:

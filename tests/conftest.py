@@ -16,6 +16,7 @@ from services.store.db import create_configured_engine, init_db, session_scope
 from services.store.models import User
 from services.store.registry import metadata
 from tests.emulators.fixtures import *  # noqa: F403  (emulator fixtures for every test)
+from tests.secret_key import SECRET_KEY
 
 
 def _postgres_url_of_this_worker() -> str | None:
@@ -100,7 +101,7 @@ def app_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[n
     """Environment for the app and the CLI: a private SQLite database and secret key."""
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("VITRINE_SECRET_KEY", "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A=")
+    monkeypatch.setenv("VITRINE_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("VITRINE_MODE", "local")
     return url
 

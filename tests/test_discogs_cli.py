@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import Engine, func, select
 
 from services.store.db import get_engine, session_scope
@@ -30,10 +29,10 @@ from tests.emulators.discogs import (
     USER_AGENT,
     DiscogsEmulator,
 )
+from tests.secret_key import SECRET_KEY
 from tests.sync_support import job_status, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET_KEY = Fernet.generate_key().decode()
 
 
 def cli_env(database_url: str, emulator: DiscogsEmulator) -> dict[str, str]:

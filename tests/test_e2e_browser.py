@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.fixture_files import opennumismat_file
+from tests.secret_key import SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -54,7 +55,7 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _app_env(data: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of the server and of the CLI run beside it: a database in `data`, local mode."""
     env = os.environ | {"DATABASE_URL": f"sqlite:///{data / 'vitrine.db'}", "VITRINE_MODE": "local",
-                        "VITRINE_SECRET_KEY": "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A=",
+                        "VITRINE_SECRET_KEY": SECRET_KEY,
                         # Numista's 45 calls a minute (shared by the server and the CLI) would make a flow that
                         # searches, links and pushes 21 coins wait out the window; the limiter has its own tests.
                         "NUMISTA_RATE_LIMIT": "1000"}  # fmt: skip

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import Engine, func, select
 
 from services.accounts import ensure_local_user
@@ -23,11 +22,11 @@ from services.collection import add_item, get_item, update_item
 from services.store.db import session_scope
 from services.store.models import JobItem
 from tests.emulators.numista import DEMO_API_KEY, NumistaEmulator
+from tests.secret_key import SECRET_KEY
 from tests.sync_support import Env, add_coins, assert_each_exactly_once, job_status, numista_settings, wait_for
 from tests.test_numista_export import POSTS, FlakyNumista
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET_KEY = Fernet.generate_key().decode()
 
 
 def cli_env(database_url: str, emulator: NumistaEmulator) -> dict[str, str]:

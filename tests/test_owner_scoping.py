@@ -13,8 +13,9 @@ from services.demo import load_demo
 from services.errors import NotFound
 from services.integrations.pokemontcg.catalog import missing_cards
 from services.store.models import User
+from tests.secret_key import SECRET_KEY
 
-VAULT = Vault(b"p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A=")
+VAULT = Vault(SECRET_KEY.encode())
 
 
 def test_second_user_sees_nothing_of_the_first(session: Session, owner: User, other_owner: User) -> None:

@@ -23,10 +23,11 @@ from services.config import SettingsError, load_settings, secrets_files
 from services.store.db import create_configured_engine
 from services.store.models import User
 from services.sync.worker import WorkerConfig
+from tests.secret_key import SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-KEY = "p6m1N1m3Cz2QWm2wqkU2Hn3r5h6fK7b8c9d0e1f2g3A="
+KEY = SECRET_KEY
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
