@@ -13,9 +13,8 @@ from services.integrations.discogs import oauth
 from services.integrations.discogs.catalog import (
     RecordToLink,
     SearchHit,
-    link_record,
+    link_release,
     records_to_link,
-    release_details,
     search_releases,
 )
 from ui import cache
@@ -70,8 +69,7 @@ def _search(record: RecordToLink, words: str, by_catno: bool) -> None:
 def _link(record: RecordToLink, hit: SearchHit) -> None:
     try:
         with context.session() as session, oauth.member_api(session, context.settings, context.vault, actor.id) as api:
-            release_details(session, api, hit.release_id)  # the release's facts, cached for a week
-            link_record(session, actor.id, record.item_id, hit.release_id)
+            link_release(session, api, actor.id, record.item_id, hit.release_id)
             session.commit()
     except (VitrineError, ServiceError) as error:
         st.error(error.message)

@@ -8,13 +8,15 @@ import streamlit as st
 
 from services import labels
 from services.demo import load_demo
+from services.overview import overview
 from ui import cache
 from ui.session import app_context, current_actor
 
 actor = current_actor()
 st.title("Overview")
 
-data = cache.overview(actor.id, actor.currency)
+with app_context().session() as session:  # remembered in the database until its data changes (services/memo.py)
+    data = overview(session, actor.id, actor.currency)
 totals = data.totals
 currency = totals.currency
 if totals.copies == 0:

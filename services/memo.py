@@ -42,7 +42,7 @@ from services.store.models_memo import AggregateMemo, DataVersion
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-SHARED_SCOPE = "prices"  # price observations and latest prices; see migration 0009
+SHARED_SCOPE = "prices"  # price observations and latest prices; see migration 0010
 SERVICES_DIR = Path(__file__).resolve().parent
 
 
@@ -53,7 +53,7 @@ def _items_scope(owner_id: int) -> str:
 def basis(session: Session, owner_id: int, rates: ExchangeRates) -> str:
     """What a member's priced answers depend on, as one comparable string (one lookup by primary key)."""
     scopes = (_items_scope(owner_id), SHARED_SCOPE)
-    if session.get_bind().dialect.name == "postgresql":  # the next write raises the counters again (0009)
+    if session.get_bind().dialect.name == "postgresql":  # the next write raises the counters again (0010)
         session.execute(select(func.set_config("vitrine.raised", "", True)))
     rows = session.execute(select(DataVersion.scope, DataVersion.version).where(DataVersion.scope.in_(scopes)))
     versions = {scope: version for scope, version in rows}

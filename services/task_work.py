@@ -132,7 +132,7 @@ def cards_csv_import_work(
         report(read, read, force=True)
         summary = (f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged, "
                    f"{done.skipped} skipped, {len(done.errors)} not imported.")  # fmt: skip
-        return TaskOutcome(((Level.SUCCESS, summary),))
+        return TaskOutcome(((Level.SUCCESS, summary), *_refused_rows(done.errors)))
 
     return _then_overview(context, owner_id, work)
 
@@ -164,8 +164,12 @@ def _file_import_outcome(report: TaskReporter, done: _FileImportReport) -> TaskO
     read = done.created + done.updated + done.unchanged + done.skipped
     report(read, read, force=True)
     summary = f"Imported: {done.created} new, {done.updated} updated, {done.unchanged} unchanged."
-    lines = [(Level.SUCCESS, summary)] + [(Level.WARNING, f"Row {e['row']}: {e['reason']}") for e in done.errors]
-    return TaskOutcome(tuple(lines))
+    return TaskOutcome(((Level.SUCCESS, summary), *_refused_rows(done.errors)))
+
+
+def _refused_rows(errors: Sequence[Mapping[str, Any]]) -> list[tuple[Level, str]]:
+    """One warning line per row an import refused (an import's error list is bounded)."""
+    return [(Level.WARNING, f"Row {error['row']}: {error['reason']}") for error in errors]
 
 
 def _then_overview(context: AppContext, owner_id: int, work: Work) -> Work:
@@ -178,7 +182,8 @@ def _then_overview(context: AppContext, owner_id: int, work: Work) -> Work:
         if outcome.complete:
             try:
                 with session_scope(context.engine) as session:
-                    currency = session.scalar(select(User.currency).where(User.id == owner_id)) or "EUR"
+                    own = session.scalar(select(User.currency).where(User.id == owner_id))
+                    currency = own or context.settings.currency
                     overview(session, owner_id, currency)
             except Exception:
                 log.exception("the Overview of member %s was not computed after a task", owner_id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from services import collection, pricing
-from services import overview as overview_service
 from ui.session import app_context
 
 
@@ -22,13 +21,6 @@ def sync_summary(owner_id: int) -> dict[str, dict[str, int]]:
         return collection.sync_summary(session, owner_id)
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def overview(owner_id: int, currency: str) -> overview_service.Overview:
-    with app_context().session() as session:
-        return overview_service.overview(session, owner_id, currency)
-
-
 def invalidate() -> None:
-    overview.clear()
     valuation.clear()
     sync_summary.clear()

@@ -1,7 +1,7 @@
 """Remembered answers (services/memo.py): an expensive aggregate kept with the version of the data it was
 computed from, so a repeat view is one lookup instead of a pass over a year of price observations.
 
-Why the versions are counted by database triggers (migration 0009) and not by the code that writes: every
+Why the versions are counted by database triggers (migration 0010) and not by the code that writes: every
 writer (the ORM, Core executemany imports, catalogue syncs, the API, a cascade from a deleted member, a
 hand-written statement) passes through the triggers, so no write path can be forgotten, and the counters
 commit or roll back with the write itself.

@@ -157,6 +157,14 @@ def link_record(session: Session, owner_id: int, item_id: int, release_id: int) 
     return item
 
 
+def link_release(session: Session, api: DiscogsApi, owner_id: int, item_id: int,
+                 release_id: int) -> tuple[Item, dict[str, Any], bool]:  # fmt: skip
+    """Link a record to a release picked from a search, with the release's facts cached for a week (what valuing
+    and exporting it read): the page's and the command line's one way to link. Returns (item, facts, from_cache)."""
+    details, cached = release_details(session, api, release_id)
+    return link_record(session, owner_id, item_id, release_id), details, cached
+
+
 # ------------------------------------------------------------------------------------------ valuation
 @dataclass
 class ValueRefresh:

@@ -28,9 +28,8 @@ from services.http import AuthError, RateLimitedError, ServiceError
 from services.integrations import registry
 from services.integrations.discogs import oauth
 from services.integrations.discogs.catalog import (
-    link_record,
+    link_release,
     refresh_record_values,
-    release_details,
     search_releases,
 )
 from services.integrations.discogs.importer import import_discogs_csv, import_from_account
@@ -130,8 +129,7 @@ def cmd_catalog_search_discogs(
                 pick = args.pick or 1
                 if not 1 <= pick <= len(hits):
                     raise InvalidInput(f"--pick is between 1 and {len(hits)}.", code="INVALID_PICK")
-                details, cached = release_details(session, api, hits[pick - 1].release_id)  # cached for a week
-                item = link_record(session, actor.id, args.link, hits[pick - 1].release_id)
+                item, details, cached = link_release(session, api, actor.id, args.link, hits[pick - 1].release_id)
                 linked = {"item": item.id, "releaseId": item.discogs_release_id, "artist": details["artist"],
                           "title": details["title"], "fromCache": cached}  # fmt: skip
     except ServiceError as error:
