@@ -139,17 +139,17 @@ def list_items(
 def page_of_items(
     session: Session, owner_id: int, filters: ItemFilter, *, limit: int, offset: int
 ) -> tuple[list[Item], int]:
-    """One page of the filtered items and how many match, from one statement: the page walks the list order's
-    index and stops at ``limit``; the count, an uncorrelated scalar subquery, is computed once from the
-    index (a window count would drag every matching row through the statement); only a page past the end
-    needs a second statement."""
-    matching = _filtered(owner_id, filters).with_only_columns(Item.id).subquery()
-    total = select(func.count()).select_from(matching).scalar_subquery()
-    query = _filtered(owner_id, filters).add_columns(total).order_by(Item.kind, Item.title, Item.id)
-    rows = session.execute(query.offset(offset).limit(limit)).all()
-    if not rows:
+    """One page of the filtered items (ORM objects, for pages that edit them) and how many match: the same
+    statement as ``page_of_rows``, selecting the items themselves."""
+    statement = _page_of_rows_statement(filters, _ITEMS)
+    values = {"page_owner": owner_id, "page_limit": limit, "page_offset": offset}
+    found = session.execute(statement, values).all()
+    if not found:
         return [], count_items(session, owner_id, filters) if offset else 0
-    return [row[0] for row in rows], int(rows[0][1])
+    return [row[0] for row in found], int(found[0].total)
+
+
+_ITEMS: Select[tuple[Item]] = select(Item)  # one object, so the statement cache below keys on it
 
 
 def page_of_rows(
