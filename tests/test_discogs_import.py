@@ -193,3 +193,14 @@ def test_record_values_from_price_suggestions_or_else_the_lowest_marketplace_pri
     with session_scope(engine) as db, member_api(db, env.settings, env.vault, owner.id) as api:
         again = refresh_record_values(db, api, owner.id)
     assert (again.fresh, again.calls) == (2, 0)
+
+
+def test_one_year_rule_for_the_api_and_the_csv_export() -> None:
+    from services.integrations.discogs.mapping import discogs_year
+    from services.validation import OutOfRange
+
+    assert [discogs_year(v) for v in (1977, "1977", "1977-05-00", "1977-00-00", 0, "0", "", None)] == [
+        1977, 1977, 1977, 1977, None, None, None, None,
+    ]  # fmt: skip
+    with pytest.raises(OutOfRange):
+        discogs_year("19771")  # five digits: refused, not read as 1977

@@ -33,12 +33,17 @@ from services.importers.merge import SNAPSHOT_KEY, merge_keeping_edits
 from services.importers.row_limit import DEFAULT_MAX_ROWS, check_row_count
 from services.integrations.discogs.api import PER_PAGE
 from services.integrations.discogs.catalog import cache_releases
-from services.integrations.discogs.mapping import instance_field_values, record_fields, release_summary
+from services.integrations.discogs.mapping import (
+    discogs_year,
+    instance_field_values,
+    record_fields,
+    release_summary,
+)
 from services.integrations.discogs.oauth import member_api
 from services.states import ItemKind, ItemStatus, JobStatus, SyncService
 from services.store.db import session_scope
 from services.store.models import Item, Job, table_of, utcnow
-from services.validation import OutOfRange, check_id, check_rating, check_year
+from services.validation import OutOfRange, check_id, check_rating
 
 ACCOUNT_SOURCE = SyncService.DISCOGS
 CSV_SOURCE = "discogs-csv"
@@ -124,12 +129,6 @@ class _Upserter:
 
 
 # ------------------------------------------------------------------------------------------ CSV
-def _year(released: str) -> int | None:
-    """The year of Discogs' "Released" ("1977", "1977-05-00"; "0" or empty: unknown)."""
-    head = (released or "").strip()[:4]
-    return check_year(int(head)) if head.isascii() and head.isdigit() and int(head) > 0 else None
-
-
 def _csv_mapped(row: dict[str, str]) -> dict[str, Any]:
     """Our item's fields for one CSV row; OutOfRange names the first value that cannot be right."""
 
@@ -143,7 +142,7 @@ def _csv_mapped(row: dict[str, str]) -> dict[str, Any]:
     fmt = cell("Format")
     summary = {
         "release_id": release_id, "title": cell("Title") or "", "artist": cell("Artist") or "",
-        "year": _year(cell("Released") or ""), "labels": labels,
+        "year": discogs_year(cell("Released")), "labels": labels,
         "formats": [{"name": fmt, "qty": "1", "descriptions": []}] if fmt else [],
         "country": None, "genres": [], "styles": [], "thumb": None,
     }  # fmt: skip

@@ -47,16 +47,22 @@ def release_summary(info: Mapping[str, Any]) -> dict[str, Any]:
          "descriptions": [str(d) for d in f.get("descriptions") or []]}
         for f in info.get("formats") or []
     ]  # fmt: skip
-    year = str(info.get("year") or "").strip()  # 0: unknown
     return {
         "release_id": check_id(info["id"], name="release id"), "title": str(info.get("title") or ""),
         "artist": artist_names(info.get("artists")),
-        "year": check_year(int(year)) if year.isascii() and year.isdigit() and int(year) else None,
+        "year": discogs_year(info.get("year")),
         "labels": labels, "formats": formats, "country": info.get("country") or None,
         "genres": list(info.get("genres") or []), "styles": list(info.get("styles") or []),
         "thumb": info.get("thumb") or info.get("cover_image") or None,
         "barcodes": [str(i.get("value")) for i in info.get("identifiers") or [] if i.get("type") == "Barcode"],
     }  # fmt: skip
+
+
+def discogs_year(value: object) -> int | None:
+    """The year of a Discogs year or date: the API's 1977, the CSV export's "Released" "1977-05-00"; 0 or
+    empty is unknown. One rule for both imports; a year out of range raises OutOfRange (a refused row)."""
+    head = str(value or "").strip().split("-")[0]
+    return check_year(int(head)) if head.isascii() and head.isdigit() and int(head) else None
 
 
 def format_text(formats: list[Mapping[str, Any]]) -> str:
