@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from services.collection import add_item
 from services.demo import load_demo
-from services.overview import movers_since, overview, totals
+from services.exchange_rates import current_rates
+from services.overview import _movers, movers_since, overview, totals
 from services.pricing import Observation, record_observations, valuation
 from services.store.models import User, utcnow
 
@@ -83,3 +84,59 @@ def test_movers_compare_with_the_newest_price_at_or_before_each_cutoff(session: 
     assert [(m.item_id, m.before, m.now) for m in moved[7]] == [(coin.id, Decimal("240.00"), Decimal("300.00"))]
     assert [(m.item_id, m.before, m.now) for m in moved[30]] == [(coin.id, Decimal("220.00"), Decimal("300.00"))]
     assert moved[30][0].since.date() == (utcnow() - timedelta(days=35)).date()
+
+
+def test_movers_edges_ties_currencies_and_until_when(session: Session, owner: User) -> None:
+    """Two observations at the same moment count as one (the higher value), a series whose currency changed
+    converts each side in its own currency, a series with nothing before a cutoff has no mover for it, and
+    the answer holds until a cutoff passes the first observation after it."""
+    now = utcnow()
+    tied = add_item(session, owner.id, kind="coin", title="tied")
+    dollars = add_item(session, owner.id, kind="coin", title="once in dollars")
+    young = add_item(session, owner.id, kind="coin", title="priced 20 days ago")
+    record_observations(session, [
+        Observation("item", str(item.id), "manual", "", "estimate", code, Decimal(value), now - timedelta(days=ago))
+        for item, code, value, ago in ((tied, "EUR", "90", 40), (tied, "EUR", "100", 40), (tied, "EUR", "80", 40),
+                                       (tied, "EUR", "130", 0), (dollars, "USD", "100", 40),
+                                       (dollars, "EUR", "100", 0), (young, "EUR", "10", 20), (young, "EUR", "12", 0))
+    ])  # fmt: skip
+    in_euros = current_rates().convert(Decimal(100), "USD", "EUR").quantize(Decimal("0.01"))  # type: ignore[union-attr]
+    moved = _movers(session, owner.id, "EUR", (7, 30), limit=10)
+    assert {m.item_id: (m.before, m.now) for m in moved.found[30]} == {
+        tied.id: (Decimal("100.00"), Decimal("130.00")),
+        dollars.id: (in_euros, Decimal("100.00")),
+    }
+    assert {m.item_id for m in moved.found[7]} == {tied.id, dollars.id, young.id}
+    # The 30-day cutoff reaches the observations of 20 days ago in 10 days; the 7-day one, today's in 7.
+    assert moved.valid_until is not None
+    assert abs(moved.valid_until - (now + timedelta(days=7))) < timedelta(minutes=1)
+
+
+def test_movers_rank_exactly_past_the_first_ten(session: Session, owner: User) -> None:
+    """With more movers than shown, in several currencies and with equal changes, the ten shown are the ten
+    largest changes to the cent in the display currency (equal ones by item), as converting every line would
+    rank them."""
+    now, rates = utcnow(), current_rates()
+    lines = []
+    for n in range(24):
+        item = add_item(session, owner.id, kind="coin", title=f"coin {n}", quantity=1 + n % 3)
+        code, scale = (("EUR", 1), ("USD", 1), ("JPY", 100))[n % 3]  # a yen change looks big until converted
+        then = Decimal(100 + n) * scale
+        today = then + Decimal(n % 7) * scale + Decimal("0.01") * (n % 2)
+        lines.append((item.id, item.quantity, code, then, today))
+        record_observations(session, [
+            Observation("item", str(item.id), "manual", "", "estimate", code, value, now - timedelta(days=ago))
+            for value, ago in ((then, 40), (today, 0))
+        ])  # fmt: skip
+    expected = []
+    for item_id, quantity, code, then, today in lines:
+        before, after = (
+            (rates.convert(value, code, "EUR") * quantity).quantize(Decimal("0.01"))  # type: ignore[operator]
+            for value in (then, today)
+        )
+        if before != after:
+            expected.append((-abs(after - before), item_id))
+    shown = movers_since(session, owner.id, "EUR", (30,), limit=10)[30]
+    assert [(m.item_id, abs(m.change)) for m in shown] == [
+        (item_id, -change) for change, item_id in sorted(expected)[:10]
+    ]
