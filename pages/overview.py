@@ -1,30 +1,86 @@
 """Overview: what the collection is worth and what it cost, by kind; value over time; top items, movers and
-recent additions. Figures come from services/overview.py; this page only draws them."""
+recent additions. Figures come from services/overview.py; this page only draws them.
 
+The page never waits for them to be computed (seconds at 100,000 items): it shows the remembered Overview
+(services/memo.py) at once, and when a write has made it stale, says so and computes it again in a
+background task (services/tasks.py, one per member whichever tab starts it), rerunning when that ends. Only
+a member's very first Overview of a small collection is computed in the view (well under a second)."""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from services import labels
+from services.collection import count_items
 from services.demo import load_demo
-from services.overview import overview
+from services.errors import VitrineError
+from services.overview import overview, remembered_overview
+from services.states import JobStatus
+from services.task_work import overview_work
+from services.tasks import Task, TaskState, latest_task, run_in_thread, start_task
 from ui import cache
+from ui.progress import task_panel
 from ui.session import app_context, current_actor
 
+INLINE_ENTRIES = 2_000  # a first Overview of up to this many entries is computed in the view, not in a task
+
 actor = current_actor()
+context = app_context()
 st.title("Overview")
 
-with app_context().session() as session:  # remembered in the database until its data changes (services/memo.py)
-    data = overview(session, actor.id, actor.currency)
+
+def start_update() -> TaskState | None:
+    """Compute the member's Overview in a background task; if one is already running (another tab started it),
+    that one. Returns the task's state."""
+    try:
+        with context.session() as session:
+            job_id = start_task(session, actor.id, Task.OVERVIEW, total=1, unit="steps", step="Computing")
+    except VitrineError:  # started by another tab a moment ago: follow that one
+        pass
+    else:
+        run_in_thread(context.engine, job_id, overview_work(context, actor.id, actor.currency))
+    with context.session() as session:
+        return latest_task(session, actor.id, Task.OVERVIEW)
+
+
+with context.session() as session:  # the task's state before the memo (see ui/progress.py task_panel)
+    update = latest_task(session, actor.id, Task.OVERVIEW)
+    memo = remembered_overview(session, actor.id, actor.currency)
+    first_and_small = memo is None and count_items(session, actor.id) <= INLINE_ENTRIES
+if memo is not None and memo.current:
+    data = memo.value
+elif first_and_small:
+    with context.session() as session:
+        data = overview(session, actor.id, actor.currency)
+else:
+    running = update is not None and update.running
+    # A run that failed since the memo was computed is not started again by itself (it would fail in a loop):
+    # its lines say why, and a button starts it.
+    failed = (update is not None and not running and update.status is not JobStatus.DONE
+              and (memo is None or update.finished_at is None or update.finished_at > memo.computed_at))  # fmt: skip
+    if not running and not failed:
+        update = start_update()
+    if memo is None:
+        st.caption("Computing your Overview for the first time: it reads a year of prices of every item.")
+    else:
+        note = "updating…" if not failed else "updating them stopped."
+        st.caption(f"Figures from {labels.moment(memo.computed_at)}, before your latest changes — {note}")
+    task_panel(context, actor.id, Task.OVERVIEW, update)
+    if failed and st.button("Update the figures", key="update_overview", icon=":material/refresh:"):
+        start_update()
+        st.rerun()
+    if memo is None:
+        st.stop()
+    data = memo.value
 totals = data.totals
 currency = totals.currency
 if totals.copies == 0:
     st.info("Your collection is empty. Load the demo collection to look around, or import your own coins "
             "(OpenNumismat), cards (CSV or the Catalog page) or records.")  # fmt: skip
     if st.button("Load the demo collection", key="load_demo", type="primary"):
-        with st.spinner("Loading the demo collection…"), app_context().session() as session:
+        with st.spinner("Loading the demo collection…"), context.session() as session:
             result = load_demo(session, actor.id)
+            overview(session, actor.id, actor.currency)  # small: remembered now, so the next run shows it
         cache.invalidate()
         st.success(f"Added {result.created} demo items.")
         st.rerun()

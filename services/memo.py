@@ -12,6 +12,10 @@ Why it can never show a stale number:
 - an answer that depends on the clock (movers since 7 and 30 days ago) says until when it holds.
 On SQLite a memo is only written when the database's one writer is free at once: a view during a long
 import shows the computed answer without waiting for the import to commit.
+
+remembered() always answers current figures (the command line and the API use it). recalled() reads a memo
+as it is, saying whether it is still current, and never computes: the Overview page shows it at once while
+a background task computes the current one (pages/overview.py), so no view waits for a recompute.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ import logging
 import types
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -74,6 +79,29 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Recalled(Generic[T]):
+    """A remembered answer read as it is, without computing it: a page shows it at once, current or not, while
+    a background task computes the current one (pages/overview.py)."""
+
+    value: T
+    computed_at: datetime
+    current: bool  # its basis matches the data now and it has not expired: what remembered() would return
+
+
+def recalled(
+    session: Session, owner_id: int, answer: str, currency: str, rates: ExchangeRates, shape: type[T]
+) -> Recalled[T] | None:
+    """The member's remembered ``answer`` in ``currency`` and whether it is current, never computing it (None:
+    never remembered). Two lookups by primary key, like a warm remembered()."""
+    current = basis(session, owner_id, rates)
+    memo = _memo(session, owner_id, answer, currency)
+    if memo is None:
+        return None
+    value = typing.cast(T, _decode(shape, json.loads(memo.payload)))
+    return Recalled(value, memo.computed_at, _holds(memo, current))
+
+
 def remembered(
     session: Session,
     owner_id: int,
@@ -82,17 +110,17 @@ def remembered(
     rates: ExchangeRates,
     shape: type[T],
     compute: Callable[[], tuple[T, datetime | None]],
+    *,
+    wait_for_writer: bool = False,
 ) -> T:
     """The member's ``answer`` in ``currency``: the memo when its basis is unchanged and it has not expired,
     else ``compute()`` (the answer and until when it holds, None for as long as the data is unchanged),
-    remembered for the next view. ``shape`` is the answer's dataclass, to read the memo back."""
+    remembered for the next view. ``shape`` is the answer's dataclass, to read the memo back.
+    ``wait_for_writer``: on SQLite, wait for the one writer to remember it (a background task can; a view
+    must not), and fail if it stays busy, instead of skipping the memo."""
     current = basis(session, owner_id, rates)
-    memo = session.execute(
-        select(AggregateMemo.basis, AggregateMemo.valid_until, AggregateMemo.payload).where(
-            AggregateMemo.owner_id == owner_id, AggregateMemo.answer == answer, AggregateMemo.currency == currency
-        )
-    ).first()
-    if memo is not None and memo.basis == current and (memo.valid_until is None or utcnow() < memo.valid_until):
+    memo = _memo(session, owner_id, answer, currency)
+    if memo is not None and _holds(memo, current):
         return typing.cast(T, _decode(shape, json.loads(memo.payload)))
     value, valid_until = compute()
     _store(
@@ -106,11 +134,25 @@ def remembered(
             "payload": json.dumps(_encode(value)),
             "computed_at": utcnow(),
         },
+        wait=wait_for_writer,
     )
     return value
 
 
-def _store(session: Session, row: dict[str, Any]) -> None:
+def _memo(
+    session: Session, owner_id: int, answer: str, currency: str
+) -> Row[str, datetime | None, str, datetime] | None:
+    return session.execute(
+        select(AggregateMemo.basis, AggregateMemo.valid_until, AggregateMemo.payload, AggregateMemo.computed_at)
+        .where(AggregateMemo.owner_id == owner_id, AggregateMemo.answer == answer, AggregateMemo.currency == currency)
+    ).first()  # fmt: skip
+
+
+def _holds(memo: Row[str, datetime | None, str, datetime], current: str) -> bool:
+    return bool(memo.basis == current and (memo.valid_until is None or utcnow() < memo.valid_until))
+
+
+def _store(session: Session, row: dict[str, Any], *, wait: bool) -> None:
     from sqlalchemy.dialects import postgresql, sqlite  # here, as in services.pricing: not for a CLI start
 
     dialect = session.get_bind().dialect.name
@@ -119,7 +161,7 @@ def _store(session: Session, row: dict[str, Any]) -> None:
         index_elements=["owner_id", "answer", "currency"],
         set_={name: statement.excluded[name] for name in ("basis", "valid_until", "payload", "computed_at")},
     )
-    if dialect != "sqlite":
+    if dialect != "sqlite" or wait:
         session.execute(statement, row)
         return
     connection = session.connection()

@@ -17,12 +17,13 @@ from sqlalchemy import Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from services.exchange_rates import ExchangeRates, current_rates
-from services.memo import remembered
+from services.memo import Recalled, recalled, remembered
 from services.pricing import PRICE_KEY, HistoryPoint, Valuation, priced_items, valuation, value_history
 from services.store.db import without_jit
 from services.store.models import Item, PriceObservation, utcnow
 
 CENT = Decimal("0.01")
+OVERVIEW = "overview"  # the memo's answer name (services/memo.py)
 
 
 @dataclass(frozen=True)
@@ -358,10 +359,12 @@ class Overview:
     recent: list[RecentItem]
 
 
-def overview(session: Session, owner_id: int, currency: str) -> Overview:
+def overview(session: Session, owner_id: int, currency: str, *, wait_for_writer: bool = False) -> Overview:
     """The Overview, remembered per member and currency until the member's items, any price, the price order
     or the exchange rates change, or a movers' cutoff passes an observation (services/memo.py): computing it
-    reads every observation of every held item's series, seconds at 100,000 items."""
+    reads every held item's series, seconds at 100,000 items. Always current: the command line, the API and
+    background tasks use it; the page shows remembered_overview() while a task runs this.
+    ``wait_for_writer``: see services.memo.remembered."""
     rates = current_rates()
 
     def compute() -> tuple[Overview, datetime | None]:
@@ -374,4 +377,10 @@ def overview(session: Session, owner_id: int, currency: str) -> Overview:
         )  # fmt: skip
         return answer, moved.valid_until
 
-    return remembered(session, owner_id, "overview", currency, rates, Overview, compute)
+    return remembered(session, owner_id, OVERVIEW, currency, rates, Overview, compute, wait_for_writer=wait_for_writer)
+
+
+def remembered_overview(session: Session, owner_id: int, currency: str) -> Recalled[Overview] | None:
+    """The member's Overview as last remembered and whether it is still current, without computing it (None:
+    never computed): the page shows it at once, even when a write made it stale, while a task updates it."""
+    return recalled(session, owner_id, OVERVIEW, currency, current_rates(), Overview)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from services.context import AppContext
 from services.importers.cards_csv import import_cards_csv
@@ -170,6 +171,26 @@ def _file_import_outcome(report: TaskReporter, done: _FileImportReport) -> TaskO
 def _refused_rows(errors: Sequence[Mapping[str, Any]]) -> list[tuple[Level, str]]:
     """One warning line per row an import refused (an import's error list is bounded)."""
     return [(Level.WARNING, f"Row {error['row']}: {error['reason']}") for error in errors]
+
+
+def overview_work(context: AppContext, owner_id: int, currency: str) -> Work:
+    """Compute the member's Overview and remember it (services/memo.py), off the page: the page shows the
+    remembered figures meanwhile and reruns when this ends. It waits for SQLite's one writer to remember it
+    (a page view would not); if an import holds the writer longer than the wait, it says so and stops."""
+
+    def work(report: TaskReporter) -> TaskOutcome:
+        report(0, 1, "Computing the Overview", force=True)
+        try:
+            with session_scope(context.engine) as session:
+                overview(session, owner_id, currency, wait_for_writer=True)
+        except OperationalError:
+            log.exception("the Overview of member %s was computed but not remembered", owner_id)
+            busy = "The new figures could not be saved while another task was writing; open the Overview again."
+            return TaskOutcome(((Level.WARNING, busy),), complete=False)
+        report(1, 1, force=True)
+        return TaskOutcome(((Level.SUCCESS, "The Overview is up to date."),))
+
+    return work
 
 
 def _then_overview(context: AppContext, owner_id: int, work: Work) -> Work:

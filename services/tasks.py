@@ -45,6 +45,7 @@ class Task(StrEnum):
     OPENNUMISMAT_IMPORT = "opennumismat_import"
     CARDS_CSV_IMPORT = "cards_csv_import"
     DISCOGS_CSV_IMPORT = "discogs_csv_import"
+    OVERVIEW = "overview"  # the member's Overview computed again while the page shows the remembered one
 
 
 class Level(StrEnum):

@@ -18,7 +18,15 @@ from services.collection import add_item, delete_item, update_item
 from services.config import current_settings, load_settings, use_settings
 from services.demo import load_demo
 from services.exchange_rates import current_rates
-from services.overview import Overview, movers_since, overview, recent_additions, top_items, totals
+from services.overview import (
+    Overview,
+    movers_since,
+    overview,
+    recent_additions,
+    remembered_overview,
+    top_items,
+    totals,
+)
 from services.pricing import Observation, record_observations, set_own_estimate, valuation, value_history
 from services.store.db import session_scope
 from services.store.models import Item, LatestPrice, PriceObservation, User, table_of, utcnow
@@ -199,3 +207,17 @@ def _rates_zip(csv: str) -> bytes:
 def _default_price_order() -> Iterator[None]:
     yield
     use_settings(load_settings())
+
+
+def test_the_remembered_overview_is_read_as_it_is_and_says_whether_it_is_current(
+    session: Session, owner: User, remembered: Overview, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the page shows while a task updates it: the memo, and whether it still holds, never computed."""
+    monkeypatch.setattr(overview_module, "_movers", lambda *_args, **_kwargs: pytest.fail("computed"))
+    assert remembered_overview(session, owner.id + 1000, "EUR") is None  # never computed
+    shown = remembered_overview(session, owner.id, "EUR")
+    assert shown is not None and shown.current and shown.value == remembered
+    add_item(session, owner.id, kind="coin", title="one more")
+    stale = remembered_overview(session, owner.id, "EUR")
+    assert stale is not None and not stale.current and stale.value == remembered
+    assert stale.computed_at == shown.computed_at

@@ -6,15 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
+from services.accounts import ensure_local_user
 from services.collection import add_item
+from services.context import open_context
 from services.demo import load_demo
 from services.exchange_rates import current_rates
-from services.overview import _movers, movers_since, overview, totals
-from services.pricing import Observation, record_observations, valuation
+from services.overview import _movers, movers_since, overview, remembered_overview, totals
+from services.pricing import Observation, record_observations, set_own_estimate, valuation
 from services.store.models import User, utcnow
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -140,3 +144,45 @@ def test_movers_rank_exactly_past_the_first_ten(session: Session, owner: User) -
     assert [(m.item_id, abs(m.change)) for m in shown] == [
         (item_id, -change) for change, item_id in sorted(expected)[:10]
     ]
+
+
+def test_the_page_shows_remembered_figures_while_a_task_updates_them(
+    app_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a write the page shows the figures remembered before it, says they are being updated, and computes
+    nothing itself; one background task (whichever tab looks) computes them, and the page then shows them."""
+    import services.overview as overview_module
+    import services.tasks as tasks_module
+
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.button(key="load_demo").click().run()
+    before = {metric.label: metric.value for metric in at.metric}["Estimated value"]
+    with open_context().session() as session:
+        owner_id = ensure_local_user(session).id
+        coin = add_item(session, owner_id, kind="coin", title="Sol 1864")
+        set_own_estimate(session, coin.id, Decimal("250000"), "EUR")
+    started: list[tuple[int, Any]] = []
+    real_run_in_thread = tasks_module.run_in_thread
+    monkeypatch.setattr(tasks_module, "run_in_thread", lambda _engine, job_id, work: started.append((job_id, work)))
+    real_movers = overview_module._movers
+    monkeypatch.setattr(overview_module, "_movers", lambda *_args, **_kwargs: pytest.fail("computed in the page"))
+
+    at.run()
+    assert not at.exception, at.exception
+    assert {metric.label: metric.value for metric in at.metric}["Estimated value"] == before
+    assert any("before your latest changes — updating…" in caption.value for caption in at.caption)
+    other_tab = AppTest.from_file(APP, default_timeout=90).run()
+    assert not other_tab.exception, other_tab.exception
+    assert len(started) == 1  # the second tab follows the running task
+
+    monkeypatch.setattr(overview_module, "_movers", real_movers)
+    job_id, work = started[0]
+    real_run_in_thread(open_context().engine, job_id, work).join(timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    after = {metric.label: metric.value for metric in at.metric}["Estimated value"]
+    assert Decimal(after.split()[0].replace(",", "")) - Decimal(before.split()[0].replace(",", "")) == 250_000
+    assert not any("latest changes" in caption.value for caption in at.caption)
+    with open_context().session() as session:
+        remembered = remembered_overview(session, owner_id, "EUR")
+        assert remembered is not None and remembered.current
