@@ -335,11 +335,13 @@ def after_a_write(session: Session, owner: int, repeat: int) -> None:
     shown = timed(lambda: overview.remembered_overview(session, owner, CURRENCY), repeat)
     stale = "stale" if shown.answer is not None and not shown.answer.current else "NOT STALE"
     recompute = timed(lambda: product_overview(session, owner, current_rates()), 1)
+    movers = timed(lambda: overview.movers_since(session, owner, CURRENCY, (7, 30)), repeat)
     target = f"  (target ≤ {TARGETS['overview (whole page)'] * 1000:.0f} ms)"
     print(f"  {'overview page after a write':<36} {shown.best * 1000:>7.0f}ms {shown.first * 1000:>7.0f}ms "
           f"{'':>9} {'':>6}  remembered figures ({stale}) shown at once{target}")  # fmt: skip
     print(f"  {'  its recompute (background task)':<36} {'':>9} {recompute.first * 1000:>7.0f}ms "
           f"{'':>9} {'':>6}  cold, off the page")  # fmt: skip
+    print(f"  {'  its movers alone (7 and 30 days)':<36} {movers.best * 1000:>7.0f}ms {movers.first * 1000:>7.0f}ms")
 
 
 def _load() -> str:
