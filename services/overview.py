@@ -229,8 +229,7 @@ def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, 
         .cte("held")
         .prefix_with("MATERIALIZED")
     )
-    series = select(*(held.c[name] for name in PRICE_KEY)).group_by(*(held.c[name] for name in PRICE_KEY))
-    series_ = series.subquery("series")
+    series = select(*(held.c[name] for name in PRICE_KEY)).group_by(*(held.c[name] for name in PRICE_KEY)).subquery()
     observation = (PriceObservation.observed_at, PriceObservation.currency, PriceObservation.value)
 
     def seek(columns: tuple[Any, ...], cutoff: datetime, *, before: bool) -> Select[Any]:
@@ -238,7 +237,7 @@ def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, 
         ``columns``: one index seek."""
         return (
             select(*columns)
-            .where(*(getattr(PriceObservation, name) == series_.c[name] for name in PRICE_KEY),
+            .where(*(getattr(PriceObservation, name) == series.c[name] for name in PRICE_KEY),
                    observation[0] <= cutoff if before else observation[0] > cutoff)
             .order_by(*(part.desc() if before else part.asc() for part in observation))
             .limit(1)
@@ -251,7 +250,7 @@ def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, 
         laterals = {days: seek(observation, cutoff, before=True).lateral(f"then_{days}")
                     for days, cutoff in cutoffs.items()}  # fmt: skip
         dates_query = select(
-            *series_.c,
+            *series.c,
             *nexts,
             *(
                 laterals[days].c[column.name].label(f"{name}_{days}")
@@ -259,12 +258,12 @@ def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, 
                 for name, column in zip(names, observation, strict=True)
             ),
         )
-        dates_query = dates_query.select_from(series_)
+        dates_query = dates_query.select_from(series)
         for lateral in laterals.values():
             dates_query = dates_query.outerjoin(lateral, true())
     else:  # SQLite has no LATERAL: a scalar subquery, a seek, per column
         dates_query = select(
-            *series_.c,
+            *series.c,
             *nexts,
             *(
                 seek((column,), cutoff, before=True).scalar_subquery().label(f"{name}_{days}")
@@ -272,7 +271,7 @@ def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, 
                 for name, column in zip(names, observation, strict=True)
             ),
         )
-    dates = dates_query.cte("dates").prefix_with("MATERIALIZED")  # fmt: skip
+    dates = dates_query.cte("dates").prefix_with("MATERIALIZED")
 
     factors = {code: float(factor) for code in {*rates.currencies, currency}
                if (factor := rates.convert(Decimal(1), code, currency)) is not None}  # fmt: skip
