@@ -143,6 +143,29 @@ def test_overview_renders_the_totals(page, served_app: str, tmp_path: Path) -> N
     page.screenshot(path=str(_screenshot_dir(tmp_path) / "overview.png"), full_page=True)
 
 
+def test_the_overview_updates_itself_after_a_change(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """After a change made elsewhere (here on the command line) the Overview shows the figures from before it at
+    once, says they are being updated, and shows the new ones without a reload (pages/overview.py)."""
+    from playwright.sync_api import expect
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with _serve(data) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_text("Estimated value").first.wait_for(timeout=30_000)
+        _wait_rendered(page)
+        copies = page.locator("[data-testid='stMetricValue']").nth(3)
+        before = int(copies.inner_text().replace(",", ""))
+        _cli(_app_env(data), "items", "add", "coin", "Sol 1864")
+        page.reload()
+        page.get_by_text("before your latest changes — updating…").first.wait_for(timeout=30_000)
+        expect(copies).to_have_text(f"{before + 1:,}", timeout=30_000)
+        expect(page.get_by_text("before your latest changes")).to_have_count(0)
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.close()
+
+
 @pytest.mark.parametrize("url_path", [p for p in PAGES if p != "overview"])
 def test_every_page_opens_in_the_browser(page, served_app: str, tmp_path: Path, url_path: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{served_app}/{url_path}")

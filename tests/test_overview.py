@@ -20,6 +20,7 @@ from services.exchange_rates import current_rates
 from services.overview import _movers, movers_since, overview, remembered_overview, totals
 from services.pricing import Observation, record_observations, set_own_estimate, valuation
 from services.store.models import User, utcnow
+from tests.sync_support import wait_task
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -186,3 +187,42 @@ def test_the_page_shows_remembered_figures_while_a_task_updates_them(
     with open_context().session() as session:
         remembered = remembered_overview(session, owner_id, "EUR")
         assert remembered is not None and remembered.current
+
+
+def test_a_failed_update_is_not_started_again_by_itself(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An update that failed says why and offers a button; the page does not start it again on every run (it
+    would fail in a loop)."""
+    import services.task_work as task_work_module
+    from services.tasks import Task, latest_task
+
+    def failing(*_args: Any) -> Any:
+        def work(_report: Any) -> Any:
+            raise RuntimeError("the database went away")
+
+        return work
+
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.button(key="load_demo").click().run()
+    before = {metric.label: metric.value for metric in at.metric}["Items (copies)"]
+    with open_context().session() as session:
+        add_item(session, ensure_local_user(session).id, kind="coin", title="Sol 1864")
+    working = task_work_module.overview_work
+    monkeypatch.setattr(task_work_module, "overview_work", failing)
+    at.run()
+    engine = open_context().engine
+    wait_task(engine, Task.OVERVIEW)
+    with open_context().session() as session:
+        first = latest_task(session, ensure_local_user(session).id, Task.OVERVIEW)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("updating them stopped" in caption.value for caption in at.caption)
+    assert any("unexpected error" in error.value for error in at.error)
+    with open_context().session() as session:
+        assert latest_task(session, ensure_local_user(session).id, Task.OVERVIEW) == first  # not started again
+    assert {metric.label: metric.value for metric in at.metric}["Items (copies)"] == before  # the old figures
+    monkeypatch.setattr(task_work_module, "overview_work", working)
+    at.button(key="update_overview").click().run()
+    wait_task(engine, Task.OVERVIEW)
+    at.run()
+    assert not any("latest changes" in caption.value for caption in at.caption)
+    assert int({metric.label: metric.value for metric in at.metric}["Items (copies)"]) == int(before) + 1
