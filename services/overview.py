@@ -8,6 +8,7 @@ items that have both a price and a known purchase price, and says over how many.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -220,14 +221,16 @@ def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, 
     cutoffs = {days: now - timedelta(days=days) for days in periods}
     priced = priced_items(owner_id)
     # The CTEs are MATERIALIZED (SQLite ≥ 3.35, PostgreSQL ≥ 12): inlined, the chosen prices were resolved twice
-    # and each seek ran again per item and per use of its column. They carry only what the ranking needs; the
-    # candidates' kind and title are read at the end.
+    # and each seek ran again per item and per use of its column (an older SQLite gets the slow plan, not a
+    # syntax error). They carry only what the ranking needs; the candidates' kind and title are read at the end.
+    old_sqlite = session.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35)
+    materialized = "" if old_sqlite else "MATERIALIZED"
     key = [priced.c[name] for name in PRICE_KEY]
     held = (
         select(priced.c.id, priced.c.quantity, priced.c.unit_price, priced.c.currency, *key)
         .where(priced.c.unit_price.is_not(None))
         .cte("held")
-        .prefix_with("MATERIALIZED")
+        .prefix_with(materialized)
     )
     series = select(*(held.c[name] for name in PRICE_KEY)).group_by(*(held.c[name] for name in PRICE_KEY)).subquery()
     observation = (PriceObservation.observed_at, PriceObservation.currency, PriceObservation.value)
@@ -271,7 +274,7 @@ def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, 
                 for name, column in zip(names, observation, strict=True)
             ),
         )
-    dates = dates_query.cte("dates").prefix_with("MATERIALIZED")
+    dates = dates_query.cte("dates").prefix_with(materialized)
 
     factors = {code: float(factor) for code in {*rates.currencies, currency}
                if (factor := rates.convert(Decimal(1), code, currency)) is not None}  # fmt: skip
@@ -289,7 +292,7 @@ def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, 
         # which then indexes dates (as an inner join it scanned dates once per item).
         .outerjoin(dates, and_(*(dates.c[name] == held.c[name] for name in PRICE_KEY)))
         .cte("lines")
-        .prefix_with("MATERIALIZED")
+        .prefix_with(materialized)
     )  # fmt: skip
 
     def within_reach(days: int) -> Any:

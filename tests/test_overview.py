@@ -226,3 +226,17 @@ def test_a_failed_update_is_not_started_again_by_itself(app_env: str, monkeypatc
     at.run()
     assert not any("latest changes" in caption.value for caption in at.caption)
     assert int({metric.label: metric.value for metric in at.metric}["Items (copies)"]) == int(before) + 1
+
+
+def test_movers_on_a_sqlite_older_than_materialized_ctes(
+    session: Session, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite before 3.35 has no MATERIALIZED: the same movers, by the slower plan, not a syntax error."""
+    import types
+
+    import services.overview as overview_module
+
+    load_demo(session, owner.id)
+    current = movers_since(session, owner.id, "EUR", (7, 30))
+    monkeypatch.setattr(overview_module, "sqlite3", types.SimpleNamespace(sqlite_version_info=(3, 34, 1)))
+    assert movers_since(session, owner.id, "EUR", (7, 30)) == current and current[30]
