@@ -61,7 +61,8 @@ else:
     if not running and not failed:
         update = start_update()
     if memo is None:
-        st.caption("Computing your Overview for the first time: it reads a year of prices of every item.")
+        st.caption("Computing your Overview for the first time: it reads a year of prices of every item."
+                   if not failed else "Your Overview could not be computed yet.")  # fmt: skip
     else:
         note = "updating…" if not failed else "updating them stopped."
         st.caption(f"Figures from {labels.moment(memo.computed_at)}, before your latest changes — {note}")
