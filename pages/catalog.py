@@ -16,10 +16,10 @@ from services.integrations.pokemontcg.values import card_prices
 from services.labels import moment
 from services.states import CARD_CONDITIONS, DUPLICATE_STRATEGIES
 from services.task_work import catalogue_sync_work
-from services.tasks import Task, latest_task, run_in_thread, start_task
+from services.tasks import Task, latest_task
 from services.text import normalize
 from ui import cache
-from ui.progress import task_panel
+from ui.progress import start_page_task, task_panel
 from ui.session import app_context, current_actor
 
 LANGUAGES = {"en": "English", "ja": "Japanese", "fr": "French", "de": "German", "it": "Italian", "es": "Spanish",
@@ -54,16 +54,11 @@ with st.expander("Update the catalogue from pokemontcg.io", expanded=syncing):  
         "Sets to sync (none chosen: every set)", list(sets), format_func=lambda s: sets.get(s, s), key="sync_sets"
     )
     force = st.checkbox("Also fetch sets that are still fresh", key="sync_force")
-    if st.button("Sync now", key="sync_now", icon=":material/sync:", disabled=syncing):
-        try:
-            with context.session() as session:
-                job_id = start_task(session, actor.id, Task.CATALOGUE_SYNC, total=len(to_sync) or None,
-                                    unit="sets", step="Starting…")  # fmt: skip
-        except VitrineError as error:
-            st.error(error.message)
-        else:
-            run_in_thread(context.engine, job_id, catalogue_sync_work(context, actor.id, to_sync, force))
-            st.rerun()
+    if st.button("Sync now", key="sync_now", icon=":material/sync:", disabled=syncing) and start_page_task(
+        context, actor.id, Task.CATALOGUE_SYNC, catalogue_sync_work(context, actor.id, to_sync, force),
+        total=len(to_sync) or None, unit="sets",
+    ):  # fmt: skip
+        st.rerun()
     task_panel(context, actor.id, Task.CATALOGUE_SYNC, sync_state)
 
 

@@ -5,7 +5,6 @@ before they are spent."""
 import streamlit as st
 
 from services.accounts import connections
-from services.errors import VitrineError
 from services.images import ImageCache, cached_uri, fetch_images, placeholder
 from services.integrations.numista.api import numista_api
 from services.integrations.numista.bulk_link import (
@@ -17,8 +16,8 @@ from services.integrations.numista.bulk_link import (
 )
 from services.integrations.numista.catalog import NumistaCatalog
 from services.task_work import numista_link_work, numista_search_work
-from services.tasks import Task, Work, run_in_thread, start_task
-from ui.progress import task_panel
+from services.tasks import Task, Work
+from ui.progress import start_page_task, task_panel
 from ui.session import app_context, current_actor
 
 PER_PAGE = 25
@@ -45,14 +44,8 @@ if not connected:
 
 def _start(task: Task, *, total: int, unit: str, work: Work) -> None:
     """Start one of this page's tasks in the background; its progress is shown below and survives leaving."""
-    try:
-        with context.session() as session:
-            job_id = start_task(session, actor.id, task, total=total, unit=unit, step="Starting…")
-    except VitrineError as error:
-        st.error(error.message)
-        return
-    run_in_thread(context.engine, job_id, work)
-    st.rerun()
+    if start_page_task(context, actor.id, task, work, total=total, unit=unit):
+        st.rerun()
 
 
 # The tasks' states are read before the coins and candidates: what a finished task wrote is then shown.

@@ -13,13 +13,12 @@ import streamlit as st
 from services import labels
 from services.collection import count_items
 from services.demo import load_demo
-from services.errors import VitrineError
 from services.overview import overview, remembered_overview
 from services.states import JobStatus
 from services.task_work import overview_work
-from services.tasks import Task, TaskState, latest_task, run_in_thread, start_task
+from services.tasks import Task, TaskState, latest_task
 from ui import cache
-from ui.progress import task_panel
+from ui.progress import start_page_task, task_panel
 from ui.session import app_context, current_actor
 
 INLINE_ENTRIES = 2_000  # a first Overview of up to this many entries is computed in the view, not in a task
@@ -32,13 +31,8 @@ st.title("Overview")
 def start_update() -> TaskState | None:
     """Compute the member's Overview in a background task; if one is already running (another tab started it),
     that one. Returns the task's state."""
-    try:
-        with context.session() as session:
-            job_id = start_task(session, actor.id, Task.OVERVIEW, total=1, unit="steps", step="Computing")
-    except VitrineError:  # started by another tab a moment ago: follow that one
-        pass
-    else:
-        run_in_thread(context.engine, job_id, overview_work(context, actor.id, actor.currency))
+    start_page_task(context, actor.id, Task.OVERVIEW, overview_work(context, actor.id, actor.currency), total=1,
+                    unit="steps", step="Computing", quiet=True)  # refused: another tab started it: follow that one
     with context.session() as session:
         return latest_task(session, actor.id, Task.OVERVIEW)
 

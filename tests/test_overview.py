@@ -154,6 +154,7 @@ def test_the_page_shows_remembered_figures_while_a_task_updates_them(
     nothing itself; one background task (whichever tab looks) computes them, and the page then shows them."""
     import services.overview as overview_module
     import services.tasks as tasks_module
+    import ui.progress as progress_module  # where pages start their tasks (start_page_task)
 
     at = AppTest.from_file(APP, default_timeout=90).run()
     at.button(key="load_demo").click().run()
@@ -164,7 +165,7 @@ def test_the_page_shows_remembered_figures_while_a_task_updates_them(
         set_own_estimate(session, coin.id, Decimal("250000"), "EUR")
     started: list[tuple[int, Any]] = []
     real_run_in_thread = tasks_module.run_in_thread
-    monkeypatch.setattr(tasks_module, "run_in_thread", lambda _engine, job_id, work: started.append((job_id, work)))
+    monkeypatch.setattr(progress_module, "run_in_thread", lambda _engine, job_id, work: started.append((job_id, work)))
     real_movers = overview_module._movers
     monkeypatch.setattr(overview_module, "_movers", lambda *_args, **_kwargs: pytest.fail("computed in the page"))
 

@@ -237,3 +237,40 @@ def test_a_late_tick_of_an_ended_task_draws_nothing(app_env: str) -> None:
     assert "task_running_catalogue_sync" not in at.session_state
     at.run()  # a late tick
     assert not at.exception and not at.progress and not at.success
+
+
+def test_a_page_task_the_member_already_runs_is_refused_and_its_upload_copy_removed(
+    app_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages start tasks through ui/progress.py: the member's same task still running refuses a second one (one
+    line, or nothing for a page that follows the running one), nothing is run, and an upload's private copy
+    is removed at once since no task will remove it."""
+    import tempfile
+
+    import ui.progress as progress
+    from services.accounts import ensure_local_user
+    from services.context import open_context
+
+    context = open_context()
+    with context.session() as session:
+        owner_id = ensure_local_user(session).id
+        start_task(session, owner_id, Task.OPENNUMISMAT_IMPORT, total=1, unit="coins", step="Importing")
+    ran: list[int] = []
+    monkeypatch.setattr(progress, "run_in_thread", lambda _engine, job_id, _work: ran.append(job_id))
+    errors: list[str] = []
+    monkeypatch.setattr(progress.st, "error", errors.append)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(uploads))
+
+    def work(_report: TaskReporter) -> TaskOutcome:
+        raise AssertionError("never run")
+
+    assert not progress.start_page_task(context, owner_id, Task.OPENNUMISMAT_IMPORT, work, total=1, unit="coins")
+    assert not progress.start_page_task(context, owner_id, Task.OPENNUMISMAT_IMPORT, work, total=1, unit="coins",
+                                        quiet=True)  # fmt: skip
+    progress.start_file_task(context, owner_id, Task.OPENNUMISMAT_IMPORT, b"data", suffix=".db", total=1,
+                             unit="coins", step="Importing", work=lambda _path: work)  # fmt: skip
+    assert ran == [] and len(errors) == 2 and list(uploads.iterdir()) == []
+    assert progress.start_page_task(context, owner_id, Task.CATALOGUE_SYNC, work, total=None, unit="sets")
+    assert len(ran) == 1

@@ -18,8 +18,8 @@ from services.importers.cards_csv import DETAIL_ROWS, CardImportReport, RowOutco
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 from services.states import MatchStatus
 from services.task_work import cards_csv_import_work
-from services.tasks import Task, run_in_thread, start_task
-from ui.progress import task_panel
+from services.tasks import Task
+from ui.progress import start_page_task, task_panel
 from ui.session import Actor
 
 UNDECIDED, SKIP = "?", "-"
@@ -121,13 +121,7 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
     if st.button("Import cards now", key="cards_csv_commit", type="primary",
                  disabled=not (preview.created or preview.updated) or importing):  # fmt: skip
         # The import runs on the server with the rows decided here: leaving the page does not stop it.
-        try:
-            with context.session() as session:
-                job_id = start_task(session, actor.id, Task.CARDS_CSV_IMPORT, total=sum(preview.matching.values()),
-                                    unit="rows", step="Importing cards")  # fmt: skip
-        except VitrineError as error:
-            st.error(error.message)
-            return
-        run_in_thread(context.engine, job_id, cards_csv_import_work(context, actor.id, data, choices=choices,
-                                                                    currency=currency))  # fmt: skip
-        st.rerun()
+        work = cards_csv_import_work(context, actor.id, data, choices=choices, currency=currency)
+        if start_page_task(context, actor.id, Task.CARDS_CSV_IMPORT, work, total=sum(preview.matching.values()),
+                           unit="rows", step="Importing cards"):  # fmt: skip
+            st.rerun()

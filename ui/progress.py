@@ -80,6 +80,22 @@ def task_panel(context: AppContext, owner_id: int, task: Task, state: TaskState 
     return state
 
 
+def start_page_task(context: AppContext, owner_id: int, task: Task, work: Work, *, total: int | None, unit: str,
+                    step: str = "Starting…", quiet: bool = False) -> bool:  # fmt: skip
+    """Start ``task`` on the server: leaving the page does not stop it, and the page's task_panel shows it. The
+    member's same task still running refuses it: one line on the page, or nothing when ``quiet`` (a page that
+    then follows the running one). Returns whether it started: the one home of starting a task from a page."""
+    try:
+        with context.session() as session:
+            job_id = start_task(session, owner_id, task, total=total, unit=unit, step=step)
+    except VitrineError as error:
+        if not quiet:
+            st.error(error.message)
+        return False
+    run_in_thread(context.engine, job_id, work)
+    return True
+
+
 def start_file_task(context: AppContext, owner_id: int, task: Task, data: bytes, *, suffix: str, total: int,
                     unit: str, step: str, work: Callable[[Path], Work]) -> None:  # fmt: skip
     """Start ``task`` on the server over a private copy of an upload (its work removes the copy): leaving the
@@ -87,12 +103,7 @@ def start_file_task(context: AppContext, owner_id: int, task: Task, data: bytes,
     handle, copy = tempfile.mkstemp(suffix=suffix)
     with os.fdopen(handle, "wb") as private:
         private.write(data)
-    try:
-        with context.session() as session:
-            job_id = start_task(session, owner_id, task, total=total, unit=unit, step=step)
-    except VitrineError as error:
-        Path(copy).unlink(missing_ok=True)
-        st.error(error.message)
+    if not start_page_task(context, owner_id, task, work(Path(copy)), total=total, unit=unit, step=step):
+        Path(copy).unlink(missing_ok=True)  # refused: the task that would have removed it never runs
         return
-    run_in_thread(context.engine, job_id, work(Path(copy)))
     st.rerun()
