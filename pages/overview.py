@@ -6,6 +6,8 @@ The page never waits for them to be computed (seconds at 100,000 items): it show
 background task (services/tasks.py, one per member whichever tab starts it), rerunning when that ends. Only
 a member's very first Overview of a small collection is computed in the view (well under a second)."""
 
+from datetime import UTC, datetime, timedelta
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -22,6 +24,7 @@ from ui.progress import start_page_task, task_panel
 from ui.session import app_context, current_actor
 
 INLINE_ENTRIES = 2_000  # a first Overview of up to this many entries is computed in the view, not in a task
+UPDATE_AT_MOST_EVERY = timedelta(minutes=1)  # between two updates the page starts by itself
 
 actor = current_actor()
 context = app_context()
@@ -52,16 +55,23 @@ else:
     # its lines say why, and a button starts it.
     failed = (update is not None and not running and update.status is not JobStatus.DONE
               and (memo is None or update.finished_at is None or update.finished_at > memo.computed_at))  # fmt: skip
-    if not running and not failed:
+    # Nor is one that ended less than a minute ago: a catalogue sync commits set by set, each commit making the
+    # figures stale again, and every open tab would recompute after every set (seconds of CPU each).
+    recent = (memo is not None and update is not None and not running and update.finished_at is not None
+              and datetime.now(UTC) - update.finished_at < UPDATE_AT_MOST_EVERY)  # fmt: skip
+    if not running and not failed and not recent:
         update = start_update()
     if memo is None:
         st.caption("Computing your Overview for the first time: it reads a year of prices of every item."
                    if not failed else "Your Overview could not be computed yet.")  # fmt: skip
+    elif recent and not failed:
+        st.caption(f"Figures from {labels.moment(memo.computed_at)}: your collection or its prices changed again "
+                   "since. They update by themselves at most once a minute.")  # fmt: skip
     else:
         note = "updating…" if not failed else "updating them stopped."
         st.caption(f"Figures from {labels.moment(memo.computed_at)}, before your latest changes — {note}")
     task_panel(context, actor.id, Task.OVERVIEW, update)
-    if failed and st.button("Update the figures", key="update_overview", icon=":material/refresh:"):
+    if (failed or recent) and st.button("Update the figures", key="update_overview", icon=":material/refresh:"):
         start_update()
         st.rerun()
     if memo is None:

@@ -13,7 +13,7 @@ Why it can never show a stale number:
 On SQLite a memo is only written when the database's one writer is free at once: a view during a long
 import shows the computed answer without waiting for the import to commit.
 
-remembered() always answers current figures (the command line and the API use it). recalled() reads a memo
+remembered() always answers current figures (the Overview's background task uses it). recalled() reads a memo
 as it is, saying whether it is still current, and never computes: the Overview page shows it at once while
 a background task computes the current one (pages/overview.py), so no view waits for a recompute.
 """
@@ -93,11 +93,12 @@ def recalled(
     session: Session, owner_id: int, answer: str, currency: str, rates: ExchangeRates, shape: type[T]
 ) -> Recalled[T] | None:
     """The member's remembered ``answer`` in ``currency`` and whether it is current, never computing it (None:
-    never remembered). Two lookups by primary key, like a warm remembered()."""
+    never remembered, or by another version of the code, whose fields may differ). Two lookups by primary key,
+    like a warm remembered()."""
     current = basis(session, owner_id, rates)
     memo = _memo(session, owner_id, answer, currency)
-    if memo is None:
-        return None
+    if memo is None or not memo.basis.endswith(f";code={code_version()}"):
+        return None  # computed by another version of the code: its fields may not be this version's
     value = typing.cast(T, _decode(shape, json.loads(memo.payload)))
     return Recalled(value, memo.computed_at, _holds(memo, current))
 

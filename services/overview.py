@@ -364,8 +364,8 @@ class Overview:
 def overview(session: Session, owner_id: int, currency: str, *, wait_for_writer: bool = False) -> Overview:
     """The Overview, remembered per member and currency until the member's items, any price, the price order
     or the exchange rates change, or a movers' cutoff passes an observation (services/memo.py): computing it
-    reads every held item's series, seconds at 100,000 items. Always current: the command line, the API and
-    background tasks use it; the page shows remembered_overview() while a task runs this.
+    reads every held item's series, seconds at 100,000 items. Always current: background tasks use it (and the
+    page for a small first Overview); the page shows remembered_overview() while a task runs this.
     ``wait_for_writer``: see services.memo.remembered."""
     rates = current_rates()
 

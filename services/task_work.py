@@ -184,8 +184,9 @@ def overview_work(context: AppContext, owner_id: int, currency: str) -> Work:
             with session_scope(context.engine) as session:
                 overview(session, owner_id, currency, wait_for_writer=True)
         except OperationalError:
-            log.exception("the Overview of member %s was computed but not remembered", owner_id)
-            busy = "The new figures could not be saved while another task was writing; open the Overview again."
+            log.exception("the Overview of member %s was not computed or not remembered", owner_id)
+            busy = ("The database was busy (another task writing) or unreachable, so the new figures were not saved; "
+                    "open the Overview again to retry.")
             return TaskOutcome(((Level.WARNING, busy),), complete=False)
         report(1, 1, force=True)
         return TaskOutcome(((Level.SUCCESS, "The Overview is up to date."),))

@@ -221,3 +221,13 @@ def test_the_remembered_overview_is_read_as_it_is_and_says_whether_it_is_current
     stale = remembered_overview(session, owner.id, "EUR")
     assert stale is not None and not stale.current and stale.value == remembered
     assert stale.computed_at == shown.computed_at
+
+
+def test_a_memo_of_another_code_version_is_never_read_back(
+    session: Session, owner: User, remembered: Overview, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade the page must not decode a memo the previous version wrote (its fields may differ: here
+    one is missing): it reads as never remembered, and the page computes the Overview again."""
+    session.execute(update(AggregateMemo).where(AggregateMemo.owner_id == owner.id).values(payload='{"totals": null}'))
+    monkeypatch.setattr("services.memo.code_version", lambda: "the next release")
+    assert remembered_overview(session, owner.id, "EUR") is None

@@ -229,6 +229,38 @@ def test_a_failed_update_is_not_started_again_by_itself(app_env: str, monkeypatc
     assert int({metric.label: metric.value for metric in at.metric}["Items (copies)"]) == int(before) + 1
 
 
+def test_an_update_is_started_by_itself_at_most_once_a_minute(app_env: str) -> None:
+    """Data that keeps changing (a catalogue sync commits set by set) does not make every open tab recompute
+    after every commit: within a minute of the last update the page shows the figures, says they changed again,
+    and offers the button; the button updates them."""
+    from services.tasks import Task, latest_task
+
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.button(key="load_demo").click().run()
+    engine = open_context().engine
+    with open_context().session() as session:
+        owner_id = ensure_local_user(session).id
+        add_item(session, owner_id, kind="coin", title="Sol 1864")
+    at.run()  # stale: an update starts by itself
+    wait_task(engine, Task.OVERVIEW)
+    at.run()
+    assert not any("changed" in caption.value for caption in at.caption)
+    with open_context().session() as session:
+        first = latest_task(session, owner_id, Task.OVERVIEW)
+        add_item(session, owner_id, kind="coin", title="Sol 1865")
+    at.run()
+    assert not at.exception, at.exception
+    assert any("changed again since" in caption.value for caption in at.caption)
+    with open_context().session() as session:
+        assert latest_task(session, owner_id, Task.OVERVIEW) == first  # none started by itself
+    before = int({metric.label: metric.value for metric in at.metric}["Items (copies)"])
+    at.button(key="update_overview").click().run()
+    wait_task(engine, Task.OVERVIEW)
+    at.run()
+    assert not any("changed again" in caption.value for caption in at.caption)
+    assert int({metric.label: metric.value for metric in at.metric}["Items (copies)"]) == before + 1
+
+
 def test_movers_on_a_sqlite_older_than_materialized_ctes(
     session: Session, owner: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -241,3 +273,15 @@ def test_movers_on_a_sqlite_older_than_materialized_ctes(
     current = movers_since(session, owner.id, "EUR", (7, 30))
     monkeypatch.setattr(overview_module, "sqlite3", types.SimpleNamespace(sqlite_version_info=(3, 34, 1)))
     assert movers_since(session, owner.id, "EUR", (7, 30)) == current and current[30]
+
+
+def test_a_failing_statement_without_jit_raises_its_own_error(session: Session) -> None:
+    """without_jit (services/store/db.py) must not hide a failed statement's error behind PostgreSQL's
+    "current transaction is aborted" from putting the setting back (a task then reports the real cause)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from services.store.db import without_jit
+
+    with pytest.raises(DBAPIError, match="no_such_table"), without_jit(session):
+        session.execute(text("SELECT * FROM no_such_table"))

@@ -103,7 +103,11 @@ def start_file_task(context: AppContext, owner_id: int, task: Task, data: bytes,
     handle, copy = tempfile.mkstemp(suffix=suffix)
     with os.fdopen(handle, "wb") as private:
         private.write(data)
-    if not start_page_task(context, owner_id, task, work(Path(copy)), total=total, unit=unit, step=step):
-        Path(copy).unlink(missing_ok=True)  # refused: the task that would have removed it never runs
-        return
-    st.rerun()
+    started = False
+    try:
+        started = start_page_task(context, owner_id, task, work(Path(copy)), total=total, unit=unit, step=step)
+    finally:
+        if not started:  # refused (or failed to start): the task that would have removed the copy never runs
+            Path(copy).unlink(missing_ok=True)
+    if started:
+        st.rerun()

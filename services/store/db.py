@@ -184,10 +184,8 @@ def without_jit(session: Session) -> Iterator[None]:
         return
     before = session.execute(text("SELECT current_setting('jit')")).scalar()
     session.execute(text("SELECT set_config('jit', 'off', true)"))
-    try:
-        yield
-    finally:
-        session.execute(text("SELECT set_config('jit', :before, true)"), {"before": before})
+    yield  # on an error the transaction is aborted and takes the local setting with it: nothing to put back
+    session.execute(text("SELECT set_config('jit', :before, true)"), {"before": before})
 
 
 def affected_rows(result: Result[Any]) -> int:
