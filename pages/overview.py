@@ -6,25 +6,18 @@ The page never waits for them to be computed (seconds at 100,000 items): it show
 background task (services/tasks.py, one per member whichever tab starts it), rerunning when that ends. Only
 a member's very first Overview of a small collection is computed in the view (well under a second)."""
 
-from datetime import UTC, datetime, timedelta
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from services import labels
-from services.collection import count_items
 from services.demo import load_demo
-from services.overview import overview, remembered_overview
-from services.states import JobStatus
+from services.overview import OverviewShown, overview, overview_view
 from services.task_work import overview_work
 from services.tasks import Task, TaskState, latest_task
 from ui import cache
 from ui.progress import start_page_task, task_panel
 from ui.session import app_context, current_actor
-
-INLINE_ENTRIES = 2_000  # a first Overview of up to this many entries is computed in the view, not in a task
-UPDATE_AT_MOST_EVERY = timedelta(minutes=1)  # between two updates the page starts by itself
 
 actor = current_actor()
 context = app_context()
@@ -40,38 +33,30 @@ def start_update() -> TaskState | None:
         return latest_task(session, actor.id, Task.OVERVIEW)
 
 
-with context.session() as session:  # the task's state before the memo (see ui/progress.py task_panel)
-    update = latest_task(session, actor.id, Task.OVERVIEW)
-    memo = remembered_overview(session, actor.id, actor.currency)
-    first_and_small = memo is None and count_items(session, actor.id) <= INLINE_ENTRIES
-if memo is not None and memo.current:
+with context.session() as session:
+    view = overview_view(session, actor.id, actor.currency)
+memo, update = view.memo, view.update
+if view.shown is OverviewShown.CURRENT and memo is not None:
     data = memo.value
-elif first_and_small:
+elif view.shown is OverviewShown.COMPUTE_HERE:
     with context.session() as session:
         data = overview(session, actor.id, actor.currency)
 else:
-    running = update is not None and update.running
-    # A run that failed since the memo was computed is not started again by itself (it would fail in a loop):
-    # its lines say why, and a button starts it.
-    failed = (update is not None and not running and update.status is not JobStatus.DONE
-              and (memo is None or update.finished_at is None or update.finished_at > memo.computed_at))  # fmt: skip
-    # Nor is one that ended less than a minute ago: a catalogue sync commits set by set, each commit making the
-    # figures stale again, and every open tab would recompute after every set (seconds of CPU each).
-    recent = (memo is not None and update is not None and not running and update.finished_at is not None
-              and datetime.now(UTC) - update.finished_at < UPDATE_AT_MOST_EVERY)  # fmt: skip
-    if not running and not failed and not recent:
+    if view.start_update:
         update = start_update()
     if memo is None:
-        st.caption("Computing your Overview for the first time: it reads a year of prices of every item."
-                   if not failed else "Your Overview could not be computed yet.")  # fmt: skip
-    elif recent and not failed:
+        first = "Computing your Overview for the first time: it reads a year of prices of every item."
+        st.caption("Your Overview could not be computed yet." if view.shown is OverviewShown.FAILED else first)
+    elif view.shown is OverviewShown.PAUSED:
         st.caption(f"Figures from {labels.moment(memo.computed_at)}: your collection or its prices changed again "
                    "since. They update by themselves at most once a minute.")  # fmt: skip
     else:
-        note = "updating…" if not failed else "updating them stopped."
+        note = "updating them stopped." if view.shown is OverviewShown.FAILED else "updating…"
         st.caption(f"Figures from {labels.moment(memo.computed_at)}, before your latest changes — {note}")
     task_panel(context, actor.id, Task.OVERVIEW, update)
-    if (failed or recent) and st.button("Update the figures", key="update_overview", icon=":material/refresh:"):
+    if view.shown in (OverviewShown.FAILED, OverviewShown.PAUSED) and st.button(
+        "Update the figures", key="update_overview", icon=":material/refresh:"
+    ):
         start_update()
         st.rerun()
     if memo is None:

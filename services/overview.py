@@ -12,19 +12,25 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from services.collection import count_items
 from services.exchange_rates import ExchangeRates, current_rates
 from services.memo import Recalled, recalled, remembered
 from services.pricing import PRICE_KEY, HistoryPoint, Valuation, priced_items, valuation, value_history
+from services.states import JobStatus
 from services.store.db import without_jit
 from services.store.models import Item, PriceObservation, utcnow
+from services.tasks import Task, TaskState, latest_task
 
 CENT = Decimal("0.01")
 OVERVIEW = "overview"  # the memo's answer name (services/memo.py)
+INLINE_ENTRIES = 2_000  # a first Overview of up to this many entries is computed in the view, not in a task
+UPDATE_AT_MOST_EVERY = timedelta(minutes=1)  # between two updates started by a view
 
 
 @dataclass(frozen=True)
@@ -386,3 +392,44 @@ def remembered_overview(session: Session, owner_id: int, currency: str) -> Recal
     """The member's Overview as last remembered and whether it is still current, without computing it (None:
     never computed): the page shows it at once, even when a write made it stale, while a task updates it."""
     return recalled(session, owner_id, OVERVIEW, currency, current_rates(), Overview)
+
+
+class OverviewShown(StrEnum):
+    """What the Overview page shows: decided here, drawn there."""
+
+    CURRENT = "current"  # the remembered figures hold
+    COMPUTE_HERE = "compute_here"  # a member's first Overview of a small collection: computed in the view
+    UPDATING = "updating"  # stale (or never computed): an update runs, or is to be started now
+    FAILED = "failed"  # the update since the figures failed: not started again by itself (it would loop)
+    PAUSED = "paused"  # stale again within a minute of the last update: not started again by itself
+
+
+@dataclass(frozen=True)
+class OverviewView:
+    shown: OverviewShown
+    memo: Recalled[Overview] | None
+    update: TaskState | None  # the member's latest Overview task
+    start_update: bool  # the view is to start an update (none is running, none failed or ended just now)
+
+
+def overview_view(session: Session, owner_id: int, currency: str) -> OverviewView:
+    """What a view of the Overview shows, never computing it. A stale Overview is shown as it is while a
+    background task updates it, but an update is not started by a view when the last one failed since those
+    figures (it would fail in a loop: the page offers a button) or ended less than UPDATE_AT_MOST_EVERY ago
+    (a catalogue sync commits set by set, each commit making every member's figures stale again)."""
+    update = latest_task(session, owner_id, Task.OVERVIEW)  # read before the memo (see ui/progress.py task_panel)
+    memo = remembered_overview(session, owner_id, currency)
+    if memo is not None and memo.current:
+        return OverviewView(OverviewShown.CURRENT, memo, update, False)
+    if memo is None and count_items(session, owner_id) <= INLINE_ENTRIES:
+        return OverviewView(OverviewShown.COMPUTE_HERE, memo, update, False)
+    running = update is not None and update.running
+    ended = None if update is None or running else update.finished_at
+    if (update is not None and not running and update.status is not JobStatus.DONE
+            and (memo is None or ended is None or ended > memo.computed_at)):  # fmt: skip
+        shown = OverviewShown.FAILED  # or cut off by a server stop (no end recorded)
+    elif memo is not None and ended is not None and utcnow() - ended < UPDATE_AT_MOST_EVERY:
+        shown = OverviewShown.PAUSED
+    else:
+        shown = OverviewShown.UPDATING
+    return OverviewView(shown, memo, update, shown is OverviewShown.UPDATING and not running)

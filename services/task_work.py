@@ -181,8 +181,7 @@ def overview_work(context: AppContext, owner_id: int, currency: str) -> Work:
     def work(report: TaskReporter) -> TaskOutcome:
         report(0, 1, "Computing the Overview", force=True)
         try:
-            with session_scope(context.engine) as session:
-                overview(session, owner_id, currency, wait_for_writer=True)
+            _remember_overview(context, owner_id, currency)
         except OperationalError:
             log.exception("the Overview of member %s was not computed or not remembered", owner_id)
             busy = ("The database was busy (another task writing) or unreachable, so the new figures were not saved; "
@@ -203,12 +202,19 @@ def _then_overview(context: AppContext, owner_id: int, work: Work) -> Work:
         outcome = work(report)
         if outcome.complete:
             try:
-                with session_scope(context.engine) as session:
-                    own = session.scalar(select(User.currency).where(User.id == owner_id))
-                    currency = own or context.settings.currency
-                    overview(session, owner_id, currency)
+                _remember_overview(context, owner_id, None)
             except Exception:
                 log.exception("the Overview of member %s was not computed after a task", owner_id)
         return outcome
 
     return then
+
+
+def _remember_overview(context: AppContext, owner_id: int, currency: str | None) -> None:
+    """The member's Overview computed and remembered in a transaction of its own (in the member's currency when
+    ``currency`` is None), waiting for SQLite's one writer: a background task can wait, a view must not."""
+    with session_scope(context.engine) as session:
+        if currency is None:
+            own = session.scalar(select(User.currency).where(User.id == owner_id))
+            currency = own or context.settings.currency
+        overview(session, owner_id, currency, wait_for_writer=True)
