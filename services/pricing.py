@@ -15,10 +15,12 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    Integer,
     Select,
     String,
     Subquery,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
 from services.card_prices import CARDMARKET_CARD_PRINTINGS
@@ -149,10 +152,13 @@ def priced_items(
     *where: Any,
     columns: Iterable[Any] = (),
     kinds: Iterable[str] | None = None,
+    lean: bool = False,
 ) -> Subquery:
     """One row per held item of the owner (every member's with None): id, kind, title, quantity (clamped),
     Pokémon set, the chosen unit price, its currency and its price key (so value history and movers follow
     the same series), plus the Item ``columns`` asked for; ``where`` narrows the items (Item columns).
+    ``lean``: only id, unit price and currency (a page's prices: a shorter statement, which the PostgreSQL
+    driver parses once and caches, where it parses a long one again on every execution).
 
     Which price wins is resolved once, in this one statement, and nowhere else: per kind, the item's
     candidates are outer-joined to ``latest_prices`` by its primary key (a maintained newest-observation
@@ -167,7 +173,7 @@ def priced_items(
     held = [Item.status.not_in(NOT_HELD_STATUSES), *where]
     if owner_id is not None:
         held.insert(0, Item.owner_id == owner_id)
-    branches = _priced_branches(tuple(current_settings().card_price_order))
+    branches = _priced_branches(tuple(current_settings().card_price_order), lean)
     wanted = set(kinds) if kinds is not None else set(branches)
     selects = [branch.add_columns(*extra).where(Item.kind == kind, *held)
                for kind, branch in branches.items() if kind in wanted]  # fmt: skip
@@ -177,14 +183,16 @@ def priced_items(
 
 
 @lru_cache(maxsize=8)
-def _priced_branches(_price_order: tuple[tuple[str, str], ...]) -> dict[str, Select[Any]]:
+def _priced_branches(_price_order: tuple[tuple[str, str], ...], lean: bool) -> dict[str, Select[Any]]:
     """The owner-independent part of priced_items, one Select per kind, built once per price order: building
     its aliased joins costs more than running it for a page of items (a Select is immutable: sharing is safe)."""
     # A quantity stored before the ranges were checked (services/validation.py) counts as 1: never an overflow.
     quantity = case((Item.quantity.between(QUANTITY_MIN, QUANTITY_MAX), Item.quantity), else_=1).label("quantity")
     branches = {}
     for kind, candidates in _candidates().items():
-        chosen: dict[str, list[tuple[Any, Any]]] = {name: [] for name in ("value", "currency", *PRICE_KEY)}
+        chosen: dict[str, list[tuple[Any, Any]]] = {
+            name: [] for name in ("value", "currency", *(() if lean else PRICE_KEY))
+        }
         joins = []
         for ref_kind, ref_expr, source, variant_expr, metric in candidates:
             price = aliased(LatestPrice)
@@ -193,14 +201,16 @@ def _priced_branches(_price_order: tuple[tuple[str, str], ...]) -> dict[str, Sel
             found = price.value.between(0, MONEY_MAX)  # a stored out-of-range price reads as no price
             for name in chosen:
                 chosen[name].append((found, getattr(price, name)))
-        set_id = PokemonCard.set_id if kind == "card" else cast(null(), String(40))
-        query = select(Item.id, Item.kind, Item.title, quantity, set_id.label("set_id")).add_columns(
-            case(*chosen.pop("value"), else_=None).label("unit_price"),
-            *(case(*whens, else_=None).label(name) for name, whens in chosen.items()),
-        )
-        query = query.select_from(Item)
-        if kind == "card":
-            query = query.outerjoin(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id)
+        unit_price = case(*chosen.pop("value"), else_=None).label("unit_price")
+        picked = [unit_price, *(case(*whens, else_=None).label(name) for name, whens in chosen.items())]
+        if lean:
+            query = select(Item.id, *picked).select_from(Item)
+        else:
+            set_id = PokemonCard.set_id if kind == "card" else cast(null(), String(40))
+            query = select(Item.id, Item.kind, Item.title, quantity, set_id.label("set_id")).add_columns(*picked)
+            query = query.select_from(Item)
+            if kind == "card":
+                query = query.outerjoin(PokemonCard, PokemonCard.id == Item.pokemontcg_card_id)
         for alias, condition in joins:
             query = query.outerjoin(alias, condition)
         branches[kind] = query
@@ -523,7 +533,8 @@ def unit_prices(
         return {}
     rates = rates or current_rates()
     wanted = tuple(sorted(set(kinds))) if kinds is not None else None
-    statement = _unit_price_statement(tuple(current_settings().card_price_order), wanted)
+    dialect = session.get_bind().dialect.name
+    statement = _unit_price_statement(tuple(current_settings().card_price_order), wanted, dialect)
     rows = session.execute(statement, {"unit_price_owner": owner_id, "unit_price_items": item_ids})
     converted = {
         item_id: rates.convert(Decimal(price), row_currency, currency)
@@ -534,11 +545,18 @@ def unit_prices(
 
 
 @lru_cache(maxsize=16)
-def _unit_price_statement(_price_order: tuple[tuple[str, str], ...], kinds: tuple[str, ...] | None) -> Select[Any]:
-    """Built once per price order and kinds, with bound owner and ids: the Collection page and the API ask
-    for a page of prices on every view, and SQLAlchemy then reuses the compiled statement without walking it."""
-    priced = priced_items(bindparam("unit_price_owner"), Item.id.in_(bindparam("unit_price_items", expanding=True)),
-                          kinds=kinds)  # fmt: skip
+def _unit_price_statement(
+    _price_order: tuple[tuple[str, str], ...], kinds: tuple[str, ...] | None, dialect: str
+) -> Select[Any]:
+    """Built once per price order, kinds and dialect, with bound owner and ids: the Collection page and the API
+    ask for a page of prices on every view, and SQLAlchemy then reuses the compiled statement without walking
+    it. On PostgreSQL the ids are one array parameter (`= ANY`), not one parameter each: with fewer than 50
+    parameters and under 4 kB, psycopg caches its parsing of the statement."""
+    if dialect == "postgresql":
+        among = Item.id == any_(bindparam("unit_price_items", type_=postgresql.ARRAY(Integer)))
+    else:
+        among = Item.id.in_(bindparam("unit_price_items", expanding=True))
+    priced = priced_items(bindparam("unit_price_owner"), among, kinds=kinds, lean=True)
     return select(priced.c.id, priced.c.unit_price, priced.c.currency)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from services.accounts import ensure_local_user
+from services.api import ratelimit
 from services.api.ratelimit import ApiRateLimiter, SqlStorage
 from services.api.tokens import create_token, digest, list_tokens, resolve_token, revoke_token
 from services.context import open_context
@@ -72,6 +75,41 @@ def test_a_request_counts_against_its_address_and_token_all_or_nothing(engine: E
     assert limiter.hit("catalogue", [address]).allowed and limiter.hit("catalogue", [address]).allowed  # 2 left
     third = limiter.hit("catalogue", [address])
     assert not third.allowed and third.identity == address
+
+
+def test_an_ended_window_is_read_once_it_has_settled_and_late_hits_still_count(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The previous window's count is remembered per process (one statement fewer per request), but only once
+    that window ended 2 s ago: a hit that commits just after its end must still count."""
+    clock = [599.0]
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: clock[0]))
+    mine, other = SqlStorage(engine), SqlStorage(engine)  # two server processes
+    key = f"catalogue/ip:{time.time_ns()}"
+    statements: list[str] = []
+
+    def executed(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        assert all(mine.acquire_all([key], 5, 60) is None for _ in range(4))  # window 9: 4 hits
+        clock[0] = 600.5  # window 10 has begun; window 9 has not settled
+        assert mine.acquire_all([key], 5, 60) is None  # 4 x 0.99 + 1
+        clock[0] = 599.95
+        assert other.acquire_all([key], 5, 60) is None  # a late hit on window 9 (5 now)
+        clock[0] = 601.0
+        assert mine.acquire_all([key], 5, 60) == key  # 5 x 0.98 + 2 = 6.9: refused (4 remembered would allow)
+        clock[0] = 603.0  # settled: read once more, then remembered
+        assert mine.acquire_all([key], 5, 60) == key
+        statements.clear()
+        clock[0] = 604.0
+        assert mine.acquire_all([key], 5, 60) == key  # 5 x 0.93 + 2 = 6.6
+        assert len(statements) == 1, statements  # the upsert alone
+        clock[0] = 659.0  # near the end of window 10: window 9 weighs 0.02
+        assert mine.acquire_all([key], 5, 60) is None
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
 
 
 def test_settings_page_creates_shows_once_and_revokes_a_token(app_env: str) -> None:

@@ -19,18 +19,20 @@ from typing import Any, Literal
 
 import anyio
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from services.api.forwarded import client_address
-from services.api.ratelimit import ApiRateLimiter, build_limiter
+from services.api.ratelimit import ApiRateLimiter, Verdict, build_limiter
 from services.api.schemas import ErrorBody, ErrorResponse, NoQuery
-from services.api.tokens import TokenOwner, resolve_token
+from services.api.tokens import TokenOwner, digest, resolve_token
 from services.config import SettingsError
 from services.context import AppContext
 from services.errors import Conflict, InvalidInput, NotFound, StaleEdit, VitrineError
+from services.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -209,69 +211,68 @@ class Api:
 
     # -- one request, in a worker thread ---------------------------------------------------------------------
     def _run(self, operation: Operation, request: Request, raw_body: bytes) -> Response:
-        """Authenticate (one indexed read), count the request against its address and token in one go (429 when
-        either budget is spent, even for a bad token), then validate and call the handler in its own session."""
+        """Count the request against its address and the presented token, and resolve the token, in one short
+        transaction (429 when a budget is spent, even for a bad token; 401 for a bad token once counted); then
+        validate and call the handler in a second transaction on the same connection (one checkout per request:
+        on PostgreSQL each checkout, BEGIN and COMMIT is a round trip to the server)."""
         context = self.context
         settings = context.settings
-        with _session(context) as session:  # its own short transaction: SQLite allows one writer at a time
-            member, refused = self._authenticate(session, request, operation, settings.api_public_catalogue)
         peer = request.client.host if request.client else None
         address = client_address(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
-        identities = [f"ip:{address}"]
-        if member is not None:
-            identities.append(f"token:{member.token_id}")
-        self._throttle(operation.scope, identities)
-        if refused:
-            message = (
-                "Send a valid API token as 'Authorization: Bearer <token>' (create one in Settings or with "
-                "'python -m services tokens create')."
-            )
-            raise ApiError(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": 'Bearer realm="vitrine"'})
-        query = _validate(operation, operation.query, dict(request.query_params), "query")
-        body = _parse_body(operation, raw_body) if operation.body is not None else None
-        with _session(context) as session:
-            call = Call(session, member, dict(request.path_params), query, body, request.headers, context)
-            result = operation.handler(call)
+        token = _bearer_token(request.headers.get("authorization"))
+        identities = [f"ip:{address}"] + ([f"token:{digest(token)[:16]}"] if token else [])
+        anonymous = request.headers.get("authorization") is None and operation.public(settings.api_public_catalogue)
+        with context.engine.connect() as connection:
+            # Counted first: a write before any read, so SQLite's transaction never has to upgrade a stale snapshot.
+            with self.limiter.turn(), _session(connection) as session:
+                verdict = self.limiter.hit(operation.scope, identities, session.connection())
+                if not verdict.allowed:
+                    raise _rate_limited(operation.scope, verdict)  # rolls the counts back
+                member = None if anonymous or token is None else resolve_token(session, token)
+            if member is None and not anonymous:
+                message = (
+                    "Send a valid API token as 'Authorization: Bearer <token>' (create one in Settings or with "
+                    "'python -m services tokens create')."
+                )
+                raise ApiError(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": 'Bearer realm="vitrine"'})
+            query = _validate(operation, operation.query, dict(request.query_params), "query")
+            body = _parse_body(operation, raw_body) if operation.body is not None else None
+            with _session(connection) as session:
+                call = Call(session, member, dict(request.path_params), query, body, request.headers, context)
+                result = operation.handler(call)
         reply = result if isinstance(result, Reply) else Reply(result, operation.status)
         return Response(reply.model.model_dump_json(), status_code=reply.status, media_type=JSON, headers=reply.headers)
 
-    @staticmethod
-    def _authenticate(
-        session: Session, request: Request, operation: Operation, public_catalogue: bool
-    ) -> tuple[TokenOwner | None, bool]:
-        """(the token's member, refused): no member for an anonymous read of a public catalogue; refused for a
-        missing or bad token (answered 401 once the request was counted against its address)."""
-        header = request.headers.get("authorization")
-        if header is None and operation.public(public_catalogue):
-            return None, False
-        scheme, _, token = (header or "").partition(" ")
-        member = resolve_token(session, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        return member, member is None
 
-    def _throttle(self, scope: Scope, identities: list[str]) -> None:
-        verdict = self.limiter.hit(scope, identities)
-        if not verdict.allowed:
-            identity = verdict.identity or identities[0]
-            who = "this token" if identity.startswith("token:") else "your address"
-            raise ApiError(
-                429,
-                "RATE_LIMITED",
-                f"Too many {scope} requests from {who} (limit {verdict.limit.amount} per "
-                f"{verdict.limit.get_expiry()} s); retry in {verdict.retry_after} s.",
-                details={
-                    "scope": scope,
-                    "per": identity.split(":", 1)[0],
-                    "limit": verdict.limit.amount,
-                    "windowSeconds": verdict.limit.get_expiry(),
-                },
-                headers={"Retry-After": str(verdict.retry_after)},
-            )
+def _bearer_token(header: str | None) -> str | None:
+    """The token of an 'Authorization: Bearer <token>' header, else None."""
+    scheme, _, token = (header or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _rate_limited(scope: Scope, verdict: Verdict) -> ApiError:
+    identity = verdict.identity or ""
+    who = "this token" if identity.startswith("token:") else "your address"
+    return ApiError(
+        429,
+        "RATE_LIMITED",
+        f"Too many {scope} requests from {who} (limit {verdict.limit.amount} per "
+        f"{verdict.limit.get_expiry()} s); retry in {verdict.retry_after} s.",
+        details={
+            "scope": scope,
+            "per": identity.split(":", 1)[0],
+            "limit": verdict.limit.amount,
+            "windowSeconds": verdict.limit.get_expiry(),
+        },
+        headers={"Retry-After": str(verdict.retry_after)},
+    )
 
 
 @contextmanager
-def _session(context: AppContext) -> Iterator[Session]:
+def _session(connection: Connection) -> Iterator[Session]:
+    """One transaction on the request's connection (session_scope: commit on success, roll back on an error)."""
     try:
-        with context.session() as session:
+        with session_scope(connection) as session:
             yield session
     except VitrineError as error:
         raise from_service_error(error) from None

@@ -28,6 +28,8 @@ from services.store.models import table_of
 from services.store.models_api import ApiRateCounter
 
 _CLEANUP_ODDS = 500  # one hit in this many deletes lapsed counters
+_SETTLE_SECONDS = 2  # a window's count is final this long after it ended (every hit on it has committed)
+_SETTLED_MAX = 10_000  # previous windows' counts remembered per process
 _NAMESPACE = "vitrine-api"
 
 
@@ -50,22 +52,21 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
         insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         counter = self.table.c
         now: BindParameter[float] = bindparam("now")
-        amount: BindParameter[int] = bindparam("amount")
-        expires_at: BindParameter[float] = bindparam("expires_at")
         lapsed = counter.expires_at <= now
-        # Built once: constructing these per request cost more than running them.
-        self._upsert = (
-            insert(self.table)
-            .values(key=bindparam("key"), count=amount, expires_at=expires_at)
-            .on_conflict_do_update(
-                index_elements=["key"],
-                set_={
-                    "count": case((lapsed, amount), else_=counter.count + amount),
-                    "expires_at": case((lapsed, expires_at), else_=counter.expires_at),
-                },
-            )
-            .returning(counter.count)
+        # Built once: constructing these per request cost more than running them. The new row's own values
+        # (`excluded`), so that several keys can be upserted by one statement (SQLAlchemy's insertmanyvalues).
+        values = insert(self.table).values(
+            key=bindparam("key"), count=bindparam("amount"), expires_at=bindparam("expires_at")
         )
+        new = values.excluded
+        self._upsert = values.on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "count": case((lapsed, new.count), else_=counter.count + new.count),
+                "expires_at": case((lapsed, new.expires_at), else_=counter.expires_at),
+            },
+        ).returning(counter.key, counter.count, sort_by_parameter_order=True)
+        self._settled: dict[str, int] = {}  # final counts of ended windows, by key (see _settled_counts)
         self._live = select(counter.key, counter.count, counter.expires_at).where(
             counter.key.in_(bindparam("keys", expanding=True)), counter.expires_at > bindparam("now")
         )
@@ -77,7 +78,7 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
     def _increment(self, connection: Connection, key: str, amount: int, expiry: float, now: float) -> int:
         """One atomic upsert: the key's count after adding `amount` (a lapsed counter starts again)."""
         values = {"key": key, "amount": amount, "now": now, "expires_at": now + expiry}
-        return int(connection.execute(self._upsert, values).scalar_one())
+        return int(connection.execute(self._upsert, values).one()[1])
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
@@ -106,10 +107,12 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
         return True
 
     def reset(self) -> int | None:
+        self._settled.clear()  # (another process forgets its remembered counts when their window passes)
         with self.engine.begin() as connection:
             return connection.execute(delete(self.table)).rowcount
 
     def clear(self, key: str) -> None:
+        self._settled.pop(key, None)
         with self.engine.begin() as connection:
             connection.execute(delete(self.table).where(self.table.c.key == key))
 
@@ -133,34 +136,64 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
     def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         return amount <= limit and self.acquire_all([key], limit, expiry, amount) is None
 
-    def acquire_all(self, keys: Sequence[str], limit: int, expiry: int, amount: int = 1) -> str | None:
-        """`amount` hits on each key's sliding window, all or none, in one short transaction; returns the first key
-        whose window is full (nothing is then counted), or None when the hit was counted everywhere.
+    def turn(self) -> AbstractContextManager[object]:
+        """Held around a caller's transaction that counts hits (`acquire_all` with its connection): on SQLite this
+        process's writers take turns, on PostgreSQL nothing is needed."""
+        return self._writers
 
-        The current windows are incremented first: the row lock (PostgreSQL) or the write lock (SQLite) makes
-        concurrent hits on a key wait their turn, so each count includes every hit counted before it; then the
-        previous windows are read, and a refusal rolls the increments back."""
-        with self._writers:
-            return self._acquire_all(keys, limit, expiry, amount)
+    def acquire_all(
+        self, keys: Sequence[str], limit: int, expiry: int, amount: int = 1, connection: Connection | None = None
+    ) -> str | None:
+        """`amount` hits on each key's sliding window, all or none; returns the first key whose window is full
+        (nothing is then counted), or None when the hit was counted everywhere.
 
-    def _acquire_all(self, keys: Sequence[str], limit: int, expiry: int, amount: int) -> str | None:
+        Alone, one short transaction of its own. With `connection`, the hits are counted in the caller's open
+        transaction (held inside `turn()`), which must then be rolled back on a refusal: the REST API counts a
+        request and resolves its token in one transaction, one round trip fewer per statement it shares.
+
+        The current windows are incremented first (one statement for every key): the row lock (PostgreSQL) or the
+        write lock (SQLite) makes concurrent hits on a key wait their turn, so each count includes every hit
+        counted before it; then the previous windows are read."""
+        if connection is not None:
+            return self._count(connection, keys, limit, expiry, amount)
+        with self._writers, self.engine.connect() as own, own.begin() as transaction:
+            refused = self._count(own, keys, limit, expiry, amount)
+            if refused is not None:
+                transaction.rollback()
+            return refused
+
+    def _count(self, connection: Connection, keys: Sequence[str], limit: int, expiry: int, amount: int) -> str | None:
         now = time.time()
         windows = {key: self._window_keys(key, expiry, now) for key in sorted(set(keys))}  # one lock order
         weight = 1 - (((now - expiry) / expiry) % 1)  # the share of the previous window still inside
-        with self.engine.connect() as connection, connection.begin() as transaction:
-            current = {
-                current_key: self._increment(connection, current_key, amount, 2 * expiry, now)
-                for _previous_key, current_key in windows.values()
-            }
-            previous = self._read([previous_key for previous_key, _current_key in windows.values()], connection)
-            for key in keys:
-                previous_key, current_key = windows[key]
-                if math.floor(previous.get(previous_key, (0, 0.0))[0] * weight + current[current_key]) > limit:
-                    transaction.rollback()
-                    return key
-            if random.randrange(_CLEANUP_ODDS) == 0:
-                connection.execute(delete(self.table).where(self.table.c.expires_at <= now))
+        values = [
+            {"key": current_key, "amount": amount, "now": now, "expires_at": now + 2 * expiry}
+            for _previous_key, current_key in windows.values()
+        ]
+        upserted = connection.execute(self._upsert, values)  # one statement for every key (insertmanyvalues)
+        current: dict[str, int] = {key: int(count) for key, count in upserted}
+        previous = self._settled_counts([previous_key for previous_key, _current_key in windows.values()], connection,
+                                        settled=now % expiry >= _SETTLE_SECONDS)  # fmt: skip
+        for key in keys:
+            previous_key, current_key = windows[key]
+            if math.floor(previous[previous_key] * weight + current[current_key]) > limit:
+                return key
+        if random.randrange(_CLEANUP_ODDS) == 0:
+            connection.execute(delete(self.table).where(self.table.c.expires_at <= now))
         return None
+
+    def _settled_counts(self, keys: list[str], connection: Connection, *, settled: bool) -> dict[str, int]:
+        """The final counts of these previous windows. A window no longer counts hits once the next has begun, so
+        its count is read once per process and remembered (one statement fewer per request), but only once the
+        window ended `_SETTLE_SECONDS` ago: a hit counted just before its end may not have committed yet."""
+        missing = [key for key in keys if key not in self._settled] if settled else keys
+        found = self._read(missing, connection) if missing else {}
+        counts = {key: found.get(key, (0, 0.0))[0] for key in missing}
+        if settled:
+            if len(self._settled) + len(counts) > _SETTLED_MAX:
+                self._settled.clear()  # older windows' counts are never asked for again
+            self._settled.update(counts)
+        return {key: counts[key] if key in counts else self._settled[key] for key in keys}
 
     def clear_sliding_window(self, key: str, expiry: int) -> None:
         for window_key in self._window_keys(key, expiry, time.time()):
@@ -188,11 +221,13 @@ class ApiRateLimiter:
         self.storage = storage
         self.strategy = SlidingWindowCounterRateLimiter(storage)
 
-    def hit(self, category: str, identities: Sequence[str]) -> Verdict:
+    def hit(self, category: str, identities: Sequence[str], connection: Connection | None = None) -> Verdict:
+        """Count one request against each identity. With `connection` (database storage only; Redis counts on its
+        own), in the caller's transaction, held inside `turn()` and rolled back when the verdict is a refusal."""
         item = self.limits[category]
         if isinstance(self.storage, SqlStorage):
             keys = {item.key_for(_NAMESPACE, category, identity): identity for identity in identities}
-            refused_key = self.storage.acquire_all(list(keys), item.amount, item.get_expiry())
+            refused_key = self.storage.acquire_all(list(keys), item.amount, item.get_expiry(), connection=connection)
             refused = keys[refused_key] if refused_key is not None else None
         else:
             refused = next(
@@ -203,6 +238,10 @@ class ApiRateLimiter:
             return Verdict(True, item, 0)
         reset_at, _remaining = self.strategy.get_window_stats(item, _NAMESPACE, category, refused)
         return Verdict(False, item, max(1, math.ceil(reset_at - time.time())), refused)
+
+    def turn(self) -> AbstractContextManager[object]:
+        """What a caller's counting transaction is held inside (see SqlStorage.turn)."""
+        return self.storage.turn() if isinstance(self.storage, SqlStorage) else nullcontext()
 
 
 def build_limiter(engine: Engine, redis_url: str | None, catalogue: str, collection: str) -> ApiRateLimiter:

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
@@ -158,12 +158,13 @@ def dispose_engine(url: str) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error.
+def session_scope(bind: Engine | Connection) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error (on a connection: its transaction, which the
+    connection's owner may follow with another).
 
     A plain Session, not a sessionmaker per call: each sessionmaker makes a new Session subclass whose event
     dispatch SQLAlchemy sets up afresh, which cost more than a short query (REST API requests, bench/api.py)."""
-    session = Session(engine, expire_on_commit=False)
+    session = Session(bind, expire_on_commit=False)
     try:
         yield session
         session.commit()
