@@ -183,17 +183,20 @@ def _page_of_rows_statement(filters: ItemFilter, rows: Select[*tuple[Any, ...]])
 
 
 def sync_statuses(session: Session, item_ids: list[int]) -> dict[int, dict[str, str]]:
-    """Remote status per item and service, for items the caller already fetched owner-scoped."""
+    """Remote status per item and service, for items the caller already fetched owner-scoped (a page's rows:
+    one prebuilt statement on the session's connection, no ORM result machinery)."""
     result: dict[int, dict[str, str]] = {}
+    session.flush()  # the connection's own execute does not autoflush
+    connection = session.connection()
     for chunk in in_chunks(item_ids):
-        rows = session.execute(
-            select(SyncLedger.item_id, SyncLedger.service, SyncLedger.status).where(
-                SyncLedger.item_id.in_(chunk)
-            )
-        )
-        for item_id, service, status in rows:
+        for item_id, service, status in connection.execute(_SYNC_STATUSES, {"sync_items": chunk}):
             result.setdefault(item_id, {})[service] = status
     return result
+
+
+_SYNC_STATUSES = select(SyncLedger.item_id, SyncLedger.service, SyncLedger.status).where(
+    SyncLedger.item_id.in_(bindparam("sync_items", expanding=True))
+)
 
 
 def sync_targets(kind: str, statuses: dict[str, str] | None) -> dict[str, SyncStatus] | None:

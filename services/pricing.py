@@ -535,7 +535,8 @@ def unit_prices(
     wanted = tuple(sorted(set(kinds))) if kinds is not None else None
     dialect = session.get_bind().dialect.name
     statement = _unit_price_statement(tuple(current_settings().card_price_order), wanted, dialect)
-    rows = session.execute(statement, {"unit_price_owner": owner_id, "unit_price_items": item_ids})
+    session.flush()  # the connection's own execute does not autoflush: an edit not yet flushed must count
+    rows = session.connection().execute(statement, {"unit_price_owner": owner_id, "unit_price_items": item_ids})
     converted = {
         item_id: rates.convert(Decimal(price), row_currency, currency)
         for item_id, price, row_currency in rows
