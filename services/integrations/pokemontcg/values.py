@@ -34,7 +34,7 @@ class UnpricedEntry:
 
 def unpriced_entries(session: Session, owner_id: int, kind: str | None = None) -> list[UnpricedEntry]:
     """The owner's held entries that no price source covers, by kind, set and title (one statement)."""
-    priced = priced_items(owner_id, kinds=(kind,) if kind else None)
+    priced = priced_items(owner_id, kinds=(kind,) if kind else None, lean=True)
     query = (
         select(
             Item.id, Item.kind, Item.title, Item.quantity, Item.grade, Item.printing, Item.pokemontcg_card_id,
