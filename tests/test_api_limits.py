@@ -114,3 +114,17 @@ def test_redis_backend_shares_one_budget_between_limiters() -> None:
     verdicts = [limiter.hit("collection", [identity]) for limiter in (first, second, first)]
     assert [v.allowed for v in verdicts] == [True, True, False]
     assert 1 <= verdicts[-1].retry_after <= 120
+
+
+def test_redis_counts_a_request_against_none_of_its_identities_when_one_refuses() -> None:
+    """As in the database: a request refused by its token's spent budget is not counted against its address."""
+    storage = RedisStorage(REDIS_URL)
+    if not storage.check():
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}")
+    limiter = ApiRateLimiter(storage, {"catalogue": "2/minute", "collection": "2/minute"})
+    run = time.time_ns()
+    address, token, neighbour = f"ip:a{run}", f"token:t{run}", f"ip:b{run}"
+    assert limiter.hit("catalogue", [neighbour, token]).allowed and limiter.hit("catalogue", [neighbour, token]).allowed
+    refused = limiter.hit("catalogue", [address, token])
+    assert not refused.allowed and refused.identity == token and refused.retry_after >= 1
+    assert limiter.hit("catalogue", [address]).allowed and limiter.hit("catalogue", [address]).allowed  # 2 left

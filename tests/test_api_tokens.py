@@ -112,6 +112,45 @@ def test_an_ended_window_is_read_once_it_has_settled_and_late_hits_still_count(
         event.remove(engine, "before_cursor_execute", executed)
 
 
+def test_every_key_is_counted_by_one_statement_and_the_remembered_counts_survive_a_clear(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's address and token are counted by one INSERT; and a thread clearing the remembered counts
+    while another reads the missing ones (PostgreSQL runs handlers side by side) is no error."""
+    clock = [603.0]
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: clock[0]))
+    storage = SqlStorage(engine)
+    run = time.time_ns()
+    address, token = f"catalogue/ip:{run}", f"catalogue/token:{run}"
+    statements: list[str] = []
+
+    def executed(*args: Any) -> None:
+        statements.append(args[2])
+
+    assert storage.acquire_all([address], 5, 60) is None  # the address's previous window remembered (0)
+    reading = storage._read
+
+    def cleared_meanwhile(keys: list[str], connection: Any = None) -> dict[str, tuple[int, float]]:
+        storage._settled.clear()  # another thread, at _SETTLED_MAX
+        return reading(keys, connection)
+
+    monkeypatch.setattr(storage, "_read", cleared_meanwhile)
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        assert storage.acquire_all([address, token], 5, 60) is None
+        inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+        assert len(inserts) == 1, statements
+        monkeypatch.setattr(storage, "_read", reading)
+        clock[0] = 604.0
+        assert storage.acquire_all([address, token], 5, 60) is None  # reads the address's again (it was cleared)
+        statements.clear()
+        clock[0] = 605.0
+        assert storage.acquire_all([address, token], 5, 60) is None  # both remembered now: the INSERT alone
+        assert len(statements) == 1, statements
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+
+
 def test_settings_page_creates_shows_once_and_revokes_a_token(app_env: str) -> None:
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("pages/settings.py").run()

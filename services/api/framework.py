@@ -1,11 +1,11 @@
-"""How an API operation runs: authenticate, rate-limit, validate, call the services, answer JSON.
+"""How an API operation runs: rate-limit, authenticate, validate, call the services, answer JSON.
 
 Each endpoint is declared once as an `Operation` (method, path, query/body/response models, error codes); the
 same declarations build the Starlette routes (`routes`) and the OpenAPI document (services.api.openapi), so the
 documented contract and the served one are the same object. Handlers are plain synchronous functions that get
 a `Call` (an open, owner-scoped session and the validated input) and return a pydantic model; they run in a
 worker thread so the event loop that also serves the dashboard's websockets never waits on the database, at
-most API_THREADS at a time (the others queue on the event loop, in order).
+most API_THREADS (per database) at a time (the others queue on the event loop, in order).
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ from services.store.db import session_scope
 
 log = logging.getLogger(__name__)
 
-# Requests handled at once. The handlers are mostly Python, so one process runs one of them at a time (the GIL);
-# eight threads each holding a request spent more CPU taking turns than answering (5.9 against 3.6 ms of server
-# CPU per search with 8 clients, `python bench/api.py`). Two let one request's database wait (SQLite releases the
-# GIL while it executes; PostgreSQL works in its own process) overlap another's Python.
-API_THREADS = 2
+# Requests handled at once, by database. The handlers are mostly Python, so one process runs one of them at a
+# time (the GIL); eight threads each holding a request spent more CPU taking turns than answering (5.9 against
+# 3.6 ms of server CPU per search with 8 clients, `python bench/api.py`). Two let one request's database wait
+# (SQLite releases the GIL while it executes) overlap another's Python; on PostgreSQL a request spends more of
+# its time waiting on round trips to the server, and four handled 10-15 % more requests a second than two
+# (entries p95 48-49 against 48-55 ms).
+API_THREADS = {"sqlite": 2, "postgresql": 4}
 
 Scope = Literal["catalogue", "collection"]
 JSON = "application/json"
@@ -147,7 +149,7 @@ class Api:
         self._context: AppContext | None = None
         self._limiter: ApiRateLimiter | None = None
         self._routes: list[Route] = []
-        self._threads = anyio.CapacityLimiter(API_THREADS)
+        self._threads: anyio.CapacityLimiter | None = None  # sized by the database, on the first request
 
     @property
     def context(self) -> AppContext:
@@ -183,7 +185,8 @@ class Api:
             operation = by_method[request.method if request.method != "HEAD" else "GET"]
             try:
                 raw_body = await request.body() if operation.body is not None else b""
-                return await anyio.to_thread.run_sync(self._run, operation, request, raw_body, limiter=self._threads)
+                threads = self._threads or await self._handlers()
+                return await anyio.to_thread.run_sync(self._run, operation, request, raw_body, limiter=threads)
             except ApiError as error:
                 return error.response()
             except SettingsError as error:  # a malformed setting: one line naming the key (never a secret's value)
@@ -194,6 +197,13 @@ class Api:
                 return ApiError(500, "INTERNAL_ERROR", "The server failed to answer; the error was logged.").response()
 
         return endpoint
+
+    async def _handlers(self) -> anyio.CapacityLimiter:
+        """The handler threads' limiter, sized by the database (the context is made in a thread: the first one
+        may migrate the database, which the event loop must not wait for)."""
+        context = await anyio.to_thread.run_sync(lambda: self.context)
+        self._threads = self._threads or anyio.CapacityLimiter(API_THREADS.get(context.engine.dialect.name, 2))
+        return self._threads
 
     async def _unknown(self, request: Request) -> Response:
         path = request.url.path
@@ -226,9 +236,13 @@ class Api:
             # Counted first: a write before any read, so SQLite's transaction never has to upgrade a stale snapshot.
             with self.limiter.turn(), _session(connection) as session:
                 verdict = self.limiter.hit(operation.scope, identities, session.connection())
+                member = None
                 if not verdict.allowed:
-                    raise _rate_limited(operation.scope, verdict)  # rolls the counts back
-                member = None if anonymous or token is None else resolve_token(session, token)
+                    session.rollback()  # the counts go; Retry-After is read below, out of SQLite's writer turn
+                elif not anonymous and token is not None:
+                    member = resolve_token(session, token)
+            if not verdict.allowed:
+                raise _rate_limited(operation.scope, self.limiter.timed(verdict))
             if member is None and not anonymous:
                 message = (
                     "Send a valid API token as 'Authorization: Bearer <token>' (create one in Settings or with "

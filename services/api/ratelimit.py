@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage, Storage
@@ -28,7 +28,7 @@ from services.store.models import table_of
 from services.store.models_api import ApiRateCounter
 
 _CLEANUP_ODDS = 500  # one hit in this many deletes lapsed counters
-_SETTLE_SECONDS = 2  # a window's count is final this long after it ended (every hit on it has committed)
+_SETTLE_SECONDS = 2  # a window's count is taken as final this long after it ended (see _settled_counts)
 _SETTLED_MAX = 10_000  # previous windows' counts remembered per process
 _NAMESPACE = "vitrine-api"
 
@@ -65,7 +65,14 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
                 "count": case((lapsed, new.count), else_=counter.count + new.count),
                 "expires_at": case((lapsed, new.expires_at), else_=counter.expires_at),
             },
-        ).returning(counter.key, counter.count, sort_by_parameter_order=True)
+        ).returning(counter.count)
+        # A sliding window's current key is created in its own window with an expiry two windows later and only
+        # counted during that window, so it never lapses while counted: its upsert adds without asking the time,
+        # and with nothing but the rows' own values bound, SQLAlchemy sends every key's row in one INSERT.
+        self._add_current = values.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"count": counter.count + new.count, "expires_at": new.expires_at},
+        ).returning(counter.key, counter.count)  # by key: in any order (an order asked for is one row at a time)
         self._settled: dict[str, int] = {}  # final counts of ended windows, by key (see _settled_counts)
         self._live = select(counter.key, counter.count, counter.expires_at).where(
             counter.key.in_(bindparam("keys", expanding=True)), counter.expires_at > bindparam("now")
@@ -78,7 +85,7 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
     def _increment(self, connection: Connection, key: str, amount: int, expiry: float, now: float) -> int:
         """One atomic upsert: the key's count after adding `amount` (a lapsed counter starts again)."""
         values = {"key": key, "amount": amount, "now": now, "expires_at": now + expiry}
-        return int(connection.execute(self._upsert, values).one()[1])
+        return int(connection.execute(self._upsert, values).scalar_one())
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
@@ -167,13 +174,17 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
         windows = {key: self._window_keys(key, expiry, now) for key in sorted(set(keys))}  # one lock order
         weight = 1 - (((now - expiry) / expiry) % 1)  # the share of the previous window still inside
         values = [
-            {"key": current_key, "amount": amount, "now": now, "expires_at": now + 2 * expiry}
+            {"key": current_key, "amount": amount, "expires_at": now + 2 * expiry}
             for _previous_key, current_key in windows.values()
         ]
-        upserted = connection.execute(self._upsert, values)  # one statement for every key (insertmanyvalues)
+        upserted = connection.execute(self._add_current, values)  # one INSERT for every key (insertmanyvalues)
         current: dict[str, int] = {key: int(count) for key, count in upserted}
-        previous = self._settled_counts([previous_key for previous_key, _current_key in windows.values()], connection,
-                                        settled=now % expiry >= _SETTLE_SECONDS)  # fmt: skip
+        # Remembered only when the window ended _SETTLE_SECONDS ago and this hit itself did not wait that long for
+        # a lock (a wait here means other hits may be waiting too, some stamped before the window ended).
+        settled = now % expiry >= _SETTLE_SECONDS and time.time() - now < _SETTLE_SECONDS
+        previous = self._settled_counts(
+            [previous_key for previous_key, _current_key in windows.values()], connection, settled=settled
+        )
         for key in keys:
             previous_key, current_key = windows[key]
             if math.floor(previous[previous_key] * weight + current[current_key]) > limit:
@@ -185,15 +196,19 @@ class SqlStorage(Storage, SlidingWindowCounterSupport):
     def _settled_counts(self, keys: list[str], connection: Connection, *, settled: bool) -> dict[str, int]:
         """The final counts of these previous windows. A window no longer counts hits once the next has begun, so
         its count is read once per process and remembered (one statement fewer per request), but only once the
-        window ended `_SETTLE_SECONDS` ago: a hit counted just before its end may not have committed yet."""
-        missing = [key for key in keys if key not in self._settled] if settled else keys
+        window ended `_SETTLE_SECONDS` ago: a hit counted just before its end may not have committed yet. A hit
+        that waited longer than that for a lock (an import holding SQLite's writer) and then counted into the ended
+        window is missed by a process that remembered the count already: at most the hits that waited, for the
+        rest of one window."""
+        known = {key: self._settled.get(key) for key in keys} if settled else {}  # one look (another thread clears)
+        missing = [key for key in keys if known.get(key) is None]
         found = self._read(missing, connection) if missing else {}
         counts = {key: found.get(key, (0, 0.0))[0] for key in missing}
         if settled:
             if len(self._settled) + len(counts) > _SETTLED_MAX:
                 self._settled.clear()  # older windows' counts are never asked for again
             self._settled.update(counts)
-        return {key: counts[key] if key in counts else self._settled[key] for key in keys}
+        return {key: counts[key] if key in counts else int(known[key] or 0) for key in keys}
 
     def clear_sliding_window(self, key: str, expiry: int) -> None:
         for window_key in self._window_keys(key, expiry, time.time()):
@@ -206,15 +221,19 @@ class Verdict:
 
     allowed: bool
     limit: RateLimitItem
-    retry_after: int  # seconds; 0 when allowed
+    retry_after: int  # seconds; 0 when allowed (and in a refusal not yet `timed`)
     identity: str | None = None  # the identity whose budget refused the request
+    category: str | None = None  # the refused budget's category
 
 
 class ApiRateLimiter:
-    """Budgets per category ("catalogue", "collection") for each identity ("token:12", "ip:10.0.0.3").
+    """Budgets per category ("catalogue", "collection") for each identity ("token:<digest prefix>",
+    "ip:10.0.0.3").
 
-    A request counts against all of its identities at once (`hit`). In the database that is one short write
-    transaction for all of them (SqlStorage.acquire_all); on Redis one atomic script call per identity."""
+    A request counts against all of its identities at once (`hit`), or against none when one refuses. In the
+    database that is one write transaction (SqlStorage.acquire_all: its own, or the REST API's, which resolves
+    the token in the same one); on Redis each identity is tested, then counted by one atomic script call each
+    (a request racing another for a budget's last slot may be refused after its first identity was counted)."""
 
     def __init__(self, storage: Storage, budgets: dict[str, str]) -> None:
         self.limits = {category: parse(text) for category, text in budgets.items()}
@@ -222,22 +241,35 @@ class ApiRateLimiter:
         self.strategy = SlidingWindowCounterRateLimiter(storage)
 
     def hit(self, category: str, identities: Sequence[str], connection: Connection | None = None) -> Verdict:
-        """Count one request against each identity. With `connection` (database storage only; Redis counts on its
-        own), in the caller's transaction, held inside `turn()` and rolled back when the verdict is a refusal."""
+        """Count one request against each identity, all or none. With `connection` (database storage; Redis counts
+        on its own), in the caller's transaction, held inside `turn()`: a refusal then comes without its
+        Retry-After, which `timed` reads once the caller has rolled the counts back and left its turn."""
         item = self.limits[category]
         if isinstance(self.storage, SqlStorage):
             keys = {item.key_for(_NAMESPACE, category, identity): identity for identity in identities}
             refused_key = self.storage.acquire_all(list(keys), item.amount, item.get_expiry(), connection=connection)
             refused = keys[refused_key] if refused_key is not None else None
-        else:
+        else:  # Redis: every identity tested first, then each counted (an atomic script call per identity)
             refused = next(
-                (identity for identity in identities if not self.strategy.hit(item, _NAMESPACE, category, identity)),
+                (identity for identity in identities if not self.strategy.test(item, _NAMESPACE, category, identity)),
                 None,
             )
+            if refused is None:
+                refused = next(
+                    (id_ for id_ in identities if not self.strategy.hit(item, _NAMESPACE, category, id_)), None
+                )
         if refused is None:
             return Verdict(True, item, 0)
-        reset_at, _remaining = self.strategy.get_window_stats(item, _NAMESPACE, category, refused)
-        return Verdict(False, item, max(1, math.ceil(reset_at - time.time())), refused)
+        refusal = Verdict(False, item, 0, refused, category)
+        return refusal if connection is not None and isinstance(self.storage, SqlStorage) else self.timed(refusal)
+
+    def timed(self, refusal: Verdict) -> Verdict:
+        """A refusal with its Retry-After: when the refusing identity's window frees a request."""
+        assert refusal.identity is not None and refusal.category is not None
+        reset_at, _remaining = self.strategy.get_window_stats(
+            refusal.limit, _NAMESPACE, refusal.category, refusal.identity
+        )
+        return replace(refusal, retry_after=max(1, math.ceil(reset_at - time.time())))
 
     def turn(self) -> AbstractContextManager[object]:
         """What a caller's counting transaction is held inside (see SqlStorage.turn)."""
