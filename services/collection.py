@@ -29,7 +29,7 @@ from services.states import (
 )
 from services.store.chunks import in_chunks
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
-from services.validation import check_fields, check_money, check_quantity, readable_quantity
+from services.validation import check_fields, check_money, check_quantity, check_title, readable_quantity
 
 SYNC_SERVICE_FOR_KIND = {"coin": "numista", "record": "discogs"}
 # A kind pushed to several places of one service: target -> ledger service (``items list --json`` syncTargets).
@@ -247,8 +247,7 @@ def add_item(
     """Add a coin, record or card entry as given (no catalogue lookup)."""
     if kind not in ITEM_KINDS:
         raise InvalidInput(f"Kind must be one of {', '.join(ITEM_KINDS)}.", code="INVALID_KIND")
-    if not title or not title.strip():
-        raise InvalidInput("An item needs a title.", code="INVALID_TITLE")
+    title = check_title(title)
     quantity = check_quantity(quantity)
     fields = check_fields(fields)
     unknown = (
@@ -256,7 +255,7 @@ def add_item(
     )
     if unknown:
         raise InvalidInput(f"Unknown item fields: {', '.join(sorted(unknown))}.", code="INVALID_FIELD")
-    item = Item(owner_id=owner_id, kind=kind, title=title.strip(), quantity=quantity, **fields)
+    item = Item(owner_id=owner_id, kind=kind, title=title, quantity=quantity, **fields)
     session.add(item)
     session.flush()
     return item

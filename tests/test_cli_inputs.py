@@ -50,6 +50,15 @@ def test_items_add_refuses_out_of_range_values(app_env: str, args: tuple[str, st
     assert json.loads(run("items", "list", "--json").stdout) == []
 
 
+def test_items_add_refuses_a_title_longer_than_its_column(app_env: str) -> None:
+    """A title holds 400 characters (SQLite would have kept 500; PostgreSQL would have failed on the insert)."""
+    assert "title is 401 characters long" in refused("items", "add", "coin", "x" * 401, code="INVALID_TEXT")
+    refused("items", "add", "coin", "   ", code="INVALID_TITLE")
+    assert json.loads(run("items", "list", "--json").stdout) == []
+    run("items", "add", "coin", "x" * 400)
+    assert [len(item["title"]) for item in json.loads(run("items", "list", "--json").stdout)] == [400]
+
+
 def test_card_csv_files_that_are_not_exports(app_env: str, tmp_path: Path) -> None:
     utf16 = tmp_path / "utf16.csv"
     utf16.write_text(HEADER + GOOD.format(sku=1), encoding="utf-16")
