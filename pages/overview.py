@@ -16,7 +16,7 @@ from services.overview import OverviewShown, overview, overview_view
 from services.task_work import overview_work
 from services.tasks import Task, TaskState, latest_task
 from ui import cache
-from ui.progress import start_page_task, task_panel
+from ui.progress import rerun_at, start_page_task, task_panel
 from ui.session import app_context, current_actor
 
 actor = current_actor()
@@ -53,7 +53,10 @@ else:
     else:
         note = "updating them stopped." if view.shown is OverviewShown.FAILED else "updating…"
         st.caption(f"Figures from {labels.moment(memo.computed_at)}, before your latest changes — {note}")
-    task_panel(context, actor.id, Task.OVERVIEW, update)
+    if view.resumes_at is not None:  # paused: the last update's result would read "up to date" beside old figures
+        rerun_at(view.resumes_at)
+    else:
+        task_panel(context, actor.id, Task.OVERVIEW, update)
     if view.shown in (OverviewShown.FAILED, OverviewShown.PAUSED) and st.button(
         "Update the figures", key="update_overview", icon=":material/refresh:"
     ):

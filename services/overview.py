@@ -410,6 +410,7 @@ class OverviewView:
     memo: Recalled[Overview] | None
     update: TaskState | None  # the member's latest Overview task
     start_update: bool  # the view is to start an update (none is running, none failed or ended just now)
+    resumes_at: datetime | None = None  # PAUSED: when a view starts the update by itself
 
 
 def overview_view(session: Session, owner_id: int, currency: str) -> OverviewView:
@@ -429,7 +430,7 @@ def overview_view(session: Session, owner_id: int, currency: str) -> OverviewVie
             and (memo is None or ended is None or ended > memo.computed_at)):  # fmt: skip
         shown = OverviewShown.FAILED  # or cut off by a server stop (no end recorded)
     elif memo is not None and ended is not None and utcnow() - ended < UPDATE_AT_MOST_EVERY:
-        shown = OverviewShown.PAUSED
+        return OverviewView(OverviewShown.PAUSED, memo, update, False, ended + UPDATE_AT_MOST_EVERY)
     else:
         shown = OverviewShown.UPDATING
     return OverviewView(shown, memo, update, shown is OverviewShown.UPDATING and not running)

@@ -285,3 +285,32 @@ def test_a_failing_statement_without_jit_raises_its_own_error(session: Session) 
 
     with pytest.raises(DBAPIError, match="no_such_table"), without_jit(session):
         session.execute(text("SELECT * FROM no_such_table"))
+
+
+def test_figures_stale_again_within_a_minute_of_an_update_are_not_called_up_to_date(app_env: str) -> None:
+    """Written again less than a minute after an update ended: the page says the figures changed since, offers
+    the button, and does not show that update's "up to date" beside them; it starts the update by itself once
+    the minute has passed (services.overview.overview_view: resumes_at)."""
+    from services.overview import UPDATE_AT_MOST_EVERY, OverviewShown, overview_view
+    from services.tasks import Task
+
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.button(key="load_demo").click().run()
+    with open_context().session() as session:
+        owner_id = ensure_local_user(session).id
+        add_item(session, owner_id, kind="coin", title="Sol 1864")
+    at.run()  # stale: the page starts an update
+    wait_task(open_context().engine, Task.OVERVIEW)
+    at.run()
+    assert not any("latest changes" in caption.value for caption in at.caption)  # current figures
+    with open_context().session() as session:
+        add_item(session, owner_id, kind="coin", title="Sol 1865")
+    at.run()
+    assert not at.exception, at.exception
+    assert any("changed again since" in caption.value for caption in at.caption)
+    assert not any("up to date" in success.value for success in at.success)
+    assert at.button(key="update_overview") is not None
+    with open_context().session() as session:
+        view = overview_view(session, owner_id, "EUR")
+    assert view.shown is OverviewShown.PAUSED and view.update is not None and view.update.finished_at is not None
+    assert view.resumes_at == view.update.finished_at + UPDATE_AT_MOST_EVERY and not view.start_update

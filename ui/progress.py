@@ -21,6 +21,7 @@ from services.tasks import Task, TaskState, Work, latest_task, run_in_thread, st
 from ui import cache
 
 POLL_SECONDS = 1.0
+_DUE_CHECK_SECONDS = 5.0  # how often rerun_at looks at the clock
 
 
 def show_progress(snapshot: ProgressSnapshot, step: str = "", *, now: datetime | None = None) -> None:
@@ -78,6 +79,17 @@ def task_panel(context: AppContext, owner_id: int, task: Task, state: TaskState 
     else:
         _show(state)
     return state
+
+
+def rerun_at(moment_due: datetime) -> None:
+    """Run the whole page again once ``moment_due`` has passed, while it stays open (checked every few seconds):
+    a page that waits before doing something by itself (the Overview's paused update) then does it."""
+
+    def check() -> None:
+        if utcnow() >= moment_due:
+            st.rerun()
+
+    st.fragment(run_every=_DUE_CHECK_SECONDS)(check)()
 
 
 def start_page_task(context: AppContext, owner_id: int, task: Task, work: Work, *, total: int | None, unit: str,
