@@ -6,9 +6,10 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from services.card_printings import card_printings
+from services.card_printings import card_printings, suggested_printing
 from services.collection import add_card
 from services.errors import VitrineError
+from services.images import ImageCache, cached_uri, fetch_images, placeholder
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue, list_sets
 from services.integrations.pokemontcg.search import DEFAULT_LIMIT, CardFilter, card_index
 from services.integrations.pokemontcg.sync import catalogue_status
@@ -105,9 +106,10 @@ if results.total and not results.hits:  # the filters changed under a later page
 if not results.hits:
     st.info("No card matches. Check the spelling, clear a filter or pick another set.")
     st.stop()
+images = ImageCache.from_settings(context.settings)  # cached thumbnails, else a drawn placeholder: never broken
 table = pd.DataFrame(
     {
-        "image": [h.image for h in results.hits],
+        "image": [cached_uri(images, h.image) or placeholder(h.name, h.number, "card") for h in results.hits],
         "name": [h.name for h in results.hits],
         "set": [h.set_name for h in results.hits],
         "number": [h.number for h in results.hits],
@@ -122,6 +124,17 @@ st.dataframe(
 )
 if results.pages > 1:
     st.pagination(results.pages, key="catalog_page")
+if flash := st.session_state.pop("catalog_pictures_flash", None):
+    st.info(flash)
+if st.button("Fetch this page's card images", key="catalog_fetch_pictures", icon=":material/image:",
+             help="Card images are fetched once, then shown from the cache, also offline."):  # fmt: skip
+    with st.spinner(f"Fetching {len(results.hits)} card image(s)…"):
+        added = fetch_images(images, [h.image for h in results.hits if h.image], context.settings)
+    st.session_state["catalog_pictures_flash"] = (
+        f"{added} card image(s) cached." if added else
+        "No new image could be fetched (offline?): the ones shown come from the cache or are drawn."
+    )  # fmt: skip
+    st.rerun()
 
 st.subheader("Add to my collection")
 titles = {h.id: f"{h.name} · {h.set_name} {h.number}" for h in results.hits}
@@ -131,8 +144,7 @@ with context.session() as session:
     prices = card_prices(session, card_id)
 chosen = next(h for h in results.hits if h.id == card_id)
 picture, details = st.columns([1, 3])
-if chosen.image:
-    picture.image(chosen.image, width=160)
+picture.image(cached_uri(images, chosen.image) or placeholder(chosen.name, chosen.number, "card"), width=160)
 if prices:
     details.caption("Latest prices (TCGplayer in USD per printing; Cardmarket in EUR)")
     details.dataframe(pd.DataFrame(prices), hide_index=True, key="catalog_prices")
@@ -141,7 +153,7 @@ else:
 
 if st.session_state.get("add_card_for") != card_id:  # another card: preselect its first printing
     st.session_state["add_card_for"] = card_id
-    st.session_state["add_card_printing"] = printing_options[0]
+    st.session_state["add_card_printing"] = suggested_printing(printing_options, (p["printing"] for p in prices))
 ADD_FORM_FIELDS = (
     "add_card_for", "add_card_quantity", "add_card_condition", "add_card_printing", "add_card_language",
     "add_card_acquired", "add_card_price", "add_card_currency", "add_card_strategy", "add_card_notes",

@@ -68,6 +68,13 @@ def default_printing(printings: Sequence[str]) -> str:
     return in_usual_order(printings)[0]
 
 
+def suggested_printing(printings: Sequence[str], priced: Iterable[str]) -> str:
+    """The printing a form offers first for a new entry: the first of the card's printings that has a price
+    (an entry in a printing without one is unpriced), else its first."""
+    with_price = set(priced)
+    return next((printing for printing in printings if printing in with_price), printings[0])
+
+
 def choose_printing(card_label: str, requested: str | None, printings: Sequence[str]) -> str:
     """REQUESTED if the card has it (PRINTINGS: the card's, or the usual list when unknown); without one,
     the default printing. Refused with INVALID_PRINTING when the card was not printed that way."""

@@ -109,6 +109,25 @@ def test_search_with_a_typo_and_add_a_card_with_every_field(app_env: str) -> Non
     assert "4 in your collection" in at.success[0].value and len(items()) == 1
 
 
+def test_the_form_offers_a_priced_printing_first_and_pictures_are_never_broken(app_env: str) -> None:
+    """Charizard (Base 4) is priced only as holofoil (the demo's price): the form offers holofoil first, so a
+    plain Add is a priced entry; offline, its picture and the results' are drawn or cached, never a bare URL."""
+    from services.accounts import ensure_local_user
+    from services.demo import load_demo
+
+    with open_context().session() as session:
+        load_demo(session, ensure_local_user(session).id)
+    at = catalog_page()
+    at.text_input(key="catalog_query").input("charizard base").run()
+    at.selectbox(key="add_card_id").select("base1-4").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="add_card_printing").value == "holofoil"
+    assert all(str(uri).startswith("data:") for uri in results(at)["image"])
+    pictures = list(at.get("image"))
+    assert pictures, "the chosen card's picture"
+    assert all("images.pokemontcg.io" not in str(element.proto) for element in pictures)
+
+
 def test_filters_paging_and_suggestions(app_env: str) -> None:
     at = catalog_page()
     at.selectbox(key="catalog_set").select("sv1").run()
