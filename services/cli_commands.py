@@ -10,13 +10,13 @@ import argparse
 import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from services.collection import ItemFilter, add_card, add_item, item_document, list_items, sync_statuses
 from services.context import AppContext, CommandResult
 from services.errors import InvalidInput
+from services.input_file import input_file
 from services.store.models import User
 from services.validation import check_money
 
@@ -69,9 +69,7 @@ def cmd_import_opennumismat(
     from services.importers.opennumismat_import import import_opennumismat
     from services.integrations.numista.grade_overrides import grade_overrides
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"{args.file}: no such file.", code="FILE_NOT_FOUND")
+    path = input_file(args.file)
     report = import_opennumismat(
         session, actor.id, path, currency=actor.currency or context.settings.currency, dry_run=args.dry_run,
         grade_overrides=grade_overrides(session, actor.id), max_rows=context.settings.import_max_rows,
@@ -90,9 +88,7 @@ def cmd_import_cards_csv(context: AppContext, session: Session, actor: User, arg
     from services.importers.cards_csv import import_cards_csv
     from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInput(f"{args.file}: no such file.", code="FILE_NOT_FOUND")
+    path = input_file(args.file)
     ensure_offline_catalogue(session)
     report = import_cards_csv(
         session, actor.id, path, dry_run=args.dry_run, currency=args.currency,

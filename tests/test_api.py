@@ -291,6 +291,12 @@ def test_value_and_summary_are_the_numbers_of_value_json(server: Server) -> None
     expected = {s["set"]["id"]: (s["uniqueCards"], s["totalQuantity"], s["estimatedValue"]) for s in report["bySet"]}
     got = {s["set"]["id"]: (s["uniqueCards"], s["totalQuantity"], s["estimatedValue"]) for s in summary["data"]}
     assert got == expected and summary["meta"]["lastRefreshedAt"]
+    with server.client() as api:  # each set as the catalogue endpoints describe it
+        described = {s["set"]["id"]: api.get(f"/api/sets/{s['set']['id']}").json() for s in summary["data"]}
+    for entry in summary["data"]:
+        shown = described[entry["set"]["id"]]
+        assert (entry["set"]["series"], entry["set"]["releaseDate"]) == (shown["series"], shown["releaseDate"])
+        assert entry["set"]["series"] is not None
 
 
 def test_profile_summary(server: Server) -> None:

@@ -59,6 +59,12 @@ def test_items_add_refuses_a_title_longer_than_its_column(app_env: str) -> None:
     assert [len(item["title"]) for item in json.loads(run("items", "list", "--json").stdout)] == [400]
 
 
+@pytest.mark.parametrize("command", [("import", "cards-csv"), ("import", "opennumismat"), ("import", "discogs-csv")])
+def test_a_folder_named_as_the_import_file_is_one_line(app_env: str, tmp_path: Path, command: tuple[str, ...]) -> None:
+    assert "is a folder" in refused(*command, str(tmp_path), code="FILE_NOT_FOUND")
+    assert "no such file" in refused(*command, str(tmp_path / "missing.csv"), code="FILE_NOT_FOUND")
+
+
 def test_card_csv_files_that_are_not_exports(app_env: str, tmp_path: Path) -> None:
     utf16 = tmp_path / "utf16.csv"
     utf16.write_text(HEADER + GOOD.format(sku=1), encoding="utf-16")

@@ -272,10 +272,24 @@ def _card_value(report: Valuation) -> CollectionValue:
     )
 
 
-def _set_summaries(sets: tuple[SetValue, ...]) -> list[SetSummary]:
+def _set_summaries(session: Session, sets: tuple[SetValue, ...]) -> list[SetSummary]:
+    """Each set's figures, with the set as the catalogue endpoints describe it (series and release date too)."""
+    known = {
+        set_id: (series, released)
+        for set_id, series, released in session.execute(
+            select(PokemonSet.id, PokemonSet.series, PokemonSet.release_date).where(
+                PokemonSet.id.in_([s.set_id for s in sets])
+            )
+        )
+    }
     return [
         SetSummary(
-            set=SetRef(id=s.set_id, name=s.name),
+            set=SetRef(
+                id=s.set_id,
+                name=s.name,
+                series=known.get(s.set_id, (None, None))[0],
+                releaseDate=known.get(s.set_id, (None, None))[1],
+            ),
             uniqueCards=s.unique_cards,
             totalQuantity=s.copies,
             estimatedValue=float(s.value),
@@ -300,7 +314,9 @@ def _last_price_refresh(session: Session, owner_id: int) -> datetime | None:
 def collection_summary(call: Call) -> CollectionSummary:
     currency = _currency(call)
     meta = SummaryMeta(currency=currency, lastRefreshedAt=_last_price_refresh(call.session, call.owner.user_id))
-    return CollectionSummary(data=_set_summaries(set_values(call.session, call.owner.user_id, currency)), meta=meta)
+    return CollectionSummary(
+        data=_set_summaries(call.session, set_values(call.session, call.owner.user_id, currency)), meta=meta
+    )
 
 
 def collection_value(call: Call) -> CollectionValue:
@@ -312,7 +328,7 @@ def profile_summary(call: Call) -> ProfileSummary:
     if user is None:
         raise InvalidInput("Your account no longer exists.", code="UNAUTHENTICATED")
     report = valuation(call.session, user.id, _currency(call))
-    top = sorted(_set_summaries(report.sets), key=lambda s: (-s.estimatedValue, s.set.name))[:_TOP_SETS]
+    top = sorted(_set_summaries(call.session, report.sets), key=lambda s: (-s.estimatedValue, s.set.name))[:_TOP_SETS]
     recent = call.session.execute(
         select(Item.id, Item.title, Item.quantity, Item.updated_at)
         .where(Item.owner_id == user.id, Item.kind == "card")

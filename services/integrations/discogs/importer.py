@@ -31,6 +31,7 @@ from services.errors import InvalidInput
 from services.http import ServiceError
 from services.importers.merge import SNAPSHOT_KEY, merge_keeping_edits
 from services.importers.row_limit import DEFAULT_MAX_ROWS, check_row_count
+from services.input_file import input_file
 from services.integrations.discogs.api import PER_PAGE
 from services.integrations.discogs.catalog import cache_releases
 from services.integrations.discogs.mapping import (
@@ -167,8 +168,7 @@ def _csv_summary(mapped: dict[str, Any]) -> dict[str, Any]:
 
 
 def _open_csv(path: Path) -> io.TextIOWrapper:
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such file.", code="FILE_NOT_FOUND")
+    input_file(path)
     if path.stat().st_size > MAX_CSV_BYTES:
         raise InvalidInput(f"{path.name}: larger than 50 MB; is it a Discogs collection export?", code="INVALID_FILE")
     return path.open("r", encoding="utf-8-sig", newline="")
