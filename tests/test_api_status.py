@@ -12,17 +12,31 @@ from sqlalchemy.orm import Session
 from services.api.framework import Call
 from services.api.status import external_status
 from services.api.tokens import TokenOwner
+from services.demo import load_demo
+from services.integrations.discogs.catalog import cache_releases
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 from services.store.models import PokemonSet, User, utcnow
 from services.store.models_cards import CatalogSyncState
 
 
-def pokemontcg(session: Session, owner: User) -> dict[str, Any]:
+def service_status(session: Session, owner: User, service: str) -> dict[str, Any]:
     member = TokenOwner(token_id=1, user_id=owner.id, username=owner.username, currency="EUR")
     status = external_status(Call(session, member, {}, None, None, {}, None))  # type: ignore[arg-type]
-    found = status.model_dump(mode="json")["data"][0]
-    assert found["service"] == "pokemontcg"
-    return found
+    return next(found for found in status.model_dump(mode="json")["data"] if found["service"] == service)
+
+
+def pokemontcg(session: Session, owner: User) -> dict[str, Any]:
+    return service_status(session, owner, "pokemontcg")
+
+
+def test_discogs_facts_from_the_demo_or_a_csv_are_no_success_of_discogs(session: Session, owner: User) -> None:
+    load_demo(session, owner.id)
+    cache_releases(session, [{"release_id": 99_000_001, "title": "From a CSV", "artist": "Someone"}], only_new=True)
+    found = service_status(session, owner, "discogs")
+    assert (found["status"], found["lastSuccessAt"], found["source"]) == ("not_connected", None, None)
+    cache_releases(session, [{"release_id": 99_000_002, "title": "Read from Discogs", "artist": "Someone"}])
+    found = service_status(session, owner, "discogs")
+    assert found["lastSuccessAt"] is not None and found["source"] == "live" and found["cacheExpiresAt"] is not None
 
 
 def test_an_empty_catalogue_was_never_synced(session: Session, owner: User) -> None:

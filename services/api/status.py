@@ -73,7 +73,11 @@ def _account_service(
     connected = session.scalar(
         select(Connection.id).where(Connection.owner_id == owner_id, Connection.service == service)
     )
-    fetched, expires = session.execute(select(func.max(cache.fetched_at), func.min(cache.expires_at))).one()
+    # Rows the service itself answered have a time to live; the demo's and a CSV's facts have none (or none left).
+    answered = cache.expires_at > cache.fetched_at
+    fetched, expires = session.execute(
+        select(func.max(cache.fetched_at), func.min(cache.expires_at)).where(answered)
+    ).one()
     error = session.execute(
         select(SyncLedger.updated_at, SyncLedger.last_error)
         .join(Item, Item.id == SyncLedger.item_id)

@@ -54,7 +54,9 @@ def cache_releases(session: Session, summaries: Iterable[Mapping[str, Any]], *, 
         row.country = (summary.get("country") or None) and str(summary["country"])[:100]
         row.data = {**summary, "full": full}
         row.fetched_at = now
-        row.expires_at = now + RELEASE_TTL
+        # A CSV's facts are not Discogs' own answer: expired at once (a page needing the release reads it from
+        # Discogs), and never reported as a success of Discogs (services/api/status.py).
+        row.expires_at = now if only_new else now + RELEASE_TTL
     session.flush()
 
 
