@@ -172,7 +172,7 @@ with st.form("add_card_form"):
     language = language_col.selectbox("Language", list(LANGUAGES), format_func=LANGUAGES.get, key="add_card_language")
     acquired_col, price_col, currency_col, strategy_col = st.columns(4)
     acquired = acquired_col.date_input("Acquired on", value=None, max_value=date.today(), key="add_card_acquired")
-    price = price_col.number_input("Price paid", min_value=0.0, value=None, step=0.5, key="add_card_price")
+    price = price_col.number_input("Price paid (per copy)", min_value=0.0, value=None, step=0.5, key="add_card_price")
     currency = currency_col.selectbox("Currency", currencies, key="add_card_currency")
     strategy = strategy_col.selectbox(
         "If I already have it",

@@ -82,7 +82,7 @@ ALL_KINDS_COLUMNS = ("kind", "country", "year", "grade", "sync")
 TRAILING_COLUMNS = ("storage", "tags", "notes", "added")
 HEADERS = {
     "picture": "Picture", "id": "#", "title": "Title", "quantity": "Qty", "status": "Status", "sync": "Sync",
-    "unit_value": "Unit value", "value": "Value", "paid": "Paid", "kind": "Kind", "country": "Country",
+    "unit_value": "Unit value", "value": "Value", "paid": "Paid (per copy)", "kind": "Kind", "country": "Country",
     "year": "Year", "face_value": "Face value", "mint": "Mint", "grade": "Grade", "set": "Set", "number": "No.",
     "printing": "Printing", "condition": "Condition", "artist": "Artist", "label": "Label", "format": "Format",
     "media": "Media", "sleeve": "Sleeve", "storage": "Storage", "tags": "Tags", "notes": "Notes", "added": "Added",

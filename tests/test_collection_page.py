@@ -186,8 +186,8 @@ def test_every_field_of_a_card_is_edited_and_confirmed(owner_id: int) -> None:
     at.selectbox(key=f"{key}_grade").select("NM")
     at.text_input(key=f"{key}_language").input("fr")
     _save(at)
-    assert at.success[0].value.endswith("printing, language, storage, tags, notes, bought on, price paid, paid in, "
-                                        "bought at, own estimate.")  # fmt: skip
+    assert at.success[0].value.endswith("printing, language, storage, tags, notes, bought on, price paid (per copy), "
+                                        "paid in, bought at, own estimate.")  # fmt: skip
     _assert_common_fields_saved(owner_id, card.id, "Charizard, my best")
     saved = _item(owner_id, id=card.id)
     assert (saved.printing, saved.grade, saved.grade_code, saved.language) == ("reverseHolofoil", "NM", "NM", "fr")

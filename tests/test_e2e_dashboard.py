@@ -192,7 +192,7 @@ def test_filter_download_and_edit_the_collection(page, served_app: str, tmp_path
 # What the browser types into the editor, by field label, and what the database then holds (services' names).
 _COMMON_TYPED = {
     "Quantity": "2", "Storage": "Album 2, page 4", "Tags": "fair, 2021", "Notes": "from the fair",
-    "Price paid": "6.50", "Paid in": "chf", "Bought at": "Basel", "Your own estimate (per copy)": "9.75",
+    "Price paid (per copy)": "6.50", "Paid in": "chf", "Bought at": "Basel", "Your own estimate (per copy)": "9.75",
     "Estimate currency": "usd",
 }  # fmt: skip
 _COMMON_SAVED = {
