@@ -177,9 +177,18 @@ def hand_groups(session: Session, owner: int, rates: ExchangeRates) -> int:
     return len({row[0] for row in rows})
 
 
-def hand_unpriced(session: Session, owner: int, rates: ExchangeRates) -> int:
-    rows = session.execute(text(chosen() + "SELECT id FROM chosen WHERE value IS NULL"), {"owner": owner}).all()
-    return len(rows)
+def hand_unpriced(session: Session, owner: int, rates: ExchangeRates) -> list[int]:
+    """The entries the Sets page lists as unpriced: their facts and set name, in its order (kind, set name,
+    card number, title)."""
+    rows = session.execute(text(chosen() + """
+        SELECT i.id, i.kind, i.title, i.quantity, i.grade, i.printing, i.pokemontcg_card_id, ps.id, ps.name
+        FROM chosen c JOIN items i ON i.id = c.id
+        LEFT JOIN pokemon_cards pc ON pc.id = i.pokemontcg_card_id
+        LEFT JOIN pokemon_sets ps ON ps.id = pc.set_id
+        WHERE c.value IS NULL
+        ORDER BY i.kind, ps.name, pc.number_sort, i.title, i.id
+    """), {"owner": owner}).all()  # fmt: skip
+    return [row[0] for row in rows]
 
 
 PAGE = "SELECT id FROM items WHERE owner_id = :owner AND kind = 'coin' ORDER BY title, id LIMIT 50"
@@ -216,8 +225,8 @@ def product_groups(session: Session, owner: int, rates: ExchangeRates) -> int:
     return len(sets_view.group_values(session, owner, "coin", "country", CURRENCY))
 
 
-def product_unpriced(session: Session, owner: int, rates: ExchangeRates) -> int:
-    return len(unpriced_entries(session, owner))
+def product_unpriced(session: Session, owner: int, rates: ExchangeRates) -> list[int]:
+    return [entry.item_id for entry in unpriced_entries(session, owner)]
 
 
 def product_page(session: Session, owner: int, rates: ExchangeRates) -> int:
