@@ -27,7 +27,8 @@ FLASH = "collection_flash"
 _LABELS = {
     "title": "Title", "quantity": "Quantity", "status": "Status", "storage_location": "Storage", "tags": "Tags",
     "notes": "Notes", "acquired_date": "Bought on", "acquired_price": "Price paid (per copy)",
-    "acquired_currency": "Paid in", "acquired_place": "Bought at", "country": "Country", "year": "Year", "series": "Series", "grade": "Grade",
+    "acquired_currency": "Paid in", "acquired_place": "Bought at", "country": "Country", "year": "Year",
+    "series": "Series", "grade": "Grade",
     "grade_code": "Numista grade", "numista_type_id": "Numista type (N#)", "numista_issue_id": "Numista issue",
     "printing": "Printing", "language": "Language", "discogs_release_id": "Discogs release",
     "face_value": "Face value", "face_unit": "Unit", "mint": "Mint", "mintmark": "Mint mark", "artist": "Artist",
