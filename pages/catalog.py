@@ -153,7 +153,7 @@ else:
 
 if st.session_state.get("add_card_for") != card_id:  # another card: preselect its first printing
     st.session_state["add_card_for"] = card_id
-    st.session_state["add_card_printing"] = suggested_printing(printing_options, (p["printing"] for p in prices))
+    st.session_state["add_card_printing"] = suggested_printing(printing_options, prices)
 ADD_FORM_FIELDS = (
     "add_card_for", "add_card_quantity", "add_card_condition", "add_card_printing", "add_card_language",
     "add_card_acquired", "add_card_price", "add_card_currency", "add_card_strategy", "add_card_notes",

@@ -12,11 +12,14 @@ of the usual list is accepted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.card_prices import CARDMARKET_CARD_PRINTINGS
+from services.config import current_settings
 from services.errors import InvalidInput
 from services.states import CARD_PRINTINGS
 from services.store.models import LatestPrice, PokemonCard
@@ -68,11 +71,24 @@ def default_printing(printings: Sequence[str]) -> str:
     return in_usual_order(printings)[0]
 
 
-def suggested_printing(printings: Sequence[str], priced: Iterable[str]) -> str:
-    """The printing a form offers first for a new entry: the first of the card's printings that has a price
-    (an entry in a printing without one is unpriced), else its first."""
-    with_price = set(priced)
-    return next((printing for printing in printings if printing in with_price), printings[0])
+def suggested_printing(printings: Sequence[str], prices: Iterable[Mapping[str, Any]]) -> str:
+    """The printing a form offers first for a new entry of a card: the first of its printings that the
+    valuation would price, else its first. ``prices`` are the card's latest prices as the Catalog lists them
+    (source, printing, metric); the rule is services/pricing.py's card candidates: a TCGplayer price of the
+    printing itself, or Cardmarket's card-level one for normal and holofoil copies (its reverse-holo one for
+    reverseHolofoil), each with a (source, metric) of VITRINE_CARD_PRICE_ORDER, or the demo's market price."""
+    counted = {*current_settings().card_price_order, ("demo", "market")}
+    priced: set[str] = set()
+    for price in prices:
+        if (price["source"], price["metric"]) not in counted:
+            continue
+        if price["source"] != "cardmarket":
+            priced.add(price["printing"])
+        elif price["printing"] == "(card)":
+            priced.update(CARDMARKET_CARD_PRINTINGS)
+        elif price["printing"] == "reverseHolofoil":
+            priced.add("reverseHolofoil")
+    return next((printing for printing in printings if printing in priced), printings[0])
 
 
 def choose_printing(card_label: str, requested: str | None, printings: Sequence[str]) -> str:

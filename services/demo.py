@@ -97,12 +97,13 @@ def _demo_entries(
         price = DemoPrice("item", "", coin["numista_grade"], "estimate", "EUR", coin["estimate"])
         entries.append((f"coin:{coin['source_row_id']}", fields, [price]))
     for record in demo["records"]:
-        session.merge(
-            DiscogsRelease(
-                id=record["release_id"], title=record["title"], artist=record["artist"], year=record["year"],
-                formats=record["formats"], country=record["country"], fetched_at=utcnow(),
-            )
-        )  # fmt: skip
+        if session.get(DiscogsRelease, record["release_id"]) is None:  # never over what Discogs itself said
+            session.add(
+                DiscogsRelease(
+                    id=record["release_id"], title=record["title"], artist=record["artist"], year=record["year"],
+                    formats=record["formats"], country=record["country"], fetched_at=utcnow(),
+                )
+            )  # fmt: skip
         fields = {
             "kind": "record", "title": f"{record['artist']} – {record['title']}", "year": record["year"],
             "country": record["country"], "grade": record["media_condition"],

@@ -3,6 +3,7 @@ the shipped offline snapshot (never reported as a sync), a live sync, and a fail
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -12,10 +13,10 @@ from sqlalchemy.orm import Session
 from services.api.framework import Call
 from services.api.status import external_status
 from services.api.tokens import TokenOwner
-from services.demo import load_demo
+from services.demo import DEMO_PATH, load_demo
 from services.integrations.discogs.catalog import cache_releases
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
-from services.store.models import PokemonSet, User, utcnow
+from services.store.models import DiscogsRelease, PokemonSet, User, utcnow
 from services.store.models_cards import CatalogSyncState
 
 
@@ -73,3 +74,13 @@ def test_a_synced_set_makes_the_catalogue_live(session: Session, owner: User) ->
     found = pokemontcg(session, owner)
     assert (found["status"], found["source"], found["snapshotDate"]) == ("ok", "live", None)
     assert found["lastSuccessAt"] is not None and found["cacheExpiresAt"] is not None
+
+
+def test_loading_the_demo_never_rewrites_a_release_discogs_described(session: Session, owner: User) -> None:
+    demo_release = json.loads(DEMO_PATH.read_text())["records"][0]["release_id"]
+    cache_releases(session, [{"release_id": demo_release, "title": "As Discogs says", "artist": "Them"}])
+    before = service_status(session, owner, "discogs")["lastSuccessAt"]
+    load_demo(session, owner.id)
+    row = session.get(DiscogsRelease, demo_release)
+    assert row is not None and (row.title, row.artist) == ("As Discogs says", "Them")
+    assert service_status(session, owner, "discogs")["lastSuccessAt"] == before

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
-from services.card_printings import card_printings
+from services.card_printings import card_printings, suggested_printing
 from services.collection import add_card, update_item
 from services.context import open_context
 from services.errors import InvalidInput
@@ -114,3 +114,26 @@ def test_the_catalog_page_offers_only_the_cards_printings(app_env: str) -> None:
     assert not at.exception and at.success, at.exception
     at.selectbox(key="add_card_id").select("base5-10").run()  # printings unknown: the usual list
     assert at.selectbox(key="add_card_printing").options == list(CARD_PRINTINGS)
+
+
+def _price(source: str, printing: str, metric: str) -> dict[str, str]:
+    return {"source": source, "printing": printing, "metric": metric}
+
+
+@pytest.mark.parametrize(
+    ("printings", "prices", "offered"),
+    [
+        (("normal", "holofoil"), [_price("demo", "holofoil", "market")], "holofoil"),  # the demo's price
+        (("normal", "reverseHolofoil"),  # Cardmarket's card-level trend prices a normal copy
+         [_price("tcgplayer", "reverseHolofoil", "market"), _price("cardmarket", "(card)", "trend")], "normal"),
+        (("holofoil", "reverseHolofoil"), [_price("cardmarket", "reverseHolofoil", "trend")], "reverseHolofoil"),
+        (("normal", "reverseHolofoil"), [_price("tcgplayer", "reverseHolofoil", "low")], "normal"),  # not counted
+        (("normal", "holofoil"), [], "normal"),
+    ],
+)  # fmt: skip
+def test_the_form_offers_the_first_printing_the_valuation_would_price(
+    app_env: str, printings: tuple[str, ...], prices: list[dict[str, str]], offered: str
+) -> None:
+    """The Catalog's preselected printing follows the valuation's card prices (VITRINE_CARD_PRICE_ORDER's
+    sources and metrics, Cardmarket's card-level price for normal and holofoil copies, the demo's market)."""
+    assert suggested_printing(printings, prices) == offered

@@ -374,8 +374,8 @@ class CatalogueStatus:
             return (
                 "info",
                 "Offline catalogue: cards and sets from the snapshot shipped with Vitrine, without live market "
-                "prices (the demo collection brings sample prices for its own cards). Sync with pokemontcg.io to "
-                "get current cards and prices.",
+                "prices (only the demo collection's sample prices, once loaded). Sync with pokemontcg.io to get "
+                "current cards and prices.",
             )
         if self.stale:
             when = self.last_synced_at.strftime("%Y-%m-%d %H:%M UTC") if self.last_synced_at else "a while ago"
