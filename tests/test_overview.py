@@ -287,7 +287,9 @@ def test_a_failing_statement_without_jit_raises_its_own_error(session: Session) 
         session.execute(text("SELECT * FROM no_such_table"))
 
 
-def test_figures_stale_again_within_a_minute_of_an_update_are_not_called_up_to_date(app_env: str) -> None:
+def test_figures_stale_again_within_a_minute_of_an_update_are_not_called_up_to_date(
+    app_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Written again less than a minute after an update ended: the page says the figures changed since, offers
     the button, and does not show that update's "up to date" beside them; it starts the update by itself once
     the minute has passed (services.overview.overview_view: resumes_at)."""
@@ -314,3 +316,8 @@ def test_figures_stale_again_within_a_minute_of_an_update_are_not_called_up_to_d
         view = overview_view(session, owner_id, "EUR")
     assert view.shown is OverviewShown.PAUSED and view.update is not None and view.update.finished_at is not None
     assert view.resumes_at == view.update.finished_at + UPDATE_AT_MOST_EVERY and not view.start_update
+    later = view.resumes_at + timedelta(seconds=1)  # what the page's rerun (ui/progress.rerun_at) then sees
+    monkeypatch.setattr("services.overview.utcnow", lambda: later)
+    with open_context().session() as session:
+        resumed = overview_view(session, owner_id, "EUR")
+    assert resumed.shown is OverviewShown.UPDATING and resumed.start_update and resumed.resumes_at is None
