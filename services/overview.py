@@ -416,8 +416,9 @@ class OverviewView:
 def overview_view(session: Session, owner_id: int, currency: str) -> OverviewView:
     """What a view of the Overview shows, never computing it. A stale Overview is shown as it is while a
     background task updates it, but an update is not started by a view when the last one failed since those
-    figures (it would fail in a loop: the page offers a button) or ended less than UPDATE_AT_MOST_EVERY ago
-    (a catalogue sync commits set by set, each commit making every member's figures stale again)."""
+    figures (it would fail in a loop: the page offers a button) or, for a collection of more than INLINE_ENTRIES,
+    ended less than UPDATE_AT_MOST_EVERY ago (a catalogue sync commits set by set, each commit making every
+    member's figures stale again, and a big collection's update takes seconds)."""
     update = latest_task(session, owner_id, Task.OVERVIEW)  # read before the memo (see ui/progress.py task_panel)
     memo = remembered_overview(session, owner_id, currency)
     if memo is not None and memo.current:
@@ -429,7 +430,9 @@ def overview_view(session: Session, owner_id: int, currency: str) -> OverviewVie
     if (update is not None and not running and update.status is not JobStatus.DONE
             and (memo is None or ended is None or ended > memo.computed_at)):  # fmt: skip
         shown = OverviewShown.FAILED  # or cut off by a server stop (no end recorded)
-    elif memo is not None and ended is not None and utcnow() - ended < UPDATE_AT_MOST_EVERY:
+    elif (memo is not None and ended is not None and utcnow() - ended < UPDATE_AT_MOST_EVERY
+          and count_items(session, owner_id) > INLINE_ENTRIES):  # fmt: skip
+        # (a small collection's update takes well under a second: it is never paused)
         return OverviewView(OverviewShown.PAUSED, memo, update, False, ended + UPDATE_AT_MOST_EVERY)
     else:
         shown = OverviewShown.UPDATING

@@ -229,12 +229,13 @@ def test_a_failed_update_is_not_started_again_by_itself(app_env: str, monkeypatc
     assert int({metric.label: metric.value for metric in at.metric}["Items (copies)"]) == int(before) + 1
 
 
-def test_an_update_is_started_by_itself_at_most_once_a_minute(app_env: str) -> None:
+def test_an_update_is_started_by_itself_at_most_once_a_minute(app_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Data that keeps changing (a catalogue sync commits set by set) does not make every open tab recompute
-    after every commit: within a minute of the last update the page shows the figures, says they changed again,
-    and offers the button; the button updates them."""
+    after every commit: within a minute of the last update the page shows the figures of a big collection, says
+    they changed again, and offers the button; the button updates them."""
     from services.tasks import Task, latest_task
 
+    monkeypatch.setattr("services.overview.INLINE_ENTRIES", 10)  # the demo counts as a big collection here
     at = AppTest.from_file(APP, default_timeout=90).run()
     at.button(key="load_demo").click().run()
     engine = open_context().engine
@@ -296,6 +297,7 @@ def test_figures_stale_again_within_a_minute_of_an_update_are_not_called_up_to_d
     from services.overview import UPDATE_AT_MOST_EVERY, OverviewShown, overview_view
     from services.tasks import Task
 
+    monkeypatch.setattr("services.overview.INLINE_ENTRIES", 10)  # the demo counts as a big collection here
     at = AppTest.from_file(APP, default_timeout=90).run()
     at.button(key="load_demo").click().run()
     with open_context().session() as session:
@@ -321,3 +323,25 @@ def test_figures_stale_again_within_a_minute_of_an_update_are_not_called_up_to_d
     with open_context().session() as session:
         resumed = overview_view(session, owner_id, "EUR")
     assert resumed.shown is OverviewShown.UPDATING and resumed.start_update and resumed.resumes_at is None
+
+
+def test_a_small_collection_is_updated_again_at_once_never_paused(app_env: str) -> None:
+    """Written again right after an update: a collection of up to INLINE_ENTRIES entries starts its next update
+    at once (well under a second) instead of pausing for a minute."""
+    from services.overview import OverviewShown, overview_view
+    from services.tasks import Task
+
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.button(key="load_demo").click().run()
+    with open_context().session() as session:
+        owner_id = ensure_local_user(session).id
+        add_item(session, owner_id, kind="coin", title="Sol 1864")
+    at.run()
+    wait_task(open_context().engine, Task.OVERVIEW)
+    with open_context().session() as session:
+        add_item(session, owner_id, kind="coin", title="Sol 1865")
+        view = overview_view(session, owner_id, "EUR")
+    assert view.shown is OverviewShown.UPDATING and view.start_update and view.resumes_at is None
+    at.run()
+    assert not at.exception, at.exception
+    assert not any("changed again since" in caption.value for caption in at.caption)
