@@ -92,7 +92,10 @@ def test_connect_discogs_in_a_club_comes_back_signed_in(browser, tmp_path: Path,
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         _sign_in(page, url, "ann", "ann's long password")
+        _wait_rendered(page)  # ann's first Overview is computed in the view: a person clicks once it is shown
         page.get_by_role("link", name="Connections").click()
+        page.get_by_role("heading", name="Connections").first.wait_for(timeout=60_000)
+        _wait_rendered(page)
         page.get_by_role("button", name="Connect Discogs").click(timeout=30_000)
         link = page.get_by_role("link", name="Continue to Discogs to approve Vitrine")
         link.wait_for(timeout=30_000)
