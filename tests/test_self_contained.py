@@ -31,8 +31,12 @@ FORBIDDEN = re.compile(
     ))
 )
 BINARY_SUFFIXES = {".db", ".gz", ".png", ".jpg", ".jpeg", ".webp", ".pyc", ".ico"}
-# Numista's OpenAPI document 3.30.0 as published (sha1 recorded in tests/fixtures/README.md).
-NUMISTA_SWAGGER_SHA1 = "b794ce7097e84f63e09dc8bb1a39ad0f8f61168b"
+# Numista's OpenAPI document 3.30.0 as published (sha1 b794ce7097e84f63e09dc8bb1a39ad0f8f61168b, recorded in
+# tests/fixtures/README.md) with one line changed: its example OAuth answer's access token, a 40-hex string that
+# reads as a committed credential, replaced by a placeholder (examples are read by neither the app nor the
+# emulator). This is the shipped file's sha1.
+NUMISTA_SWAGGER_SHA1 = "ad879ae8477453d6f747a65247f2245bb03d786e"
+NUMISTA_EXAMPLE_TOKEN = "EXAMPLE-ACCESS-TOKEN-REDACTED"
 
 
 def _manifest() -> dict[str, str]:
@@ -115,8 +119,12 @@ def test_an_emulator_run_by_hand_says_which_fixture_is_missing(
 
 
 def test_the_numista_spec_is_numistas_published_file() -> None:
-    """The emulator and the app validate against the same swagger: it must be Numista's, byte for byte."""
+    """The emulator and the app validate against the same swagger: it must be Numista's, byte for byte but for
+    the redacted example token."""
     assert hashlib.sha1(SWAGGER_FILE.read_bytes()).hexdigest() == NUMISTA_SWAGGER_SHA1
+    example = yaml.safe_load(SWAGGER_FILE.read_text(encoding="utf-8"))["paths"]["/oauth_token"]["get"]
+    answer = example["responses"]["200"]["content"]["application/json"]["example"]
+    assert answer["access_token"] == NUMISTA_EXAMPLE_TOKEN
     assert yaml.safe_load(SWAGGER_FILE.read_text(encoding="utf-8"))["info"]["version"] == "3.30.0"
 
 
