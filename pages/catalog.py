@@ -151,9 +151,10 @@ if prices:
 else:
     details.caption("No price stored for this card yet: sync its set, or give your own estimate later.")
 
-if st.session_state.get("add_card_for") != card_id:  # another card: preselect its first printing
+if st.session_state.get("add_card_for") != card_id:  # another card: preselect a printing that has a price
     st.session_state["add_card_for"] = card_id
-    st.session_state["add_card_printing"] = suggested_printing(printing_options, prices)
+    with context.session() as session:
+        st.session_state["add_card_printing"] = suggested_printing(session, card_id, printing_options)
 ADD_FORM_FIELDS = (
     "add_card_for", "add_card_quantity", "add_card_condition", "add_card_printing", "add_card_language",
     "add_card_acquired", "add_card_price", "add_card_currency", "add_card_strategy", "add_card_notes",

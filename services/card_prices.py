@@ -30,6 +30,16 @@ CARDMARKET_METRICS = tuple(dict.fromkeys(metric for _variant, metric in CARDMARK
 # Printings Cardmarket's card-level prices stand for. 1st-edition copies are excluded on purpose: they sell
 # for several times the unlimited price, so an unlimited figure would undervalue them badly.
 CARDMARKET_CARD_PRINTINGS = ("normal", "holofoil", "unlimitedHolofoil")
+# The Cardmarket variant that values an entry of each printing (its card-level series "", its reverse-holo one);
+# a printing not listed here has no Cardmarket price.
+CARDMARKET_VARIANT_OF = {**dict.fromkeys(CARDMARKET_CARD_PRINTINGS, ""), "reverseHolofoil": "reverseHolofoil"}
+DEMO_CARD_PRICE = ("demo", "market")  # (source, metric) of the demo collection's sample card prices, per printing
+
+
+def card_price_variant(source: str, printing: str) -> str | None:
+    """The variant of a card's ``source`` price that values an entry of ``printing`` (None: none does):
+    Cardmarket's by CARDMARKET_VARIANT_OF, every other source's the printing itself."""
+    return CARDMARKET_VARIANT_OF.get(printing) if source == "cardmarket" else printing
 PRICE_SOURCES = {"tcgplayer": ("USD", TCGPLAYER_METRICS), "cardmarket": ("EUR", CARDMARKET_METRICS)}
 
 DEFAULT_PRICE_ORDER: tuple[tuple[str, str], ...] = (

@@ -12,13 +12,12 @@ of the usual list is accepted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.card_prices import CARDMARKET_CARD_PRINTINGS
+from services.card_prices import DEMO_CARD_PRICE, card_price_variant
 from services.config import current_settings
 from services.errors import InvalidInput
 from services.states import CARD_PRINTINGS
@@ -71,24 +70,24 @@ def default_printing(printings: Sequence[str]) -> str:
     return in_usual_order(printings)[0]
 
 
-def suggested_printing(printings: Sequence[str], prices: Iterable[Mapping[str, Any]]) -> str:
-    """The printing a form offers first for a new entry of a card: the first of its printings that the
-    valuation would price, else its first. ``prices`` are the card's latest prices as the Catalog lists them
-    (source, printing, metric); the rule is services/pricing.py's card candidates: a TCGplayer price of the
-    printing itself, or Cardmarket's card-level one for normal and holofoil copies (its reverse-holo one for
-    reverseHolofoil), each with a (source, metric) of VITRINE_CARD_PRICE_ORDER, or the demo's market price."""
-    counted = {*current_settings().card_price_order, ("demo", "market")}
-    priced: set[str] = set()
-    for price in prices:
-        if (price["source"], price["metric"]) not in counted:
-            continue
-        if price["source"] != "cardmarket":
-            priced.add(price["printing"])
-        elif price["printing"] == "(card)":
-            priced.update(CARDMARKET_CARD_PRINTINGS)
-        elif price["printing"] == "reverseHolofoil":
-            priced.add("reverseHolofoil")
-    return next((printing for printing in printings if printing in priced), printings[0])
+def suggested_printing(session: Session, card_id: str, printings: Sequence[str]) -> str:
+    """The printing a form offers first for a new entry of this card: the first of ``printings`` that the
+    valuation would price (services.pricing's card candidates: each (source, metric) of
+    VITRINE_CARD_PRICE_ORDER, then the demo's price, at the variant card_price_variant names), else the first."""
+    stored = {
+        (source, variant, metric)
+        for source, variant, metric in session.execute(
+            select(LatestPrice.source, LatestPrice.variant, LatestPrice.metric).where(
+                LatestPrice.ref_kind == "pokemontcg", LatestPrice.ref_id == card_id
+            )
+        )
+    }
+    counted = (*current_settings().card_price_order, DEMO_CARD_PRICE)
+
+    def priced(printing: str) -> bool:
+        return any((source, card_price_variant(source, printing), metric) in stored for source, metric in counted)
+
+    return next((printing for printing in printings if priced(printing)), printings[0])
 
 
 def choose_printing(card_label: str, requested: str | None, printings: Sequence[str]) -> str:

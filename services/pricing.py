@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
-from services.card_prices import CARDMARKET_CARD_PRINTINGS
+from services.card_prices import CARDMARKET_VARIANT_OF, DEMO_CARD_PRICE
 from services.config import current_settings
 from services.errors import InvalidInput
 from services.exchange_rates import ExchangeRates, current_rates
@@ -111,9 +111,11 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
     item_ref = cast(Item.id, String)
     grade = func.coalesce(Item.grade_code, "")
     printing = func.coalesce(Item.printing, "normal")
+    by_variant: dict[str, list[str]] = {}
+    for card_printing, variant in CARDMARKET_VARIANT_OF.items():
+        by_variant.setdefault(variant, []).append(card_printing)
     cardmarket_variant = case(
-        (printing == "reverseHolofoil", literal("reverseHolofoil")),
-        (printing.in_(CARDMARKET_CARD_PRINTINGS), literal("")),
+        *((printing.in_(printings), literal(variant)) for variant, printings in by_variant.items()),
         else_=literal("-"),  # matches no Cardmarket row
     )
     return {
@@ -127,7 +129,7 @@ def _candidates() -> dict[str, list[tuple[str, Any, str, Any, str]]]:
                  printing if source == "tcgplayer" else cardmarket_variant, metric)
                 for source, metric in current_settings().card_price_order
             ),
-            ("pokemontcg", Item.pokemontcg_card_id, "demo", printing, "market"),
+            ("pokemontcg", Item.pokemontcg_card_id, DEMO_CARD_PRICE[0], printing, DEMO_CARD_PRICE[1]),
         ],
         "coin": [
             ("item", item_ref, "manual", literal(""), "estimate"),

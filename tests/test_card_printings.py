@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from services.collection import add_card, update_item
 from services.context import open_context
 from services.errors import InvalidInput
 from services.integrations.pokemontcg.catalog import load_offline_snapshot
-from services.pricing import valuation
+from services.pricing import Observation, record_observations, valuation
 from services.states import CARD_PRINTINGS
 from services.store.models import User
 from tests.emulators.fixtures import pokemontcg_emulator  # noqa: F401
@@ -116,8 +117,8 @@ def test_the_catalog_page_offers_only_the_cards_printings(app_env: str) -> None:
     assert at.selectbox(key="add_card_printing").options == list(CARD_PRINTINGS)
 
 
-def _price(source: str, printing: str, metric: str) -> dict[str, str]:
-    return {"source": source, "printing": printing, "metric": metric}
+def _price(source: str, variant: str, metric: str) -> tuple[str, str, str]:
+    return source, variant, metric
 
 
 @pytest.mark.parametrize(
@@ -125,15 +126,19 @@ def _price(source: str, printing: str, metric: str) -> dict[str, str]:
     [
         (("normal", "holofoil"), [_price("demo", "holofoil", "market")], "holofoil"),  # the demo's price
         (("normal", "reverseHolofoil"),  # Cardmarket's card-level trend prices a normal copy
-         [_price("tcgplayer", "reverseHolofoil", "market"), _price("cardmarket", "(card)", "trend")], "normal"),
+         [_price("tcgplayer", "reverseHolofoil", "market"), _price("cardmarket", "", "trend")], "normal"),
         (("holofoil", "reverseHolofoil"), [_price("cardmarket", "reverseHolofoil", "trend")], "reverseHolofoil"),
         (("normal", "reverseHolofoil"), [_price("tcgplayer", "reverseHolofoil", "low")], "normal"),  # not counted
         (("normal", "holofoil"), [], "normal"),
     ],
 )  # fmt: skip
 def test_the_form_offers_the_first_printing_the_valuation_would_price(
-    app_env: str, printings: tuple[str, ...], prices: list[dict[str, str]], offered: str
+    session: Session, printings: tuple[str, ...], prices: list[tuple[str, str, str]], offered: str
 ) -> None:
     """The Catalog's preselected printing follows the valuation's card prices (VITRINE_CARD_PRICE_ORDER's
     sources and metrics, Cardmarket's card-level price for normal and holofoil copies, the demo's market)."""
-    assert suggested_printing(printings, prices) == offered
+    record_observations(session, [
+        Observation("pokemontcg", "base1-4", source, variant, metric, "USD", Decimal("12.50"))
+        for source, variant, metric in prices
+    ])  # fmt: skip
+    assert suggested_printing(session, "base1-4", printings) == offered
