@@ -190,8 +190,9 @@ def test_status_mapping(status: int, message: str | None, cls: type[ServiceError
 
 
 @settings(deadline=None)  # shared 2-core machine: no per-example deadline
-@given(secret=secrets_st)
-def test_error_messages_never_echo_secrets(secret: str) -> None:
+@given(tail=secrets_st)
+def test_error_messages_never_echo_secrets(tail: str) -> None:
+    secret = "Zq9#" + tail  # a prefix our own wording lacks: a secret "AuthErro" is in repr(err)'s class name
     server_said = f"Invalid token {secret} for client_secret={secret}"
     err = error_for_status(
         "numista",
