@@ -36,6 +36,9 @@ def cmd_items_list(_context: AppContext, session: Session, actor: User, args: ar
 
 
 def cmd_items_add_card(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
+    from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
+
+    ensure_offline_catalogue(session)  # a fresh install's first command may be this one, as for search and import
     price = _decimal(args.price) if args.price else None
     acquired = _date(args.acquired) if args.acquired else None
     item, created = add_card(

@@ -98,3 +98,8 @@ def test_items_add_coin_by_hand(app_env: str) -> None:
     coin = run_json("items", "add", "coin", "1 franc 1960", "--grade", "VF", "--country", "France", "--price", "2.5")
     assert (coin["kind"], coin["grade"], coin["sync"]["numista"]) == ("coin", "VF", "NOT_SYNCED")
     assert run_json("value")["itemsWithoutPrice"] == 1
+
+
+def test_adding_a_card_on_a_fresh_install_loads_the_shipped_catalogue(app_env: str) -> None:
+    added = run_json("items", "add", "card", "base1-4")  # the first command ever run on this database
+    assert (added["created"], added["refs"]["pokemontcg"], added["title"]) == (True, "base1-4", "Charizard (Base 4)")
