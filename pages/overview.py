@@ -82,7 +82,7 @@ if totals.copies == 0:
 
 value_col, cost_col, gain_col = st.columns(3)
 copies_col, unpriced_col, _ = st.columns(3)
-value_col.metric("Estimated value", labels.money(totals.value, currency))
+value_col.metric("Estimated value", labels.money(totals.value if totals.priced_entries else None, currency))
 cost_col.metric("What you paid", labels.money(totals.cost, currency) if totals.cost_entries else "not recorded",
                 help=f"Purchase prices known for {totals.cost_entries:,} entries.")  # fmt: skip
 gain_col.metric("Gain / loss", labels.signed_money(totals.gain, currency) if totals.gain_entries else "not known",
@@ -101,7 +101,8 @@ if report.without_rate:
 st.caption(rates_note)
 
 by_kind = pd.DataFrame([
-    {"Kind": labels.KIND_PLURALS.get(k.kind, k.kind), "Copies": k.copies, "Value": labels.money(k.value, currency),
+    {"Kind": labels.KIND_PLURALS.get(k.kind, k.kind), "Copies": k.copies,
+     "Value": labels.money(k.value if k.priced_entries else None, currency),
      "Paid": labels.money(k.cost, currency) if k.cost_entries else "not recorded",
      "Gain / loss": labels.signed_money(k.gain, currency) if k.gain_entries else "not known",
      "Without a price": k.unpriced, "value_number": float(k.value)}
@@ -110,14 +111,17 @@ by_kind = pd.DataFrame([
 left, right = st.columns(2)
 with left:
     st.subheader("By kind")
-    st.altair_chart(
-        alt.Chart(by_kind).mark_bar().encode(
-            x=alt.X("value_number:Q", title=f"Estimated value ({currency})"),
-            y=alt.Y("Kind:N", title=None, sort="-x"),
-            tooltip=["Kind", "Copies", "Value", "Paid", "Gain / loss"],
-        ),
-        width="stretch",
-    )  # fmt: skip
+    if not totals.priced_entries:
+        st.caption("No entry has a price yet: sync prices, or give your own estimate on the Collection page.")
+    else:
+        st.altair_chart(
+            alt.Chart(by_kind).mark_bar().encode(
+                x=alt.X("value_number:Q", title=f"Estimated value ({currency})"),
+                y=alt.Y("Kind:N", title=None, sort="-x"),
+                tooltip=["Kind", "Copies", "Value", "Paid", "Gain / loss"],
+            ),
+            width="stretch",
+        )  # fmt: skip
     st.dataframe(by_kind.drop(columns=["value_number"]), hide_index=True, key="by_kind_table")
 with right:
     st.subheader("Value over time")

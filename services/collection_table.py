@@ -156,7 +156,7 @@ def build_rows(
         elif item.kind == ItemKind.CARD:
             set_name, number = cards.get(item.pokemontcg_card_id or "", ("", ""))
             extra = {"set": set_name, "number": number, "printing": labels.printing_label(item.printing),
-                     "condition": item.grade or ""}  # fmt: skip
+                     "condition": item.grade or "", "grade": item.grade or ""}  # fmt: skip  # all kinds: Grade
         elif item.kind == ItemKind.RECORD:
             extra = {**record_facts(item, releases.get(item.discogs_release_id or 0)), "grade": item.grade or ""}
         rows.append(

@@ -21,13 +21,12 @@ from sqlalchemy.orm import Session
 from services.collection import count_items
 from services.exchange_rates import ExchangeRates, current_rates
 from services.memo import Recalled, recalled, remembered
-from services.pricing import PRICE_KEY, HistoryPoint, Valuation, priced_items, valuation, value_history
+from services.pricing import PRICE_KEY, HistoryPoint, Valuation, cents, priced_items, valuation, value_history
 from services.states import JobStatus
 from services.store.db import without_jit
 from services.store.models import Item, PriceObservation, utcnow
 from services.tasks import Task, TaskState, latest_task
 
-CENT = Decimal("0.01")
 OVERVIEW = "overview"  # the memo's answer name (services/memo.py)
 INLINE_ENTRIES = 2_000  # a first Overview of up to this many entries is computed in the view, not in a task
 UPDATE_AT_MOST_EVERY = timedelta(minutes=1)  # between two updates started by a view
@@ -44,6 +43,11 @@ class KindTotals:
     cost_entries: int  # how many entries have a known purchase price
     gain: Decimal  # value − cost over the entries with both
     gain_entries: int  # how many entries the gain covers
+
+    @property
+    def priced_entries(self) -> int:
+        """Entries the value counts: with none, the kind's value is unknown, not 0."""
+        return self.entries - self.unpriced
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,10 @@ class OverviewTotals:
     @property
     def value(self) -> Decimal:
         return sum((kind.value for kind in self.kinds), Decimal(0))
+
+    @property
+    def priced_entries(self) -> int:
+        return sum(kind.priced_entries for kind in self.kinds)
 
     @property
     def cost(self) -> Decimal:
@@ -115,10 +123,6 @@ class RecentItem:
     added: datetime
 
 
-def _money(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT)
-
-
 def _converted(
     rates: ExchangeRates, amount: Any, from_currency: str, currency: str, quantity: int = 1
 ) -> Decimal | None:
@@ -160,8 +164,8 @@ def totals(session: Session, owner_id: int, currency: str) -> OverviewTotals:
             bucket["gain"] += value - cost
             bucket["gain_entries"] += entries
     kinds = tuple(
-        KindTotals(kind, b["copies"], b["entries"], b["unpriced"], _money(b["value"]), _money(b["cost"]),
-                   b["cost_entries"], _money(b["gain"]), b["gain_entries"])
+        KindTotals(kind, b["copies"], b["entries"], b["unpriced"], cents(b["value"]), cents(b["cost"]),
+                   b["cost_entries"], cents(b["gain"]), b["gain_entries"])
         for kind, b in sorted(buckets.items(), key=lambda entry: -entry[1]["value"])
     )  # fmt: skip
     return OverviewTotals(currency, kinds)
@@ -181,7 +185,7 @@ def top_items(session: Session, owner_id: int, currency: str, *, limit: int = 10
     for item_id, kind, title, quantity, unit, unit_currency in rows:
         value = _converted(rates, unit, unit_currency, currency, quantity)
         if value is not None:
-            found.append(ItemValue(item_id, kind, title, quantity, _money(value)))
+            found.append(ItemValue(item_id, kind, title, quantity, cents(value)))
     return sorted(found, key=lambda item: -item.value)[:limit]
 
 
@@ -336,7 +340,7 @@ def _movers(session: Session, owner_id: int, currency: str, periods: tuple[int, 
             value_then = _converted(rates, old, old_currency, currency, quantity) if old is not None else None
             if value_now is None or value_then is None:
                 continue
-            now_value, before = _money(value_now), _money(value_then)
+            now_value, before = cents(value_now), cents(value_then)
             if now_value != before:
                 found[days][item_id] = Mover(item_id, kind, title, before, now_value, at)
     ranked = {days: sorted(moved.values(), key=lambda mover: (-abs(mover.change), mover.item_id))[:limit]

@@ -314,7 +314,7 @@ def value_history(
         point[0] += converted
         point[1] += float(share)
     return [
-        HistoryPoint(date(int(label[:4]), int(label[5:7]), 1), row_kind, _cents(value), round(entries))
+        HistoryPoint(date(int(label[:4]), int(label[5:7]), 1), row_kind, cents(value), round(entries))
         for (label, row_kind), (value, entries) in sorted(points.items(), key=lambda entry: (entry[0][0],
                                                                                           entry[0][1] or ""))
     ]  # fmt: skip
@@ -408,7 +408,7 @@ def club_value(session: Session, currency: str = "EUR", rates: ExchangeRates | N
     ):
         converted = rates.convert(Decimal(value), row_currency, currency)
         per_member[owner_id] = per_member.get(owner_id, Decimal(0)) + (converted or Decimal(0))
-    return sum((_cents(total) for total in per_member.values()), Decimal(0))
+    return sum((cents(total) for total in per_member.values()), Decimal(0))
 
 
 def _kind_totals(session: Session, priced: Subquery, currency: str, rates: ExchangeRates) -> Valuation:
@@ -440,12 +440,12 @@ def _kind_totals(session: Session, priced: Subquery, currency: str, rates: Excha
             currencies_without_rate.add(row_currency if rates.per_euro(row_currency) is None else currency)
             continue
         bucket[1] += converted
-    kinds = tuple(KindValue(kind, copies, _cents(value), unpriced)
+    kinds = tuple(KindValue(kind, copies, cents(value), unpriced)
                   for kind, (copies, value, unpriced) in by_kind.items())  # fmt: skip
     return Valuation(
         currency=currency,
         rate_date=rates.rate_date,
-        value=_cents(sum((bucket[1] for bucket in by_kind.values()), Decimal(0))),
+        value=sum((kind.value for kind in kinds), Decimal(0)),  # the rows add up to it, as on the Overview
         copies=sum(kind.copies for kind in kinds),
         unpriced=sum(kind.unpriced for kind in kinds),
         without_rate=without_rate,
@@ -504,14 +504,15 @@ def set_values(
         if value is not None:
             bucket["value"] += rates.convert(Decimal(value), row_currency, currency) or Decimal(0)
     found = [
-        SetValue(set_id, b["name"], b["unique"], b["copies"], _cents(b["value"]), b["printed"], b["set_total"],
+        SetValue(set_id, b["name"], b["unique"], b["copies"], cents(b["value"]), b["printed"], b["set_total"],
                  _ratio(b["base"], b["printed"]), _ratio(b["unique"], b["set_total"]))
         for set_id, b in per_set.items()
     ]  # fmt: skip
     return tuple(sorted(found, key=lambda entry: entry.name))
 
 
-def _cents(amount: Decimal) -> Decimal:
+def cents(amount: Decimal) -> Decimal:
+    """The one rounding of money shown or returned: to the cent, half up."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

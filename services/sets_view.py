@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from services.exchange_rates import current_rates
 from services.images import ImageCache, cached_uri, placeholder
-from services.pricing import priced_items
+from services.pricing import cents, priced_items
 from services.states import NOT_HELD_STATUSES
 from services.store.models import DiscogsRelease, Item, PokemonCard
 
@@ -97,6 +97,6 @@ def group_values(session: Session, owner_id: int, kind: str, group: str, currenc
         if converted is not None:  # no price, or a currency without a rate: unpriced, never 0
             bucket["priced"] += int(priced_copies)
             bucket["value"] = (bucket["value"] or Decimal(0)) + converted
-    found = [GroupValue(name, b["copies"], b["priced"], b["value"].quantize(Decimal("0.01")) if b["value"] is not None
+    found = [GroupValue(name, b["copies"], b["priced"], cents(b["value"]) if b["value"] is not None
                         else None) for name, b in buckets.items()]  # fmt: skip
     return sorted(found, key=lambda g: (g.value is None, -(g.value or 0), g.name))

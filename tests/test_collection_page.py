@@ -67,6 +67,15 @@ def test_each_kind_shows_its_own_columns_in_words(owner_id: int, kind: str, colu
     assert table["Value"].str.match(r"^([\d,]+\.\d\d (EUR|USD)|no price)$").all()
 
 
+def test_every_kind_fills_the_grade_column_of_the_all_kinds_view(owner_id: int) -> None:
+    """The all-kinds view has one Grade column: a coin's grade, a record's media grade, a card's condition
+    (cards left it empty, in the table and in the CSV and JSON downloads)."""
+    with open_context().session() as session:
+        page = collection_page(session, owner_id, ItemFilter(), page=1, page_size=100, currency="EUR")
+    cards = [row for row in page.rows if row.kind == "Card"]
+    assert cards and all(row.grade == row.condition != "" for row in cards)
+
+
 def test_coins_are_told_apart_by_country_and_year(owner_id: int) -> None:
     at = _collection()
     at.selectbox(key="collection_kind").select("coin").run()

@@ -345,3 +345,37 @@ def test_a_small_collection_is_updated_again_at_once_never_paused(app_env: str) 
     at.run()
     assert not at.exception, at.exception
     assert not any("changed again since" in caption.value for caption in at.caption)
+
+
+def test_a_collection_without_any_price_shows_no_value_not_zero(app_env: str) -> None:
+    with open_context().session() as session:
+        owner_id = ensure_local_user(session).id
+        add_item(session, owner_id, kind="coin", title="Sol 1864")
+        add_item(session, owner_id, kind="coin", title="Sol 1865")
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert not at.exception, at.exception
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Estimated value"] == "no price" and metrics["Entries without a price"] == "2"
+    by_kind = next(frame.value for frame in at.dataframe if "Without a price" in frame.value.columns)
+    assert by_kind["Value"].tolist() == ["no price"]
+    assert any("No entry has a price yet" in caption.value for caption in at.caption)  # and no all-zero bar chart
+
+
+def test_totals_add_up_and_agree_on_every_page(session: Session, owner: User) -> None:
+    """The Overview and `value` give the same total, the sum of their kinds as shown, each rounded once half up
+    (services.pricing.cents): the Overview summed its rounded kinds where `value` rounded the exact sum, so two
+    kinds each a third of a cent above a whole cent read 2,302.85 on one and 2,302.86 on the other."""
+    rates = current_rates()
+    amounts = (Decimal(number) / 100 for number in range(101, 100_000))
+    def sub_cent(amount: Decimal) -> Decimal:
+        return (rates.convert(amount, "USD", "EUR") or Decimal(0)) % Decimal("0.01")
+
+    third_of_a_cent = [amount for amount in amounts if Decimal("0.0031") <= sub_cent(amount) < Decimal("0.0049")]
+    coin = add_item(session, owner.id, kind="coin", title="Sol 1864")
+    record = add_item(session, owner.id, kind="record", title="Kind of Blue")
+    set_own_estimate(session, coin.id, third_of_a_cent[0], "USD")
+    set_own_estimate(session, record.id, third_of_a_cent[1], "USD")
+    shown = totals(session, owner.id, "EUR")
+    report = valuation(session, owner.id, "EUR", sets=False)
+    assert {kind.kind: kind.value for kind in shown.kinds} == {kind.kind: kind.value for kind in report.kinds}
+    assert shown.value == report.value == sum((kind.value for kind in report.kinds), Decimal(0))
