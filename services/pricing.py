@@ -397,18 +397,20 @@ def valuation(
 
 def club_value(session: Session, currency: str = "EUR", rates: ExchangeRates | None = None) -> Decimal:
     """What every member's held items are worth together (the club figures): each member's total as their
-    `value` shows it, summed, from one statement grouped by member and price currency."""
+    `value` shows it (the sum of its kinds, each rounded to the cent), summed, from one statement grouped by
+    member, kind and price currency."""
     rates = rates or current_rates()
     priced = priced_items(None, columns=(Item.owner_id,))
-    per_member: dict[int, Decimal] = {}
-    for owner_id, row_currency, value in session.execute(
-        select(priced.c.owner_id, priced.c.currency, func.sum(priced.c.quantity * priced.c.unit_price))
+    per_member_kind: dict[tuple[int, str], Decimal] = {}
+    for owner_id, kind, row_currency, value in session.execute(
+        select(priced.c.owner_id, priced.c.kind, priced.c.currency, func.sum(priced.c.quantity * priced.c.unit_price))
         .where(priced.c.unit_price.is_not(None))
-        .group_by(priced.c.owner_id, priced.c.currency)
+        .group_by(priced.c.owner_id, priced.c.kind, priced.c.currency)
     ):
         converted = rates.convert(Decimal(value), row_currency, currency)
-        per_member[owner_id] = per_member.get(owner_id, Decimal(0)) + (converted or Decimal(0))
-    return sum((cents(total) for total in per_member.values()), Decimal(0))
+        key = (owner_id, kind)
+        per_member_kind[key] = per_member_kind.get(key, Decimal(0)) + (converted or Decimal(0))
+    return sum((cents(total) for total in per_member_kind.values()), Decimal(0))  # a member's total: its kinds'
 
 
 def _kind_totals(session: Session, priced: Subquery, currency: str, rates: ExchangeRates) -> Valuation:

@@ -145,6 +145,7 @@ def test_sign_in_log_records_events_but_no_password_and_no_strangers_names(sessi
 
 def test_club_figures_are_totals_only(session: Session, owner: User, other_owner: User) -> None:
     from services.demo import load_demo
+    from services.pricing import valuation
 
     load_demo(session, owner.id)
     load_demo(session, other_owner.id)
@@ -153,6 +154,8 @@ def test_club_figures_are_totals_only(session: Session, owner: User, other_owner
     assert figures == one and figures.members == 2 and figures.admins == 0
     assert sum(figures.items_by_kind.values()) > 0 and figures.total_value > 0
     assert set(figures.items_by_kind) <= {"coin", "record", "card"}
+    each = [valuation(session, member.id, "EUR", sets=False).value for member in (owner, other_owner)]
+    assert figures.total_value == float(sum(each))  # each member's total as their `value` shows it
 
 
 @pytest.mark.parametrize(
