@@ -106,7 +106,8 @@ def cards_csv_section(context: AppContext, actor: Actor) -> None:
             row = outcome.row
             options = [UNDECIDED, SKIP, *outcome.candidates]
             st.selectbox(
-                f"Row {row.row}: {row.quantity} × {row.name} ({row.set_name} {row.number}) — {outcome.reason}",
+                f"Row {row.row}: {row.quantity} × {row.name} ({' '.join(filter(None, (row.set_name, row.number)))})"
+                f" — {outcome.reason}",
                 options,
                 key=f"{PICK_PREFIX}{file_id}_{row.row}",
                 format_func=lambda c: {UNDECIDED: "Decide later", SKIP: "Skip this row"}.get(c, labels.get(c, c)),
