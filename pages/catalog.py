@@ -11,7 +11,7 @@ from services.collection import add_card
 from services.errors import VitrineError
 from services.images import ImageCache, cached_uri, fetch_images, placeholder
 from services.integrations.pokemontcg.catalog import ensure_offline_catalogue, list_sets
-from services.integrations.pokemontcg.search import DEFAULT_LIMIT, CardFilter, card_index
+from services.integrations.pokemontcg.search import DEFAULT_LIMIT, SUGGEST_MIN_CHARS, CardFilter, card_index
 from services.integrations.pokemontcg.sync import catalogue_status
 from services.integrations.pokemontcg.values import card_prices
 from services.labels import moment
@@ -104,7 +104,10 @@ if results.total and not results.hits:  # the filters changed under a later page
     page_number = 1
     results = index.search(text, filters, sort=sort, limit=DEFAULT_LIMIT)
 if not results.hits:
-    st.info("No card matches. Check the spelling, clear a filter or pick another set.")
+    if 0 < len(text.strip()) < SUGGEST_MIN_CHARS:  # one letter names no card: say what would
+        st.info(f"Type at least {SUGGEST_MIN_CHARS} letters of the card's name.")
+    else:
+        st.info("No card matches. Check the spelling, clear a filter or pick another set.")
     st.stop()
 images = ImageCache.from_settings(context.settings)  # cached thumbnails, else a drawn placeholder: never broken
 table = pd.DataFrame(

@@ -145,6 +145,8 @@ def test_filters_paging_and_suggestions(app_env: str) -> None:
     assert set(results(at)["name"]) >= {"Pikachu"}
     at.text_input(key="catalog_query").input("no such card at all").run()
     assert not at.exception and "No card matches" in at.info[-1].value
+    at.text_input(key="catalog_query").input("a").run()  # one letter names no card: not "check the spelling"
+    assert not at.exception and at.info[-1].value == "Type at least 2 letters of the card's name."
 
 
 def test_sync_from_the_page_shows_progress_then_prices(api: PokemonTcgEmulator) -> None:
