@@ -283,6 +283,28 @@ def test_bulk_status_storage_and_tags(owner_id: int) -> None:
         assert (saved.status, saved.storage_location, saved.tags) == ("sale", "Crate B", ["jazz"])
 
 
+def test_a_bulk_value_that_does_not_fit_is_refused_in_one_line_and_nothing_changes(owner_id: int) -> None:
+    at = _collection()
+    at.selectbox(key="collection_kind").select("record").run()
+    table = at.dataframe[0].value
+    chosen = [int(table["#"][0]), int(table["#"][1])]
+    before = {item_id: _item(owner_id, id=item_id) for item_id in chosen}
+    at.session_state["collection_table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    at.selectbox(key="bulk_status").select("sale")
+    at.text_input(key="bulk_storage").input("S" * 250)
+    at.text_input(key="bulk_tags").input("jazz")
+    at.button(key="bulk_apply").click().run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1 and "storage location is 250 characters long; at most 200 fit" in at.error[0].value
+    assert "\n" not in at.error[0].value and not at.success
+    for item_id, item in before.items():
+        after = _item(owner_id, id=item_id)
+        assert (after.version, after.status, after.storage_location, after.tags) == (
+            item.version, item.status, item.storage_location, item.tags)  # fmt: skip
+    assert at.text_input(key="bulk_storage").value == "S" * 250  # kept, to be shortened
+
+
 def test_downloads_hold_the_whole_view_in_words(owner_id: int) -> None:
     with open_context().session() as session:
         rows = view_rows(session, owner_id, ItemFilter(kind="coin"), currency="EUR")
