@@ -1,7 +1,6 @@
 """Catalog: find a Pokémon card (works offline, tolerates typos), keep the catalogue current, add copies."""
 
 from datetime import date
-from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +18,9 @@ from services.states import CARD_CONDITIONS, DUPLICATE_STRATEGIES
 from services.task_work import catalogue_sync_work
 from services.tasks import Task, latest_task
 from services.text import normalize
+from services.validation import parse_money
 from ui import cache
+from ui.fields import DATE_FORMAT, money_input
 from ui.progress import start_page_task, task_panel
 from ui.session import app_context, current_actor
 
@@ -175,8 +176,9 @@ with st.form("add_card_form"):
     )  # fmt: skip
     language = language_col.selectbox("Language", list(LANGUAGES), format_func=LANGUAGES.get, key="add_card_language")
     acquired_col, price_col, currency_col, strategy_col = st.columns(4)
-    acquired = acquired_col.date_input("Acquired on", value=None, max_value=date.today(), key="add_card_acquired")
-    price = price_col.number_input("Price paid (per copy)", min_value=0.0, value=None, step=0.5, key="add_card_price")
+    acquired = acquired_col.date_input("Acquired on", value=None, max_value=date.today(), format=DATE_FORMAT,
+                                       key="add_card_acquired")  # fmt: skip
+    typed_price = money_input("Price paid (per copy)", key="add_card_price", where=price_col)
     currency = currency_col.selectbox("Currency", currencies, key="add_card_currency")
     strategy = strategy_col.selectbox(
         "If I already have it",
@@ -189,11 +191,12 @@ with st.form("add_card_form"):
     submitted = st.form_submit_button("Add", type="primary")
 if submitted:
     try:
+        price = parse_money(typed_price, name="price paid (per copy)")  # refused: nothing added, the text kept
         with context.session() as session:
             item, created = add_card(
                 session, actor.id, card_id, quantity=int(quantity), condition=condition, printing=printing,
                 strategy=strategy, language=language, acquired=acquired, notes=notes.strip() or None,
-                price=Decimal(str(price)).quantize(Decimal("0.01")) if price is not None else None,
+                price=price,
                 currency=currency if price is not None else None,
             )  # fmt: skip
             message = f"{'Added' if created else 'Updated'} {item.title}: {item.quantity} in your collection."

@@ -16,6 +16,7 @@ from services.collection import (
     list_items_by_id,
 )
 from services.collection_table import HEADERS, collection_page, columns_for, rows_csv, rows_json, view_rows
+from services.errors import VitrineError
 from services.images import ImageCache, fetch_images, remote_picture_urls
 from services.states import ItemStatus, SyncStatus, values
 from services.store.models import ITEM_KINDS
@@ -133,19 +134,27 @@ if selected_ids:
         tags = tags_col.text_input("Add tags", placeholder="comma, separated", key="bulk_tags")
         apply_col, confirm_col, delete_col = st.columns([1, 2, 1])
         if apply_col.button("Apply to selected", key="bulk_apply", type="primary"):
-            with context.session() as session:
-                changed = bulk_update(session, actor.id, selected_ids, status=new_status or None,
-                                      storage_location=storage, add_tags=tags.split(","))  # fmt: skip
-            cache.invalidate()
-            st.session_state[FLASH] = f"Updated {changed} of {len(selected_ids)} selected item(s)."
-            st.rerun()
+            try:  # one session: a value refused for one item changes none of them
+                with context.session() as session:
+                    changed = bulk_update(session, actor.id, selected_ids, status=new_status or None,
+                                          storage_location=storage, add_tags=tags.split(","))  # fmt: skip
+            except VitrineError as error:
+                st.error(error.message)
+            else:
+                cache.invalidate()
+                st.session_state[FLASH] = f"Updated {changed} of {len(selected_ids)} selected item(s)."
+                st.rerun()
         confirm = confirm_col.checkbox(f"Yes, delete the {len(selected_ids)} selected item(s)", key="bulk_delete_ok")
         if delete_col.button("Delete selected", key="bulk_delete", disabled=not confirm):
-            with context.session() as session:
-                deleted = delete_items(session, actor.id, selected_ids)
-            cache.invalidate()
-            st.session_state[FLASH] = f"Deleted {deleted} item(s)."
-            st.rerun()
+            try:  # e.g. an item deleted in another tab meanwhile: none of them is deleted
+                with context.session() as session:
+                    deleted = delete_items(session, actor.id, selected_ids)
+            except VitrineError as error:
+                st.error(error.message)
+            else:
+                cache.invalidate()
+                st.session_state[FLASH] = f"Deleted {deleted} item(s)."
+                st.rerun()
         send_to_export_button(context, actor, selected_ids)
 
 st.subheader("Edit an item")

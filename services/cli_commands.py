@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +17,7 @@ from services.context import AppContext, CommandResult
 from services.errors import InvalidInput
 from services.input_file import input_file
 from services.store.models import User
-from services.validation import check_money
+from services.validation import parse_money
 
 EXIT_OK, EXIT_PARTIAL = 0, 1
 
@@ -39,7 +38,7 @@ def cmd_items_add_card(context: AppContext, session: Session, actor: User, args:
     from services.integrations.pokemontcg.catalog import ensure_offline_catalogue
 
     ensure_offline_catalogue(session)  # a fresh install's first command may be this one, as for search and import
-    price = _decimal(args.price) if args.price else None
+    price = parse_money(args.price, name="--price")
     acquired = _date(args.acquired) if args.acquired else None
     item, created = add_card(
         session, actor.id, args.card_id, quantity=args.quantity, condition=args.condition,
@@ -56,7 +55,7 @@ def cmd_items_add_card(context: AppContext, session: Session, actor: User, args:
 
 
 def cmd_items_add_other(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
-    price = _decimal(args.price) if args.price else None
+    price = parse_money(args.price, name="--price")
     item = add_item(
         session, actor.id, kind=args.kind, title=args.title, quantity=args.quantity, grade=args.grade,
         country=args.country, year=args.year, acquired_price=price,
@@ -210,16 +209,6 @@ def cmd_demo_load(_context: AppContext, session: Session, actor: User, _args: ar
         f"Demo collection: {result.created} added, {result.unchanged} already there.",
         EXIT_OK,
     )
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(
-            f"{text!r} is not an amount (use digits and a dot, e.g. 12.50).", code="INVALID_PRICE"
-        ) from None
-    return check_money(text)  # type: ignore[return-value]  # never None for a given text
 
 
 def _date(text: str) -> date:

@@ -9,6 +9,7 @@ Each check raises `OutOfRange` (an InvalidInput: one line a user can act on) nam
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -79,6 +80,32 @@ def check_money(value: Any, *, name: str = "price") -> Decimal | None:
     if amount > MONEY_MAX:
         raise OutOfRange(f"{name} {_shown(value)} is out of range (at most {MONEY_MAX:,})", code="INVALID_PRICE")
     return amount.quantize(CENT)
+
+
+# An amount as a person types it: digits, then a dot and at most two decimals ("12", "12.5", "12.50", ".50").
+_TYPED_AMOUNT = re.compile(r"(?:[0-9]+(?:\.[0-9]{1,2})?|\.[0-9]{1,2})")
+
+
+def parse_money(text: str | None, *, name: str = "price") -> Decimal | None:
+    """An amount of money typed by a user (every page's money field, `--price` on the command line): digits with a
+    dot for the cents; empty (or None) is no amount. A comma is refused, never guessed at: "12,50" is 12.50 in
+    much of Europe and "1,250" is 1250 in English, and taking one for the other stores a price 100 times off.
+    More than two decimals, signs, currency symbols and exponents are refused too; then the range of check_money."""
+    if text is None or not text.strip():
+        return None
+    typed = text.strip()
+    if "," in typed:
+        raise OutOfRange(f"{name} {_shown(typed)} has a comma: use a dot for the cents and no thousands separator "
+                         "(12.50, 1250.00)", code="INVALID_PRICE")  # fmt: skip
+    if not _TYPED_AMOUNT.fullmatch(typed):
+        raise OutOfRange(f"{name} {_shown(typed)} is not an amount (use digits and a dot, e.g. 12.50)",
+                         code="INVALID_PRICE")  # fmt: skip
+    return check_money(typed, name=name)
+
+
+def typed_money(amount: Decimal | None) -> str:
+    """An amount as parse_money reads it back ("6.50", no thousands separator); None is empty."""
+    return "" if amount is None else f"{amount:.2f}"
 
 
 def check_year(value: Any, *, name: str = "year") -> int | None:

@@ -77,7 +77,7 @@ def test_search_with_a_typo_and_add_a_card_with_every_field(app_env: str) -> Non
     at.selectbox(key="add_card_printing").select("holofoil")
     at.selectbox(key="add_card_language").select("ja")
     at.date_input(key="add_card_acquired").set_value(date(2024, 6, 1))
-    at.number_input(key="add_card_price").set_value(45.5)
+    at.text_input(key="add_card_price").input("45.5")
     at.selectbox(key="add_card_currency").select("USD")
     at.text_input(key="add_card_notes").input("from a trade")
     at.button[-1].click().run()  # the form's submit
@@ -93,7 +93,7 @@ def test_search_with_a_typo_and_add_a_card_with_every_field(app_env: str) -> Non
 
     # the form is cleared after adding: a second click cannot silently add the same copies again
     assert at.number_input(key="add_card_quantity").value == 1 and at.text_input(key="add_card_notes").value == ""
-    assert at.number_input(key="add_card_price").value is None
+    assert at.text_input(key="add_card_price").value == ""
 
     def same_card_again(strategy: str) -> None:
         at.number_input(key="add_card_quantity").set_value(2)
@@ -107,6 +107,29 @@ def test_search_with_a_typo_and_add_a_card_with_every_field(app_env: str) -> Non
     assert at.error and "already have an entry" in at.error[0].value
     same_card_again("increment")
     assert "4 in your collection" in at.success[0].value and len(items()) == 1
+
+
+def test_a_price_with_a_comma_is_refused_and_nothing_is_added(app_env: str) -> None:
+    """The number widget read "12,50" as 1250: now one line says to use a dot, nothing is added, the form keeps
+    what was typed; corrected to "12.50" the card is added at 12.50. Its date shows as on the Collection page."""
+    from ui.fields import DATE_FORMAT
+
+    at = catalog_page()
+    at.text_input(key="catalog_query").input("charizard base").run()
+    at.selectbox(key="add_card_id").select("base1-4").run()
+    assert at.date_input(key="add_card_acquired").proto.format == DATE_FORMAT
+    at.number_input(key="add_card_quantity").set_value(3)
+    at.text_input(key="add_card_price").input("12,50")
+    at.button[-1].click().run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1 and "price paid (per copy) '12,50' has a comma: use a dot" in at.error[0].value
+    assert not at.success and items() == []
+    assert at.text_input(key="add_card_price").value == "12,50" and at.number_input(key="add_card_quantity").value == 3
+    at.text_input(key="add_card_price").input("12.50")
+    at.button[-1].click().run()
+    assert not at.error and "3 in your collection" in at.success[0].value
+    (item,) = items()
+    assert (item.quantity, item.acquired_price) == (3, Decimal("12.50"))
 
 
 def test_the_form_offers_a_priced_printing_first_and_pictures_are_never_broken(app_env: str) -> None:

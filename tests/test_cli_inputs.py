@@ -7,10 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from services.collection import list_items
+from services.context import open_context
 from tests.discogs_support import discogs_csv
 from tests.opennumismat_support import write_collection
 
@@ -48,6 +51,16 @@ def refused(*args: str, code: str | None = None, env: dict[str, str] | None = No
 def test_items_add_refuses_out_of_range_values(app_env: str, args: tuple[str, str]) -> None:
     refused("items", "add", "coin", "A coin", *args)
     assert json.loads(run("items", "list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize(("price", "said"), [("1,50", "has a comma: use a dot"), ("12.345", "use digits and a dot")])
+def test_items_add_reads_a_price_by_the_pages_rule(app_env: str, price: str, said: str) -> None:
+    """The rule of services.validation.parse_money, as the Collection and Catalog pages read a typed price."""
+    assert said in refused("items", "add", "coin", "A coin", "--price", price, code="INVALID_PRICE")
+    assert json.loads(run("items", "list", "--json").stdout) == []
+    run("items", "add", "coin", "A coin", "--price", "1.5")
+    with open_context().session() as session:
+        assert [item.acquired_price for item in list_items(session, 1)] == [Decimal("1.50")]
 
 
 def test_items_add_refuses_a_title_longer_than_its_column(app_env: str) -> None:

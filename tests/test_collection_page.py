@@ -129,10 +129,10 @@ def _fill_common_fields(at: AppTest, key: str, title: str) -> None:
     at.text_input(key=f"{key}_tags").input("fair, 2021")
     at.text_area(key=f"{key}_notes").input("from the fair")
     at.date_input(key=f"{key}_acquired_date").set_value(date(2021, 5, 1))
-    at.number_input(key=f"{key}_acquired_price").set_value(6.5)
+    at.text_input(key=f"{key}_acquired_price").input("6.5")
     at.text_input(key=f"{key}_acquired_currency").input("chf")
     at.text_input(key=f"{key}_acquired_place").input("Basel")
-    at.number_input(key=f"{key}_estimate").set_value(9.75)
+    at.text_input(key=f"{key}_estimate").input("9.75")
     at.text_input(key=f"{key}_estimate_currency").input("usd")
 
 
@@ -259,6 +259,51 @@ def test_a_bad_value_is_refused_in_one_line_and_nothing_is_saved(owner_id: int, 
     assert _item(owner_id, id=coin.id).storage_location is None and _item(owner_id, id=coin.id).version == coin.version
 
 
+@pytest.mark.parametrize("field", ["acquired_price", "estimate"])
+def test_an_amount_with_a_comma_is_refused_and_nothing_is_saved(owner_id: int, field: str) -> None:
+    """ "12,50" was read as 1250 by the number widget (a price 100 times off, "Saved"): now one line says to use a
+    dot, no field of the form is saved, and the form keeps what was typed; "12.50" is 12.50."""
+    card = _item(owner_id, kind="card")
+    at, key = _open_editor(owner_id, card.id)
+    assert at.text_input(key=f"{key}_acquired_price").value == f"{card.acquired_price:.2f}"  # "6.50", re-readable
+    at.text_input(key=f"{key}_storage_location").input("Binder 3")
+    at.text_input(key=f"{key}_{field}").input("12,50")
+    _save(at)
+    assert len(at.error) == 1 and "'12,50' has a comma: use a dot" in at.error[0].value, at.error
+    assert "\n" not in at.error[0].value and not at.success
+    saved = _item(owner_id, id=card.id)
+    assert (saved.version, saved.storage_location, saved.acquired_price) == (card.version, None, card.acquired_price)
+    with open_context().session() as session:
+        assert own_estimate(session, card.id) is None
+    assert at.text_input(key=f"{key}_{field}").value == "12,50"  # the form keeps it, to be corrected
+    assert at.text_input(key=f"{key}_storage_location").value == "Binder 3"
+    at.text_input(key=f"{key}_{field}").input("12.50")
+    _save(at)
+    assert not at.error and at.success, (at.error, at.exception)
+    saved = _item(owner_id, id=card.id)
+    assert saved.storage_location == "Binder 3"
+    with open_context().session() as session:
+        stored = saved.acquired_price if field == "acquired_price" else own_estimate(session, card.id)[0]  # type: ignore[index]
+    assert stored == Decimal("12.50")
+
+
+def test_a_cleared_price_is_no_price(owner_id: int) -> None:
+    card = _item(owner_id, kind="card")
+    assert card.acquired_price is not None
+    at, key = _open_editor(owner_id, card.id)
+    at.text_input(key=f"{key}_acquired_price").input("")
+    _save(at)
+    assert at.success and "price paid (per copy)" in at.success[0].value
+    assert _item(owner_id, id=card.id).acquired_price is None
+
+
+def test_dates_are_shown_day_month_year(owner_id: int) -> None:
+    from ui.fields import DATE_FORMAT
+
+    at, key = _open_editor(owner_id, _item(owner_id, kind="coin").id)
+    assert at.date_input(key=f"{key}_acquired_date").proto.format == DATE_FORMAT == "DD/MM/YYYY"
+
+
 def test_a_field_of_another_kind_is_refused(owner_id: int) -> None:
     coin = _item(owner_id, kind="coin")
     with open_context().session() as session, pytest.raises(InvalidInput, match="A coin has no artist"):
@@ -290,6 +335,28 @@ def test_bulk_status_storage_and_tags(owner_id: int) -> None:
     for item_id in ids:
         saved = _item(owner_id, id=item_id)
         assert (saved.status, saved.storage_location, saved.tags) == ("sale", "Crate B", ["jazz"])
+
+
+def test_a_bulk_value_that_does_not_fit_is_refused_in_one_line_and_nothing_changes(owner_id: int) -> None:
+    at = _collection()
+    at.selectbox(key="collection_kind").select("record").run()
+    table = at.dataframe[0].value
+    chosen = [int(table["#"][0]), int(table["#"][1])]
+    before = {item_id: _item(owner_id, id=item_id) for item_id in chosen}
+    at.session_state["collection_table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    at.selectbox(key="bulk_status").select("sale")
+    at.text_input(key="bulk_storage").input("S" * 250)
+    at.text_input(key="bulk_tags").input("jazz")
+    at.button(key="bulk_apply").click().run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1 and "storage location is 250 characters long; at most 200 fit" in at.error[0].value
+    assert "\n" not in at.error[0].value and not at.success
+    for item_id, item in before.items():
+        after = _item(owner_id, id=item_id)
+        assert (after.version, after.status, after.storage_location, after.tags) == (
+            item.version, item.status, item.storage_location, item.tags)  # fmt: skip
+    assert at.text_input(key="bulk_storage").value == "S" * 250  # kept, to be shortened
 
 
 def test_downloads_hold_the_whole_view_in_words(owner_id: int) -> None:

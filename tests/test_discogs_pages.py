@@ -159,6 +159,36 @@ def test_export_page_discogs_wizard_queues_a_job(registered: DiscogsEmulator) ->
     assert f"Job {job_id}" in " ".join(s.value for s in at.subheader)
 
 
+def test_export_page_reads_a_listing_price_by_the_one_money_rule(registered: DiscogsEmulator) -> None:
+    """The listing price was a number widget that read "12,50" as 1250: now it is refused in one line and the
+    review waits; a price of 0 is refused too; empty is Discogs' suggestion; "12.50" is 12.50."""
+    from decimal import Decimal
+
+    from services.accounts import ensure_local_user
+    from services.collection import add_item
+    from services.integrations.discogs.oauth import connect_personal_token
+
+    (release,) = seed_releases(registered, 1)
+    context = open_context()
+    with context.session() as session:
+        owner = ensure_local_user(session, "EUR")
+        connect_personal_token(session, context.settings, context.vault, owner.id, PERSONAL_TOKEN)
+        add_item(session, owner.id, kind="record", title="R", grade="Mint (M)").discogs_release_id = release
+    at = _page("export")
+    at.radio(key="discogs_export_target").set_value("marketplace").run()
+    at.button(key="discogs_select_all").click().run()
+    assert not at.error and not at.button(key="discogs_review").disabled  # empty: Discogs' suggestion
+    for typed, said in (("12,50", "listing price '12,50' has a comma: use a dot"), ("0", "greater than 0")):
+        at.text_input(key="discogs_price").input(typed).run()
+        assert len(at.error) == 1 and said in at.error[0].value and "\n" not in at.error[0].value
+        assert at.button(key="discogs_review").disabled
+    at.text_input(key="discogs_price").input("12.50").run()
+    assert not at.error
+    at.button(key="discogs_review").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["discogs_review_plan"][1].price == Decimal("12.50")
+
+
 def test_sets_page_shows_records_by_artist_and_label(discogs_env: DiscogsEmulator, tmp_path: Path) -> None:
     from services.accounts import ensure_local_user
     from services.integrations.discogs.importer import import_discogs_csv

@@ -23,7 +23,7 @@ from services.integrations.discogs.importer import import_discogs_csv
 from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.pricing import Observation, record_observations, valuation
 from services.store.models import DiscogsRelease, Item, ItemImage, User
-from services.validation import OutOfRange, check_money, check_quantity, check_year
+from services.validation import OutOfRange, check_money, check_quantity, check_year, parse_money, typed_money
 from tests.discogs_support import discogs_csv
 from tests.opennumismat_support import write_collection
 
@@ -265,3 +265,26 @@ def test_a_stored_out_of_range_value_never_breaks_value(catalogue: Session, owne
                                     for i in ids])  # fmt: skip
     document = valuation(catalogue, owner.id).to_json()
     assert (document["totalItems"], document["totalEstimatedValue"]) == (3, 15.0)
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"),
+    [("12.50", Decimal("12.50")), (" 12.5 ", Decimal("12.50")), ("12", Decimal("12.00")), (".5", Decimal("0.50")),
+     ("0", Decimal("0.00")), ("", None), ("   ", None), (None, None)],
+)  # fmt: skip
+def test_a_typed_amount_is_digits_and_a_dot(typed: str | None, amount: Decimal | None) -> None:
+    assert parse_money(typed) == amount
+    assert amount is None or parse_money(typed_money(amount)) == amount  # what a page shows reads back the same
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [("12,50", "'12,50' has a comma: use a dot"), ("1,250", "has a comma"), ("1,250.00", "has a comma"),
+     ("12.345", "is not an amount"), ("-1", "is not an amount"), ("1e3", "is not an amount"),
+     ("€12", "is not an amount"), ("12.", "is not an amount"), ("1 250", "is not an amount"),
+     ("9" * 13, "out of range")],
+)  # fmt: skip
+def test_a_typed_amount_is_never_guessed_at(typed: str, said: str) -> None:
+    with pytest.raises(OutOfRange, match=said) as refusal:
+        parse_money(typed, name="price paid")
+    assert refusal.value.code == "INVALID_PRICE" and refusal.value.message.startswith("price paid ")

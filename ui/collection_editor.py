@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import streamlit as st
@@ -19,8 +18,9 @@ from services.integrations.discogs.conditions import MEDIA_CONDITIONS, SLEEVE_CO
 from services.item_fields import edit_fields_for, edit_values
 from services.pricing import own_estimate, set_own_estimate
 from services.states import CARD_CONDITIONS, CARD_PRINTINGS, ItemKind, ItemStatus, values
-from services.validation import MONEY_MAX, QUANTITY_MAX, QUANTITY_MIN, YEAR_MAX, YEAR_MIN
+from services.validation import QUANTITY_MAX, QUANTITY_MIN, YEAR_MAX, YEAR_MIN, parse_money
 from ui import cache
+from ui.fields import DATE_FORMAT, money_input
 from ui.session import Actor
 
 FLASH = "collection_flash"
@@ -82,12 +82,9 @@ def _field(name: str, kind: str, current: Any, key: str) -> Any:
         note = st.text_area(label, value=current or "", key=key)
         return note if note.strip() else None  # an empty note stays empty (None), never "nan" or spaces
     if name == "acquired_date":
-        return st.date_input(label, value=current, min_value=date(1800, 1, 1), format="DD/MM/YYYY", key=key)
+        return st.date_input(label, value=current, min_value=date(1800, 1, 1), format=DATE_FORMAT, key=key)
     if name == "acquired_price":
-        amount = st.number_input(label, min_value=0.0, max_value=float(MONEY_MAX),
-                                 value=float(current) if current is not None else None, step=0.01, format="%.2f",
-                                 placeholder="not set", key=key)  # fmt: skip
-        return Decimal(str(amount)).quantize(Decimal("0.01")) if amount is not None else None
+        return money_input(label, value=current, key=key)  # the text: read by parse_money once the form is sent
     if name == "acquired_currency":
         code = st.text_input(label, value=current or "", max_chars=3, placeholder="EUR", key=key)
         return code.strip().upper() or None
@@ -121,11 +118,9 @@ def item_editor(context: AppContext, actor: Actor, item_id: int) -> None:
             with columns[index % 3]:
                 chosen[name] = _field(name, item.kind, current[name], f"{prefix}_{name}")
         estimate_col, estimate_currency_col, _ = st.columns(3)
-        new_estimate = estimate_col.number_input(
-            "Your own estimate (per copy)", min_value=0.0, max_value=float(MONEY_MAX),
-            value=float(estimate[0]) if estimate else None,
-            step=0.01, format="%.2f", placeholder="none: use catalogue prices", key=f"{prefix}_estimate",
-        )  # fmt: skip
+        typed_estimate = money_input("Your own estimate (per copy)", value=estimate[0] if estimate else None,
+                                     placeholder="none: use catalogue prices", key=f"{prefix}_estimate",
+                                     where=estimate_col)  # fmt: skip
         estimate_currency = estimate_currency_col.text_input(
             "Estimate currency", value=estimate[1] if estimate else actor.currency, max_chars=3,
             key=f"{prefix}_estimate_currency",
@@ -133,9 +128,15 @@ def item_editor(context: AppContext, actor: Actor, item_id: int) -> None:
         saved = st.form_submit_button("Save changes", type="primary")
     if not saved:
         return
+    try:  # a refused amount saves nothing, and the form keeps what was typed
+        if "acquired_price" in chosen:
+            chosen["acquired_price"] = parse_money(chosen["acquired_price"], name=_LABELS["acquired_price"].lower())
+        new_value = parse_money(typed_estimate, name="own estimate")
+    except VitrineError as error:
+        st.error(error.message)
+        return
     changes = {name: value for name, value in chosen.items() if value != current[name]}
     old_estimate = estimate[0] if estimate else None
-    new_value = Decimal(str(new_estimate)).quantize(Decimal("0.01")) if new_estimate is not None else None
     estimate_changed = new_value != old_estimate or bool(
         new_value is not None and estimate and estimate[1] != estimate_currency
     )

@@ -5,7 +5,6 @@ with the Numista wizard (it reads ``export_job`` / ``export_step`` from the sess
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -25,7 +24,9 @@ from services.integrations.discogs.pusher import (
 from services.labels import sync_label
 from services.states import DiscogsTarget, ListingStatus, RowAction, SyncStatus
 from services.sync import engine as jobs
+from services.validation import parse_money
 from ui import cache
+from ui.fields import money_input
 from ui.session import Actor, app_context
 
 TARGET_LABELS = {DiscogsTarget.COLLECTION: "a collection folder", DiscogsTarget.WANTLIST: "my wantlist",
@@ -80,7 +81,7 @@ def discogs_export_section(context: AppContext, actor: Actor) -> None:
             st.dataframe(pd.DataFrame([{"id": r.id, "title": r.title, "why": "no Discogs release id: link it on the "
                                         "Link to Discogs page"} for r in unlinked]),
                          hide_index=True, key="discogs_unlinked")  # fmt: skip
-    folder_id, another, status, price = 1, False, ListingStatus.DRAFT, None
+    folder_id, another, status, price, refused = 1, False, ListingStatus.DRAFT, None, False
     if target == DiscogsTarget.COLLECTION:
         try:
             folders = _folders(actor.id)
@@ -94,11 +95,16 @@ def discogs_export_section(context: AppContext, actor: Actor) -> None:
                               key="discogs_another_copy")  # fmt: skip
     if target == DiscogsTarget.MARKETPLACE:
         status = st.radio("Listing status", list(ListingStatus), horizontal=True, key="discogs_listing_status")
-        fixed = st.number_input("Price for every listing (0: Discogs' suggestion for each condition)", min_value=0.0,
-                                value=0.0, step=0.5, key="discogs_price")  # fmt: skip
-        price = Decimal(str(fixed)) if fixed else None
+        typed = money_input("Price for every listing (empty: Discogs' suggestion for each condition)",
+                            placeholder="Discogs' suggestion", key="discogs_price")  # fmt: skip
+        try:
+            price = parse_money(typed, name="listing price")
+            ExportOptions(target, int(folder_id), another, status, price).validate()  # e.g. a price of 0
+        except VitrineError as error:
+            st.error(error.message)
+            price, refused = None, True
     options = ExportOptions(target, int(folder_id), another, status, price)
-    if st.button(f"Review {len(chosen)} record(s)", key="discogs_review", disabled=not chosen):
+    if st.button(f"Review {len(chosen)} record(s)", key="discogs_review", disabled=not chosen or refused):
         st.session_state["discogs_review_plan"] = (chosen, options)
     review = st.session_state.get("discogs_review_plan")
     if not review:

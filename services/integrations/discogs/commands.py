@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from services.integrations.discogs.importer import import_discogs_csv, import_fr
 from services.integrations.discogs.pusher import ExportOptions, dry_run_document, plan_export, start_export
 from services.states import DiscogsTarget, ListingStatus, RowAction
 from services.store.models import User
+from services.validation import parse_money
 
 EXIT_OK, EXIT_PARTIAL = 0, 1
 
@@ -147,13 +148,8 @@ def cmd_catalog_search_discogs(
 
 # ------------------------------------------------------------------------------------------ export
 def _price(text: str | None) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(f"{text!r} is not an amount (e.g. 12.50).", code="INVALID_PRICE") from None
-    if not value.is_finite() or value <= 0:
+    value = parse_money(text, name="--price")  # the one rule for a typed amount (services.validation)
+    if value is not None and value <= 0:
         raise InvalidInput("A listing price must be greater than 0.", code="INVALID_PRICE")
     return value
 
