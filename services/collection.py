@@ -95,10 +95,22 @@ def _sync_status_clause(status: str) -> Any:
     return and_(Item.kind.in_(tuple(SYNC_SERVICE_FOR_KIND)), current == literal(status))
 
 
+_LIKE_ESCAPE = "/"
+
+
+def _contains_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, taken literally: a `%` or `_` the user types means that
+    character, not "anything" (escaped with ``_LIKE_ESCAPE``, which SQLite and PostgreSQL both honour)."""
+    for special in (_LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, _LIKE_ESCAPE + special)
+    return f"%{text}%"
+
+
 def _text_clause(text: str) -> Any:
-    """Title or country contains the text; '#12' or '12' also finds item 12."""
+    """Title or country contains the text (literally); '#12' or '12' also finds item 12."""
     wanted = text.strip()
-    clause = or_(Item.title.ilike(f"%{wanted}%"), Item.country.ilike(f"%{wanted}%"))
+    pattern = _contains_pattern(wanted)
+    clause = or_(Item.title.ilike(pattern, escape=_LIKE_ESCAPE), Item.country.ilike(pattern, escape=_LIKE_ESCAPE))
     number = wanted.removeprefix("#").strip()
     return or_(clause, Item.id == int(number)) if number.isdigit() else clause
 

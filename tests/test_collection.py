@@ -14,6 +14,7 @@ from services.collection import (
     add_card,
     add_item,
     count_items,
+    find_items,
     get_item,
     list_items,
     update_item,
@@ -117,6 +118,22 @@ def test_a_currency_is_checked_even_without_a_price(session: Session, owner: Use
         add_card(session, owner.id, "base1-4", currency="XX")
     assert refused.value.code == "INVALID_CURRENCY" and "'XX'" in refused.value.message
     assert count_items(session, owner.id) == 0
+
+
+def test_search_text_is_literal_percent_and_underscore_included(session: Session, owner: User) -> None:
+    """A user types `%` or `_` meaning those characters, not SQL wildcards (SQLite and PostgreSQL alike)."""
+    for title in ("100% cotton sleeve", "Pikachu", "a_b test pressing", "aXb", "back\\slash"):
+        add_item(session, owner.id, kind="record", title=title)
+
+    def found(text: str) -> list[str]:
+        return [item.title for item in list_items(session, owner.id, ItemFilter(text=text))]
+
+    assert found("%") == found("0%") == ["100% cotton sleeve"]
+    assert found("a_b") == ["a_b test pressing"]
+    assert found("_") == ["a_b test pressing"]
+    assert found("k\\s") == ["back\\slash"]
+    assert found("pika") == ["Pikachu"]
+    assert [item.title for item in find_items(session, owner.id, "%")] == ["100% cotton sleeve"]
 
 
 @pytest.mark.parametrize("quantity", [0, -1])
