@@ -184,7 +184,8 @@ with st.form("add_card_form"):
         "If I already have it",
         DUPLICATE_STRATEGIES,
         key="add_card_strategy",
-        help="increment: add to the entry with the same condition, printing and language; "
+        help="increment: add to the entry you hold with the same condition, printing and language (copies "
+        "with another price, date or notes get an entry of their own); "
         "separate: refuse, so you never get an accidental twin entry.",
     )
     notes = st.text_input("Notes", key="add_card_notes")
@@ -193,13 +194,12 @@ if submitted:
     try:
         price = parse_money(typed_price, name="price paid (per copy)")  # refused: nothing added, the text kept
         with context.session() as session:
-            item, created = add_card(
+            message = add_card(
                 session, actor.id, card_id, quantity=int(quantity), condition=condition, printing=printing,
                 strategy=strategy, language=language, acquired=acquired, notes=notes.strip() or None,
                 price=price,
                 currency=currency if price is not None else None,
-            )  # fmt: skip
-            message = f"{'Added' if created else 'Updated'} {item.title}: {item.quantity} in your collection."
+            ).message  # fmt: skip
     except VitrineError as error:
         st.error(error.message)
     else:

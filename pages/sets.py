@@ -111,12 +111,13 @@ else:
                 try:
                     with context.session() as session:
                         printings = card_printings(session, slot.card_id)
-                        add_card(session, actor.id, slot.card_id, printing=printings[0] if printings else "normal")
+                        result = add_card(session, actor.id, slot.card_id,
+                                          printing=printings[0] if printings else "normal")  # fmt: skip
                 except VitrineError as error:
                     st.error(error.message)
                 else:
                     cache.invalidate()
-                    st.session_state[FLASH] = f"Added {slot.name} (No. {slot.number}) to your collection."
+                    st.session_state[FLASH] = result.message
                     st.rerun()
 
 st.subheader("Entries without a price")

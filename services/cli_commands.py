@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from services.collection import ItemFilter, add_card, add_item, item_document, list_items, sync_statuses
 from services.context import AppContext, CommandResult
-from services.errors import InvalidInput
+from services.errors import Conflict, InvalidInput
 from services.input_file import input_file
 from services.store.models import User
-from services.validation import parse_money
+from services.validation import check_currency, parse_money
 
 EXIT_OK, EXIT_PARTIAL = 0, 1
 
@@ -40,22 +40,25 @@ def cmd_items_add_card(context: AppContext, session: Session, actor: User, args:
     ensure_offline_catalogue(session)  # a fresh install's first command may be this one, as for search and import
     price = parse_money(args.price, name="--price")
     acquired = _date(args.acquired) if args.acquired else None
-    item, created = add_card(
-        session, actor.id, args.card_id, quantity=args.quantity, condition=args.condition,
-        printing=args.printing, strategy=args.strategy, price=price,
-        currency=(args.currency or actor.currency or context.settings.currency).upper(), acquired=acquired,
-    )  # fmt: skip
-    document = item_document(item) | {"created": created}
-    verb = "Added" if created else "Incremented"
-    return (
-        document,
-        f"{verb} {item.title}: now {item.quantity} cop{'y' if item.quantity == 1 else 'ies'}.",
-        EXIT_OK,
-    )
+    try:
+        added = add_card(
+            session, actor.id, args.card_id, quantity=args.quantity, condition=args.condition,
+            printing=args.printing, strategy=args.strategy, price=price,
+            currency=args.currency or actor.currency or context.settings.currency, acquired=acquired,
+        )  # fmt: skip
+    except Conflict as refused:
+        if refused.code != "DUPLICATE_ENTRY":
+            raise
+        raise Conflict(f"{refused.message} (--strategy increment)", code=refused.code) from None
+    document = item_document(added.item) | {
+        "created": added.created, "keptApartFrom": added.kept_apart_from, "message": added.message,
+    }  # fmt: skip
+    return document, added.message, EXIT_OK
 
 
 def cmd_items_add_other(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     price = parse_money(args.price, name="--price")
+    check_currency(args.currency)  # a wrong code is refused even without --price, as for `items add card`
     item = add_item(
         session, actor.id, kind=args.kind, title=args.title, quantity=args.quantity, grade=args.grade,
         country=args.country, year=args.year, acquired_price=price,

@@ -117,7 +117,11 @@ def _add_items(commands: Any, common: argparse.ArgumentParser) -> None:
         "--printing",
         help=f"one the card has ({', '.join(CARD_PRINTINGS)}, ...); default: its only or first printing",
     )
-    add_card.add_argument("--strategy", default="increment", choices=DUPLICATE_STRATEGIES)
+    add_card.add_argument(
+        "--strategy", default="increment", choices=DUPLICATE_STRATEGIES,
+        help="increment: add to the entry you hold (another price, date or notes: a new entry); "
+        "separate: refuse when you hold one",
+    )  # fmt: skip
     add_card.add_argument("--price", help="what you paid, e.g. 12.50")
     add_card.add_argument("--currency", help="currency of --price (default: yours)")
     add_card.add_argument("--acquired", help="acquisition date, YYYY-MM-DD")

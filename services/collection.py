@@ -29,7 +29,14 @@ from services.states import (
 )
 from services.store.chunks import in_chunks
 from services.store.models import ITEM_KINDS, SYNC_STATUSES, Item, PokemonCard, SyncLedger
-from services.validation import check_fields, check_money, check_quantity, check_title, readable_quantity
+from services.validation import (
+    check_currency,
+    check_fields,
+    check_money,
+    check_quantity,
+    check_title,
+    readable_quantity,
+)
 
 SYNC_SERVICE_FOR_KIND = {"coin": "numista", "record": "discogs"}
 # A kind pushed to several places of one service: target -> ledger service (``items list --json`` syncTargets).
@@ -88,10 +95,22 @@ def _sync_status_clause(status: str) -> Any:
     return and_(Item.kind.in_(tuple(SYNC_SERVICE_FOR_KIND)), current == literal(status))
 
 
+_LIKE_ESCAPE = "/"
+
+
+def _contains_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, taken literally: a `%` or `_` the user types means that
+    character, not "anything" (escaped with ``_LIKE_ESCAPE``, which SQLite and PostgreSQL both honour)."""
+    for special in (_LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, _LIKE_ESCAPE + special)
+    return f"%{text}%"
+
+
 def _text_clause(text: str) -> Any:
-    """Title or country contains the text; '#12' or '12' also finds item 12."""
+    """Title or country contains the text (literally); '#12' or '12' also finds item 12."""
     wanted = text.strip()
-    clause = or_(Item.title.ilike(f"%{wanted}%"), Item.country.ilike(f"%{wanted}%"))
+    pattern = _contains_pattern(wanted)
+    clause = or_(Item.title.ilike(pattern, escape=_LIKE_ESCAPE), Item.country.ilike(pattern, escape=_LIKE_ESCAPE))
     number = wanted.removeprefix("#").strip()
     return or_(clause, Item.id == int(number)) if number.isdigit() else clause
 
@@ -261,6 +280,58 @@ def add_item(
     return item
 
 
+@dataclass(frozen=True)
+class CardAdded:
+    """What ``add_card`` did, so that every door (Catalog, Sets binder, command line, REST API) reports the
+    same thing: which entry got the copies, whether it is new, and why new copies were kept apart."""
+
+    item: Item
+    created: bool
+    added: int  # copies added by this call
+    kept_apart_from: int | None = None  # the held entry the copies were not added to (their details differ)
+    differing: tuple[str, ...] = ()  # which purchase details differ from that entry's
+    wish_id: int | None = None  # an entry of the same card on the wish list, left as it is
+
+    @property
+    def message(self) -> str:
+        """One line for a person, without any door's own wording (no command-line flag, no button)."""
+        title, item = self.item.title, self.item
+        copies = f"{self.added} copies of {title}" if self.added != 1 else title
+        if not self.created:
+            what = f"{self.added} cop{'y' if self.added == 1 else 'ies'}"
+            return f"Added {what} to your entry #{item.id} of {title}: now {item.quantity}."
+        if self.kept_apart_from is not None:
+            message = (
+                f"Added {copies} to your collection as a new entry #{item.id}, keeping the {_and(self.differing)} "
+                f"you gave apart from your entry #{self.kept_apart_from}, which does not have the same."
+            )
+        else:
+            message = f"Added {copies} to your collection."
+        if self.wish_id is not None:
+            message += f" It is also on your wish list (entry #{self.wish_id}), left as it is."
+        return message
+
+
+def _and(words: tuple[str, ...]) -> str:
+    return " and ".join(words) if len(words) <= 2 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _differing_details(
+    entry: Item, price: Decimal | None, currency: str | None, acquired: date | None, notes: str | None
+) -> tuple[str, ...]:
+    """The purchase details given with new copies that ``entry`` does not already have the same. Adding the
+    copies to an entry keeps only its quantity, so a detail listed here would be lost there: these copies
+    need an entry of their own. A detail not given is no difference (the copies take the entry's)."""
+    differing: list[str] = []
+    if price is not None and (entry.acquired_price != price or entry.acquired_currency != currency):
+        differing.append("price paid")
+    if acquired is not None and entry.acquired_date != acquired:
+        differing.append("purchase date")
+    if notes is not None and entry.notes != notes:
+        differing.append("notes")
+    return tuple(differing)
+
+
 def add_card(
     session: Session,
     owner_id: int,
@@ -275,15 +346,22 @@ def add_card(
     currency: str | None = None,
     acquired: date | None = None,
     notes: str | None = None,
-) -> tuple[Item, bool]:
-    """Record copies of a catalogue card. Returns (entry, created).
+) -> CardAdded:
+    """Record copies of a catalogue card; the one home of what "I already have it" means, for every door.
 
-    `increment` adds to the entry with the same card, condition, printing and language; `separate`
-    refuses when such an entry exists, so a user never gets an accidental twin row. Without a printing the
-    entry gets the card's own (services.card_printings); one the card does not have is refused.
+    Copies only ever join an entry the member holds (same card, condition, printing and language, a status
+    not in ``NOT_HELD_STATUSES``): a card on the wish list (or sold...) gets a new owned entry, else it would
+    never count as owned, and the wish entry stays as it is. `increment` adds to the held entry unless the
+    copies carry a price paid, purchase date or notes it does not already have the same: adding keeps only the
+    quantity, so such copies get an entry of their own and nothing typed is lost. `separate` refuses when a
+    held entry exists, so a member never gets an accidental twin row. Without a printing the entry gets the
+    card's own (services.card_printings); one the card does not have is refused. A currency is checked
+    whenever it is given, and stored only with a price.
     """
     quantity = check_quantity(quantity)
     price = check_money(price)
+    currency = check_currency(currency)
+    notes = notes.strip() or None if notes is not None else None
     condition = condition.upper()
     if condition not in CARD_CONDITIONS:
         raise InvalidInput(
@@ -298,25 +376,28 @@ def add_card(
             code="CARD_NOT_FOUND",
         )
     printing = choose_printing(f"{card.name} ({card.id})", printing, card_printings(session, card_id))
-    existing = session.scalar(
-        _owned(owner_id).where(
-            Item.kind == "card",
-            Item.pokemontcg_card_id == card_id,
-            Item.grade == condition,
-            Item.printing == printing,
-            Item.language == language,
+    this_card = _owned(owner_id).where(Item.kind == ItemKind.CARD, Item.pokemontcg_card_id == card_id)
+    held = list(
+        session.scalars(
+            this_card.where(
+                Item.grade == condition,
+                Item.printing == printing,
+                Item.language == language,
+                Item.status.not_in(NOT_HELD_STATUSES),
+            ).order_by(Item.id)
         )
     )
-    if existing is not None:
-        if strategy == "separate":
-            raise Conflict(
-                f"You already have an entry for {card.name} ({condition}, {printing}); "
-                "use --strategy increment to add to it.",
-                code="DUPLICATE_ENTRY",
-            )
-        existing.quantity = check_quantity(readable_quantity(existing.quantity) + quantity)
-        session.flush()
-        return existing, False
+    if held and strategy == "separate":
+        raise Conflict(
+            f"You already have an entry for {card.name} ({condition}, {printing}): #{held[0].id}; nothing was "
+            "added. Choose increment to add the copies to it.",
+            code="DUPLICATE_ENTRY",
+        )
+    for entry in held:
+        if not _differing_details(entry, price, currency, acquired, notes):
+            entry.quantity = check_quantity(readable_quantity(entry.quantity) + quantity)
+            session.flush()
+            return CardAdded(entry, created=False, added=quantity)
     item = add_item(
         session,
         owner_id,
@@ -333,7 +414,17 @@ def add_card(
         acquired_date=acquired,
         notes=notes,
     )
-    return item, True
+    wish_id = session.scalar(
+        this_card.with_only_columns(Item.id).where(Item.status == ItemStatus.WISH).order_by(Item.id).limit(1)
+    )
+    return CardAdded(
+        item,
+        created=True,
+        added=quantity,
+        kept_apart_from=held[0].id if held else None,
+        differing=_differing_details(held[0], price, currency, acquired, notes) if held else (),
+        wish_id=wish_id,
+    )
 
 
 def update_item(session: Session, owner_id: int, item_id: int, expected_version: int, **changes: Any) -> Item:

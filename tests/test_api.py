@@ -223,6 +223,49 @@ def test_add_increment_refuse_twin_edit_and_delete_an_entry(server: Server) -> N
         assert api.get("/api/collection/value").json()["totalEstimatedValue"] == pytest.approx(before, abs=0.02)
 
 
+WISHES = """Portfolio Name,Category,Set,Product Name,Card Number,Rarity,Variance,Grade,Card Condition,\
+Average Cost Paid,Quantity,Market Price (As of 2025-11-14),Price Override,Watchlist,Date Added,Notes
+Wants,Pokemon,Base,Hitmonchan,7/102,Holo Rare,Holofoil,Ungraded,Near Mint,,0,$20.00,,true,,
+"""
+
+
+def test_copies_join_only_a_held_entry_with_the_same_purchase_details(server: Server, tmp_path: Path) -> None:
+    """A wished card gets an owned entry of its own (201); copies with another price or notes than the held
+    entry's get a new one too (201, keptApartFrom); the same details, or none, are added to it (200)."""
+    wishes = tmp_path / "collectr.csv"
+    wishes.write_text(WISHES, encoding="utf-8")
+    cli(server.env, "import", "cards-csv", str(wishes))
+    card = {"cardId": "base1-7", "printing": "holofoil"}
+    with server.client("bob") as api:  # the wish is the local member's: bob's first copy is a plain add
+        bobs = api.post("/api/collection/entries", json=card).json()
+        assert bobs["message"] == "Added Hitmonchan (Base 7) to your collection."
+        assert api.delete(f"/api/collection/entries/{bobs['entry']['id']}").status_code == 200
+    with server.client() as api:
+        wished = [e for e in api.get("/api/collection/entries", params={"pageSize": 100}).json()["data"]
+                  if e["cardId"] == "base1-7"]  # fmt: skip
+        first = api.post("/api/collection/entries", json=card | {"purchasePrice": 12, "notes": "fair"})
+        assert first.status_code == 201, first.text
+        change = first.json()
+        assert (change["created"], change["keptApartFrom"], change["entry"]["quantity"]) == (True, None, 1)
+        assert f"also on your wish list (entry #{wished[0]['id']})" in change["message"]
+        owned = change["entry"]["id"]
+        assert owned != wished[0]["id"]
+        assert api.get(f"/api/collection/entries/{wished[0]['id']}").json()["quantity"] == 1  # the wish as it was
+
+        plain = api.post("/api/collection/entries", json=card)
+        assert plain.status_code == 200 and plain.json()["entry"]["id"] == owned and not plain.json()["created"]
+        other = api.post("/api/collection/entries", json=card | {"quantity": 2, "purchasePrice": 8, "notes": "fair"})
+        assert other.status_code == 201, other.text
+        apart = other.json()
+        assert (apart["created"], apart["keptApartFrom"]) == (True, owned) and apart["entry"]["id"] != owned
+        assert apart["entry"]["purchasePrice"] == {"amount": 8.0, "currency": "EUR"} and apart["entry"]["quantity"] == 2
+        assert other.headers["location"] == f"/api/collection/entries/{apart['entry']['id']}"
+        assert "keeping the price paid you gave apart" in apart["message"]
+        assert api.get(f"/api/collection/entries/{owned}").json()["quantity"] == 2
+        for entry in (owned, apart["entry"]["id"]):
+            api.delete(f"/api/collection/entries/{entry}")
+
+
 def test_entries_list_pages_and_filters(server: Server) -> None:
     with server.client() as api:
         everything = api.get("/api/collection/entries", params={"pageSize": 100}).json()

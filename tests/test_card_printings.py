@@ -41,12 +41,12 @@ def catalogue(session: Session) -> None:
 
 
 def test_without_a_printing_the_card_gets_its_own(session: Session, owner: User, catalogue: None) -> None:
-    holo, _ = add_card(session, owner.id, "base5-4")
+    holo = add_card(session, owner.id, "base5-4").item
     assert holo.printing == "holofoil"  # its only printing, not "normal"
     assert valuation(session, owner.id, "USD").value == 60  # TCGplayer holofoil, not Cardmarket
-    first, _ = add_card(session, owner.id, "sv1-20")
+    first = add_card(session, owner.id, "sv1-20").item
     assert first.printing == "normal"  # several: the first in the usual order
-    unknown, _ = add_card(session, owner.id, "base5-10")  # no TCGplayer block: printings unknown
+    unknown = add_card(session, owner.id, "base5-10").item  # no TCGplayer block: printings unknown
     assert unknown.printing == "normal"
     assert card_printings(session, "base5-4") == ("holofoil",)
     assert card_printings(session, "sv1-20") == ("normal", "reverseHolofoil")
@@ -61,8 +61,8 @@ def test_a_printing_the_card_does_not_have_is_refused(session: Session, owner: U
         add_card(session, owner.id, "sv1-20", printing="holofoil")
     with pytest.raises(InvalidInput):
         add_card(session, owner.id, "base5-10", printing="sparkly")  # unknown card printings: the usual list
-    assert add_card(session, owner.id, "base5-10", printing="1stEditionHolofoil")[0].printing == "1stEditionHolofoil"
-    item, _ = add_card(session, owner.id, "sv1-20", printing="reverseHolofoil")
+    assert add_card(session, owner.id, "base5-10", printing="1stEditionHolofoil").item.printing == "1stEditionHolofoil"
+    item = add_card(session, owner.id, "sv1-20", printing="reverseHolofoil").item
     with pytest.raises(InvalidInput):
         update_item(session, owner.id, item.id, item.version, printing="holofoil")  # an edit follows the rule
     assert update_item(session, owner.id, item.id, item.version, printing="normal").printing == "normal"

@@ -82,7 +82,7 @@ def test_search_with_a_typo_and_add_a_card_with_every_field(app_env: str) -> Non
     at.text_input(key="add_card_notes").input("from a trade")
     at.button[-1].click().run()  # the form's submit
     assert not at.exception, at.exception
-    assert "2 in your collection" in at.success[0].value
+    assert at.success[0].value == "Added 2 copies of Charizard (Base Set 2 4) to your collection."
     (item,) = items()
     assert (item.pokemontcg_card_id, item.quantity, item.grade, item.printing, item.language) == (
         "base4-4", 2, "LP", "holofoil", "ja"
@@ -95,18 +95,25 @@ def test_search_with_a_typo_and_add_a_card_with_every_field(app_env: str) -> Non
     assert at.number_input(key="add_card_quantity").value == 1 and at.text_input(key="add_card_notes").value == ""
     assert at.text_input(key="add_card_price").value == ""
 
-    def same_card_again(strategy: str) -> None:
+    def same_card_again(strategy: str, price: float | None = None) -> None:
         at.number_input(key="add_card_quantity").set_value(2)
         at.selectbox(key="add_card_condition").select("LP")
         at.selectbox(key="add_card_printing").select("holofoil")
         at.selectbox(key="add_card_language").select("ja")
         at.selectbox(key="add_card_strategy").select(strategy)
+        at.number_input(key="add_card_price").set_value(price)
+        at.selectbox(key="add_card_currency").select("USD")
         at.button[-1].click().run()
 
     same_card_again("separate")
     assert at.error and "already have an entry" in at.error[0].value
+    assert "--strategy" not in at.error[0].value  # the page's words, not the command line's
     same_card_again("increment")
-    assert "4 in your collection" in at.success[0].value and len(items()) == 1
+    assert at.success[0].value == f"Added 2 copies to your entry #{item.id} of Charizard (Base Set 2 4): now 4."
+    assert len(items()) == 1
+    same_card_again("increment", price=30.0)  # another price paid: kept on an entry of its own, and said so
+    assert f"as a new entry #{item.id + 1}, keeping the price paid you gave apart" in at.success[0].value
+    assert [(i.quantity, i.acquired_price) for i in items()] == [(4, Decimal("45.50")), (2, Decimal("30.00"))]
 
 
 def test_a_price_with_a_comma_is_refused_and_nothing_is_added(app_env: str) -> None:

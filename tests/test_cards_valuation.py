@@ -43,30 +43,32 @@ def observe(session: Session, card: dict[str, object]) -> None:
 
 
 def test_increment_and_separate(session: Session, owner: User, catalogue: None) -> None:
-    first, created = add_card(
+    added = add_card(
         session, owner.id, "base1-4", quantity=2, printing="holofoil", language="en", price=Decimal("250.00"),
         currency="USD", acquired=date(2024, 5, 1), notes="from a binder",
     )  # fmt: skip
-    assert created and (first.quantity, first.grade, first.printing, first.language) == (2, "NM", "holofoil", "en")
+    first = added.item
+    assert added.created
+    assert (first.quantity, first.grade, first.printing, first.language) == (2, "NM", "holofoil", "en")
     assert (first.acquired_price, first.acquired_date, first.notes) == (Decimal("250.00"), date(2024, 5, 1),
                                                                         "from a binder")  # fmt: skip
-    same, created = add_card(session, owner.id, "base1-4", quantity=3, printing="holofoil")
-    assert not created and same.id == first.id and same.quantity == 5
+    same = add_card(session, owner.id, "base1-4", quantity=3, printing="holofoil")
+    assert not same.created and same.item.id == first.id and same.item.quantity == 5
     with pytest.raises(Conflict) as refused:
         add_card(session, owner.id, "base1-4", printing="holofoil", strategy="separate")
     assert refused.value.code == "DUPLICATE_ENTRY"
     assert get_item(session, owner.id, first.id).quantity == 5  # the refusal changed nothing
-    played, created = add_card(session, owner.id, "base1-4", condition="lp", printing="holofoil", strategy="separate")
-    japanese, created_ja = add_card(session, owner.id, "base1-4", printing="holofoil", language="ja",
-                                    strategy="separate")  # fmt: skip
-    assert created and created_ja and len({first.id, played.id, japanese.id}) == 3 and played.grade == "LP"
+    played = add_card(session, owner.id, "base1-4", condition="lp", printing="holofoil", strategy="separate")
+    japanese = add_card(session, owner.id, "base1-4", printing="holofoil", language="ja", strategy="separate")
+    assert played.created and japanese.created and played.item.grade == "LP"
+    assert len({first.id, played.item.id, japanese.item.id}) == 3
     for bad in ({"quantity": 0}, {"condition": "MINT"}, {"printing": "shiny"}):
         with pytest.raises(InvalidInput):
             add_card(session, owner.id, "base1-4", **bad)  # type: ignore[arg-type]
 
 
 def test_a_stale_edit_is_refused(engine: Engine, owner: User, session: Session, catalogue: None) -> None:
-    item, _ = add_card(session, owner.id, "base5-83", quantity=1, printing="holofoil")
+    item = add_card(session, owner.id, "base5-83", quantity=1, printing="holofoil").item
     session.commit()
     opened_at = item.version  # the edit form was opened on this version
     with session_scope(engine) as other:  # someone else saves first
@@ -82,7 +84,7 @@ def test_a_stale_edit_is_refused(engine: Engine, owner: User, session: Session, 
 
 
 def test_a_racing_edit_is_refused(engine: Engine, owner: User, session: Session, catalogue: None) -> None:
-    item, _ = add_card(session, owner.id, "base5-83", quantity=1, printing="holofoil")
+    item = add_card(session, owner.id, "base5-83", quantity=1, printing="holofoil").item
     session.commit()  # `item` stays in this session's identity map at version 1
     with session_scope(engine) as other:
         update_item(other, owner.id, item.id, 1, quantity=4)
@@ -108,8 +110,8 @@ def test_unpriced_entries_are_counted_and_listed_never_valued_at_zero(
     add_card(session, owner.id, "sv1-20", quantity=3, printing="reverseHolofoil")  # 3 × 2 EUR: Cardmarket reverse
     add_card(session, owner.id, "sv1-20")  # 0.50 EUR: Cardmarket card-level trend stands for a normal copy
     add_card(session, owner.id, "base5-20")  # no market: TCGplayer mid, 1.25 USD, beats Cardmarket
-    lonely, _ = add_card(session, owner.id, "base5-10", printing="1stEditionHolofoil")  # Cardmarket only: no price
-    nothing, _ = add_card(session, owner.id, "base5-50", quantity=4)  # no price anywhere
+    lonely = add_card(session, owner.id, "base5-10", printing="1stEditionHolofoil").item  # Cardmarket only: no price
+    nothing = add_card(session, owner.id, "base5-50", quantity=4).item  # no price anywhere
     report = valuation(session, owner.id, "USD").to_json()
     expected_usd = 2 * 40 + 120 + 1.25 + (3 * 2 + 0.5) * float(per_euro("USD"))  # newest ECB fixing
     assert report["totalEstimatedValue"] == pytest.approx(round(expected_usd, 2), abs=0.01)

@@ -66,7 +66,45 @@ def test_items_add_card_strategies(app_env: str) -> None:
     assert (again["created"], again["quantity"], again["id"]) == (False, 3, first["id"])
     refused = run("items", "add", "card", "base2-1", "--condition", "LP", "--strategy", "separate", "--json")
     assert refused.returncode == 2
-    assert json.loads(refused.stdout)["error"]["code"] == "DUPLICATE_ENTRY"
+    error = json.loads(refused.stdout)["error"]
+    assert error["code"] == "DUPLICATE_ENTRY" and error["message"].endswith("(--strategy increment)")
+
+
+WISHES = """Portfolio Name,Category,Set,Product Name,Card Number,Rarity,Variance,Grade,Card Condition,\
+Average Cost Paid,Quantity,Market Price (As of 2025-11-14),Price Override,Watchlist,Date Added,Notes
+Wants,Pokemon,Base,Gyarados,6/102,Holo Rare,Holofoil,Ungraded,Near Mint,,0,$20.00,,true,,
+"""
+
+
+def test_items_add_card_never_adds_to_a_wish_and_keeps_a_new_price(app_env: str, tmp_path: Path) -> None:
+    """A Collectr watchlist row is a wish: adding the card makes an owned entry beside it. Copies bought at
+    another price than the held entry's get an entry of their own, and the answer says so."""
+    run_json("demo", "load")
+    wishes = tmp_path / "collectr.csv"
+    wishes.write_text(WISHES, encoding="utf-8")
+    assert run_json("import", "cards-csv", str(wishes))["created"] == 1
+    added = run("items", "add", "card", "base1-6", "--printing", "holofoil", "--price", "10", "--currency", "usd")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip().startswith("Added Gyarados (Base 6) to your collection. It is also on your wish list")
+    gyarados = [item for item in run_json("items", "list", "--kind", "card") if item["refs"]["pokemontcg"] == "base1-6"]
+    assert sorted((item["status"], item["quantity"]) for item in gyarados) == [("owned", 1), ("wish", 1)]
+
+    cheaper = run_json("items", "add", "card", "base1-6", "--printing", "holofoil", "--price", "3")
+    owned = next(item["id"] for item in gyarados if item["status"] == "owned")
+    assert (cheaper["created"], cheaper["keptApartFrom"], cheaper["quantity"]) == (True, owned, 1)
+    assert f"keeping the price paid you gave apart from your entry #{owned}" in cheaper["message"]
+    same = run_json("items", "add", "card", "base1-6", "--printing", "holofoil", "--price", "3")
+    assert (same["created"], same["id"], same["quantity"], same["keptApartFrom"]) == (False, cheaper["id"], 2, None)
+
+
+def test_a_currency_is_checked_without_a_price(app_env: str) -> None:
+    run_json("demo", "load")
+    before = len(run_json("items", "list"))
+    for command in (["card", "base1-6"], ["coin", "1 franc 1960"]):
+        refused = run("items", "add", *command, "--currency", "XX", "--json")
+        assert refused.returncode == 2, refused.stdout
+        assert json.loads(refused.stdout)["error"]["code"] == "INVALID_CURRENCY"
+    assert len(run_json("items", "list")) == before
 
 
 def test_bad_input_exits_2_with_a_one_line_reason(app_env: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services.accounts import create_user, ensure_local_user
-from services.collection import list_items
+from services.collection import add_item, list_items
 from services.context import open_context
 from services.demo import load_demo
 from tests.club_support import sign_in, start_club, submit_sign_in
@@ -94,7 +94,7 @@ def test_catalog_search_and_add_a_card(demo_app: AppTest) -> None:
     at.number_input(key="add_card_quantity").set_value(3)
     at.button[-1].click().run()  # the form's submit button
     assert not at.exception, at.exception
-    assert at.success and "3 in your collection" in at.success[0].value
+    assert at.success and at.success[0].value.startswith("Added 3 copies of Pikachu")
     context = open_context()
     with context.session() as session:
         owner_items = list_items(session, 1)
@@ -123,6 +123,26 @@ def test_sets_page_shows_completion_binder_and_groups(demo_app: AppTest) -> None
     assert by_country["Copies"].sum() == by_series["Copies"].sum() == 21  # the demo's coins
     assert "2 Euro" in set(by_series["Series"])
     assert by_series["Value"].str.endswith(" EUR").all()
+
+
+def test_the_binder_adds_a_wished_card_as_owned_and_leaves_the_wish(demo_app: AppTest) -> None:
+    """A wished card is missing from the binder; its Add makes an owned entry (the card shows as owned) and
+    the wish entry stays as it was, as the flash says."""
+    at = demo_app.switch_page("pages/sets.py").run()
+    at.selectbox(key="binder_set").select("base5").run()
+    at.segmented_control(key="binder_show").set_value("Missing").run()
+    card_id = next(b.key for b in at.button if b.key and b.key.startswith("binder_add_")).removeprefix("binder_add_")
+    with open_context().session() as session:
+        wish = add_item(session, 1, kind="card", title="on my list", pokemontcg_card_id=card_id, grade="NM",
+                        printing=None, language="en", status="wish").id  # fmt: skip
+        session.commit()
+    at.button(key=f"binder_add_{card_id}").click().run()
+    assert not at.exception, at.exception
+    assert at.success and f"It is also on your wish list (entry #{wish}), left as it is." in at.success[0].value
+    with open_context().session() as session:
+        entries = [i for i in list_items(session, 1) if i.pokemontcg_card_id == card_id]
+    assert sorted((i.status, i.quantity) for i in entries) == [("owned", 1), ("wish", 1)]
+    assert f"binder_add_{card_id}" not in {b.key for b in at.button}  # owned now: no Add button
 
 
 def test_connections_page_stores_a_key_encrypted_and_masks_it(demo_app: AppTest) -> None:

@@ -196,7 +196,7 @@ def create_entry(call: Call) -> Reply:
     body: EntryCreate = call.body
     currency = _currency(call)
     try:
-        item, created = add_card(
+        added = add_card(
             call.session,
             call.owner.user_id,
             body.cardId,
@@ -216,13 +216,21 @@ def create_entry(call: Call) -> Reply:
             f"You already have an entry for {body.cardId} in {body.conditionCode.value} ({body.printing.value}); send "
             'duplicationStrategy "increment" to add copies to it.',
         ) from None
+    item = added.item
     call.session.flush()
     call.session.refresh(item)
     delta = _unit_value(call.session, call.owner.user_id, item.id, currency) * body.quantity
     entry = entry_document(call.session, call.owner.user_id, item.id, currency)
-    change = EntryChange(entry=entry, created=created, collectionValueDelta=float(round(delta, 2)), currency=currency)
+    change = EntryChange(
+        entry=entry,
+        created=added.created,
+        keptApartFrom=added.kept_apart_from,
+        message=added.message,
+        collectionValueDelta=float(round(delta, 2)),
+        currency=currency,
+    )
     headers = validators(entry) | {"Location": f"/api/collection/entries/{item.id}"}
-    return Reply(change, status=201 if created else 200, headers=headers)
+    return Reply(change, status=201 if added.created else 200, headers=headers)
 
 
 def update_entry(call: Call) -> Reply:
@@ -381,7 +389,13 @@ OPERATIONS = [
             404: ("CARD_NOT_FOUND",),
             409: ("ENTRY_EXISTS",),
         },
-        extra_statuses={200: (EntryChange, "Copies added to your existing entry (duplicationStrategy increment)")},
+        extra_statuses={
+            200: (
+                EntryChange,
+                "Copies added to the entry you hold (duplicationStrategy increment; copies whose price paid, "
+                "purchase date or notes differ from the entry's get a new one: 201 with keptApartFrom)",
+            )
+        },
     ),
     Operation(
         "GET",

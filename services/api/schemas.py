@@ -282,7 +282,13 @@ class Entry(Schema):
 
 class EntryChange(Schema):
     entry: Entry
-    created: bool
+    created: bool = Field(description="true: a new entry (201); false: copies added to `entry` (200)")
+    keptApartFrom: int | None = Field(
+        None,
+        description="with duplicationStrategy increment: the entry you hold whose price paid, purchase date or "
+        "notes differ from the ones sent, so the copies got a new entry instead of being added to it",
+    )
+    message: str = Field(description="what was done, in one line (also notes a wish-list entry of the card)")
     collectionValueDelta: float = Field(description="change of the collection's estimated value, member currency")
     currency: str
 
