@@ -321,13 +321,15 @@ def _differing_details(
 ) -> tuple[str, ...]:
     """The purchase details given with new copies that ``entry`` does not already have the same. Adding the
     copies to an entry keeps only its quantity, so a detail listed here would be lost there: these copies
-    need an entry of their own. A detail not given is no difference (the copies take the entry's)."""
+    need an entry of their own. A detail not given is no difference (the copies take the entry's), nor is what
+    an edit may leave around the same words: spaces about notes, a price stored without its currency."""
     differing: list[str] = []
-    if price is not None and (entry.acquired_price != price or entry.acquired_currency != currency):
+    other_currency = None not in (entry.acquired_currency, currency) and entry.acquired_currency != currency
+    if price is not None and (entry.acquired_price != price or other_currency):
         differing.append("price paid")
     if acquired is not None and entry.acquired_date != acquired:
         differing.append("purchase date")
-    if notes is not None and entry.notes != notes:
+    if notes is not None and (entry.notes or "").strip() != notes:
         differing.append("notes")
     return tuple(differing)
 
@@ -390,7 +392,8 @@ def add_card(
     if held and strategy == "separate":
         raise Conflict(
             f"You already have an entry for {card.name} ({condition}, {printing}): #{held[0].id}; nothing was "
-            "added. Choose increment to add the copies to it.",
+            "added. Choose increment to add the copies to it (or, with a price paid, date or notes it does not "
+            "have, to an entry of their own).",
             code="DUPLICATE_ENTRY",
         )
     for entry in held:

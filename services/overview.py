@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from services.collection import count_items
 from services.exchange_rates import ExchangeRates, current_rates
 from services.memo import Recalled, recalled, remembered
-from services.pricing import PRICE_KEY, HistoryPoint, Valuation, cents, priced_items, valuation, value_history
+from services.pricing import PRICE_KEY, HistoryPoint, Valuation, priced_items, valuation, value_history
 from services.states import JobStatus
 from services.store.db import without_jit
 from services.store.models import Item, PriceObservation, utcnow
 from services.tasks import Task, TaskState, latest_task
+from services.validation import cents
 
 OVERVIEW = "overview"  # the memo's answer name (services/memo.py)
 INLINE_ENTRIES = 2_000  # a first Overview of up to this many entries is computed in the view, not in a task

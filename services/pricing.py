@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -48,12 +48,11 @@ from services.store.models import (
     table_of,
     utcnow,
 )
-from services.validation import MONEY_MAX, QUANTITY_MAX, QUANTITY_MIN, check_currency, check_money
+from services.validation import MONEY_MAX, QUANTITY_MAX, QUANTITY_MIN, cents, check_currency, check_money
 
 # The sources price in USD (TCGplayer), EUR (Cardmarket) or the requested currency (Numista, the user's
 # own); services/exchange_rates.py converts with the ECB reference rates. An amount in a currency without
 # a rate is unpriced (counted in itemsWithoutPrice and itemsWithoutRate), never taken 1:1.
-CENT = Decimal("0.01")
 PRICE_KEY = ("ref_kind", "ref_id", "source", "variant", "metric")
 
 
@@ -511,11 +510,6 @@ def set_values(
         for set_id, b in per_set.items()
     ]  # fmt: skip
     return tuple(sorted(found, key=lambda entry: entry.name))
-
-
-def cents(amount: Decimal) -> Decimal:
-    """The one rounding of money shown or returned: to the cent, half up."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _ratio(part: int, whole: int) -> float:

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from services.exchange_rates import current_rates
 from services.images import ImageCache, cached_uri, placeholder
-from services.pricing import cents, priced_items
+from services.pricing import priced_items
 from services.states import NOT_HELD_STATUSES
 from services.store.models import DiscogsRelease, Item, PokemonCard
+from services.validation import cents
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ Each check raises `OutOfRange` (an InvalidInput: one line a user can act on) nam
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from services.errors import InvalidInput
@@ -79,7 +79,12 @@ def check_money(value: Any, *, name: str = "price") -> Decimal | None:
         raise OutOfRange(f"{name} {_shown(value)} is negative", code="INVALID_PRICE")
     if amount > MONEY_MAX:
         raise OutOfRange(f"{name} {_shown(value)} is out of range (at most {MONEY_MAX:,})", code="INVALID_PRICE")
-    return amount.quantize(CENT)
+    return cents(amount)
+
+
+def cents(amount: Decimal) -> Decimal:
+    """The one rounding of money, stored, shown or returned: to the cent, half up (0.125 → 0.13)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # An amount as a person types it: digits, then a dot and at most two decimals ("12", "12.5", "12.50", ".50").

@@ -113,6 +113,19 @@ def test_increment_keeps_purchase_details_that_differ_on_an_entry_of_their_own(
     assert count_items(session, owner.id) == 3
 
 
+def test_an_edited_entry_with_the_same_details_still_takes_the_copies(
+    session: Session, owner: User, catalogue: None
+) -> None:
+    """What the Collection editor may leave (notes with a trailing space or newline, a price paid stored without
+    its currency) is the same detail as the one given with new copies: they are added, no twin entry."""
+    first = add_card(session, owner.id, "base1-4", printing="holofoil")
+    update_item(session, owner.id, first.item.id, first.item.version, notes="fair \n", acquired_price=Decimal("10"),
+                acquired_currency=None)  # fmt: skip
+    again = add_card(session, owner.id, "base1-4", printing="holofoil", price=Decimal("10"), currency="EUR",
+                     notes="fair")  # fmt: skip
+    assert not again.created and again.item.id == first.item.id and again.item.quantity == 2
+
+
 def test_a_currency_is_checked_even_without_a_price(session: Session, owner: User, catalogue: None) -> None:
     with pytest.raises(InvalidInput) as refused:
         add_card(session, owner.id, "base1-4", currency="XX")

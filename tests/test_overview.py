@@ -363,7 +363,7 @@ def test_a_collection_without_any_price_shows_no_value_not_zero(app_env: str) ->
 
 def test_totals_add_up_and_agree_on_every_page(session: Session, owner: User) -> None:
     """The Overview and `value` give the same total, the sum of their kinds as shown, each rounded once half up
-    (services.pricing.cents): the Overview summed its rounded kinds where `value` rounded the exact sum, so two
+    (services.validation.cents): the Overview summed its rounded kinds where `value` rounded the exact sum, so two
     kinds each a third of a cent above a whole cent read 2,302.85 on one and 2,302.86 on the other."""
     rates = current_rates()
     amounts = (Decimal(number) / 100 for number in range(101, 100_000))
@@ -379,3 +379,11 @@ def test_totals_add_up_and_agree_on_every_page(session: Session, owner: User) ->
     report = valuation(session, owner.id, "EUR", sets=False)
     assert {kind.kind: kind.value for kind in shown.kinds} == {kind.kind: kind.value for kind in report.kinds}
     assert shown.value == report.value == sum((kind.value for kind in report.kinds), Decimal(0))
+
+
+def test_money_is_rounded_half_up_where_it_enters_too() -> None:
+    """A stored amount (an API's 0.125, an import's 2.345) rounds as the figures do (services.validation.cents)."""
+    from services.validation import cents, check_money
+
+    assert check_money(0.125) == cents(Decimal("0.125")) == Decimal("0.13")
+    assert check_money("2.345") == Decimal("2.35")

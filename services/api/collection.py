@@ -214,7 +214,8 @@ def create_entry(call: Call) -> Reply:
             409,
             "ENTRY_EXISTS",
             f"You already have an entry for {body.cardId} in {body.conditionCode.value} ({body.printing.value}); send "
-            'duplicationStrategy "increment" to add copies to it.',
+            'duplicationStrategy "increment" to add copies to it (or, with a purchase price, date or notes it does '
+            "not have, to an entry of their own).",
         ) from None
     item = added.item
     call.session.flush()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -147,20 +146,14 @@ def cmd_catalog_search_discogs(
 
 
 # ------------------------------------------------------------------------------------------ export
-def _price(text: str | None) -> Decimal | None:
-    value = parse_money(text, name="--price")  # the one rule for a typed amount (services.validation)
-    if value is not None and value <= 0:
-        raise InvalidInput("A listing price must be greater than 0.", code="INVALID_PRICE")
-    return value
-
-
 def cmd_export_discogs(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     from services.sync.commands import job_result, run_job
 
     if not args.all and not args.item:
         raise InvalidInput("Choose the records: --all, or --item ID (repeatable).", code="NOTHING_SELECTED")
     status = ListingStatus.FOR_SALE if args.for_sale else ListingStatus.DRAFT
-    options = ExportOptions(args.target, args.folder, args.another_copy, status, _price(args.price))
+    options = ExportOptions(args.target, args.folder, args.another_copy, status,
+                            parse_money(args.price, name="--price"))  # > 0: ExportOptions.validate
     plan = plan_export(session, actor.id, None if args.all else args.item, options)
     if args.dry_run:
         document = dry_run_document(plan)
