@@ -40,6 +40,7 @@ MEMBER_PAGES = [
 ]
 ADMIN_PAGES = [("admin", "Admin", ":material/admin_panel_settings:")]
 DEFAULT_PAGE = "overview"
+ASKED_PAGE_KEY = "club_asked_page"  # the page a browser not yet signed in asked for; opened once signed in
 
 
 def pages(specs: list[tuple[str, str, str]]) -> list[st.Page]:
@@ -51,14 +52,19 @@ def pages(specs: list[tuple[str, str, str]]) -> list[st.Page]:
     ]
 
 
+def _asked_page() -> str | None:
+    """The url_path of the member or admin page in the browser's address, if it names one."""
+    asked = (st.context.url or "").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+    return asked if asked in {name for name, _title, _icon in MEMBER_PAGES + ADMIN_PAGES} else None
+
+
 def _only(title: str, body: Callable[[], object] = lambda: None) -> None:
     """A run that shows no member page (signed out, signing in, setup error): one page, nothing to navigate.
 
-    It takes the url_path of the page the browser asked for, so the URL stays put and, once signed in, the
-    member lands on that page (Streamlit routes by a hash of the url_path)."""
-    asked = (st.context.url or "").split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-    known = {name for name, _title, _icon in MEMBER_PAGES + ADMIN_PAGES}
-    st.navigation([st.Page(body, title=title, url_path=asked if asked and asked in known else DEFAULT_PAGE)]).run()
+    Its page takes the url_path of the page the browser asked for, so a rerun from it (the sign-in form's) still
+    names that page; being the only page, it is the default, shown at `/` meanwhile. The page is opened once
+    signed in through ASKED_PAGE_KEY (club_gate), as that first run may never reach here."""
+    st.navigation([st.Page(body, title=title, url_path=_asked_page() or DEFAULT_PAGE)]).run()
 
 
 def signing_in() -> None:
@@ -73,6 +79,11 @@ def club_gate() -> bool:
     if problem:  # a club instance does not start with a missing, short or placeholder cookie key
         _only("Vitrine", lambda: st.error(problem))
         return False
+    if "actor" not in st.session_state and _asked_page() not in (None, DEFAULT_PAGE):
+        # Remembered now, opened once signed in: the first run of a new tab or reload is cut short by the cookie
+        # component's rerun (it reports the cookie during the library's pre-login sleep) before any navigation is
+        # sent, so that rerun asks for the main script, which st.navigation resolves to its default, Overview.
+        st.session_state[ASKED_PAGE_KEY] = _asked_page()
     auth = authenticator(context)
     member = current_member(context, auth)
     if member is None:
@@ -116,10 +127,13 @@ else:
         member_pages = pages(MEMBER_PAGES)
         admin_pages = pages(ADMIN_PAGES) if context.settings.club_mode and actor.is_admin else []
         navigation = st.navigation(member_pages + admin_pages)
-        goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page opened directly
-        target = next((page for page in member_pages if page.url_path == goto), None)
-        if target is not None:
-            st.switch_page(target)
+        # `goto`: set by ui.session.current_actor for a page opened directly; else the page asked for before sign-in
+        goto = st.query_params.pop("goto", None) or st.session_state.pop(ASKED_PAGE_KEY, None)
+        target = next((page for page in member_pages + admin_pages if page.url_path == goto), None)
+        if target is not None and target.url_path != navigation.url_path:
+            st.switch_page(target, query_params=st.query_params.to_dict())  # with its query (Discogs' return)
+        if goto in {name for name, _title, _icon in ADMIN_PAGES} and not admin_pages:
+            st.warning("The Admin page is for the club's admins; here is your Overview.")
         connections = next(page for page in member_pages if page.url_path == "connections")
         if "oauth_token" in st.query_params and navigation.url_path != connections.url_path:
             # Discogs' return finishes on Connections. A new club session can be routed to the default page on the

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -53,10 +54,11 @@ def browser():  # type: ignore[no-untyped-def]
         browser.close()
 
 
-def _sign_in(page, url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    """Sign in as a person would. A new session reruns once when the library's cookie component has reported
-    the browser's cookies; on a loaded machine that can come after the form is filled and wipe what was typed
-    (nothing reaches the server), so the person types again."""
+def _sign_in(page, url: str, username: str, password: str, lands_on: str = "Overview") -> None:  # type: ignore[no-untyped-def]
+    """Sign in as a person would, at `url` (the app, or one of its pages: the member then lands on `lands_on`).
+    A new session reruns once when the library's cookie component has reported the browser's cookies; on a
+    loaded machine that can come after the form is filled and wipe what was typed (nothing reaches the server),
+    so the person types again."""
     page.goto(url)
     _wait_rendered(page)
     for _attempt in range(3):
@@ -68,12 +70,12 @@ def _sign_in(page, url: str, username: str, password: str) -> None:  # type: ign
             break
         except Exception:  # typed into a form that was being replaced: type again
             continue
-    _signed_in_as(page, username)
+    _signed_in_as(page, username, lands_on)
 
 
-def _signed_in_as(page, username: str) -> None:  # type: ignore[no-untyped-def]
+def _signed_in_as(page, username: str, heading: str = "Overview") -> None:  # type: ignore[no-untyped-def]
     page.get_by_text(f"Signed in as {username}").wait_for(timeout=60_000)
-    page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+    page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
 
 
 def _sign_in_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
@@ -86,6 +88,46 @@ def _sign_in_form_shown(page) -> bool:  # type: ignore[no-untyped-def]
         timeout=60_000,
     )
     return page.get_by_text("Signed in as").count() == 0
+
+
+def _on_page(page, username: str, url_path: str, heading: str) -> None:  # type: ignore[no-untyped-def]
+    """Signed in as `username`, on the page titled `heading`, and the address still names that page."""
+    _wait_rendered(page)
+    _signed_in_as(page, username, heading)
+    assert urlsplit(page.url).path.strip("/") == url_path, page.url
+
+
+def test_a_new_tab_a_reload_and_a_sign_in_keep_the_page_asked_for(browser, club_server) -> None:  # type: ignore[no-untyped-def]
+    """A new tab or a reload is a new session signed in by the cookie; its first run is cut short by the cookie
+    component's rerun, which named no page: it used to open Overview at `/` whatever the address said."""
+    url, env = club_server
+    _cli(env, "users", "add", "dee", "--admin", stdin="dee's long password\n")
+    _cli(env, "users", "add", "eve", stdin="eve's long password\n")
+    member = browser.new_context()
+    _sign_in(member.new_page(), url, "eve", "eve's long password")
+    tab = member.new_page()  # a new tab on a page: that page
+    tab.goto(f"{url}/collection")
+    _on_page(tab, "eve", "collection", "Collection")
+    tab.goto(f"{url}/settings")
+    _on_page(tab, "eve", "settings", "Settings")
+    tab.reload()  # a reload on a page stays there
+    _on_page(tab, "eve", "settings", "Settings")
+    tab.goto(f"{url}/admin")  # a member asking for Admin: Overview, saying why
+    _on_page(tab, "eve", "", "Overview")
+    tab.get_by_text("The Admin page is for the club's admins").wait_for(timeout=10_000)
+
+    admin = browser.new_context()
+    _sign_in(admin.new_page(), url, "dee", "dee's long password")
+    admin_tab = admin.new_page()
+    admin_tab.goto(f"{url}/admin")  # an admin's new tab on Admin: Admin
+    _on_page(admin_tab, "dee", "admin", "Admin")
+
+    signed_out = browser.new_context()  # signing in from a page's address lands on that page
+    visitor = signed_out.new_page()
+    _sign_in(visitor, f"{url}/collection", "eve", "eve's long password", lands_on="Collection")
+    _on_page(visitor, "eve", "collection", "Collection")
+    for context in (member, admin, signed_out):
+        context.close()
 
 
 def test_two_members_reload_sign_out_and_a_replayed_cookie(browser, club_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
