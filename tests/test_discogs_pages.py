@@ -187,6 +187,13 @@ def test_export_page_reads_a_listing_price_by_the_one_money_rule(registered: Dis
     at.button(key="discogs_review").click().run()
     assert not at.exception, at.exception
     assert at.session_state["discogs_review_plan"][1].price == Decimal("12.50")
+    assert at.button(key="discogs_confirm")  # Push is offered for the reviewed plan...
+    for typed in ("12,50", "13.00"):  # ...and withdrawn once the price is no longer the reviewed one
+        at.text_input(key="discogs_price").input(typed).run()
+        assert not at.exception and "discogs_review_plan" not in at.session_state
+        assert not any(button.key == "discogs_confirm" for button in at.button)
+        at.text_input(key="discogs_price").input("12.50").run()
+        at.button(key="discogs_review").click().run()
 
 
 def test_sets_page_shows_records_by_artist_and_label(discogs_env: DiscogsEmulator, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import streamlit as st
 from services.api.tokens import create_token, list_tokens, revoke_token
 from services.context import AppContext
 from services.errors import VitrineError
+from services.labels import moment
 from ui.session import Actor
 
 _NEW_TOKEN = "api_token_just_created"
@@ -42,8 +43,8 @@ def api_tokens_section(context: AppContext, actor: Actor) -> None:
                 "id": t.id,
                 "name": t.name,
                 "starts with": f"{t.prefix}…",
-                "created": t.created_at.strftime("%Y-%m-%d %H:%M"),
-                "last used": t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
+                "created": moment(t.created_at),
+                "last used": moment(t.last_used_at) if t.last_used_at else "never",
             }
             for t in tokens
         ],

@@ -12,6 +12,7 @@ from services.errors import VitrineError
 from services.http import ServiceError
 from services.integrations.discogs import oauth
 from services.integrations.discogs.catalog import refresh_record_values
+from services.labels import moment
 from services.states import CredentialKind
 from ui import cache
 from ui.session import Actor
@@ -54,7 +55,7 @@ def discogs_connection_panel(context: AppContext, actor: Actor) -> None:
         info = oauth.connection_info(session, actor.id)
     if info is not None:
         how = "OAuth" if info.kind == CredentialKind.OAUTH else "a personal access token"
-        since = f" since {info.connected_at:%Y-%m-%d %H:%M} UTC" if info.connected_at else ""
+        since = f" since {moment(info.connected_at)}" if info.connected_at else ""
         st.success(f"Connected as **{info.username}** (Discogs user {info.user_id}) with {how}{since}.")
         if st.button("Refresh record prices", key="discogs_refresh_prices",
                      help="Discogs' price suggestions for your linked records (prices older than 3 days)"):

@@ -107,6 +107,9 @@ def discogs_export_section(context: AppContext, actor: Actor) -> None:
     if st.button(f"Review {len(chosen)} record(s)", key="discogs_review", disabled=not chosen or refused):
         st.session_state["discogs_review_plan"] = (chosen, options)
     review = st.session_state.get("discogs_review_plan")
+    if review and (refused or review != (chosen, options)):  # what was reviewed is no longer what is asked
+        st.session_state.pop("discogs_review_plan", None)  # review again: Push never sends an older price or choice
+        review = None
     if not review:
         return
     with context.session() as session:

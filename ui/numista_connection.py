@@ -13,7 +13,7 @@ from services.integrations.numista.api import numista_api
 from services.integrations.numista.catalog import NumistaCatalog, refresh_coin_prices
 from services.integrations.numista.connect import replace_key
 from services.integrations.numista.quota import quota_status, set_monthly_limit
-from services.labels import day
+from services.labels import day, moment
 from ui import cache
 from ui.session import Actor
 
@@ -55,7 +55,7 @@ def numista_connection_panel(context: AppContext, actor: Actor) -> None:
                     renewed = "new token" if check.token_renewed else "token reused"
                     st.success(
                         f"Numista user **{check.username}** (id {check.user_id}) · {renewed}, valid until "
-                        f"{check.token_expires_at:%Y-%m-%d %H:%M} UTC · {check.quota.used:,} of "
+                        f"{moment(check.token_expires_at)} · {check.quota.used:,} of "
                         f"{check.quota.limit:,} calls used in {check.quota.month}"
                     )
         if refresh_col.button("Refresh coin prices", key="numista_refresh_prices",
