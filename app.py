@@ -41,6 +41,7 @@ MEMBER_PAGES = [
 ADMIN_PAGES = [("admin", "Admin", ":material/admin_panel_settings:")]
 DEFAULT_PAGE = "overview"
 ASKED_PAGE_KEY = "club_asked_page"  # the page a browser not yet signed in asked for; opened once signed in
+ADMIN_REFUSED_KEY = "club_admin_refused"  # a member asked for Admin: Overview says why until they go elsewhere
 
 
 def pages(specs: list[tuple[str, str, str]]) -> list[st.Page]:
@@ -133,7 +134,12 @@ else:
         if target is not None and target.url_path != navigation.url_path:
             st.switch_page(target, query_params=st.query_params.to_dict())  # with its query (Discogs' return)
         if goto in {name for name, _title, _icon in ADMIN_PAGES} and not admin_pages:
-            st.warning("The Admin page is for the club's admins; here is your Overview.")
+            st.session_state[ADMIN_REFUSED_KEY] = True  # said on every run while on that Overview: a run that
+        if st.session_state.get(ADMIN_REFUSED_KEY):  # said it once can be cut short by the cookie's rerun
+            if navigation.url_path == "":  # the default page, Overview, where the member was sent
+                st.warning("The Admin page is for the club's admins; here is your Overview.")
+            else:
+                del st.session_state[ADMIN_REFUSED_KEY]
         connections = next(page for page in member_pages if page.url_path == "connections")
         if "oauth_token" in st.query_params and navigation.url_path != connections.url_path:
             # Discogs' return finishes on Connections. A new club session can be routed to the default page on the
