@@ -122,8 +122,12 @@ def hand_valuation(session: Session, owner: int, rates: ExchangeRates) -> Decima
     rows = session.execute(text(chosen() + """
         SELECT kind, currency, count(*), sum(quantity), sum(quantity * value) FROM chosen GROUP BY kind, currency
     """), {"owner": owner}).all()  # fmt: skip
-    return _cents(sum((rates.convert(Decimal(v), c, CURRENCY) or Decimal(0) for _k, c, _n, _q, v in rows
-                       if v is not None), Decimal(0)))  # fmt: skip
+    per_kind: dict[str, Decimal] = {}  # the total is the sum of the kinds, each rounded (services.validation.cents)
+    for kind, row_currency, _entries, _copies, value in rows:
+        if value is not None:
+            converted = rates.convert(Decimal(value), row_currency, CURRENCY) or Decimal(0)
+            per_kind[kind] = per_kind.get(kind, Decimal(0)) + converted
+    return sum((_cents(value) for value in per_kind.values()), Decimal(0))
 
 
 def hand_history(session: Session, owner: int, rates: ExchangeRates) -> Decimal:
@@ -153,7 +157,7 @@ def hand_overview_totals(session: Session, owner: int, rates: ExchangeRates) -> 
         if row[7] is not None:
             per_kind[row[0]] = per_kind.get(row[0], Decimal(0)) + (rates.convert(Decimal(row[7]), row[1], CURRENCY)
                                                                    or Decimal(0))  # fmt: skip
-    return sum((value.quantize(Decimal("0.01")) for value in per_kind.values()), Decimal(0))
+    return sum((_cents(value) for value in per_kind.values()), Decimal(0))
 
 
 def hand_sets(session: Session, owner: int, rates: ExchangeRates) -> int:
@@ -338,12 +342,12 @@ def measure(url: str, items: int, repeat: int) -> None:
             ours = timed(lambda p=product: p(session, collection.owner_id, rates), repeat)  # type: ignore[misc]
             target = f"  (target ≤ {TARGETS[title] * 1000:.0f} ms)" if title in TARGETS else ""
             if hand is None:
-                print(f"  {title:<36} {ours.again * 1000:>7.0f}ms {ours.first * 1000:>7.0f}ms {'':>9} {'':>6}"
+                print(f"  {title:<36} {_ms(ours.again)} {_ms(ours.first)} {'':>9} {'':>6}"
                       f"  warm = remembered, first = cold{target}")  # fmt: skip
                 continue
             theirs = timed(lambda h=hand: h(session, collection.owner_id, rates), repeat)  # type: ignore[misc]
             same = "yes" if ours.answer == theirs.answer else f"NO ({ours.answer} vs {theirs.answer})"
-            print(f"  {title:<36} {ours.best * 1000:>7.0f}ms {ours.first * 1000:>7.0f}ms {theirs.best * 1000:>7.0f}ms "
+            print(f"  {title:<36} {_ms(ours.best)} {_ms(ours.first)} {_ms(theirs.best)} "
                   f"{ours.best / theirs.best:>6.2f}  {same}{target}")  # fmt: skip
         after_a_write(session, collection.owner_id, repeat)
         print(f"  load average {_load()}")
@@ -363,11 +367,16 @@ def after_a_write(session: Session, owner: int, repeat: int) -> None:
     recompute = timed(lambda: product_overview(session, owner, current_rates()), 1)
     movers = timed(lambda: overview.movers_since(session, owner, CURRENCY, (7, 30)), repeat)
     target = f"  (target ≤ {TARGETS['overview (whole page)'] * 1000:.0f} ms)"
-    print(f"  {'overview page after a write':<36} {shown.best * 1000:>7.0f}ms {shown.first * 1000:>7.0f}ms "
+    print(f"  {'overview page after a write':<36} {_ms(shown.best)} {_ms(shown.first)} "
           f"{'':>9} {'':>6}  remembered figures ({stale}) shown at once{target}")  # fmt: skip
-    print(f"  {'  its recompute (background task)':<36} {'':>9} {recompute.first * 1000:>7.0f}ms "
+    print(f"  {'  its recompute (background task)':<36} {'':>9} {_ms(recompute.first)} "
           f"{'':>9} {'':>6}  cold, off the page")  # fmt: skip
-    print(f"  {'  its movers alone (7 and 30 days)':<36} {movers.best * 1000:>7.0f}ms {movers.first * 1000:>7.0f}ms")
+    print(f"  {'  its movers alone (7 and 30 days)':<36} {_ms(movers.best)} {_ms(movers.first)}")
+
+
+def _ms(seconds: float) -> str:
+    """A time in 9 characters: tenths of a millisecond under 10 ms (a page's few milliseconds), else whole ones."""
+    return f"{seconds * 1000:>7.1f}ms" if seconds < 0.01 else f"{seconds * 1000:>7.0f}ms"
 
 
 def _load() -> str:
