@@ -159,10 +159,12 @@ if st.session_state.get("add_card_for") != card_id:  # another card: preselect a
     st.session_state["add_card_for"] = card_id
     with context.session() as session:
         st.session_state["add_card_printing"] = suggested_printing(session, card_id, printing_options)
-ADD_FORM_FIELDS = (
-    "add_card_for", "add_card_quantity", "add_card_condition", "add_card_printing", "add_card_language",
-    "add_card_acquired", "add_card_price", "add_card_currency", "add_card_strategy", "add_card_notes",
-)  # fmt: skip
+# After an add, what this purchase's copies were is cleared (condition, printing, language, currency and strategy
+# stay for the next card): a second click must not add the same copies again. Set before the form is drawn, as
+# values: removing the keys left the browser showing, and sending back, the old ones.
+ADD_FORM_CLEARED = {"add_card_quantity": 1, "add_card_acquired": None, "add_card_price": "", "add_card_notes": ""}
+if st.session_state.pop("add_card_clear", False):
+    st.session_state.update(ADD_FORM_CLEARED)
 currencies = list(dict.fromkeys([actor.currency, "USD", "EUR", "GBP", "CHF"]))
 if flash := st.session_state.pop("add_card_flash", None):
     st.success(flash)
@@ -204,7 +206,6 @@ if submitted:
         st.error(error.message)
     else:
         cache.invalidate()
-        for field in ADD_FORM_FIELDS:  # a cleared form: a second click cannot silently add the same copies again
-            st.session_state.pop(field, None)
+        st.session_state["add_card_clear"] = True  # ADD_FORM_CLEARED, on the next run
         st.session_state["add_card_flash"] = message
         st.rerun()

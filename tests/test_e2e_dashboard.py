@@ -313,6 +313,31 @@ def test_a_sets_binder(page, served_app: str, tmp_path: Path) -> None:  # type: 
     assert page.locator("[class*='st-key-binder_slot_'] img[style*='grayscale']").count() == before - 1
 
 
+def test_a_catalog_add_clears_the_copies_it_added(page, served_app: str) -> None:  # type: ignore[no-untyped-def]
+    """After an add the form's quantity, price, date and notes are cleared in the browser, not only on the server:
+    the form kept showing and sending them back, so a second click added the same copies again."""
+    page.goto(f"{served_app}/catalog")
+    page.get_by_role("heading", name="Catalog").first.wait_for(timeout=30_000)
+    _wait_rendered(page)
+    page.locator(".st-key-catalog_query input").fill("bulbasaur 44")
+    page.keyboard.press("Enter")
+    form = page.locator("[data-testid='stForm']").first
+    form.get_by_label("Quantity", exact=True).wait_for(timeout=30_000)
+    _wait_rendered(page)
+    typed = {"Quantity": "2", "Price paid (per copy)": "1.00", "Notes": "zz"}
+    for label, value in typed.items():
+        form.get_by_label(label, exact=True).fill(value)
+    form.get_by_role("button", name="Add").click()
+    page.get_by_text(re.compile(r"^Added 2 copies of Bulbasaur")).wait_for(timeout=30_000)
+    _wait_rendered(page)
+    for label, cleared in {"Quantity": "1", "Price paid (per copy)": "", "Notes": ""}.items():
+        expect(form.get_by_label(label, exact=True)).to_have_value(cleared)
+    form.get_by_role("button", name="Add").click()  # again, untouched: one copy, no price or notes
+    page.get_by_text(re.compile(r"^Added (1 copy to your entry #\d+ of Bulbasaur|Bulbasaur .*to your collection)"))\
+        .wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
 def test_bulk_link_the_demo_coins_and_push_them(browser, numista_emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from tests.emulators.numista import DEMO_API_KEY, DEMO_USER_ID
 
