@@ -21,7 +21,7 @@ from services.images import ImageCache, fetch_images, remote_picture_urls
 from services.states import ItemStatus, SyncStatus, values
 from services.store.models import ITEM_KINDS
 from ui import cache
-from ui.collection_editor import FLASH, item_editor
+from ui.collection_editor import FLASH, forget_seen_versions, item_editor
 from ui.export_selection import send_to_export_button
 from ui.numista_link import numista_link_section
 from ui.session import app_context, current_actor
@@ -142,6 +142,7 @@ if selected_ids:
                 st.error(error.message)
             else:
                 cache.invalidate()
+                forget_seen_versions(selected_ids)  # their editor follows this change: it is the member's own
                 st.session_state[FLASH] = f"Updated {changed} of {len(selected_ids)} selected item(s)."
                 st.rerun()
         confirm = confirm_col.checkbox(f"Yes, delete the {len(selected_ids)} selected item(s)", key="bulk_delete_ok")

@@ -40,7 +40,7 @@ if not report.sets:
 else:
     sets = pd.DataFrame([
         {"id": s.set_id, "Set": s.name, "Unique cards": s.unique_cards, "Copies": s.copies,
-         "Value": labels.money(s.value, currency), "value_number": float(s.value),
+         "Value": labels.money(s.value if s.priced else None, currency), "value_number": float(s.value),
          "Base set": s.base_completion, "Master set": s.completion, "Printed total": s.printed_total,
          "All cards": s.set_total}
         for s in report.sets

@@ -165,26 +165,31 @@ def cmd_catalog_search_pokemon(
 def cmd_value(context: AppContext, session: Session, actor: User, _args: argparse.Namespace) -> CommandResult:
     from services.pricing import valuation
 
-    document = valuation(session, actor.id, actor.currency or context.settings.currency).to_json()
+    report = valuation(session, actor.id, actor.currency or context.settings.currency)
+    document = report.to_json()  # its numbers: 0.0 where nothing is priced (a contract); the text says "no price"
+
+    def shown(value: float, counted: int) -> str:
+        return f"{value:.2f}" if counted else "no price"
+
     no_rate = (
         f", {document['itemsWithoutRate']} of them in a currency without an ECB rate: "
         + ", ".join(document["currenciesWithoutRate"])
         if document["itemsWithoutRate"]
         else ""
     )
+    total = f"{report.value:.2f} {report.currency}" if report.priced else "no price"
     lines = [
-        f"Estimated value: {document['totalEstimatedValue']:.2f} {document['currency']} "
-        f"for {document['totalItems']} copies ({document['itemsWithoutPrice']} entries without a price{no_rate})",
+        f"Estimated value: {total} for {document['totalItems']} copies "
+        f"({document['itemsWithoutPrice']} entries without a price{no_rate})",
         f"  at the ECB reference rates of {document['rateDate']}",
     ]
     lines += [
-        f"  {kind:<7} {v['items']:>5} copies  {v['estimatedValue']:>10.2f}"
-        for kind, v in document["byKind"].items()
+        f"  {kind.kind:<7} {kind.copies:>5} copies  {shown(float(kind.value), kind.priced):>10}"
+        for kind in report.kinds
     ]
     lines += [
-        f"  {s['set']['name']:<30} {s['uniqueCards']:>3}/{s['setTotal']:<3} cards"
-        f"  {s['estimatedValue']:>10.2f}"
-        for s in document["bySet"]
+        f"  {s.name:<30} {s.unique_cards:>3}/{s.set_total:<3} cards  {shown(float(s.value), s.priced):>10}"
+        for s in report.sets
     ]
     return document, "\n".join(lines), EXIT_OK
 

@@ -325,6 +325,7 @@ class KindValue:
     copies: int
     value: Decimal  # to the cent, of the priced entries
     unpriced: int  # entries without a price (or priced in a currency without a rate)
+    priced: int = 0  # entries the value counts: with none, the value is unknown, not 0
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,7 @@ class SetValue:
     set_total: int
     base_completion: float
     completion: float
+    priced: int = 0  # copies the value counts: with none, the value is unknown, not 0
 
 
 @dataclass(frozen=True)
@@ -353,6 +355,11 @@ class Valuation:
     currencies_without_rate: tuple[str, ...]
     kinds: tuple[KindValue, ...]
     sets: tuple[SetValue, ...]  # by set name
+
+    @property
+    def priced(self) -> int:
+        """Entries the value counts: with none, the collection's value is unknown, not 0."""
+        return sum(kind.priced for kind in self.kinds)
 
     def to_json(self) -> dict[str, Any]:
         """The `value --json` document (a contract: its keys never change)."""
@@ -423,11 +430,11 @@ def _kind_totals(session: Session, priced: Subquery, currency: str, rates: Excha
             func.sum(case((priced.c.unit_price.is_(None), 1), else_=0)),
         ).group_by(priced.c.kind, priced.c.currency)
     ).all()
-    by_kind: dict[str, list[Any]] = {}  # copies, value, unpriced entries
+    by_kind: dict[str, list[Any]] = {}  # copies, value, unpriced entries, priced entries
     without_rate = 0
     currencies_without_rate: set[str] = set()
     for kind, row_currency, entries, copies, value, without_price in sorted(by_kind_currency, key=lambda r: r[0]):
-        bucket = by_kind.setdefault(kind, [0, Decimal(0), 0])
+        bucket = by_kind.setdefault(kind, [0, Decimal(0), 0, 0])
         bucket[0] += int(copies or 0)
         bucket[2] += int(without_price or 0)
         if value is None:
@@ -441,8 +448,9 @@ def _kind_totals(session: Session, priced: Subquery, currency: str, rates: Excha
             currencies_without_rate.add(row_currency if rates.per_euro(row_currency) is None else currency)
             continue
         bucket[1] += converted
-    kinds = tuple(KindValue(kind, copies, cents(value), unpriced)
-                  for kind, (copies, value, unpriced) in by_kind.items())  # fmt: skip
+        bucket[3] += int(entries) - int(without_price or 0)
+    kinds = tuple(KindValue(kind, copies, cents(value), unpriced, priced)
+                  for kind, (copies, value, unpriced, priced) in by_kind.items())  # fmt: skip
     return Valuation(
         currency=currency,
         rate_date=rates.rate_date,
@@ -465,7 +473,8 @@ def set_values(
     priced = priced_items(owner_id, kinds=("card",))
     values = (
         select(priced.c.set_id, priced.c.currency, func.sum(priced.c.quantity).label("copies"),
-               func.sum(priced.c.quantity * priced.c.unit_price).label("value"))
+               func.sum(priced.c.quantity * priced.c.unit_price).label("value"),
+               func.sum(case((priced.c.unit_price.is_not(None), priced.c.quantity), else_=0)).label("priced"))
         .where(priced.c.set_id.is_not(None))
         .group_by(priced.c.set_id, priced.c.currency)
         .subquery("set_values")
@@ -491,22 +500,25 @@ def set_values(
         .subquery("set_sizes")
     )
     rows = session.execute(
-        select(distinct_cards, set_sizes.c.cards, values.c.currency, values.c.copies, values.c.value)
+        select(distinct_cards, set_sizes.c.cards, values.c.currency, values.c.copies, values.c.value,
+               values.c.priced)
         .join(values, values.c.set_id == distinct_cards.c.set_id)
         .outerjoin(set_sizes, set_sizes.c.set_id == distinct_cards.c.set_id)
     ).all()
     per_set: dict[str, dict[str, Any]] = {}
-    for set_id, unique_cards, base_cards, name, printed, total, cards, row_currency, copies, value in rows:
-        bucket = per_set.setdefault(set_id, {"copies": 0, "value": Decimal(0)})
+    for set_id, unique_cards, base_cards, name, printed, total, cards, row_currency, copies, value, counted in rows:
+        bucket = per_set.setdefault(set_id, {"copies": 0, "value": Decimal(0), "priced": 0})
         set_total = cards or total or 0
         bucket.update(name=name, unique=int(unique_cards), base=int(base_cards or 0), set_total=set_total,
                       printed=printed or set_total)  # fmt: skip
         bucket["copies"] += int(copies or 0)
-        if value is not None:
-            bucket["value"] += rates.convert(Decimal(value), row_currency, currency) or Decimal(0)
+        converted = rates.convert(Decimal(value), row_currency, currency) if value is not None else None
+        if converted is not None:  # no price, or a currency without a rate: not counted, never as 0
+            bucket["value"] += converted
+            bucket["priced"] += int(counted or 0)
     found = [
         SetValue(set_id, b["name"], b["unique"], b["copies"], cents(b["value"]), b["printed"], b["set_total"],
-                 _ratio(b["base"], b["printed"]), _ratio(b["unique"], b["set_total"]))
+                 _ratio(b["base"], b["printed"]), _ratio(b["unique"], b["set_total"]), b["priced"])
         for set_id, b in per_set.items()
     ]  # fmt: skip
     return tuple(sorted(found, key=lambda entry: entry.name))

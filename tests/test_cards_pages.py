@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
-from services.collection import list_items
+from services.accounts import ensure_local_user
+from services.collection import add_card, list_items
 from services.context import open_context
+from services.integrations.pokemontcg.catalog import load_offline_snapshot
 from services.store.models import Item
 from services.store.models_cards import CatalogSyncState
 from tests.emulators.fixtures import pokemontcg_emulator  # noqa: F401
@@ -266,3 +268,15 @@ def test_sets_page_lists_entries_without_a_price(app_env: str) -> None:
         demo_unpriced = session.scalar(select(Item.id).where(Item.pokemontcg_card_id == "svp-50"))
     assert list(unpriced["#"]) == [demo_unpriced] and list(unpriced["Copies"]) == [2]
     assert "1 entry" in " ".join(c.value for c in at.caption)
+
+
+def test_a_set_without_any_price_reads_no_price_not_zero(app_env: str) -> None:
+    with open_context().session() as session:
+        owner = ensure_local_user(session)
+        load_offline_snapshot(session)  # the shipped catalogue: no market prices
+        add_card(session, owner.id, "base1-1", printing="holofoil")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/sets.py").run()
+    assert not at.exception, at.exception
+    (sets,) = tables(at, "Set", "Unique cards", "Value")
+    assert list(sets["Value"]) == ["no price"]

@@ -141,3 +141,12 @@ def test_items_add_coin_by_hand(app_env: str) -> None:
 def test_adding_a_card_on_a_fresh_install_loads_the_shipped_catalogue(app_env: str) -> None:
     added = run_json("items", "add", "card", "base1-4")  # the first command ever run on this database
     assert (added["created"], added["refs"]["pokemontcg"], added["title"]) == (True, "base1-4", "Charizard (Base 4)")
+
+
+def test_value_of_a_collection_without_a_price_says_so_never_zero(app_env: str) -> None:
+    run_json("items", "add", "coin", "Sol 1864")  # no price anywhere
+    text = run("value").stdout
+    assert text.startswith("Estimated value: no price for 1 copies (1 entries without a price)"), text
+    assert "0.00" not in text and "no price" in text.splitlines()[2]  # the coin row too
+    document = run_json("value")  # the --json contract keeps its numbers: 0.0 with itemsWithoutPrice saying why
+    assert (document["totalEstimatedValue"], document["itemsWithoutPrice"]) == (0.0, 1)

@@ -337,6 +337,23 @@ def test_bulk_status_storage_and_tags(owner_id: int) -> None:
         assert (saved.status, saved.storage_location, saved.tags) == ("sale", "Crate B", ["jazz"])
 
 
+def test_a_bulk_change_is_not_reported_by_the_editor_as_someone_elses(owner_id: int) -> None:
+    """The editor open on a selected item followed the member's own bulk change: it warned "changed elsewhere"
+    and would have refused a save until reloaded."""
+    at = _collection()
+    at.selectbox(key="collection_kind").select("record").run()
+    first = int(at.dataframe[0].value["#"][0])
+    at.session_state["collection_table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    assert at.selectbox(key="edit_item_id").value == first  # the editor opens on the first selected item
+    at.text_input(key="bulk_storage").input("Box 7")
+    at.button(key="bulk_apply").click().run()
+    assert not at.exception, at.exception
+    assert not [w for w in at.warning if "changed elsewhere" in w.value]
+    version = _item(owner_id, id=first).version
+    assert f"version {version}" in " ".join(m.value for m in at.markdown)  # the form shows the new version
+
+
 def test_a_bulk_value_that_does_not_fit_is_refused_in_one_line_and_nothing_changes(owner_id: int) -> None:
     at = _collection()
     at.selectbox(key="collection_kind").select("record").run()

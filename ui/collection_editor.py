@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -94,6 +94,17 @@ def _field(name: str, kind: str, current: Any, key: str) -> Any:
     return st.text_input(label, value=current or "", placeholder=placeholder, key=key).strip() or None
 
 
+def _seen_key(item_id: int) -> str:
+    return f"edit_seen_version_{item_id}"
+
+
+def forget_seen_versions(item_ids: Iterable[int]) -> None:
+    """The member changed these items here (a bulk action): their forms follow the new version instead of
+    warning that someone changed them elsewhere."""
+    for item_id in item_ids:
+        st.session_state.pop(_seen_key(item_id), None)
+
+
 def item_editor(context: AppContext, actor: Actor, item_id: int) -> None:
     """The edit form of one of the actor's items, with its own estimate; shows what was saved."""
     with context.session() as session:
@@ -101,7 +112,7 @@ def item_editor(context: AppContext, actor: Actor, item_id: int) -> None:
         current = edit_values(session, item)
         session.expunge(item)
         estimate = own_estimate(session, item_id)
-    seen_key = f"edit_seen_version_{item.id}"
+    seen_key = _seen_key(item.id)
     seen = st.session_state.setdefault(seen_key, item.version)  # the version this form was opened on
     if seen != item.version:
         st.warning(f"This item was changed elsewhere since you opened it (version {seen} → {item.version}); "
