@@ -129,10 +129,13 @@ else:
         admin_pages = pages(ADMIN_PAGES) if context.settings.club_mode and actor.is_admin else []
         navigation = st.navigation(member_pages + admin_pages)
         # `goto`: set by ui.session.current_actor for a page opened directly; else the page asked for before sign-in
-        goto = st.query_params.pop("goto", None) or st.session_state.pop(ASKED_PAGE_KEY, None)
+        goto = st.query_params.pop("goto", None) or st.session_state.get(ASKED_PAGE_KEY)
         target = next((page for page in member_pages + admin_pages if page.url_path == goto), None)
         if target is not None and target.url_path != navigation.url_path:
             st.switch_page(target, query_params=st.query_params.to_dict())  # with its query (Discogs' return)
+        # Forgotten only once there (or never to be): the sign-in cookie's rerun can supersede the switch's, and
+        # names no page; the next run switches again.
+        st.session_state.pop(ASKED_PAGE_KEY, None)
         if goto in {name for name, _title, _icon in ADMIN_PAGES} and not admin_pages:
             st.session_state[ADMIN_REFUSED_KEY] = True  # said on every run while on that Overview: a run that
         if st.session_state.get(ADMIN_REFUSED_KEY):  # said it once can be cut short by the cookie's rerun
