@@ -198,9 +198,8 @@ if submitted:
         with context.session() as session:
             message = add_card(
                 session, actor.id, card_id, quantity=int(quantity), condition=condition, printing=printing,
-                strategy=strategy, language=language, acquired=acquired, notes=notes.strip() or None,
-                price=price,
-                currency=currency if price is not None else None,
+                strategy=strategy, language=language, acquired=acquired, notes=notes, price=price,
+                currency=currency,  # checked, and stored with a price only (add_card)
             ).message  # fmt: skip
     except VitrineError as error:
         st.error(error.message)

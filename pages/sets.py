@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from services import labels
-from services.card_printings import card_printings
 from services.collection import add_card
 from services.errors import VitrineError
 from services.images import ImageCache, fetch_images
@@ -109,10 +108,8 @@ else:
             st.caption(f"No. {slot.number} · {slot.name}" + (f" · ×{slot.copies}" if slot.owned else " · missing"))
             if not slot.owned and st.button("Add", key=f"binder_add_{slot.card_id}", width="stretch"):
                 try:
-                    with context.session() as session:
-                        printings = card_printings(session, slot.card_id)
-                        result = add_card(session, actor.id, slot.card_id,
-                                          printing=printings[0] if printings else "normal")  # fmt: skip
+                    with context.session() as session:  # the card's own printing: add_card's default
+                        result = add_card(session, actor.id, slot.card_id)
                 except VitrineError as error:
                     st.error(error.message)
                 else:

@@ -58,12 +58,12 @@ def cmd_items_add_card(context: AppContext, session: Session, actor: User, args:
 
 def cmd_items_add_other(context: AppContext, session: Session, actor: User, args: argparse.Namespace) -> CommandResult:
     price = parse_money(args.price, name="--price")
-    check_currency(args.currency)  # a wrong code is refused even without --price, as for `items add card`
+    # a wrong code is refused even without --price, as for `items add card`
+    currency = check_currency(args.currency) or actor.currency or context.settings.currency
     item = add_item(
         session, actor.id, kind=args.kind, title=args.title, quantity=args.quantity, grade=args.grade,
         country=args.country, year=args.year, acquired_price=price,
-        acquired_currency=(args.currency or actor.currency or context.settings.currency).upper()
-        if price is not None else None,
+        acquired_currency=currency.upper() if price is not None else None,
         acquired_date=_date(args.acquired) if args.acquired else None,
     )  # fmt: skip
     return item_document(item) | {"created": True}, f"Added {item.title}.", EXIT_OK
