@@ -24,8 +24,7 @@ if __name__ == "__main__":
     from ui.session import Actor, app_context, local_actor
     from ui.sync_worker import background_worker
 
-# (file name = url_path, title, icon). Each url_path equals its file's name: on a fresh server Streamlit's legacy
-# pages/ mode routes the very first request by file name before app.py has run (see ui.session.current_actor).
+# (file name in pages/ = url_path, title, icon)
 MEMBER_PAGES = [
     ("overview", "Overview", ":material/dashboard:"),
     ("collection", "Collection", ":material/inventory_2:"),
@@ -60,12 +59,16 @@ def _asked_page() -> str | None:
 
 
 def _only(title: str, body: Callable[[], object] = lambda: None) -> None:
-    """A run that shows no member page (signed out, signing in, setup error): one page, nothing to navigate.
+    """A run that shows no member page (signed out, signing in, setup error): one screen, nothing to navigate.
 
-    Its page takes the url_path of the page the browser asked for, so a rerun from it (the sign-in form's) still
-    names that page; being the only page, it is the default, shown at `/` meanwhile. The page is opened once
-    signed in through ASKED_PAGE_KEY (club_gate), as that first run may never reach here."""
-    st.navigation([st.Page(body, title=title, url_path=_asked_page() or DEFAULT_PAGE)]).run()
+    The page the browser asked for by address shows that screen under its own url_path (a default page answers
+    only at `/`: Streamlit would say the page does not exist, in a dialog over the sign-in form), so the sign-in
+    form's rerun still names that page and the member lands on it once signed in."""
+    screen = [st.Page(body, title=title, url_path=DEFAULT_PAGE, default=True)]
+    asked = _asked_page()
+    if asked not in (None, DEFAULT_PAGE):
+        screen.append(st.Page(body, title=title, url_path=asked))
+    st.navigation(screen, position="hidden").run()
 
 
 def signing_in() -> None:
@@ -81,9 +84,8 @@ def club_gate() -> bool:
         _only("Vitrine", lambda: st.error(problem))
         return False
     if "actor" not in st.session_state and _asked_page() not in (None, DEFAULT_PAGE):
-        # Remembered now, opened once signed in: the first run of a new tab or reload is cut short by the cookie
-        # component's rerun (it reports the cookie during the library's pre-login sleep) before any navigation is
-        # sent, so that rerun asks for the main script, which st.navigation resolves to its default, Overview.
+        # Remembered now, opened once signed in, whichever run signs in: a rerun that names no page (Streamlit's
+        # "rerun" menu item, a component's rerun sent before the browser learnt the page) resolves to Overview.
         st.session_state[ASKED_PAGE_KEY] = _asked_page()
     auth = authenticator(context)
     member = current_member(context, auth)
@@ -110,9 +112,16 @@ if __name__ != "__main__":
     # `streamlit run app.py` finds this ASGI app (Streamlit's app discovery), imports this file once as the module
     # `app` and serves: the dashboard (this same file, run as __main__ for each browser session) + the REST API
     # (its own app context: settings and the process's engine, opened on the first API request).
+    from streamlit.runtime.pages_manager import PagesManager
+
     from services.api.nodelay import enable_nodelay_on_listening_sockets
     from services.api.server import api_routes
 
+    # Every request runs this script and its st.navigation. Left unset, the server's first session finds pages/
+    # and runs a page asked for by address on its own (Streamlit's legacy pages mode, until an st.navigation call
+    # turns it off for the process): that page had to send the browser back here, and a sign-in form shown on
+    # the way did not sign in.
+    PagesManager.uses_pages_directory = False
     enable_nodelay_on_listening_sockets()  # Streamlit's socket leaves Nagle on: ~40 ms per keep-alive answer
     app = st.App(__file__, routes=api_routes(open_context))
 else:
@@ -128,17 +137,18 @@ else:
         member_pages = pages(MEMBER_PAGES)
         admin_pages = pages(ADMIN_PAGES) if context.settings.club_mode and actor.is_admin else []
         navigation = st.navigation(member_pages + admin_pages)
-        # `goto`: set by ui.session.current_actor for a page opened directly; else the page asked for before sign-in
+        # `goto`: set by ui.session.current_actor for a page run without this script; else the page asked for before
+        # sign-in
         goto = st.query_params.pop("goto", None) or st.session_state.get(ASKED_PAGE_KEY)
         target = next((page for page in member_pages + admin_pages if page.url_path == goto), None)
         if target is not None and target.url_path != navigation.url_path:
             st.switch_page(target, query_params=st.query_params.to_dict())  # with its query (Discogs' return)
-        # Forgotten only once there (or never to be): the sign-in cookie's rerun can supersede the switch's, and
-        # names no page; the next run switches again.
+        # Forgotten only once there (or never to be): a rerun that supersedes the switch's and names no page
+        # switches again.
         st.session_state.pop(ASKED_PAGE_KEY, None)
         if goto in {name for name, _title, _icon in ADMIN_PAGES} and not admin_pages:
             st.session_state[ADMIN_REFUSED_KEY] = True  # said on every run while on that Overview: a run that
-        if st.session_state.get(ADMIN_REFUSED_KEY):  # said it once can be cut short by the cookie's rerun
+        if st.session_state.get(ADMIN_REFUSED_KEY):  # said it once can be cut short by a rerun
             if navigation.url_path == "":  # the default page, Overview, where the member was sent
                 st.warning("The Admin page is for the club's admins; here is your Overview.")
             else:

@@ -3,6 +3,7 @@ reset while signed in, sign-out, forced and own password changes, and the Admin 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,25 @@ def test_sign_in_shows_the_pages_and_sign_out_ends_the_session(club: dict[str, i
         assert check_session(session, club["bob"], generation) is None, "bob's cookie is dead now"
     at.run()
     assert [h.value for h in at.subheader] == ["Sign in to Vitrine"] and not at.metric
+
+
+def _cookie_components(at: AppTest) -> list[str]:
+    """The methods of the cookie components this run rendered (each is a browser round trip and a rerun)."""
+    return [json.loads(element.proto.json_args)["method"] for element in at.get("component_instance")]
+
+
+def test_only_writing_or_deleting_the_cookie_renders_a_component(club: dict[str, int]) -> None:
+    """The library's "read every cookie" component reran each new session once it had reported (the cookie is
+    read from the request): a new tab's rerun landed on Overview whatever page was asked for, and wiped a
+    sign-in form typed into meanwhile."""
+    at = start_club()
+    assert _cookie_components(at) == []
+    submit_sign_in(at, "bob", BOB)
+    assert _cookie_components(at) == ["set"]
+    at.run()
+    assert page_titles(at) == ["Overview"] and _cookie_components(at) == []
+    at.sidebar.button(key="sign_out").click().run()
+    assert _cookie_components(at) == ["delete"]
 
 
 def test_five_wrong_passwords_lock_the_name_whether_or_not_it_exists(club: dict[str, int]) -> None:

@@ -17,12 +17,16 @@ failures in that dict, and trusts its cookie until it expires. Here:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
+from extra_streamlit_components.CookieManager import CookieManager
+from extra_streamlit_components.CookieManager import _component_func as cookie_component
 from streamlit_authenticator.models import AuthenticationModel, CookieModel
+from streamlit_authenticator.models import cookie_model as library_cookie_model
 from streamlit_authenticator.utilities import LoginError
 
 from services.accounts import signin
@@ -91,6 +95,28 @@ class _DatabaseCredentials(AuthenticationModel):
         st.session_state[MEMBER_KEY] = {"id": member.id, "generation": member.generation}
 
 
+class _QuietCookieManager(CookieManager):
+    """The library's cookie manager without its "read every cookie" component.
+
+    The library reads its cookie from the request's headers (st.context.cookies), yet builds a manager whose
+    constructor renders a component that reports the browser's cookies once mounted, and so reruns every new
+    session once: a new tab's first run was cut short by it (under load, after the page had been chosen, and
+    the rerun named the app's script rather than the page: the member landed on Overview), and a sign-in form
+    typed into meanwhile was wiped. Only writing and deleting the cookie need a component, rendered when done."""
+
+    def __init__(self, key: str = "init") -> None:  # the library's signature; renders nothing
+        self.cookie_manager = cookie_component
+        self.cookies: dict[str, Any] = {}
+
+    def delete(self, cookie: str, key: str = "delete") -> None:
+        self.cookie_manager(method="delete", cookie=cookie, key=key, default=False)
+        self.cookies.pop(cookie, None)
+
+
+# The library's cookie model builds its manager as `stx.CookieManager()` in the Authenticate constructor.
+library_cookie_model.stx = SimpleNamespace(CookieManager=_QuietCookieManager)  # type: ignore[attr-defined]
+
+
 class _MemberCookie(CookieModel):
     """The library's cookie, also carrying the member id and session generation; any bad token is refused.
 
@@ -122,10 +148,10 @@ class _MemberCookie(CookieModel):
 
 
 def authenticator(context: AppContext) -> stauth.Authenticate:
-    """The library's authenticator for this run (it renders its cookie component, so once per run)."""
+    """The library's authenticator for this run, reading its cookie from the request (see _QuietCookieManager)."""
     auth = stauth.Authenticate(
         {"usernames": {}}, COOKIE_NAME, context.settings.cookie_key or "", context.settings.cookie_expiry_days,
-        auto_hash=False,
+        auto_hash=False, login_sleep_time=0,  # its sleep waited for the component _QuietCookieManager leaves out
     )  # fmt: skip
     model = auth.authentication_controller.authentication_model
     model.__class__ = _DatabaseCredentials

@@ -45,9 +45,9 @@ def local_actor() -> Actor:
 
 
 def current_actor() -> Actor:
-    """The signed-in user. A page opened without going through app.py (the very first request of a fresh
-    server straight to a page URL runs it in Streamlit's legacy pages/ mode) is sent to the entry point,
-    which signs in (club mode) or sets the local owner and routes from there."""
+    """The signed-in user. A page run without app.py having set one (app.py turns Streamlit's legacy pages/ mode
+    off when the server starts; this guards a page run any other way) is sent to the entry point, which signs in
+    (club mode) or sets the local owner and routes from there."""
     actor = st.session_state.get("actor")
     if actor is None:
         requested = (st.context.url or "").rstrip("/").rsplit("/", 1)[-1]
