@@ -39,17 +39,35 @@ MEMBER_PAGES = [
 ]
 ADMIN_PAGES = [("admin", "Admin", ":material/admin_panel_settings:")]
 DEFAULT_PAGE = "overview"
-ASKED_PAGE_KEY = "club_asked_page"  # the page a browser not yet signed in asked for; opened once signed in
-ADMIN_REFUSED_KEY = "club_admin_refused"  # a member asked for Admin: Overview says why until they go elsewhere
+# The default page's own url_path. Streamlit serves the default page at `/` only: its name in an address is
+# "Page not found", in a dialog over the page. So the default page takes a name no address uses, and a hidden
+# page under DEFAULT_PAGE's name sends such an address on to it (_alias_of).
+HOME_URL_PATH = "home"
+ADDRESS_READ_KEY = "club_address_read"  # this session's address was read (st.context.url stays the first one)
+ADMIN_ASKED_KEY = "club_admin_asked"  # this session's address asked for Admin: said to a member once signed in
+ADMIN_REFUSED_KEY = "club_admin_refused"  # the member who asked for Admin: their Overview says why until they leave
 
 
 def pages(specs: list[tuple[str, str, str]]) -> list[st.Page]:
     """The st.Page objects, built in the script run that navigates: st.Page needs the run's context (when
     `streamlit run` imports this file as the ASGI module `app`, there is none, only a warning per page)."""
-    return [
-        st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name, default=name == DEFAULT_PAGE)
-        for name, title, icon in specs
-    ]
+    built = []
+    for name, title, icon in specs:
+        if name != DEFAULT_PAGE:
+            built.append(st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name))
+            continue
+        home = st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=HOME_URL_PATH, default=True)
+        built += [home, _alias_of(home, name)]
+    return built
+
+
+def _alias_of(page: st.Page, url_path: str) -> st.Page:
+    """A page missing from the navigation that answers at `/<url_path>` by opening `page`, query and all."""
+
+    def open_page() -> None:
+        st.switch_page(page, query_params=st.query_params.to_dict())
+
+    return st.Page(open_page, title=page.title, url_path=url_path, visibility="hidden")
 
 
 def _asked_page() -> str | None:
@@ -64,9 +82,9 @@ def _only(title: str, body: Callable[[], object] = lambda: None) -> None:
     The page the browser asked for by address shows that screen under its own url_path (a default page answers
     only at `/`: Streamlit would say the page does not exist, in a dialog over the sign-in form), so the sign-in
     form's rerun still names that page and the member lands on it once signed in."""
-    screen = [st.Page(body, title=title, url_path=DEFAULT_PAGE, default=True)]
+    screen = [st.Page(body, title=title, url_path=HOME_URL_PATH, default=True)]
     asked = _asked_page()
-    if asked not in (None, DEFAULT_PAGE):
+    if asked is not None:
         screen.append(st.Page(body, title=title, url_path=asked))
     st.navigation(screen, position="hidden").run()
 
@@ -83,10 +101,9 @@ def club_gate() -> bool:
     if problem:  # a club instance does not start with a missing, short or placeholder cookie key
         _only("Vitrine", lambda: st.error(problem))
         return False
-    if "actor" not in st.session_state and _asked_page() not in (None, DEFAULT_PAGE):
-        # Remembered now, opened once signed in, whichever run signs in: a rerun that names no page (Streamlit's
-        # "rerun" menu item, a component's rerun sent before the browser learnt the page) resolves to Overview.
-        st.session_state[ASKED_PAGE_KEY] = _asked_page()
+    if ADDRESS_READ_KEY not in st.session_state:  # once: a tab reconnected after a restart keeps its old address
+        st.session_state[ADDRESS_READ_KEY] = True
+        st.session_state[ADMIN_ASKED_KEY] = _asked_page() in {name for name, _title, _icon in ADMIN_PAGES}
     auth = authenticator(context)
     member = current_member(context, auth)
     if member is None:
@@ -137,21 +154,17 @@ else:
         member_pages = pages(MEMBER_PAGES)
         admin_pages = pages(ADMIN_PAGES) if context.settings.club_mode and actor.is_admin else []
         navigation = st.navigation(member_pages + admin_pages)
-        # `goto`: set by ui.session.current_actor for a page run without this script; else the page asked for before
-        # sign-in
-        goto = st.query_params.pop("goto", None) or st.session_state.get(ASKED_PAGE_KEY)
+        goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page run without app.py
         target = next((page for page in member_pages + admin_pages if page.url_path == goto), None)
         if target is not None and target.url_path != navigation.url_path:
             st.switch_page(target, query_params=st.query_params.to_dict())  # with its query (Discogs' return)
-        # Forgotten only once there (or never to be): a rerun that supersedes the switch's and names no page
-        # switches again.
-        st.session_state.pop(ASKED_PAGE_KEY, None)
-        if goto in {name for name, _title, _icon in ADMIN_PAGES} and not admin_pages:
-            st.session_state[ADMIN_REFUSED_KEY] = True  # said on every run while on that Overview: a run that
-        if st.session_state.get(ADMIN_REFUSED_KEY):  # said it once can be cut short by a rerun
-            if navigation.url_path == "":  # the default page, Overview, where the member was sent
+        asked_admin = st.session_state.pop(ADMIN_ASKED_KEY, False) or goto in {name for name, *_ in ADMIN_PAGES}
+        if asked_admin and not admin_pages:  # Streamlit opened the default page, Overview, instead
+            st.session_state[ADMIN_REFUSED_KEY] = actor.id  # said on every run while there: one run can be cut short
+        if ADMIN_REFUSED_KEY in st.session_state:
+            if st.session_state[ADMIN_REFUSED_KEY] == actor.id and navigation.url_path == "":
                 st.warning("The Admin page is for the club's admins; here is your Overview.")
-            else:
+            else:  # gone elsewhere, or another member signed in on this tab
                 del st.session_state[ADMIN_REFUSED_KEY]
         connections = next(page for page in member_pages if page.url_path == "connections")
         if "oauth_token" in st.query_params and navigation.url_path != connections.url_path:

@@ -120,7 +120,7 @@ def club_app_env(app_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def _route_every_run_through_app_py(monkeypatch: pytest.MonkeyPatch) -> None:
     """AppTest forgets before every run that app.py calls st.navigation, so a run on a page whose url_path is a
     file name in pages/ executes that file alone (legacy pages/ mode), skipping app.py and its sign-in gate.
-    A real server forgets it only at start-up; make each AppTest run behave like that server's later runs."""
+    A real server never uses that mode (app.py turns it off at start); make each AppTest run behave the same."""
     from streamlit.runtime.pages_manager import PagesManager
 
     original = PagesManager.__init__

@@ -102,8 +102,21 @@ def test_member_disabled_while_signed_in_is_refused_on_the_next_rerun(club: dict
     at.run()
     assert "Your session has ended. Please sign in again." in [i.value for i in at.info]
     assert not at.metric and page_titles(at) == []
+    assert _cookie_components(at) == [], "the browser's cookie may be newer (another tab's sign-in): left alone"
     submit_sign_in(at, "bob", BOB)
     assert at.error[0].value == "Wrong username or password."
+
+
+def test_the_admin_page_refusal_is_said_to_the_member_who_asked_only(club: dict[str, int]) -> None:
+    at = sign_in(start_club(), "bob", BOB)
+    at.query_params["goto"] = "admin"
+    at.run()
+    refusal = "The Admin page is for the club's admins; here is your Overview."
+    assert refusal in [w.value for w in at.warning] and page_titles(at) == ["Overview"]
+    at.sidebar.button(key="sign_out").click().run()
+    at.run()
+    sign_in(at, "ann", ANN)  # the next member on this tab
+    assert page_titles(at) == ["Overview"] and refusal not in [w.value for w in at.warning]
 
 
 def test_reset_password_must_be_changed_at_next_sign_in(club: dict[str, int]) -> None:

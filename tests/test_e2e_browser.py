@@ -71,14 +71,16 @@ def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 @contextmanager
-def _serve(data: Path, extra_env: dict[str, str] | None = None, demo_user: str | None = None) -> Iterator[str]:
-    """`streamlit run app.py` on a free port over a demo collection in `data` (`extra_env`: e.g. NUMISTA_API_URL;
-    `demo_user`: whose demo collection, in club mode)."""
+def _serve(
+    data: Path, extra_env: dict[str, str] | None = None, demo_user: str | None = None, port: int | None = None
+) -> Iterator[str]:
+    """`streamlit run app.py` on a free port (or `port`: a restart) over a demo collection in `data` (`extra_env`:
+    e.g. NUMISTA_API_URL; `demo_user`: whose demo collection, in club mode)."""
     env = _app_env(data, extra_env)
     user = ["--user", demo_user] if demo_user else []
     demo_load = [sys.executable, "-m", "services", "demo", "load", *user]
     subprocess.run(demo_load, cwd=ROOT, env=env, check=True, timeout=120)
-    port = _free_port()
+    port = port or _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -197,8 +199,8 @@ def test_import_an_opennumismat_file_in_the_browser(page, served_app: str, tmp_p
 
 
 def test_a_fresh_server_opened_straight_on_a_page_shows_that_page(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Streamlit runs a pages/ file directly when a new server's first request is a page URL; the app
-    must still route it through app.py (owner, navigation) and land on the page asked for."""
+    """A new server's first request to a page URL goes through app.py (owner, navigation; Streamlit's legacy
+    pages/ mode would run the file alone) and lands on the page asked for."""
     with _serve(tmp_path) as url:
         page.goto(f"{url}/sets")
         page.get_by_role("heading", name="Pokémon sets").first.wait_for(timeout=30_000)

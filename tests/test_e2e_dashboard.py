@@ -147,6 +147,7 @@ def test_overview_and_sets_read_well_in_light_and_dark(browser, themed_app: tupl
         page.locator(".vega-embed svg text").first.wait_for(timeout=30_000)
         _wait_rendered(page)
         assert page.locator("[data-testid='stException']").count() == 0
+        assert page.get_by_text("Page not found").count() == 0, "the page's own address is not the app's /"
         colours = page.evaluate(_COLOURS)
         background = colours["background"]
         assert (_luminance(_rgba(background)[:3]) < 0.05) == (theme == "dark"), background

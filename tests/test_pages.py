@@ -169,7 +169,7 @@ def test_club_mode_requires_login_and_scopes_data(club_app_env: str) -> None:
 
 
 def test_every_url_path_is_its_file_name() -> None:
-    """A fresh server routes its first request by file name (legacy pages/ mode) before app.py runs."""
+    """An address names a page by its file's name (a page run without app.py sends its own name on: ui.session)."""
     import ast
 
     source = Path(APP).read_text()
@@ -181,4 +181,4 @@ def test_every_url_path_is_its_file_name() -> None:
     }  # fmt: skip
     names = [name for name, _title, _icon in lists["MEMBER_PAGES"] + lists["ADMIN_PAGES"]]
     assert len(names) == 11 and all((Path(APP).parent / "pages" / f"{name}.py").is_file() for name in names)
-    assert 'st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name,' in source  # one name for both
+    assert 'st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name)' in source  # one name for both

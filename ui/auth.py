@@ -70,7 +70,8 @@ class _DatabaseCredentials(AuthenticationModel):
     ) -> Any:  # fmt: skip
         if token and not username:  # the re-authentication cookie: check it against the database first
             member = self._member_from_cookie(token)
-            if member is None:
+            if member is None:  # refused and logged once: the library ignores the cookie for this session now
+                st.session_state["logout"] = True
                 return None
             self._admit(token["username"], member)
         return super().login(
@@ -180,9 +181,8 @@ def current_member(context: AppContext, auth: stauth.Authenticate) -> Member | N
         member = signin.check_session(session, held["id"], held["generation"])
         if member is None:
             signin.refuse_session(session, held["id"])
-    if member is None:
+    if member is None:  # the browser's cookie is left alone: it may be a newer one, another tab's sign-in
         _forget_session("Your session has ended. Please sign in again.")
-        auth.cookie_controller.delete_cookie()
         return None
     st.session_state["actor"] = Actor(member.id, member.username, member.is_admin, member.currency)
     return member
