@@ -24,7 +24,7 @@ if __name__ == "__main__":
     from ui.session import Actor, app_context, local_actor
     from ui.sync_worker import background_worker
 
-# (file name in pages/ = url_path, title, icon)
+# (file name in pages/ = url_path, except the default page's: see HOME_URL_PATH; title, icon)
 MEMBER_PAGES = [
     ("overview", "Overview", ":material/dashboard:"),
     ("collection", "Collection", ":material/inventory_2:"),
@@ -43,8 +43,6 @@ DEFAULT_PAGE = "overview"
 # "Page not found", in a dialog over the page. So the default page takes a name no address uses, and a hidden
 # page under DEFAULT_PAGE's name sends such an address on to it (_alias_of).
 HOME_URL_PATH = "home"
-ADDRESS_READ_KEY = "club_address_read"  # this session's address was read (st.context.url stays the first one)
-ADMIN_ASKED_KEY = "club_admin_asked"  # this session's address asked for Admin: said to a member once signed in
 ADMIN_REFUSED_KEY = "club_admin_refused"  # the member who asked for Admin: their Overview says why until they leave
 
 
@@ -61,13 +59,24 @@ def pages(specs: list[tuple[str, str, str]]) -> list[st.Page]:
     return built
 
 
-def _alias_of(page: st.Page, url_path: str) -> st.Page:
-    """A page missing from the navigation that answers at `/<url_path>` by opening `page`, query and all."""
+def _alias_of(page: st.Page, url_path: str, first: Callable[[], object] = lambda: None) -> st.Page:
+    """A page missing from the navigation that answers at `/<url_path>` by opening `page`, query and all (after
+    `first`)."""
 
     def open_page() -> None:
+        first()
         st.switch_page(page, query_params=st.query_params.to_dict())
 
     return st.Page(open_page, title=page.title, url_path=url_path, visibility="hidden")
+
+
+def _refused_admin_pages(home: st.Page, actor_id: int) -> list[st.Page]:
+    """For a member who is not an admin: the Admin page's address opens the Overview, which says why."""
+
+    def remember_refusal() -> None:
+        st.session_state[ADMIN_REFUSED_KEY] = actor_id
+
+    return [_alias_of(home, name, remember_refusal) for name, _title, _icon in ADMIN_PAGES]
 
 
 def _asked_page() -> str | None:
@@ -101,9 +110,6 @@ def club_gate() -> bool:
     if problem:  # a club instance does not start with a missing, short or placeholder cookie key
         _only("Vitrine", lambda: st.error(problem))
         return False
-    if ADDRESS_READ_KEY not in st.session_state:  # once: a tab reconnected after a restart keeps its old address
-        st.session_state[ADDRESS_READ_KEY] = True
-        st.session_state[ADMIN_ASKED_KEY] = _asked_page() in {name for name, _title, _icon in ADMIN_PAGES}
     auth = authenticator(context)
     member = current_member(context, auth)
     if member is None:
@@ -152,20 +158,20 @@ else:
             st.session_state["actor"] = local_actor()
         actor: Actor = st.session_state["actor"]
         member_pages = pages(MEMBER_PAGES)
-        admin_pages = pages(ADMIN_PAGES) if context.settings.club_mode and actor.is_admin else []
+        admin_pages = []
+        if context.settings.club_mode:
+            home = next(page for page in member_pages if page.url_path == "")  # the default page
+            admin_pages = pages(ADMIN_PAGES) if actor.is_admin else _refused_admin_pages(home, actor.id)
         navigation = st.navigation(member_pages + admin_pages)
         goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page run without app.py
         target = next((page for page in member_pages + admin_pages if page.url_path == goto), None)
         if target is not None and target.url_path != navigation.url_path:
             st.switch_page(target, query_params=st.query_params.to_dict())  # with its query (Discogs' return)
-        asked_admin = st.session_state.pop(ADMIN_ASKED_KEY, False) or goto in {name for name, *_ in ADMIN_PAGES}
-        if asked_admin and not admin_pages:  # Streamlit opened the default page, Overview, instead
-            st.session_state[ADMIN_REFUSED_KEY] = actor.id  # said on every run while there: one run can be cut short
-        if ADMIN_REFUSED_KEY in st.session_state:
+        if ADMIN_REFUSED_KEY in st.session_state:  # said on every run while there: one run can be cut short
             if st.session_state[ADMIN_REFUSED_KEY] == actor.id and navigation.url_path == "":
                 st.warning("The Admin page is for the club's admins; here is your Overview.")
-            else:  # gone elsewhere, or another member signed in on this tab
-                del st.session_state[ADMIN_REFUSED_KEY]
+            elif navigation.url_path not in {name for name, _title, _icon in ADMIN_PAGES}:
+                del st.session_state[ADMIN_REFUSED_KEY]  # gone elsewhere, or another member signed in on this tab
         connections = next(page for page in member_pages if page.url_path == "connections")
         if "oauth_token" in st.query_params and navigation.url_path != connections.url_path:
             # Discogs' return finishes on Connections. A new club session can be routed to the default page on the

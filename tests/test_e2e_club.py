@@ -111,6 +111,7 @@ def test_a_new_tab_a_reload_and_a_sign_in_keep_the_page_asked_for(browser, club_
     tab.goto(f"{url}/admin")  # a member asking for Admin: Overview, saying why
     _on_page(tab, "eve", "", "Overview")
     tab.get_by_text("The Admin page is for the club's admins").wait_for(timeout=10_000)
+    assert tab.get_by_text("Page not found").count() == 0
     tab.goto(f"{url}/overview")  # the default page by name: the app's /
     _on_page(tab, "eve", "", "Overview")
     assert tab.get_by_text("Page not found").count() == 0
@@ -162,11 +163,11 @@ def test_a_tab_left_open_across_a_restart_goes_where_it_is_clicked(browser, tmp_
     page = visitor.new_page()
     with _serve(tmp_path, extra, demo_user="gus") as url:
         _sign_in(page, f"{url}/collection", "gus", "gus's long password", lands_on="Collection")
+        _wait_rendered(page)  # a run still going when the server stops is started again on reconnecting
+    reconnecting = "document.querySelector(\"[data-testid='stConnectionStatus']\") !== null"  # says CONNECTING
+    page.wait_for_function(reconnecting, timeout=30_000)
     with _serve(tmp_path, extra, demo_user="gus", port=urlsplit(url).port):
-        page.wait_for_function(  # the tab has reconnected: its status widget no longer says so
-            "!document.querySelector(\"[data-testid='stStatusWidget']\")?.innerText.includes('Connecting')",
-            timeout=60_000,
-        )
+        page.wait_for_function(f"!({reconnecting})", timeout=60_000)  # the tab has reconnected
         page.get_by_role("link", name="Sets").click()
         _on_page(page, "gus", "sets", "Sets")
         page.wait_for_timeout(2_000)  # a switch back came at once
