@@ -40,10 +40,9 @@ MEMBER_PAGES = [
 ADMIN_PAGES = [("admin", "Admin", ":material/admin_panel_settings:")]
 DEFAULT_PAGE = "overview"
 # The default page's own url_path. Streamlit serves the default page at `/` only: its name in an address is
-# "Page not found", in a dialog over the page. So the default page takes a name no address uses, and a hidden
-# page under DEFAULT_PAGE's name sends such an address on to it (_alias_of).
+# "Page not found", in a dialog over the page. So the default page takes a name no address uses, and the same
+# page is also served, hidden, under DEFAULT_PAGE's name.
 HOME_URL_PATH = "home"
-ADMIN_REFUSED_KEY = "club_admin_refused"  # the member who asked for Admin: their Overview says why until they leave
 
 
 def pages(specs: list[tuple[str, str, str]]) -> list[st.Page]:
@@ -54,29 +53,17 @@ def pages(specs: list[tuple[str, str, str]]) -> list[st.Page]:
         if name != DEFAULT_PAGE:
             built.append(st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name))
             continue
-        home = st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=HOME_URL_PATH, default=True)
-        built += [home, _alias_of(home, name)]
+        built += [
+            st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=HOME_URL_PATH, default=True),
+            _overview_at(name),
+        ]
     return built
 
 
-def _alias_of(page: st.Page, url_path: str, first: Callable[[], object] = lambda: None) -> st.Page:
-    """A page missing from the navigation that answers at `/<url_path>` by opening `page`, query and all (after
-    `first`)."""
-
-    def open_page() -> None:
-        first()
-        st.switch_page(page, query_params=st.query_params.to_dict())
-
-    return st.Page(open_page, title=page.title, url_path=url_path, visibility="hidden")
-
-
-def _refused_admin_pages(home: st.Page, actor_id: int) -> list[st.Page]:
-    """For a member who is not an admin: the Admin page's address opens the Overview, which says why."""
-
-    def remember_refusal() -> None:
-        st.session_state[ADMIN_REFUSED_KEY] = actor_id
-
-    return [_alias_of(home, name, remember_refusal) for name, _title, _icon in ADMIN_PAGES]
+def _overview_at(url_path: str) -> st.Page:
+    """The Overview at `/<url_path>`, missing from the sidebar (its link there is `/`). Shown in place, not sent
+    on: a page that switched to another one made the browser's Back button land on it again and again."""
+    return st.Page(f"pages/{DEFAULT_PAGE}.py", title="Overview", url_path=url_path, visibility="hidden")
 
 
 def _asked_page() -> str | None:
@@ -158,20 +145,17 @@ else:
             st.session_state["actor"] = local_actor()
         actor: Actor = st.session_state["actor"]
         member_pages = pages(MEMBER_PAGES)
+        admin_names = {name for name, _title, _icon in ADMIN_PAGES}
         admin_pages = []
-        if context.settings.club_mode:
-            home = next(page for page in member_pages if page.url_path == "")  # the default page
-            admin_pages = pages(ADMIN_PAGES) if actor.is_admin else _refused_admin_pages(home, actor.id)
+        if context.settings.club_mode:  # a member asking for Admin by address gets the Overview, saying why
+            admin_pages = pages(ADMIN_PAGES) if actor.is_admin else [_overview_at(name) for name in admin_names]
         navigation = st.navigation(member_pages + admin_pages)
         goto = st.query_params.pop("goto", None)  # set by ui.session.current_actor for a page run without app.py
         target = next((page for page in member_pages + admin_pages if page.url_path == goto), None)
         if target is not None and target.url_path != navigation.url_path:
             st.switch_page(target, query_params=st.query_params.to_dict())  # with its query (Discogs' return)
-        if ADMIN_REFUSED_KEY in st.session_state:  # said on every run while there: one run can be cut short
-            if st.session_state[ADMIN_REFUSED_KEY] == actor.id and navigation.url_path == "":
-                st.warning("The Admin page is for the club's admins; here is your Overview.")
-            elif navigation.url_path not in {name for name, _title, _icon in ADMIN_PAGES}:
-                del st.session_state[ADMIN_REFUSED_KEY]  # gone elsewhere, or another member signed in on this tab
+        if navigation.url_path in admin_names and not actor.is_admin:
+            st.warning("The Admin page is for the club's admins; here is your Overview.")
         connections = next(page for page in member_pages if page.url_path == "connections")
         if "oauth_token" in st.query_params and navigation.url_path != connections.url_path:
             # Discogs' return finishes on Connections. A new club session can be routed to the default page on the

@@ -109,12 +109,16 @@ def test_a_new_tab_a_reload_and_a_sign_in_keep_the_page_asked_for(browser, club_
     tab.reload()  # a reload on a page stays there
     _on_page(tab, "eve", "settings", "Settings")
     tab.goto(f"{url}/admin")  # a member asking for Admin: Overview, saying why
-    _on_page(tab, "eve", "", "Overview")
+    _on_page(tab, "eve", "admin", "Overview")
     tab.get_by_text("The Admin page is for the club's admins").wait_for(timeout=10_000)
     assert tab.get_by_text("Page not found").count() == 0
-    tab.goto(f"{url}/overview")  # the default page by name: the app's /
-    _on_page(tab, "eve", "", "Overview")
+    tab.goto(f"{url}/overview")  # the default page by name (the sidebar's link is /)
+    _on_page(tab, "eve", "overview", "Overview")
     assert tab.get_by_text("Page not found").count() == 0
+    tab.go_back()  # Back goes back (a page that switched to the Overview was landed on again and again)
+    _on_page(tab, "eve", "admin", "Overview")
+    tab.go_back()
+    _on_page(tab, "eve", "settings", "Settings")
 
     admin = browser.new_context()
     _sign_in(admin.new_page(), url, "dee", "dee's long password")
@@ -139,7 +143,7 @@ def test_the_first_visitor_of_a_fresh_server_signs_in_on_the_page_asked_for(brow
     _cli(env, "users", "add", "fay", stdin="fay's long password\n")
     with _serve(tmp_path, extra, demo_user="fay") as url:
         visitor = browser.new_context()
-        for asked, lands_on, heading in (("sets", "sets", "Sets"), ("overview", "", "Overview")):
+        for asked, lands_on, heading in (("sets", "sets", "Sets"), ("overview", "overview", "Overview")):
             page = visitor.new_page()
             page.goto(f"{url}/{asked}")
             page.get_by_role("textbox", name="Username").fill("fay")
