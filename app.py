@@ -63,7 +63,8 @@ def pages(specs: list[tuple[str, str, str]]) -> list[st.Page]:
 def _overview_at(url_path: str) -> st.Page:
     """The Overview at `/<url_path>`, missing from the sidebar (its link there is `/`). Shown in place, not sent
     on: a page that switched to another one made the browser's Back button land on it again and again."""
-    return st.Page(f"pages/{DEFAULT_PAGE}.py", title="Overview", url_path=url_path, visibility="hidden")
+    title = next(title for name, title, _icon in MEMBER_PAGES if name == DEFAULT_PAGE)
+    return st.Page(f"pages/{DEFAULT_PAGE}.py", title=title, url_path=url_path, visibility="hidden")
 
 
 def _asked_page() -> str | None:
@@ -158,7 +159,6 @@ else:
             st.warning("The Admin page is for the club's admins; here is your Overview.")
         connections = next(page for page in member_pages if page.url_path == "connections")
         if "oauth_token" in st.query_params and navigation.url_path != connections.url_path:
-            # Discogs' return finishes on Connections. A new club session can be routed to the default page on the
-            # way (signing in by the cookie), keeping the query: send it on, query and all.
+            # Discogs' return finishes on Connections, wherever the return address led (query and all).
             st.switch_page(connections, query_params=st.query_params.to_dict())
         navigation.run()
